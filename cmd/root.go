@@ -1,0 +1,248 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/service"
+)
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitPartial     = 3
+	ExitInterrupted = 130
+)
+
+// Version is set at build time with -ldflags "-X github.com/indexer/indexer/cmd.Version=...".
+var Version = "dev"
+
+// exitError carries an exit code other than 1 up to Execute.
+type exitError struct {
+	code int
+	err  error // nil when the command already said everything
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode returns err with exit code code; a nil err means "say nothing more".
+func withCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// usageError marks bad input from the user: exit 2.
+func usageError(format string, a ...any) error {
+	return withCode(ExitUsage, fmt.Errorf(format, a...))
+}
+
+// app is what every command shares: the global flags and the output streams.
+type app struct {
+	dbPath   string
+	machine  string
+	json     bool
+	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+	stdin    io.Reader
+	log      *slog.Logger
+}
+
+// commands are the subcommand constructors; each command file registers its own.
+var commands []func(*app) *cobra.Command
+
+func register(f func(*app) *cobra.Command) { commands = append(commands, f) }
+
+// NewRoot builds the command tree writing to stdout and stderr.
+func NewRoot(stdout, stderr io.Writer) (*cobra.Command, *app) {
+	a := &app{stdout: stdout, stderr: stderr, stdin: os.Stdin}
+	root := &cobra.Command{
+		Use:   "indexer",
+		Short: "A catalog of your files: hashes, duplicates, changes, across disks and machines",
+		Long: `indexer records every file's path, size, times and md5/sha1/sha256 in an
+SQLite catalog, keeps it current with fast incremental rescans, and answers
+questions about it: duplicates, "do I already have this file", what changed.`,
+		Example: `  indexer scan ~/Pictures /mnt/backup
+  indexer dupes --min-size 1M
+  indexer lookup IMG_0042.jpg`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+				return usageError("--log-level %q is not one of debug, info, warn, error", a.logLevel)
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+			if a.machine == "" {
+				return usageError("--machine must not be empty")
+			}
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
+	})
+	f := root.PersistentFlags()
+	f.StringVar(&a.dbPath, "db", envOr("INDEXER_DB", defaultDBPath()), "catalog file (env INDEXER_DB)")
+	f.StringVar(&a.machine, "machine", envOr("INDEXER_MACHINE", hostname()), "machine name recorded with each file (env INDEXER_MACHINE)")
+	f.BoolVar(&a.json, "json", false, "print results as JSON")
+	f.StringVar(&a.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	for _, c := range commands {
+		root.AddCommand(c(a))
+	}
+	return root, a
+}
+
+// Execute runs the command line and returns the process exit code.
+func Execute() int {
+	ctx, stop := interruptContext()
+	defer stop()
+	root, _ := NewRoot(os.Stdout, os.Stderr)
+	return run(ctx, root, os.Args[1:], os.Stderr)
+}
+
+// run executes root with args and maps the outcome to an exit code, printing
+// the error as one line on stderr.
+func run(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitError
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		err = ee.err
+	} else if strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "arg(s)") {
+		code = ExitUsage
+	}
+	if errors.Is(err, context.Canceled) {
+		code = ExitInterrupted
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "indexer: "+sentence(err))
+	}
+	return code
+}
+
+// sentence makes err one line.
+func sentence(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+// interruptContext is canceled by the first SIGINT or SIGTERM; a second one
+// exits at once with 130.
+func interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		n := 0
+		for range ch {
+			n++
+			if n == 1 {
+				fmt.Fprintln(os.Stderr, "indexer: interrupted, finishing up (press Ctrl-C again to quit at once)")
+				cancel()
+				continue
+			}
+			os.Exit(ExitInterrupted)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// open opens (creating if needed) the catalog named by --db.
+func (a *app) open(ctx context.Context) (*service.Catalog, error) {
+	opts, err := db.OptionsFromEnv()
+	if err != nil {
+		return nil, usageError("%w", err)
+	}
+	c, err := service.Open(ctx, a.dbPath, opts, a.log)
+	if err != nil {
+		return nil, explainOpen(a.dbPath, err)
+	}
+	return c, nil
+}
+
+// openExisting opens the catalog named by --db, refusing to create one.
+func (a *app) openExisting(ctx context.Context) (*service.Catalog, error) {
+	opts, err := db.OptionsFromEnv()
+	if err != nil {
+		return nil, usageError("%w", err)
+	}
+	opts.MustExist = true
+	c, err := service.Open(ctx, a.dbPath, opts, a.log)
+	if err != nil {
+		return nil, explainOpen(a.dbPath, err)
+	}
+	return c, nil
+}
+
+func explainOpen(path string, err error) error {
+	switch {
+	case errors.Is(err, db.ErrNotExist):
+		return fmt.Errorf("no catalog at %s; run 'indexer scan PATH' to create one, or pass --db", path)
+	case errors.Is(err, db.ErrNotDatabase):
+		return fmt.Errorf("%s is not an SQLite database; pass --db with the catalog's path", path)
+	case errors.Is(err, db.ErrNotCatalog):
+		return fmt.Errorf("%s is an SQLite database of another program, not an indexer catalog", path)
+	case db.IsBusy(err):
+		return fmt.Errorf("catalog %s is locked by another program; try again when it is done: %w", path, err)
+	}
+	return err
+}
+
+// printJSON writes v as indented JSON.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func defaultDBPath() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "indexer", "index.db")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "index.db"
+	}
+	return filepath.Join(home, ".local", "share", "indexer", "index.db")
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}

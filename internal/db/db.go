@@ -1,0 +1,240 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DriverName is the database/sql driver the catalog uses.
+const DriverName = "sqlite"
+
+// DB is an open catalog. It is safe for concurrent use. The pools behind it may
+// be swapped by Replace; callers never keep a *sqlx.DB beyond one WithRead or
+// WithWrite call, so they always use the current pools.
+type DB struct {
+	path string
+	opts Options
+
+	// mu guards the pools: WithRead and WithWrite hold it shared for the length
+	// of their callback, Replace and Close hold it exclusively.
+	mu      sync.RWMutex
+	write   *sqlx.DB
+	read    *sqlx.DB
+	lock    *fileLock
+	closed  bool
+	reopens int
+}
+
+// Open opens the catalog at path, creating it (and its directory) unless
+// opts.MustExist is set, and applies pending migrations. It holds a shared
+// inter-process lock on path+".lock" until Close, so that a restore in another
+// process cannot swap the file underneath.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolve catalog path %s: %w", path, err)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil, fmt.Errorf("catalog path %s is a directory, not a file", abs)
+	case errors.Is(err, fs.ErrNotExist) && opts.MustExist:
+		return nil, fmt.Errorf("%s: %w", abs, ErrNotExist)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+			return nil, fmt.Errorf("create catalog directory: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("stat catalog: %w", err)
+	}
+	def := DefaultOptions()
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = def.BusyTimeout
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = def.ReadConns
+	}
+	lk, err := acquireShared(ctx, abs+".lock", opts.BusyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{path: abs, opts: opts, lock: lk}
+	if err := d.openPools(ctx); err != nil {
+		lk.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Path returns the catalog's absolute file path.
+func (d *DB) Path() string { return d.path }
+
+// Options returns the options the catalog was opened with.
+func (d *DB) Options() Options { return d.opts }
+
+// dsn builds the connection string. busy_timeout comes first so that setting
+// the journal mode on a catalog another process holds waits instead of failing.
+func dsn(path string, opts Options, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
+	return u.String()
+}
+
+func (d *DB) openPools(ctx context.Context) error {
+	w, err := sqlx.Open(DriverName, dsn(d.path, d.opts, false))
+	if err != nil {
+		return fmt.Errorf("open catalog %s: %w", d.path, err)
+	}
+	// SQLite has one writer at a time. A single connection makes Go queue
+	// writers instead of letting them fight over the file lock.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(d.opts.ConnMaxLifetime)
+	if err := checkWAL(ctx, w, d.path); err != nil {
+		w.Close()
+		return err
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return fmt.Errorf("catalog %s: %w", d.path, err)
+	}
+	r, err := sqlx.Open(DriverName, dsn(d.path, d.opts, true))
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("open catalog %s: %w", d.path, err)
+	}
+	r.SetMaxOpenConns(d.opts.ReadConns)
+	r.SetMaxIdleConns(d.opts.ReadConns)
+	r.SetConnMaxLifetime(d.opts.ConnMaxLifetime)
+	if err := checkWAL(ctx, r, d.path); err != nil {
+		w.Close()
+		r.Close()
+		return err
+	}
+	d.write, d.read = w, r
+	return nil
+}
+
+// checkWAL verifies the journal mode really is WAL: SQLite answers with the
+// mode it kept, and silently keeps another one on some file systems.
+func checkWAL(ctx context.Context, x *sqlx.DB, path string) error {
+	var mode string
+	if err := x.GetContext(ctx, &mode, "PRAGMA journal_mode"); err != nil {
+		if IsCorrupt(err) {
+			return fmt.Errorf("%s: %w", path, ErrNotDatabase)
+		}
+		return fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("catalog %s: journal mode is %q, want \"wal\" (is it on a network file system?)", path, mode)
+	}
+	return nil
+}
+
+// WithWrite runs fn with the write pool. The pool is valid only during fn.
+func (d *DB) WithWrite(fn func(*sqlx.DB) error) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return ErrClosed
+	}
+	return fn(d.write)
+}
+
+// WithRead runs fn with the read pool. The pool is valid only during fn.
+func (d *DB) WithRead(fn func(*sqlx.DB) error) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return ErrClosed
+	}
+	return fn(d.read)
+}
+
+// Stats describes both pools.
+type Stats struct {
+	Write   sql.DBStats
+	Read    sql.DBStats
+	Reopens int
+}
+
+// Stats returns the pools' statistics.
+func (d *DB) Stats() Stats {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return Stats{Reopens: d.reopens}
+	}
+	return Stats{Write: d.write.Stats(), Read: d.read.Stats(), Reopens: d.reopens}
+}
+
+// Replace closes the pools, runs swap while no connection to the catalog is
+// open in this process and no other process holds it, then reopens the pools
+// and migrates. swap typically moves a new file into place. When wait is false
+// and another process holds the catalog, Replace returns ErrInUse at once;
+// otherwise it waits until ctx is done.
+//
+// Every holder of d sees the new pools from its next WithRead or WithWrite;
+// calls in flight finish on the old pools first.
+func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	if err := d.lock.upgrade(ctx, wait); err != nil {
+		return err
+	}
+	defer d.lock.downgrade()
+
+	// Fold the WAL into the file so that nothing of it outlives the swap.
+	if _, err := d.write.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("checkpoint before replace: %w", err)
+	}
+	werr, rerr := d.write.Close(), d.read.Close()
+	if err := errors.Join(werr, rerr); err != nil {
+		return fmt.Errorf("close pools: %w", err)
+	}
+	d.reopens++
+	swapErr := swap(d.path)
+	// Reopen whatever is in place now, even if swap failed: the process must
+	// keep a usable catalog.
+	if err := d.openPools(ctx); err != nil {
+		d.closed = true
+		return errors.Join(swapErr, fmt.Errorf("reopen catalog: %w", err))
+	}
+	return swapErr
+}
+
+// Close closes the pools and releases the lock. It is safe to call twice.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	err := errors.Join(d.write.Close(), d.read.Close())
+	d.lock.close()
+	return err
+}

@@ -1,0 +1,74 @@
+package db
+
+import (
+	"context"
+	"errors"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var (
+	// ErrNotExist is returned by Open with MustExist when the catalog file is missing.
+	ErrNotExist = errors.New("catalog does not exist")
+	// ErrSchemaTooNew is returned when the catalog was written by a newer indexer.
+	ErrSchemaTooNew = errors.New("catalog schema is newer than this indexer")
+	// ErrNotCatalog is returned for an SQLite database that is not an indexer catalog.
+	ErrNotCatalog = errors.New("not an indexer catalog")
+	// ErrNotDatabase is returned for a file that is not an SQLite database.
+	ErrNotDatabase = errors.New("not an SQLite database")
+	// ErrInUse is returned when another process holds the catalog and an
+	// exclusive lock was asked for without waiting.
+	ErrInUse = errors.New("catalog is in use by another indexer process")
+	// ErrClosed is returned by WithRead and WithWrite after Close.
+	ErrClosed = errors.New("catalog is closed")
+)
+
+// Code returns the primary SQLite result code carried by err, or 0.
+func Code(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() & 0xff
+	}
+	return 0
+}
+
+// IsBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED: another
+// connection holds a lock and the operation may succeed if tried again.
+func IsBusy(err error) bool {
+	c := Code(err)
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
+
+// IsCorrupt reports whether err says the file is damaged or not a database.
+func IsCorrupt(err error) bool {
+	c := Code(err)
+	return c == sqlite3.SQLITE_CORRUPT || c == sqlite3.SQLITE_NOTADB
+}
+
+// IsFull reports whether err says the disk or a size limit was reached.
+func IsFull(err error) bool {
+	c := Code(err)
+	return c == sqlite3.SQLITE_FULL || c == sqlite3.SQLITE_IOERR
+}
+
+// Kind names the class of err for metrics: "busy", "corrupt", "full",
+// "constraint", "canceled", "sqlite" or "other".
+func Kind(err error) string {
+	switch c := Code(err); {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	case c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED:
+		return "busy"
+	case c == sqlite3.SQLITE_CORRUPT || c == sqlite3.SQLITE_NOTADB:
+		return "corrupt"
+	case c == sqlite3.SQLITE_FULL || c == sqlite3.SQLITE_IOERR:
+		return "full"
+	case c == sqlite3.SQLITE_CONSTRAINT:
+		return "constraint"
+	case c != 0:
+		return "sqlite"
+	default:
+		return "other"
+	}
+}

@@ -1,0 +1,85 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Check runs PRAGMA quick_check, or integrity_check when full, and returns the
+// problems found; none means the file is sound.
+func (d *DB) Check(ctx context.Context, full bool) ([]string, error) {
+	pragma := "PRAGMA quick_check"
+	if full {
+		pragma = "PRAGMA integrity_check"
+	}
+	var out []string
+	err := d.WithRead(func(r *sqlx.DB) error { return r.SelectContext(ctx, &out, pragma) })
+	if err != nil {
+		return nil, fmt.Errorf("integrity check: %w", err)
+	}
+	if len(out) == 1 && out[0] == "ok" {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// ForeignKeyViolations returns the number of rows that break a foreign key.
+func (d *DB) ForeignKeyViolations(ctx context.Context) (int, error) {
+	var n int
+	err := d.WithRead(func(r *sqlx.DB) error {
+		rows, err := r.QueryContext(ctx, "PRAGMA foreign_key_check")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			n++
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("foreign key check: %w", err)
+	}
+	return n, nil
+}
+
+// JournalMode returns the journal mode the write pool reports.
+func (d *DB) JournalMode(ctx context.Context) (string, error) {
+	var mode string
+	err := d.WithWrite(func(w *sqlx.DB) error { return w.GetContext(ctx, &mode, "PRAGMA journal_mode") })
+	return mode, err
+}
+
+// Ping times a SELECT 1 on the read pool.
+func (d *DB) Ping(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	var one int
+	err := d.WithRead(func(r *sqlx.DB) error { return r.GetContext(ctx, &one, "SELECT 1") })
+	return time.Since(start), err
+}
+
+// Version returns the catalog's schema version.
+func (d *DB) Version(ctx context.Context) (int, error) {
+	var v int
+	err := d.WithRead(func(r *sqlx.DB) error {
+		var err error
+		v, err = SchemaVersion(ctx, r)
+		return err
+	})
+	return v, err
+}
+
+// FileSizes returns the sizes of the catalog file and its WAL (0 when absent).
+func (d *DB) FileSizes() (db, wal int64) {
+	if fi, err := os.Stat(d.path); err == nil {
+		db = fi.Size()
+	}
+	if fi, err := os.Stat(d.path + "-wal"); err == nil {
+		wal = fi.Size()
+	}
+	return db, wal
+}

@@ -1,0 +1,126 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/migrations"
+)
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads migrations.FS. File names are NNNN_name.sql.
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, n := range names {
+		num, _, ok := strings.Cut(n, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration file %s is not named NNNN_name.sql", n)
+		}
+		b, err := fs.ReadFile(migrations.FS, n)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: n, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s is out of sequence: want version %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// LatestVersion returns the schema version this binary writes.
+func LatestVersion() int {
+	ms, err := loadMigrations()
+	if err != nil {
+		panic(err) // the embedded files are fixed at build time; tests catch this
+	}
+	return len(ms)
+}
+
+// migrate applies the pending migrations in one immediate transaction, so two
+// processes opening a new catalog at once serialize: the second sees the first's
+// work and applies nothing.
+func migrate(ctx context.Context, w *sqlx.DB) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	// The common case, an up-to-date catalog, needs no write lock: opening a
+	// catalog another process is scanning into should not wait for its commits.
+	if v, err := SchemaVersion(ctx, w); err == nil && v == len(ms) {
+		return nil
+	} else if IsCorrupt(err) {
+		return ErrNotDatabase
+	}
+	tx, err := w.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL)`); err != nil {
+		if IsCorrupt(err) {
+			return ErrNotDatabase
+		}
+		return fmt.Errorf("create version table: %w", err)
+	}
+	var cur int
+	if err := tx.GetContext(ctx, &cur, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if cur > len(ms) {
+		return fmt.Errorf("%w: it has version %d, this binary knows up to %d; upgrade indexer", ErrSchemaTooNew, cur, len(ms))
+	}
+	if cur == 0 {
+		// A database with tables of its own but no history is another program's.
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_migrations') AND name NOT LIKE 'sqlite_%'`); err != nil {
+			return fmt.Errorf("inspect schema: %w", err)
+		}
+		if n > 0 {
+			return ErrNotCatalog
+		}
+	}
+	for _, m := range ms[cur:] {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			m.version, m.name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the catalog's schema version through x.
+func SchemaVersion(ctx context.Context, x sqlx.QueryerContext) (int, error) {
+	var v int
+	err := sqlx.GetContext(ctx, x, &v, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+	return v, err
+}

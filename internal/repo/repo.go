@@ -1,0 +1,62 @@
+package repo
+
+import (
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// ChunkSize is the number of rows one batch statement writes. 200 rows of the
+// widest table stay far below every engine's bound-parameter limit.
+const ChunkSize = 200
+
+// Executor is what a repository needs: queries and statements, on a pool or a tx.
+type Executor = sqlx.ExtContext
+
+// PathRange returns the half-open range [lo, hi) that holds every path strictly
+// below root, for index-friendly prefix queries without LIKE escaping. Paths are
+// compared bytewise, and '0' is the byte after '/'.
+func PathRange(root string) (lo, hi string) {
+	lo = root
+	if !strings.HasSuffix(lo, "/") {
+		lo += "/"
+	}
+	return lo, lo[:len(lo)-1] + "0"
+}
+
+// placeholders returns "(?, ?, ...), (...)" for rows rows of n columns.
+func placeholders(rows, n int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+	var b strings.Builder
+	b.Grow(rows * (len(one) + 2))
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(one)
+	}
+	return b.String()
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func nullNanos(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}

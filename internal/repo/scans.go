@@ -1,0 +1,114 @@
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/dto"
+)
+
+// Scans stores one row per scan run.
+type Scans struct{ x Executor }
+
+// NewScans returns a Scans working on x.
+func NewScans(x Executor) *Scans { return &Scans{x: x} }
+
+type scanRow struct {
+	ID          int64          `db:"id"`
+	Machine     string         `db:"machine"`
+	Roots       string         `db:"roots"`
+	Started     int64          `db:"started"`
+	Finished    sql.NullInt64  `db:"finished"`
+	Status      string         `db:"status"`
+	FilesSeen   int64          `db:"files_seen"`
+	Added       int64          `db:"added"`
+	Modified    int64          `db:"modified"`
+	Deleted     int64          `db:"deleted"`
+	Unchanged   int64          `db:"unchanged"`
+	Skipped     int64          `db:"skipped"`
+	Failed      int64          `db:"failed"`
+	BytesHashed int64          `db:"bytes_hashed"`
+	TxMetrics   sql.NullString `db:"tx_metrics"`
+}
+
+const scanColumns = "id, machine, roots, started, finished, status, files_seen, added, modified, deleted, unchanged, skipped, failed, bytes_hashed, tx_metrics"
+
+func (r scanRow) dto() dto.Scan {
+	s := dto.Scan{ID: r.ID, Machine: r.Machine, Started: time.Unix(0, r.Started), Status: dto.ScanStatus(r.Status),
+		ScanCounts: dto.ScanCounts{FilesSeen: r.FilesSeen, Added: r.Added, Modified: r.Modified, Deleted: r.Deleted,
+			Unchanged: r.Unchanged, Skipped: r.Skipped, Failed: r.Failed, BytesHashed: r.BytesHashed}}
+	_ = json.Unmarshal([]byte(r.Roots), &s.Roots)
+	if r.Finished.Valid {
+		s.Finished = time.Unix(0, r.Finished.Int64)
+	}
+	if r.TxMetrics.Valid {
+		var m dto.TxMetrics
+		if json.Unmarshal([]byte(r.TxMetrics.String), &m) == nil {
+			s.TxMetrics = &m
+		}
+	}
+	return s
+}
+
+// Create records a running scan and returns its id.
+func (s *Scans) Create(ctx context.Context, sc dto.Scan) (int64, error) {
+	roots, err := json.Marshal(sc.Roots)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = sqlx.GetContext(ctx, s.x, &id, s.x.Rebind(
+		"INSERT INTO scans (machine, roots, started, status) VALUES (?, ?, ?, ?) RETURNING id"),
+		sc.Machine, string(roots), sc.Started.UnixNano(), string(dto.ScanRunning))
+	if err != nil {
+		return 0, fmt.Errorf("create scan: %w", err)
+	}
+	return id, nil
+}
+
+// Finish stores the final status, counts and metrics of scan sc.ID.
+func (s *Scans) Finish(ctx context.Context, sc dto.Scan) error {
+	var metrics any
+	if sc.TxMetrics != nil {
+		b, err := json.Marshal(sc.TxMetrics)
+		if err != nil {
+			return err
+		}
+		metrics = string(b)
+	}
+	_, err := s.x.ExecContext(ctx, s.x.Rebind(`UPDATE scans SET finished = ?, status = ?, files_seen = ?, added = ?,
+		modified = ?, deleted = ?, unchanged = ?, skipped = ?, failed = ?, bytes_hashed = ?, tx_metrics = ? WHERE id = ?`),
+		sc.Finished.UnixNano(), string(sc.Status), sc.FilesSeen, sc.Added, sc.Modified, sc.Deleted, sc.Unchanged,
+		sc.Skipped, sc.Failed, sc.BytesHashed, metrics, sc.ID)
+	if err != nil {
+		return fmt.Errorf("finish scan: %w", err)
+	}
+	return nil
+}
+
+// Recent returns the last n scans of any machine, newest first.
+func (s *Scans) Recent(ctx context.Context, n int) ([]dto.Scan, error) {
+	var rows []scanRow
+	if err := sqlx.SelectContext(ctx, s.x, &rows, s.x.Rebind("SELECT "+scanColumns+" FROM scans ORDER BY started DESC, id DESC LIMIT ?"), n); err != nil {
+		return nil, fmt.Errorf("list scans: %w", err)
+	}
+	out := make([]dto.Scan, len(rows))
+	for i, r := range rows {
+		out[i] = r.dto()
+	}
+	return out, nil
+}
+
+// Get returns scan id.
+func (s *Scans) Get(ctx context.Context, id int64) (dto.Scan, error) {
+	var r scanRow
+	if err := sqlx.GetContext(ctx, s.x, &r, s.x.Rebind("SELECT "+scanColumns+" FROM scans WHERE id = ?"), id); err != nil {
+		return dto.Scan{}, fmt.Errorf("get scan %d: %w", id, err)
+	}
+	return r.dto(), nil
+}

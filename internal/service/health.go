@@ -1,0 +1,143 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/uow"
+)
+
+// Health inspects the catalog at path without creating it. It never returns an
+// error: every failure is a failing check in the report.
+func Health(ctx context.Context, path string, opts db.Options, full bool) dto.Health {
+	h := dto.Health{Status: dto.StatusOK, Path: path, Facts: map[string]any{}}
+	opts.MustExist = true
+	d, err := db.Open(ctx, path, opts)
+	if err != nil {
+		detail := err.Error()
+		if errors.Is(err, db.ErrNotExist) {
+			detail = fmt.Sprintf("no catalog at %s; run `indexer scan PATH` (or pass --db) to create one", path)
+		}
+		h.Add("open", dto.StatusFail, detail)
+		return h
+	}
+	defer d.Close()
+	h.Path = d.Path()
+	h.Add("open", dto.StatusOK, "opened "+d.Path())
+	c := New(d, nil)
+
+	if v, err := d.Version(ctx); err != nil {
+		h.Add("schema", dto.StatusFail, err.Error())
+	} else {
+		h.Facts["schema_version"] = v
+		h.Add("schema", dto.StatusOK, fmt.Sprintf("version %d (this binary writes %d)", v, db.LatestVersion()))
+	}
+
+	if mode, err := d.JournalMode(ctx); err != nil {
+		h.Add("journal_mode", dto.StatusFail, err.Error())
+	} else if mode != "wal" {
+		h.Add("journal_mode", dto.StatusDegraded, mode+", want wal")
+	} else {
+		h.Add("journal_mode", dto.StatusOK, mode)
+	}
+
+	name := "quick_check"
+	if full {
+		name = "integrity_check"
+	}
+	if problems, err := d.Check(ctx, full); err != nil {
+		h.Add(name, dto.StatusFail, err.Error())
+	} else if len(problems) > 0 {
+		h.Add(name, dto.StatusFail, fmt.Sprintf("%d problems, first: %s", len(problems), problems[0]))
+	} else {
+		h.Add(name, dto.StatusOK, "ok")
+	}
+
+	if n, err := d.ForeignKeyViolations(ctx); err != nil {
+		h.Add("foreign_keys", dto.StatusFail, err.Error())
+	} else if n > 0 {
+		h.Add("foreign_keys", dto.StatusFail, fmt.Sprintf("%d rows break a foreign key", n))
+	} else {
+		h.Add("foreign_keys", dto.StatusOK, "no violations")
+	}
+
+	if lat, err := d.Ping(ctx); err != nil {
+		h.Add("latency", dto.StatusFail, err.Error())
+	} else {
+		h.Facts["select1_ms"] = ms(lat)
+		st := dto.StatusOK
+		if lat > 250*time.Millisecond {
+			st = dto.StatusDegraded
+		}
+		h.Add("latency", st, fmt.Sprintf("SELECT 1 took %.3f ms", ms(lat)))
+	}
+
+	s := d.Stats()
+	h.Facts["pools"] = map[string]any{
+		"write": map[string]any{"open": s.Write.OpenConnections, "in_use": s.Write.InUse, "idle": s.Write.Idle, "max_open": s.Write.MaxOpenConnections, "wait_count": s.Write.WaitCount, "wait_ms": ms(s.Write.WaitDuration)},
+		"read":  map[string]any{"open": s.Read.OpenConnections, "in_use": s.Read.InUse, "idle": s.Read.Idle, "max_open": s.Read.MaxOpenConnections, "wait_count": s.Read.WaitCount, "wait_ms": ms(s.Read.WaitDuration)},
+	}
+	h.Add("pools", dto.StatusOK, fmt.Sprintf("write %d/%d open, read %d/%d open", s.Write.OpenConnections, s.Write.MaxOpenConnections, s.Read.OpenConnections, s.Read.MaxOpenConnections))
+
+	var last []dto.Scan
+	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		counts, err := r.Files.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		hashes, err := r.Hashes.Count(ctx)
+		if err != nil {
+			return err
+		}
+		h.Facts["files"], h.Facts["deleted"], h.Facts["machines"], h.Facts["hashes"], h.Facts["bytes"] = counts.Files, counts.Deleted, counts.Machines, hashes, counts.Bytes
+		h.Add("counts", dto.StatusOK, fmt.Sprintf("%d files (%d deleted kept), %d distinct contents, %d machines", counts.Files, counts.Deleted, hashes, counts.Machines))
+		last, err = r.Scans.Recent(ctx, 1)
+		return err
+	})
+	if err != nil {
+		h.Add("counts", dto.StatusFail, err.Error())
+	}
+	switch {
+	case err != nil:
+	case len(last) == 0:
+		h.Add("last_scan", dto.StatusOK, "no scan yet")
+	default:
+		sc := last[0]
+		h.Facts["last_scan"] = sc
+		st := dto.StatusOK
+		if sc.Status != dto.ScanComplete {
+			st = dto.StatusDegraded
+		}
+		detail := fmt.Sprintf("#%d on %s at %s: %s, %d files seen", sc.ID, sc.Machine, sc.Started.UTC().Format(time.RFC3339), sc.Status, sc.FilesSeen)
+		if sc.TxMetrics != nil {
+			detail += "; transactions: " + summarizeMetrics(*sc.TxMetrics)
+		}
+		h.Add("last_scan", st, detail)
+	}
+
+	dbSize, walSize := d.FileSizes()
+	h.Facts["db_bytes"], h.Facts["wal_bytes"] = dbSize, walSize
+	h.Add("size", dto.StatusOK, fmt.Sprintf("database %d bytes, WAL %d bytes", dbSize, walSize))
+	return h
+}
+
+func summarizeMetrics(m dto.TxMetrics) string {
+	var parts []string
+	for op, v := range m.Ops {
+		var fails int64
+		for _, n := range v.Failures {
+			fails += n
+		}
+		parts = append(parts, fmt.Sprintf("%s %d (failed %d, busy retries %d, slowest %.1f ms)", op, v.Count, fails, v.BusyRetries, v.SlowestMS))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
