@@ -1,0 +1,239 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/service"
+)
+
+func init() { register(newScanCmd) }
+
+type scanFlags struct {
+	workers        int
+	rehash         bool
+	followSymlinks bool
+	oneFileSystem  bool
+	exclude        []string
+	quiet          bool
+}
+
+func newScanCmd(a *app) *cobra.Command {
+	var f scanFlags
+	c := &cobra.Command{
+		Use:   "scan PATH...",
+		Short: "Index directories and files, or bring their catalog entries up to date",
+		Long: `scan walks each PATH (a directory or a single file) and records every regular
+file with its size, times and md5, sha1 and sha256, computed in one read.
+
+Later scans are incremental: a file whose size, mtime, ctime, inode and device
+are unchanged is not read again. Changed files are re-hashed (MOD), new ones
+added (ADD), and files no longer found become DEL (their rows are kept). A
+directory that cannot be read, or an interrupted scan, never turns files into DEL.
+
+Symlinks are not followed (unless --follow-symlinks), and FIFOs, sockets and
+devices are skipped unopened. One bad file never stops a scan: it is listed at
+the end. Exit status: 0 all indexed, 3 some files failed, 130 interrupted,
+1 the scan itself failed.`,
+		Example: `  indexer scan ~/Pictures /mnt/backup/photos
+  indexer scan --exclude '*.tmp' --exclude node_modules ~/src
+  indexer scan --json --quiet /srv/share > summary.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError("scan needs at least one PATH (see 'indexer scan --help')")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return a.runScan(cmd.Context(), args, f) },
+	}
+	fl := c.Flags()
+	fl.IntVarP(&f.workers, "workers", "w", 0, "parallel hash workers (default: number of CPUs)")
+	fl.BoolVar(&f.rehash, "rehash", false, "read and hash every file, even unchanged ones")
+	fl.BoolVarP(&f.followSymlinks, "follow-symlinks", "L", false, "follow symlinks (loops are detected)")
+	fl.BoolVarP(&f.oneFileSystem, "one-file-system", "x", false, "do not descend into other file systems")
+	fl.StringArrayVarP(&f.exclude, "exclude", "e", nil, "skip entries whose name or path matches `GLOB` (repeatable)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
+	return c
+}
+
+func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
+	if f.workers < 0 {
+		return usageError("--workers must be 0 (one per CPU) or more, not %d", f.workers)
+	}
+	c, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	prog := &service.ScanProgress{}
+	stop := a.showProgress(prog, f.quiet)
+	rep, err := c.Scan(ctx, roots, service.ScanOptions{
+		Machine: a.machine, Workers: f.workers, Rehash: f.rehash, FollowSymlinks: f.followSymlinks,
+		OneFileSystem: f.oneFileSystem, Exclude: f.exclude, Progress: prog,
+	})
+	stop()
+	if errors.Is(err, service.ErrNoRoots) {
+		return err
+	}
+	if rep.ID == 0 && err != nil {
+		return explainOpen(a.dbPath, err)
+	}
+	if perr := a.printScan(rep); perr != nil {
+		return perr
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return withCode(ExitInterrupted, errors.New("scan interrupted; what was hashed is saved, and the next scan resumes cheaply"))
+	case err != nil:
+		return explainOpen(a.dbPath, err)
+	case rep.Status == dto.ScanPartial:
+		return withCode(ExitPartial, fmt.Errorf("%d files could not be indexed (listed above)", rep.Counts.Failed))
+	}
+	return nil
+}
+
+// showProgress draws a progress line on stderr while it is a terminal, and
+// returns the function that removes it.
+func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
+	f, ok := a.stderr.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(10),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionFullWidth(),
+	)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(150 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bar.Describe(fmt.Sprintf("%d files  %s", p.Files.Load(), p.Dir()))
+				_ = bar.Set64(p.Bytes.Load())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		_ = bar.Finish()
+		_ = bar.Clear()
+	}
+}
+
+// scanJSON is the --json summary.
+type scanJSON struct {
+	ScanID int64    `json:"scan_id"`
+	Roots  []string `json:"roots"`
+	Status string   `json:"status"`
+	dto.ScanCounts
+	DurationMS      int64            `json:"duration_ms"`
+	ThroughputMBps  float64          `json:"throughput_mb_s"`
+	SkippedByReason map[string]int64 `json:"skipped_by_reason"`
+	Failures        []pathError      `json:"failures"`
+	Skips           []pathReason     `json:"skips"`
+}
+
+type pathError struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+type pathReason struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+func (a *app) printScan(rep service.ScanReport) error {
+	by := map[string]int64{}
+	for _, s := range rep.Skips {
+		by[s.Reason]++
+	}
+	mbps := 0.0
+	if secs := rep.Duration.Seconds(); secs > 0 {
+		mbps = float64(rep.Counts.BytesHashed) / 1e6 / secs
+	}
+	if a.json {
+		out := scanJSON{ScanID: rep.ID, Roots: rep.Roots, Status: string(rep.Status), ScanCounts: rep.Counts,
+			DurationMS: rep.Duration.Milliseconds(), ThroughputMBps: mbps, SkippedByReason: by,
+			Failures: []pathError{}, Skips: []pathReason{}}
+		for _, f := range rep.Failures {
+			out.Failures = append(out.Failures, pathError{Path: f.Path, Error: f.Err.Error()})
+		}
+		for _, s := range rep.Skips {
+			out.Skips = append(out.Skips, pathReason{Path: s.Path, Reason: s.Reason})
+		}
+		return a.printJSON(out)
+	}
+	w := a.stdout
+	c := rep.Counts
+	fmt.Fprintf(w, "scan #%d %s in %s: %d files seen, %d added, %d modified, %d deleted, %d unchanged, %d skipped, %d failed\n",
+		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), c.FilesSeen, c.Added, c.Modified, c.Deleted, c.Unchanged, c.Skipped, c.Failed)
+	fmt.Fprintf(w, "hashed %s at %.1f MB/s\n", humanBytes(c.BytesHashed), mbps)
+	if len(by) > 0 {
+		reasons := make([]string, 0, len(by))
+		for r, n := range by {
+			reasons = append(reasons, fmt.Sprintf("%d %s", n, r))
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(w, "skipped: %s\n", strings.Join(reasons, ", "))
+	}
+	printFailures(w, rep.Failures)
+	return nil
+}
+
+func printFailures(w io.Writer, fs []service.Failure) {
+	if len(fs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "failed:\n")
+	for _, f := range fs {
+		fmt.Fprintf(w, "  %s: %v\n", quotePath(f.Path), f.Err)
+	}
+}
+
+// quotePath keeps one path on one line: names with control characters or
+// invalid UTF-8 are shown Go-quoted.
+func quotePath(p string) string {
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == '\uFFFD' {
+			return fmt.Sprintf("%q", p)
+		}
+	}
+	return p
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,104 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/indexer/indexer/internal/digest"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/walk"
+)
+
+// ErrChanged is a file that kept changing while it was read.
+var ErrChanged = errors.New("file changed while being read")
+
+// ErrNotRegular is an entry that is no longer a regular file when opened.
+var ErrNotRegular = errors.New("no longer a regular file")
+
+// hashFile reads path once through md5, sha1 and sha256. The file is stat'ed
+// through its descriptor before and after: if it changed meanwhile it is read
+// once more, and if it changed again the error is ErrChanged, so a hash of
+// mixed content is never returned.
+func hashFile(ctx context.Context, path string, follow bool, p *ScanProgress) (walk.Stat, dto.FileHash, error) {
+	h := digest.New()
+	for attempt := 0; ; attempt++ {
+		st, sum, err := hashOnce(ctx, path, follow, h, p)
+		if err != ErrChanged || attempt == 1 {
+			if err == nil && st.CtimeNS >= time.Now().Add(-racyWindow).UnixNano() {
+				st.CtimeNS = 0 // racily clean: read it again next time
+			}
+			return st, sum, err
+		}
+	}
+}
+
+func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p *ScanProgress) (walk.Stat, dto.FileHash, error) {
+	// O_NONBLOCK: should the entry have become a FIFO since the walk, opening
+	// it must not hang. It has no effect on regular files.
+	flags := os.O_RDONLY | syscall.O_NONBLOCK
+	if !follow {
+		flags |= syscall.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(path, flags, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return walk.Stat{}, dto.FileHash{}, fmt.Errorf("%w: it is now a symlink", ErrNotRegular)
+		}
+		return walk.Stat{}, dto.FileHash{}, describe(err)
+	}
+	defer f.Close()
+	before, err := walk.Fstat(int(f.Fd()))
+	if err != nil {
+		return walk.Stat{}, dto.FileHash{}, describe(err)
+	}
+	if !before.IsRegular() {
+		return walk.Stat{}, dto.FileHash{}, ErrNotRegular
+	}
+	h.Reset()
+	n, err := h.ReadFrom(&progressReader{ctx: ctx, r: f, p: p})
+	if err != nil {
+		return walk.Stat{}, dto.FileHash{}, describe(err)
+	}
+	after, err := walk.Fstat(int(f.Fd()))
+	if err != nil {
+		return walk.Stat{}, dto.FileHash{}, describe(err)
+	}
+	if !before.Validators.Same(after.Validators) || n != after.Size {
+		return walk.Stat{}, dto.FileHash{}, ErrChanged
+	}
+	return after, h.Sum(), nil
+}
+
+// describe strips the path and op from an *os.PathError, since the report
+// names the file already: "permission denied", "input/output error".
+func describe(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, syscall.ENOENT) {
+			return fmt.Errorf("vanished before it could be read: %w", pe.Err)
+		}
+		return pe.Err
+	}
+	return err
+}
+
+// progressReader counts bytes and stops the read when ctx is done.
+type progressReader struct {
+	ctx context.Context
+	r   io.Reader
+	p   *ScanProgress
+}
+
+func (r *progressReader) Read(b []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := r.r.Read(b)
+	r.p.Bytes.Add(int64(n))
+	return n, err
+}
