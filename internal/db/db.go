@@ -95,6 +95,12 @@ func dsn(path string, opts Options, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// The hash indexes take random keys, so every chunk dirties pages all
+		// over them. A 64 MiB page cache keeps them in memory instead of
+		// re-reading them, and checkpointing every 16 MiB of WAL instead of
+		// 4 MiB copies a page rewritten by many chunks back to the file once.
+		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", "wal_autocheckpoint(4096)")
 	}
 	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
 	return u.String()
