@@ -100,7 +100,8 @@ func dsn(path string, opts Options, readOnly bool) string {
 		// re-reading them, and checkpointing every 16 MiB of WAL instead of
 		// 4 MiB copies a page rewritten by many chunks back to the file once.
 		q.Add("_pragma", "cache_size(-65536)")
-		q.Add("_pragma", "wal_autocheckpoint(4096)")
+		q.Add("_pragma", "wal_autocheckpoint(16384)")
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
 	return u.String()
