@@ -55,12 +55,13 @@ func backupPrefix(catalogPath string) string {
 func (c *Catalog) Backup(ctx context.Context, dst string, force bool) (dto.Backup, error) {
 	snapshot := func(tmp string) (db.Counts, error) { return c.db.BackupTo(ctx, tmp) }
 	now := time.Now()
+	mode := fileMode(c.db.Path())
 	if dst == "" {
 		dir := BackupDir(c.db.Path())
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return dto.Backup{}, fmt.Errorf("create backup directory: %w", err)
 		}
-		return writeBackup(ctx, snapshot, backupDest{dir: dir, prefix: backupPrefix(c.db.Path())}, now)
+		return writeBackup(ctx, snapshot, backupDest{dir: dir, prefix: backupPrefix(c.db.Path()), mode: mode}, now)
 	}
 	abs, err := filepath.Abs(dst)
 	if err != nil {
@@ -68,12 +69,12 @@ func (c *Catalog) Backup(ctx context.Context, dst string, force bool) (dto.Backu
 	}
 	fi, err := os.Stat(abs)
 	if err == nil && fi.IsDir() {
-		return writeBackup(ctx, snapshot, backupDest{dir: abs, prefix: backupPrefix(c.db.Path())}, now)
+		return writeBackup(ctx, snapshot, backupDest{dir: abs, prefix: backupPrefix(c.db.Path()), mode: mode}, now)
 	}
 	if sameFile(abs, c.db.Path()) {
 		return dto.Backup{}, fmt.Errorf("cannot back up to %s: it is the catalog itself", abs)
 	}
-	return writeBackup(ctx, snapshot, backupDest{dir: filepath.Dir(abs), name: abs, force: force}, now)
+	return writeBackup(ctx, snapshot, backupDest{dir: filepath.Dir(abs), name: abs, force: force, mode: mode}, now)
 }
 
 // backupDest says where writeBackup puts a backup: at name (replacing an
@@ -83,6 +84,8 @@ type backupDest struct {
 	dir, name      string
 	prefix, suffix string
 	force          bool
+	// mode is the new file's permissions: the catalog's.
+	mode fs.FileMode
 }
 
 // writeBackup runs snapshot into a temporary file in dest.dir, fsyncs and
@@ -94,6 +97,10 @@ func writeBackup(ctx context.Context, snapshot func(tmp string) (db.Counts, erro
 	}
 	tmp := f.Name()
 	f.Close()
+	if err := os.Chmod(tmp, dest.mode); err != nil {
+		removeDB(tmp)
+		return dto.Backup{}, fmt.Errorf("create temporary backup file: %w", err)
+	}
 	published := false
 	defer func() {
 		if !published {
@@ -157,14 +164,15 @@ func publish(tmp, name string, force bool) error {
 		}
 		return nil
 	}
+	exists := fmt.Errorf("%w: %s; pass --force to overwrite it", ErrBackupExists, name)
 	err := os.Link(tmp, name)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s already exists; pass --force to overwrite it: %w", name, ErrBackupExists)
+		return exists
 	}
 	if err != nil {
 		// A file system without hard links: check, then rename.
 		if _, serr := os.Lstat(name); serr == nil {
-			return fmt.Errorf("%s already exists; pass --force to overwrite it: %w", name, ErrBackupExists)
+			return exists
 		}
 		if err := os.Rename(tmp, name); err != nil {
 			return fmt.Errorf("move backup into place: %w", err)
@@ -191,7 +199,7 @@ func ListBackups(ctx context.Context, catalogPath string) ([]dto.Backup, error) 
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
 	out := []dto.Backup{}
-	seq := map[string]int{} // the -N a second backup in the same second gets
+	mtimes := map[string]time.Time{}
 	for _, e := range entries {
 		n := e.Name()
 		if !e.Type().IsRegular() || !strings.HasPrefix(n, prefix) || !strings.HasSuffix(n, ".db") {
@@ -204,20 +212,13 @@ func ListBackups(ctx context.Context, catalogPath string) ([]dto.Backup, error) 
 		if err != nil {
 			b.Error = err.Error()
 		}
-		stamp, rest := strings.TrimPrefix(n, prefix), ""
-		if len(stamp) > len(backupStamp) {
-			stamp, rest = stamp[:len(backupStamp)], stamp[len(backupStamp):]
+		if fi, err := e.Info(); err == nil {
+			mtimes[p] = fi.ModTime()
+			b.Time = fi.ModTime().UTC().Truncate(time.Second)
 		}
-		if t, err := time.Parse(backupStamp, stamp); err == nil {
+		stamp := strings.TrimPrefix(n, prefix)
+		if t, err := time.Parse(backupStamp, stamp[:min(len(stamp), len(backupStamp))]); err == nil {
 			b.Time = t
-			seq[p] = 1
-			if num, _, ok := strings.Cut(strings.TrimPrefix(rest, "-"), "."); ok && strings.HasPrefix(rest, "-") {
-				if k, err := strconv.Atoi(strings.TrimSuffix(num, safetySuffix)); err == nil {
-					seq[p] = k
-				}
-			}
-		} else if fi, err := e.Info(); err == nil {
-			b.Time = fi.ModTime().UTC()
 		}
 		out = append(out, b)
 	}
@@ -225,16 +226,18 @@ func ListBackups(ctx context.Context, catalogPath string) ([]dto.Backup, error) 
 		if !out[i].Time.Equal(out[j].Time) {
 			return out[i].Time.Before(out[j].Time)
 		}
-		if si, sj := seq[out[i].Path], seq[out[j].Path]; si != sj {
-			return si < sj
+		// Names tell the second; the files' times tell backups of one second apart.
+		if mi, mj := mtimes[out[i].Path], mtimes[out[j].Path]; !mi.Equal(mj) {
+			return mi.Before(mj)
 		}
 		return out[i].Path < out[j].Path
 	})
 	return out, nil
 }
 
-// InspectBackup describes the backup at path without checking its integrity
-// (Restore does that). The error's text says why path cannot be restored.
+// InspectBackup describes the backup at path, timed by its modification
+// time, without checking its integrity (Restore does that). The error's text
+// says why path cannot be restored.
 func InspectBackup(ctx context.Context, path string) (dto.Backup, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -244,7 +247,11 @@ func InspectBackup(ctx context.Context, path string) (dto.Backup, error) {
 	if err != nil {
 		return dto.Backup{}, fmt.Errorf("cannot restore from %s: %w", abs, err)
 	}
-	return backupDTO(info, time.Time{}), nil
+	var mtime time.Time
+	if fi, err := os.Stat(abs); err == nil {
+		mtime = fi.ModTime()
+	}
+	return backupDTO(info, mtime), nil
 }
 
 // RestoreOptions tune Restore.
@@ -252,6 +259,8 @@ type RestoreOptions struct {
 	// Wait makes Restore wait, until ctx is done, for other processes that hold
 	// the catalog (a running scan) instead of failing with db.ErrInUse.
 	Wait bool
+	// OnWait, if set, is called once when Restore starts waiting.
+	OnWait func()
 }
 
 // Restore replaces the catalog's content with the backup at src, which must
@@ -310,9 +319,10 @@ func (c *Catalog) Restore(ctx context.Context, src string, opts RestoreOptions) 
 		if err != nil {
 			return fmt.Errorf("read the current catalog %s: %w", path, err)
 		}
+		mode := fileMode(path)
 		if !cur.Empty() {
 			b, err := writeBackup(ctx, func(tmp string) (db.Counts, error) { return db.CopyFile(ctx, path, tmp) },
-				backupDest{dir: safetyDir, prefix: backupPrefix(path), suffix: safetySuffix}, now)
+				backupDest{dir: safetyDir, prefix: backupPrefix(path), suffix: safetySuffix, mode: mode}, now)
 			if err != nil {
 				return fmt.Errorf("save the current catalog before restoring: %w", err)
 			}
@@ -326,6 +336,9 @@ func (c *Catalog) Restore(ctx context.Context, src string, opts RestoreOptions) 
 				return fmt.Errorf("remove the old %s: %w", side, err)
 			}
 		}
+		if err := os.Chmod(staged, mode); err != nil {
+			return fmt.Errorf("set the restored catalog's permissions: %w", err)
+		}
 		if err := os.Rename(staged, path); err != nil {
 			return fmt.Errorf("move the restored catalog into place: %w", err)
 		}
@@ -334,6 +347,9 @@ func (c *Catalog) Restore(ctx context.Context, src string, opts RestoreOptions) 
 	err = c.db.Replace(ctx, false, swap)
 	if errors.Is(err, db.ErrInUse) && opts.Wait {
 		c.log.Info("waiting for other indexer processes to release the catalog", "catalog", cat)
+		if opts.OnWait != nil {
+			opts.OnWait()
+		}
 		err = c.db.Replace(ctx, true, swap)
 	}
 	if err != nil {
@@ -421,6 +437,15 @@ func backupDTO(info db.Info, t time.Time) dto.Backup {
 func removeDB(path string) {
 	_ = os.Remove(path)
 	_ = os.Remove(path + "-journal")
+}
+
+// fileMode returns the permissions of the file at path, or 0644 (what SQLite
+// gives a new catalog) when it cannot be read.
+func fileMode(path string) fs.FileMode {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Mode().Perm()
+	}
+	return 0o644
 }
 
 func sameFile(a, b string) bool {

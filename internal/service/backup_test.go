@@ -207,9 +207,18 @@ func TestRestoreThroughLongLivedObjects(t *testing.T) {
 		t.Fatalf("state B (%d rows) does not differ from A (%d rows)", len(rowsB), len(rowsA))
 	}
 
+	// Restore keeps the catalog's permissions, and gives them to the safety backup.
+	if err := os.Chmod(d.Path(), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	res, err := c.Restore(ctx, b.Path, RestoreOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range []string{d.Path(), res.SafetyBackup} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, %v; want the catalog's 0640", p, fi.Mode(), err)
+		}
 	}
 	if res.Files != 100 || res.Hashes != 100 || res.RestoredFrom != b.Path || res.SchemaVersion != db.LatestVersion() {
 		t.Errorf("Restore = %+v, want 100 files and hashes from %s at version %d", res, b.Path, db.LatestVersion())
@@ -240,6 +249,10 @@ func TestRestoreThroughLongLivedObjects(t *testing.T) {
 	info, err := db.Inspect(ctx, res.SafetyBackup, true)
 	if err != nil || info.Files != 130 {
 		t.Errorf("safety backup: %+v, %v; want state B's 130 files", info, err)
+	}
+	// Listed after the backup it was restored from, even within one second.
+	if list, err := ListBackups(ctx, d.Path()); err != nil || len(list) != 2 || list[0].Path != b.Path || list[1].Path != res.SafetyBackup {
+		t.Errorf("ListBackups = %+v, %v; want %s then %s", list, err, b.Path, res.SafetyBackup)
 	}
 	if left := backupTestLeftovers(t, filepath.Dir(d.Path())); len(left) > 0 {
 		t.Errorf("temporary files left beside the catalog: %v", left)
