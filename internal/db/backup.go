@@ -28,8 +28,9 @@ var (
 )
 
 // backupStepPages is how many pages one backup step copies between checks of
-// the context: 1024 pages of 4 KiB are a few milliseconds of work.
-const backupStepPages = 1024
+// the context: 1024 pages of 4 KiB are a few milliseconds of work. Tests
+// lower it to make a copy take many steps.
+var backupStepPages int32 = 1024
 
 // Counts are the row counts Inspect and BackupTo report. Files counts present
 // files, Deleted the rows kept for files that vanished, as repo.Files.Counts does.
