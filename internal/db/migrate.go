@@ -68,7 +68,7 @@ func migrate(ctx context.Context, w *sqlx.DB) error {
 	// The common case, an up-to-date catalog, needs no write lock: opening a
 	// catalog another process is scanning into should not wait for its commits.
 	if v, err := SchemaVersion(ctx, w); err == nil && v == len(ms) {
-		return nil
+		return checkHistory(ctx, w, ms)
 	} else if IsCorrupt(err) {
 		return ErrNotDatabase
 	}
@@ -89,6 +89,11 @@ func migrate(ctx context.Context, w *sqlx.DB) error {
 	var cur int
 	if err := tx.GetContext(ctx, &cur, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
+	}
+	if cur > 0 {
+		if err := checkHistory(ctx, tx, ms); err != nil {
+			return err
+		}
 	}
 	if cur > len(ms) {
 		return fmt.Errorf("%w: it has version %d, this binary knows up to %d; upgrade indexer", ErrSchemaTooNew, cur, len(ms))
@@ -114,6 +119,22 @@ func migrate(ctx context.Context, w *sqlx.DB) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit migration: %w", err)
+	}
+	return nil
+}
+
+// checkHistory makes sure a non-empty schema_migrations is this project's:
+// its first migration carries the name this binary gives it. The table name is
+// common (golang-migrate, Rails), and another program's must be neither taken
+// for an up-to-date catalog nor reported as a newer one.
+func checkHistory(ctx context.Context, q sqlx.QueryerContext, ms []migration) error {
+	var name string
+	err := sqlx.GetContext(ctx, q, &name, "SELECT name FROM schema_migrations WHERE version = 1")
+	switch {
+	case IsCorrupt(err):
+		return ErrNotDatabase
+	case err != nil || name != ms[0].name:
+		return ErrNotCatalog
 	}
 	return nil
 }

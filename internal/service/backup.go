@@ -1,0 +1,488 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/uow"
+)
+
+// ErrBackupExists is returned by Backup when the destination exists and force
+// is not set.
+var ErrBackupExists = errors.New("backup file already exists")
+
+// backupStamp is the UTC time in backup names: index-20261122T030405Z.db.
+const backupStamp = "20060102T150405Z"
+
+// safetySuffix marks the backup Restore takes of the catalog it replaces.
+const safetySuffix = "-pre-restore"
+
+// beforeInstall, when set by a test, runs inside Restore's swap just before
+// the side files are removed and the staged copy is moved over the catalog.
+var beforeInstall func(catalogPath string)
+
+// BackupDir returns the directory that holds the backups of the catalog at
+// catalogPath: "backups" beside it.
+func BackupDir(catalogPath string) string {
+	return filepath.Join(filepath.Dir(catalogPath), "backups")
+}
+
+// backupPrefix is what the names of the catalog's backups start with: the
+// catalog's file name without extension, so catalogs sharing a directory keep
+// their backups apart.
+func backupPrefix(catalogPath string) string {
+	base := filepath.Base(catalogPath)
+	return strings.TrimSuffix(base, filepath.Ext(base)) + "-"
+}
+
+// Backup writes a verified snapshot of the catalog to dst. An empty dst means
+// a new file in BackupDir named after the catalog and the UTC time; a dst that
+// is a directory gets such a name inside it. The snapshot goes to a temporary
+// file beside dst, is fsynced, checked (integrity_check, schema version, row
+// counts equal to the snapshot's) and only then renamed into place, and the
+// directory is fsynced. An existing dst is replaced only with force; without
+// it the error matches ErrBackupExists. Writers carry on during a backup.
+func (c *Catalog) Backup(ctx context.Context, dst string, force bool) (dto.Backup, error) {
+	snapshot := func(tmp string) (db.Counts, error) { return c.db.BackupTo(ctx, tmp) }
+	now := time.Now()
+	mode := fileMode(c.db.Path())
+	if dst == "" {
+		dir := BackupDir(c.db.Path())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return dto.Backup{}, fmt.Errorf("create backup directory: %w", err)
+		}
+		return writeBackup(ctx, snapshot, backupDest{dir: dir, prefix: backupPrefix(c.db.Path()), mode: mode}, now)
+	}
+	abs, err := filepath.Abs(dst)
+	if err != nil {
+		return dto.Backup{}, fmt.Errorf("resolve backup path %s: %w", dst, err)
+	}
+	fi, err := os.Stat(abs)
+	if err == nil && fi.IsDir() {
+		return writeBackup(ctx, snapshot, backupDest{dir: abs, prefix: backupPrefix(c.db.Path()), mode: mode}, now)
+	}
+	if sameFile(abs, c.db.Path()) {
+		return dto.Backup{}, fmt.Errorf("cannot back up to %s: it is the catalog itself", abs)
+	}
+	return writeBackup(ctx, snapshot, backupDest{dir: filepath.Dir(abs), name: abs, force: force, mode: mode}, now)
+}
+
+// backupDest says where writeBackup puts a backup: at name (replacing an
+// existing file only with force), or, when name is empty, under the first
+// free name prefix+stamp[-N]+suffix+".db" in dir.
+type backupDest struct {
+	dir, name      string
+	prefix, suffix string
+	force          bool
+	// mode is the new file's permissions: the catalog's.
+	mode fs.FileMode
+}
+
+// writeBackup runs snapshot into a temporary file in dest.dir, fsyncs and
+// verifies it, and publishes it as dest says.
+func writeBackup(ctx context.Context, snapshot func(tmp string) (db.Counts, error), dest backupDest, now time.Time) (dto.Backup, error) {
+	f, err := os.CreateTemp(dest.dir, ".indexer-backup-*.tmp")
+	if err != nil {
+		return dto.Backup{}, fmt.Errorf("create temporary backup file: %w", err)
+	}
+	tmp := f.Name()
+	f.Close()
+	if err := os.Chmod(tmp, dest.mode); err != nil {
+		removeDB(tmp)
+		return dto.Backup{}, fmt.Errorf("create temporary backup file: %w", err)
+	}
+	published := false
+	defer func() {
+		if !published {
+			removeDB(tmp)
+		}
+	}()
+	want, err := snapshot(tmp)
+	if err != nil {
+		return dto.Backup{}, err
+	}
+	if err := fsyncFile(tmp); err != nil {
+		return dto.Backup{}, err
+	}
+	info, err := db.Inspect(ctx, tmp, true)
+	if err != nil {
+		return dto.Backup{}, fmt.Errorf("the backup written to %s failed verification: %w", tmp, err)
+	}
+	if info.Counts != want {
+		return dto.Backup{}, fmt.Errorf("the backup written to %s failed verification: it holds %+v rows, the snapshot had %+v", tmp, info.Counts, want)
+	}
+	if info.SchemaVersion != db.LatestVersion() {
+		return dto.Backup{}, fmt.Errorf("the backup written to %s failed verification: schema version %d, want %d", tmp, info.SchemaVersion, db.LatestVersion())
+	}
+
+	name := dest.name
+	if name != "" {
+		if err := publish(tmp, name, dest.force); err != nil {
+			return dto.Backup{}, err
+		}
+	} else {
+		for n := 1; ; n++ {
+			name = filepath.Join(dest.dir, dest.prefix+now.UTC().Format(backupStamp))
+			if n > 1 {
+				name += "-" + strconv.Itoa(n)
+			}
+			name += dest.suffix + ".db"
+			err := publish(tmp, name, false)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrBackupExists) || n >= 1000 {
+				return dto.Backup{}, err
+			}
+		}
+	}
+	published = true
+	if err := fsyncDir(filepath.Dir(name)); err != nil {
+		return dto.Backup{}, err
+	}
+	info.Path = name
+	return backupDTO(info, now), nil
+}
+
+// publish moves tmp to name. Without force it never replaces an existing
+// file, even one created a moment ago by another backup: a hard link fails
+// if name exists, where a rename would not.
+func publish(tmp, name string, force bool) error {
+	if force {
+		if err := os.Rename(tmp, name); err != nil {
+			return fmt.Errorf("move backup into place: %w", err)
+		}
+		return nil
+	}
+	exists := fmt.Errorf("%w: %s; pass --force to overwrite it", ErrBackupExists, name)
+	err := os.Link(tmp, name)
+	if errors.Is(err, fs.ErrExist) {
+		return exists
+	}
+	if err != nil {
+		// A file system without hard links: check, then rename.
+		if _, serr := os.Lstat(name); serr == nil {
+			return exists
+		}
+		if err := os.Rename(tmp, name); err != nil {
+			return fmt.Errorf("move backup into place: %w", err)
+		}
+		return nil
+	}
+	return os.Remove(tmp)
+}
+
+// ListBackups describes the backups of the catalog at catalogPath found in
+// BackupDir, oldest first. Integrity is not checked, to keep listing cheap; a
+// file that cannot be read is listed with its Error.
+func ListBackups(ctx context.Context, catalogPath string) ([]dto.Backup, error) {
+	abs, err := filepath.Abs(catalogPath)
+	if err != nil {
+		return nil, fmt.Errorf("resolve catalog path %s: %w", catalogPath, err)
+	}
+	dir, prefix := BackupDir(abs), backupPrefix(abs)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []dto.Backup{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list backups: %w", err)
+	}
+	out := []dto.Backup{}
+	mtimes := map[string]time.Time{}
+	for _, e := range entries {
+		n := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(n, prefix) || !strings.HasSuffix(n, ".db") {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		info, err := db.Inspect(ctx, p, false)
+		info.Path = p
+		b := backupDTO(info, time.Time{})
+		if err != nil {
+			b.Error = err.Error()
+		}
+		if fi, err := e.Info(); err == nil {
+			mtimes[p] = fi.ModTime()
+			b.Time = fi.ModTime().UTC().Truncate(time.Second)
+		}
+		stamp := strings.TrimPrefix(n, prefix)
+		if t, err := time.Parse(backupStamp, stamp[:min(len(stamp), len(backupStamp))]); err == nil {
+			b.Time = t
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.Before(out[j].Time)
+		}
+		// Names tell the second; the files' times tell backups of one second apart.
+		if mi, mj := mtimes[out[i].Path], mtimes[out[j].Path]; !mi.Equal(mj) {
+			return mi.Before(mj)
+		}
+		return out[i].Path < out[j].Path
+	})
+	return out, nil
+}
+
+// InspectBackup describes the backup at path, timed by its modification
+// time, without checking its integrity (Restore does that). The error's text
+// says why path cannot be restored.
+func InspectBackup(ctx context.Context, path string) (dto.Backup, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return dto.Backup{}, fmt.Errorf("resolve %s: %w", path, err)
+	}
+	info, err := db.Inspect(ctx, abs, false)
+	if err != nil {
+		return dto.Backup{}, fmt.Errorf("cannot restore from %s: %w", abs, err)
+	}
+	var mtime time.Time
+	if fi, err := os.Stat(abs); err == nil {
+		mtime = fi.ModTime()
+	}
+	return backupDTO(info, mtime), nil
+}
+
+// RestoreOptions tune Restore.
+type RestoreOptions struct {
+	// Wait makes Restore wait, until ctx is done, for other processes that hold
+	// the catalog (a running scan) instead of failing with db.ErrInUse.
+	Wait bool
+	// OnWait, if set, is called once when Restore starts waiting.
+	OnWait func()
+}
+
+// Restore replaces the catalog's content with the backup at src, which must
+// be an indexer catalog of this or an older schema version that passes
+// integrity_check; src is checked before anything is touched.
+//
+// src is copied to a staged file beside the catalog, migrated if older, and
+// checked again. Then, holding the catalog exclusively (db.Replace: no other
+// indexer process has it open, this process's pools are closed), the current
+// catalog is saved as a verified backup in BackupDir with the -pre-restore
+// suffix, its -wal, -shm and -journal are removed so that no stale log can be
+// replayed onto the new file, the staged file is renamed over it and the
+// directory fsynced. The pools reopen on the new file, and every holder of this
+// Catalog, its UoW or its DB sees the restored rows from its next query.
+// Finally the counts read through the reopened pools must equal src's.
+//
+// Until the rename, a failure leaves the catalog's bytes unchanged and removes
+// the staged file. When another process holds the catalog and opts.Wait is
+// false, the error matches db.ErrInUse.
+func (c *Catalog) Restore(ctx context.Context, src string, opts RestoreOptions) (dto.Restore, error) {
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return dto.Restore{}, fmt.Errorf("resolve %s: %w", src, err)
+	}
+	src = abs
+	cat := c.db.Path()
+	if sameFile(src, cat) {
+		return dto.Restore{}, fmt.Errorf("cannot restore from %s: it is the catalog itself", src)
+	}
+	info, err := db.Inspect(ctx, src, true)
+	if err != nil {
+		return dto.Restore{}, fmt.Errorf("cannot restore from %s: %w", src, err)
+	}
+
+	staged, err := stage(ctx, src, filepath.Dir(cat), info)
+	if err != nil {
+		return dto.Restore{}, err
+	}
+	defer removeDB(staged) // a no-op once it is renamed over the catalog
+
+	safetyDir := BackupDir(cat)
+	if err := os.MkdirAll(safetyDir, 0o755); err != nil {
+		return dto.Restore{}, fmt.Errorf("create backup directory: %w", err)
+	}
+	now := time.Now()
+	var safety string
+	swap := func(path string) error {
+		// The catalog is closed and no other indexer process has it open, so the
+		// file on disk is exactly what is about to be replaced.
+		cur, err := db.Inspect(ctx, path, false)
+		if errors.Is(err, db.ErrPendingLog) {
+			// Closing the last connection removes the WAL; it is still there, so
+			// a program other than indexer has the catalog open.
+			return fmt.Errorf("the catalog %s still has a write-ahead log after indexer closed it, so another program has it open; close that program and try again: %w", path, err)
+		}
+		if err != nil {
+			return fmt.Errorf("read the current catalog %s: %w", path, err)
+		}
+		mode := fileMode(path)
+		if !cur.Empty() {
+			b, err := writeBackup(ctx, func(tmp string) (db.Counts, error) { return db.CopyFile(ctx, path, tmp) },
+				backupDest{dir: safetyDir, prefix: backupPrefix(path), suffix: safetySuffix, mode: mode}, now)
+			if err != nil {
+				return fmt.Errorf("save the current catalog before restoring: %w", err)
+			}
+			safety = b.Path
+		}
+		if beforeInstall != nil {
+			beforeInstall(path)
+		}
+		for _, side := range []string{"-wal", "-shm", "-journal"} {
+			if err := os.Remove(path + side); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove the old %s: %w", side, err)
+			}
+		}
+		if err := os.Chmod(staged, mode); err != nil {
+			return fmt.Errorf("set the restored catalog's permissions: %w", err)
+		}
+		if err := os.Rename(staged, path); err != nil {
+			return fmt.Errorf("move the restored catalog into place: %w", err)
+		}
+		return fsyncDir(filepath.Dir(path))
+	}
+	err = c.db.Replace(ctx, false, swap)
+	if errors.Is(err, db.ErrInUse) && opts.Wait {
+		c.log.Info("waiting for other indexer processes to release the catalog", "catalog", cat)
+		if opts.OnWait != nil {
+			opts.OnWait()
+		}
+		err = c.db.Replace(ctx, true, swap)
+	}
+	if err != nil {
+		if safety != "" {
+			return dto.Restore{}, fmt.Errorf("restore %s from %s: %w (the catalog as it was is saved at %s)", cat, src, err, safety)
+		}
+		return dto.Restore{}, fmt.Errorf("restore %s from %s: %w", cat, src, err)
+	}
+
+	// Read back through the reopened pools, the way every other holder will.
+	var files, deleted, hashes int64
+	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		counts, err := r.Files.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		files, deleted = counts.Files, counts.Deleted
+		hashes, err = r.Hashes.Count(ctx)
+		return err
+	})
+	if err == nil && (files != info.Files || deleted != info.Deleted || hashes != info.Hashes) {
+		err = fmt.Errorf("it holds %d files, %d deleted and %d hashes, but the backup holds %d, %d and %d",
+			files, deleted, hashes, info.Files, info.Deleted, info.Hashes)
+	}
+	if err != nil {
+		err = fmt.Errorf("the restored catalog %s failed verification: %w", cat, err)
+		if safety != "" {
+			err = fmt.Errorf("%w (the catalog as it was is saved at %s)", err, safety)
+		}
+		return dto.Restore{}, err
+	}
+	version, err := c.db.Version(ctx)
+	if err != nil {
+		return dto.Restore{}, fmt.Errorf("read restored schema version: %w", err)
+	}
+	c.log.Info("restored catalog", "catalog", cat, "from", src, "files", files, "hashes", hashes, "safety_backup", safety)
+	return dto.Restore{Catalog: cat, RestoredFrom: src, Files: files, Deleted: deleted, Hashes: hashes,
+		SchemaVersion: version, SafetyBackup: safety}, nil
+}
+
+// stage copies src into a temporary file in dir, migrates it if its schema is
+// older, checks it again and fsyncs it. On failure nothing is left behind.
+func stage(ctx context.Context, src, dir string, want db.Info) (string, error) {
+	f, err := os.CreateTemp(dir, ".indexer-restore-*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("create staging file: %w", err)
+	}
+	staged := f.Name()
+	f.Close()
+	fail := func(err error) (string, error) {
+		removeDB(staged)
+		return "", err
+	}
+	if _, err := db.CopyFile(ctx, src, staged); err != nil {
+		return fail(fmt.Errorf("stage %s: %w", src, err))
+	}
+	if want.SchemaVersion < db.LatestVersion() {
+		if _, err := db.Migrate(ctx, staged); err != nil {
+			return fail(fmt.Errorf("upgrade %s from schema version %d: %w", src, want.SchemaVersion, err))
+		}
+	}
+	got, err := db.Inspect(ctx, staged, true)
+	if err != nil {
+		return fail(fmt.Errorf("the staged copy of %s failed verification: %w", src, err))
+	}
+	if got.Files != want.Files || got.Deleted != want.Deleted || got.Hashes != want.Hashes {
+		return fail(fmt.Errorf("the staged copy of %s failed verification: it holds %+v rows, the backup %+v", src, got.Counts, want.Counts))
+	}
+	if err := fsyncFile(staged); err != nil {
+		return fail(err)
+	}
+	return staged, nil
+}
+
+func backupDTO(info db.Info, t time.Time) dto.Backup {
+	if !t.IsZero() {
+		t = t.UTC().Truncate(time.Second)
+	}
+	return dto.Backup{Path: info.Path, Time: t, Bytes: info.Bytes, Files: info.Files, Deleted: info.Deleted,
+		Hashes: info.Hashes, SchemaVersion: info.SchemaVersion, Integrity: info.Integrity}
+}
+
+// removeDB removes a database file this package created and the rollback
+// journal SQLite may have left beside it.
+func removeDB(path string) {
+	_ = os.Remove(path)
+	_ = os.Remove(path + "-journal")
+}
+
+// fileMode returns the permissions of the file at path, or 0644 (what SQLite
+// gives a new catalog) when it cannot be read.
+func fileMode(path string) fs.FileMode {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Mode().Perm()
+	}
+	return 0o644
+}
+
+func sameFile(a, b string) bool {
+	if a == b {
+		return true
+	}
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
+func fsyncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	return nil
+}
+
+func fsyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
