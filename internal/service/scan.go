@@ -187,7 +187,7 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	// "unchanged" without a query per file.
 	err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		for _, root := range s.rep.Roots {
-			if err := r.Files.EachUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
+			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
 				if m.ArchivePath == "" {
 					s.known[m.Path] = &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
 				}
