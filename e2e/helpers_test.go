@@ -1,0 +1,533 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite" // the test reads catalogs directly, read-only
+)
+
+// machine is the machine name every run records, so catalogs compare.
+const machine = "e2e"
+
+// nobody is the unprivileged identity for child processes: CI runs as root,
+// which reads and writes everything regardless of permissions.
+var nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
+
+// result is one finished indexer process.
+type result struct {
+	args   []string
+	stdout string
+	stderr string
+	code   int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("indexer %s: exit %d\nstderr: %s", strings.Join(r.args, " "), r.code, r.stderr)
+}
+
+// catalog is a catalog file under test and how to run the indexer on it.
+type catalog struct {
+	t    testing.TB
+	path string
+	env  []string            // extra environment, KEY=VALUE
+	cred *syscall.Credential // run as this user when not nil
+}
+
+// newCatalog returns a catalog path in a fresh directory; the file does not
+// exist yet.
+func newCatalog(t testing.TB) *catalog {
+	return &catalog{t: t, path: filepath.Join(tempDir(t), "index.db")}
+}
+
+// tempDir is t.TempDir made world-readable (its parent too), so that an
+// unprivileged child can reach what lies below it.
+func tempDir(t testing.TB) string {
+	d := t.TempDir()
+	for _, p := range []string{d, filepath.Dir(d)} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// command returns the indexer command on this catalog, not started.
+func (c *catalog) command(args ...string) *exec.Cmd {
+	full := append([]string{"--db", c.path}, args...)
+	cmd := exec.Command(bin, full...)
+	cmd.Env = append(os.Environ(), "INDEXER_MACHINE="+machine)
+	cmd.Env = append(cmd.Env, c.env...)
+	if c.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	}
+	return cmd
+}
+
+// run runs the indexer on this catalog to its end.
+func (c *catalog) run(args ...string) result {
+	c.t.Helper()
+	return execute(c.t, c.command(args...))
+}
+
+// mustRun runs the indexer and fails the test unless it exits with code.
+func (c *catalog) mustRun(code int, args ...string) result {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != code {
+		c.t.Fatalf("want exit %d, got %s", code, r)
+	}
+	noPanic(c.t, r)
+	return r
+}
+
+// execute runs cmd, capturing its output, and returns how it ended.
+func execute(t testing.TB, cmd *exec.Cmd) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &stdout
+	}
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	r := result{args: cmd.Args[1:], stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.code = 128 + int(ws.Signal())
+		}
+	default:
+		t.Fatalf("run %v: %v", cmd.Args, err)
+	}
+	return r
+}
+
+// noPanic fails the test when a process's stderr shows a Go crash.
+func noPanic(t testing.TB, r result) {
+	t.Helper()
+	for _, s := range []string{"panic:", "goroutine ", "fatal error:", "SIGSEGV"} {
+		if strings.Contains(r.stderr, s) {
+			t.Fatalf("the indexer crashed (%q on stderr): %s", s, r)
+		}
+	}
+}
+
+// oneSentence fails the test unless stderr is exactly one line of the form
+// "indexer: ...", with no crash trace.
+func oneSentence(t testing.TB, r result) string {
+	t.Helper()
+	noPanic(t, r)
+	msg := strings.TrimSuffix(r.stderr, "\n")
+	if msg == "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "indexer: ") {
+		t.Fatalf("want one line \"indexer: ...\" on stderr, got %q (%s)", r.stderr, r)
+	}
+	return msg
+}
+
+// scanSummary is the part of `scan --json` the tests read.
+type scanSummary struct {
+	Status    string `json:"status"`
+	FilesSeen int64  `json:"files_seen"`
+	Added     int64  `json:"added"`
+	Modified  int64  `json:"modified"`
+	Deleted   int64  `json:"deleted"`
+	Unchanged int64  `json:"unchanged"`
+	Skipped   int64  `json:"skipped"`
+	Failed    int64  `json:"failed"`
+	Failures  []struct {
+		Path  string `json:"path"`
+		Error string `json:"error"`
+	} `json:"failures"`
+	Skips []struct {
+		Path   string `json:"path"`
+		Reason string `json:"reason"`
+	} `json:"skips"`
+}
+
+// scan runs `scan --json --quiet args...`, wants exit code, and returns the summary.
+func (c *catalog) scan(code int, args ...string) scanSummary {
+	c.t.Helper()
+	r := c.mustRun(code, append([]string{"scan", "--json", "--quiet"}, args...)...)
+	var s scanSummary
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		c.t.Fatalf("scan --json printed no summary: %v\n%s\n%s", err, r.stdout, r)
+	}
+	return s
+}
+
+// healthReport is `health --json`.
+type healthReport struct {
+	Status string `json:"status"`
+	Checks []struct {
+		Name   string `json:"name"`
+		Status string `json:"status"`
+		Detail string `json:"detail"`
+	} `json:"checks"`
+}
+
+// health runs `health --full --json` and fails the test unless it exits 0
+// and every check but last_scan is ok. last_scan may be degraded: a scan
+// killed with SIGKILL cannot record its end.
+func (c *catalog) health() healthReport {
+	c.t.Helper()
+	r := c.mustRun(0, "health", "--full", "--json")
+	var h healthReport
+	if err := json.Unmarshal([]byte(r.stdout), &h); err != nil {
+		c.t.Fatalf("health --json: %v\n%s", err, r.stdout)
+	}
+	for _, ch := range h.Checks {
+		if ch.Status != "ok" && !(ch.Name == "last_scan" && ch.Status == "degraded") {
+			c.t.Fatalf("health check %s is %s: %s", ch.Name, ch.Status, ch.Detail)
+		}
+	}
+	if len(h.Checks) == 0 || (h.Status != "ok" && h.Status != "degraded") {
+		c.t.Fatalf("health status %q with checks %+v", h.Status, h.Checks)
+	}
+	return h
+}
+
+// openRO opens the catalog file read-only, the way another program would.
+func openRO(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	q := url.Values{}
+	q.Add("mode", "ro")
+	q.Add("_pragma", "busy_timeout(10000)")
+	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
+	d, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetMaxOpenConns(1)
+	return d
+}
+
+// checkIntegrity fails the test unless the catalog file passes
+// integrity_check and foreign_key_check, and no file row that claims a hash
+// lacks its hash row.
+func checkIntegrity(t testing.TB, path string) {
+	t.Helper()
+	d := openRO(t, path)
+	defer d.Close()
+	ctx := context.Background()
+	rows, err := d.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		t.Fatalf("integrity_check %s: %v", path, err)
+	}
+	var problems []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		problems = append(problems, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("integrity_check %s: %v", path, err)
+	}
+	rows.Close()
+	if len(problems) != 1 || problems[0] != "ok" {
+		t.Fatalf("integrity_check %s: %q", path, problems)
+	}
+	var fk int
+	if err := d.QueryRowContext(ctx, "SELECT COUNT(*) FROM pragma_foreign_key_check").Scan(&fk); err != nil {
+		t.Fatalf("foreign_key_check %s: %v", path, err)
+	}
+	if fk != 0 {
+		t.Fatalf("foreign_key_check %s: %d violations", path, fk)
+	}
+	if !hasFiles(t, d) {
+		return // killed before its schema was committed: an empty database
+	}
+	var orphans int
+	if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM files f
+		WHERE f.operation != 'DEL' AND (f.hash_id IS NULL OR NOT EXISTS (SELECT 1 FROM hashes h WHERE h.id = f.hash_id))`).Scan(&orphans); err != nil {
+		t.Fatalf("count files without hash %s: %v", path, err)
+	}
+	if orphans != 0 {
+		t.Fatalf("%s: %d present files without a hash row", path, orphans)
+	}
+}
+
+// entries maps a path to the sha256 of its content.
+type entries map[string]string
+
+// rows reads the present (not DEL) plain files of the catalog file at path,
+// directly and read-only.
+func rows(t testing.TB, path string) entries {
+	t.Helper()
+	d := openRO(t, path)
+	defer d.Close()
+	return queryEntries(t, d, `SELECT f.path, COALESCE(h.sha256, '') FROM files f LEFT JOIN hashes h ON h.id = f.hash_id
+		WHERE f.operation != 'DEL' AND f.archive_path = ''`)
+}
+
+// deletedRows reads the paths the catalog marks DEL.
+func deletedRows(t testing.TB, path string) entries {
+	t.Helper()
+	d := openRO(t, path)
+	defer d.Close()
+	return queryEntries(t, d, `SELECT f.path, COALESCE(h.sha256, '') FROM files f LEFT JOIN hashes h ON h.id = f.hash_id
+		WHERE f.operation = 'DEL'`)
+}
+
+func queryEntries(t testing.TB, d *sql.DB, q string) entries {
+	t.Helper()
+	if !hasFiles(t, d) {
+		return entries{}
+	}
+	rs, err := d.Query(q)
+	if err != nil {
+		t.Fatalf("read catalog: %v", err)
+	}
+	defer rs.Close()
+	out := entries{}
+	for rs.Next() {
+		var p, h []byte // bytes: a path need not be valid UTF-8
+		if err := rs.Scan(&p, &h); err != nil {
+			t.Fatal(err)
+		}
+		out[string(p)] = string(h)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatalf("read catalog: %v", err)
+	}
+	return out
+}
+
+// hasFiles reports whether the catalog has its files table yet.
+func hasFiles(t testing.TB, d *sql.DB) bool {
+	t.Helper()
+	var n int
+	if err := d.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'files'").Scan(&n); err != nil {
+		t.Fatalf("read catalog schema: %v", err)
+	}
+	return n == 1
+}
+
+// within returns the entries whose path is root or lies below it.
+func (e entries) within(root string) entries {
+	out := entries{}
+	for p, h := range e {
+		if p == root || strings.HasPrefix(p, root+"/") {
+			out[p] = h
+		}
+	}
+	return out
+}
+
+// merge returns the union of e and o.
+func (e entries) merge(o entries) entries {
+	out := make(entries, len(e)+len(o))
+	for p, h := range e {
+		out[p] = h
+	}
+	for p, h := range o {
+		out[p] = h
+	}
+	return out
+}
+
+// diff describes how got differs from want, or returns "" when they are equal.
+func diff(got, want entries) string {
+	var lines []string
+	for p, w := range want {
+		g, ok := got[p]
+		switch {
+		case !ok:
+			lines = append(lines, fmt.Sprintf("missing %q", p))
+		case g != w:
+			lines = append(lines, fmt.Sprintf("%q: sha256 %s, want %s", p, g, w))
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			lines = append(lines, fmt.Sprintf("unexpected %q", p))
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	sort.Strings(lines)
+	n := len(lines)
+	if n > 10 {
+		lines = append(lines[:10], "…")
+	}
+	return fmt.Sprintf("%d differences (got %d entries, want %d):\n  %s", n, len(got), len(want), strings.Join(lines, "\n  "))
+}
+
+// subsetDiff describes the entries of got that are not in want with the
+// same hash: what a catalog interrupted part-way may hold is a subset.
+func subsetDiff(got, want entries) string {
+	var lines []string
+	for p, g := range got {
+		w, ok := want[p]
+		switch {
+		case !ok:
+			lines = append(lines, fmt.Sprintf("unexpected %q", p))
+		case g != w:
+			lines = append(lines, fmt.Sprintf("%q: sha256 %s, want %s", p, g, w))
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	sort.Strings(lines)
+	n := len(lines)
+	if n > 10 {
+		lines = append(lines[:10], "…")
+	}
+	return fmt.Sprintf("%d wrong entries:\n  %s", n, strings.Join(lines, "\n  "))
+}
+
+// assertEqual fails the test unless the catalog at path passes the integrity
+// checks and holds exactly want.
+func assertCatalog(t testing.TB, path string, want entries) {
+	t.Helper()
+	checkIntegrity(t, path)
+	if d := diff(rows(t, path), want); d != "" {
+		t.Fatalf("catalog %s differs from the reference: %s", path, d)
+	}
+}
+
+// waitRows polls the catalog until at least n present rows are committed or
+// the process done reports its end. It returns the count seen.
+func waitRows(t testing.TB, path string, n int, done <-chan struct{}) int {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return -1
+		default:
+		}
+		if _, err := os.Stat(path); err == nil {
+			if c := countRows(path); c >= n {
+				return c
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: fewer than %d rows after 2 minutes", path, n)
+	return 0
+}
+
+// countRows counts file rows, or returns -1 when the catalog cannot be read
+// yet (it is being created).
+func countRows(path string) int {
+	q := url.Values{}
+	q.Add("mode", "ro")
+	q.Add("_pragma", "busy_timeout(1000)")
+	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
+	d, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return -1
+	}
+	defer d.Close()
+	var n int
+	if err := d.QueryRow("SELECT COUNT(*) FROM files").Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// background is an indexer process started and not yet waited for.
+type background struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	done   chan struct{}
+	res    result
+}
+
+// start starts the indexer on c in the background.
+func (c *catalog) start(args ...string) *background {
+	c.t.Helper()
+	b := &background{cmd: c.command(args...), done: make(chan struct{})}
+	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, &b.stderr
+	if err := b.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() {
+		err := b.cmd.Wait()
+		b.res = result{args: b.cmd.Args[1:], stdout: b.stdout.String(), stderr: b.stderr.String()}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			b.res.code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				b.res.code = 128 + int(ws.Signal())
+			}
+		} else if err != nil {
+			b.res.code = -1
+			b.res.stderr += err.Error()
+		}
+		close(b.done)
+	}()
+	c.t.Cleanup(func() {
+		if b.running() {
+			_ = b.cmd.Process.Kill()
+		}
+		<-b.done
+	})
+	return b
+}
+
+// running reports whether the process has not ended yet.
+func (b *background) running() bool {
+	select {
+	case <-b.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// wait waits for the process and returns how it ended.
+func (b *background) wait() result {
+	<-b.done
+	return b.res
+}
+
+// treeFiles walks root and returns every regular file with the sha256 of its
+// content, computed by the test: the independent reference.
+func treeFiles(t testing.TB, root string) entries {
+	t.Helper()
+	out := entries{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			sum, err := sha256File(p)
+			if err != nil {
+				return err
+			}
+			out[p] = sum
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

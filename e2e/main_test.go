@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// bin is the indexer binary under test, built once by TestMain.
+var bin string
+
+// suiteDir holds what the tests share: the binary and the generated trees.
+// It is world-readable so that unprivileged child processes can use both.
+var suiteDir string
+
+func TestMain(m *testing.M) {
+	// The test binary doubles as the helper programs some scenarios need
+	// (a foreign lock holder, a launcher with a file-size limit).
+	if name := os.Getenv(helperEnv); name != "" {
+		os.Exit(runHelper(name, os.Args[1:]))
+	}
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "indexer-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	suiteDir = dir
+	bin = filepath.Join(dir, "indexer")
+	if err := build(bin); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build indexer:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// build compiles the module's main package to out. The binary runs as its own
+// process, so it is built without -race even when the tests are raced.
+func build(out string) error {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return nil
+}
