@@ -40,7 +40,7 @@ func runHelper(name string, args []string) int {
 // takes an exclusive lock, as `sqlite3 index.db 'BEGIN EXCLUSIVE; ...'` would:
 // args are the database path and a mode, "transaction" (BEGIN EXCLUSIVE: in
 // WAL mode, readers still read) or "locking-mode" (PRAGMA locking_mode =
-// EXCLUSIVE and a write: nobody else can even read). It prints "locked" once
+// EXCLUSIVE: nobody else can even read). It prints "locked" once
 // it holds the lock and keeps it until its stdin closes.
 func holdLock(args []string) error {
 	if len(args) != 2 {
@@ -66,20 +66,24 @@ func holdLock(args []string) error {
 			return fmt.Errorf("begin exclusive: %w", err)
 		}
 	case "locking-mode":
-		for _, s := range []string{"PRAGMA locking_mode = EXCLUSIVE", "BEGIN EXCLUSIVE",
-			"CREATE TABLE IF NOT EXISTS foreign_program (x)", "COMMIT"} {
-			if _, err := conn.ExecContext(ctx, s); err != nil {
-				return fmt.Errorf("%s: %w", s, err)
-			}
+		// In exclusive locking mode the first read of a WAL database takes
+		// the file's exclusive lock, and keeps it until the connection closes.
+		var n int
+		if _, err := conn.ExecContext(ctx, "PRAGMA locking_mode = EXCLUSIVE"); err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+			return fmt.Errorf("begin exclusive: %w", err)
+		}
+		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master").Scan(&n); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("unknown mode %q", args[1])
 	}
 	fmt.Println("locked")
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	if args[1] == "transaction" {
-		_, err = conn.ExecContext(ctx, "ROLLBACK")
-	}
+	_, err = conn.ExecContext(ctx, "ROLLBACK")
 	return err
 }
 

@@ -531,3 +531,49 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// scanRows counts the catalog's scan records.
+func scanRows(t testing.TB, path string) int {
+	t.Helper()
+	d := openRO(t, path)
+	defer d.Close()
+	var n int
+	if err := d.QueryRow("SELECT COUNT(*) FROM scans").Scan(&n); err != nil {
+		t.Fatalf("count scans: %v", err)
+	}
+	return n
+}
+
+// readBytes samples how many bytes the running process pid has read so far
+// (rchar of /proc/PID/io), or -1 once it cannot be read.
+func readBytes(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			var n int64
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	return -1
+}
+
+// watchReads samples readBytes of b's process until it ends and returns the
+// last sample.
+func watchReads(b *background) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var last int64
+		for b.running() {
+			if n := readBytes(b.cmd.Process.Pid); n >= 0 {
+				last = n
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		out <- last
+	}()
+	return out
+}

@@ -142,3 +142,13 @@ func reference(t testing.TB, root string, want entries) entries {
 	refCache[root] = ref
 	return ref
 }
+
+// smallTree generates a tree of n files in a fresh directory of t's.
+func smallTree(t testing.TB, n int, seed uint64) *tree {
+	t.Helper()
+	tr, err := generate(filepath.Join(tempDir(t), fmt.Sprintf("tree%d", seed)), n, seed)
+	if err != nil {
+		t.Fatalf("generate tree: %v", err)
+	}
+	return tr
+}
