@@ -224,6 +224,14 @@ func explainOpen(path string, err error) error {
 		return fmt.Errorf("%s is an SQLite database of another program, not an indexer catalog", path)
 	case db.IsBusy(err):
 		return fmt.Errorf("catalog %s is locked by another program; try again when it is done: %w", path, err)
+	case db.IsReadOnly(err):
+		return fmt.Errorf("catalog %s is read-only for this user (the file, its directory or its file system); fix its permissions or pass --db: %w", path, err)
+	case db.IsCantOpen(err):
+		return fmt.Errorf("cannot open catalog %s or create its -wal and -shm files beside it; check that its directory is writable and not on a read-only file system, or pass --db: %w", path, err)
+	case db.IsNoSpace(err):
+		return fmt.Errorf("catalog %s could not be written because its disk is full; free some space and run again (what was committed before is kept): %w", path, err)
+	case db.IsFull(err):
+		return fmt.Errorf("catalog %s could not be read or written: an I/O error, such as a file size limit (ulimit -f) reached or a failing disk (what was committed before is kept): %w", path, err)
 	}
 	return err
 }

@@ -52,6 +52,17 @@ func IsFull(err error) bool {
 	return c == sqlite3.SQLITE_FULL || c == sqlite3.SQLITE_IOERR
 }
 
+// IsNoSpace reports whether err is SQLITE_FULL: the disk is full.
+func IsNoSpace(err error) bool { return Code(err) == sqlite3.SQLITE_FULL }
+
+// IsReadOnly reports whether err says the catalog may not be written: the
+// file, or the directory where its -wal and -shm files go, is read-only.
+func IsReadOnly(err error) bool { return Code(err) == sqlite3.SQLITE_READONLY }
+
+// IsCantOpen reports whether SQLite could not open the catalog or create the
+// -wal and -shm files beside it.
+func IsCantOpen(err error) bool { return Code(err) == sqlite3.SQLITE_CANTOPEN }
+
 // Kind names the class of err for metrics: "busy", "corrupt", "full",
 // "constraint", "canceled", "sqlite" or "other".
 func Kind(err error) string {
