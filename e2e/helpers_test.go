@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,6 +46,8 @@ type catalog struct {
 	path string
 	env  []string            // extra environment, KEY=VALUE
 	cred *syscall.Credential // run as this user when not nil
+	// fsize, when not 0, runs the indexer with RLIMIT_FSIZE set to it.
+	fsize uint64
 }
 
 // newCatalog returns a catalog path in a fresh directory; the file does not
@@ -69,7 +72,16 @@ func tempDir(t testing.TB) string {
 func (c *catalog) command(args ...string) *exec.Cmd {
 	full := append([]string{"--db", c.path}, args...)
 	cmd := exec.Command(bin, full...)
-	cmd.Env = append(os.Environ(), "INDEXER_MACHINE="+machine)
+	cmd.Env = os.Environ()
+	if c.fsize != 0 {
+		self, err := os.Executable()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		cmd = exec.Command(self, append([]string{strconv.FormatUint(c.fsize, 10), bin}, full...)...)
+		cmd.Env = append(os.Environ(), helperEnv+"=fsize")
+	}
+	cmd.Env = append(cmd.Env, "INDEXER_MACHINE="+machine)
 	cmd.Env = append(cmd.Env, c.env...)
 	if c.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
