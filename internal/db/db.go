@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -110,7 +111,7 @@ func (d *DB) openPools(ctx context.Context) error {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(d.opts.ConnMaxLifetime)
-	if err := checkWAL(ctx, w, d.path); err != nil {
+	if err := checkWAL(ctx, w, d.path, d.opts.BusyTimeout); err != nil {
 		w.Close()
 		return err
 	}
@@ -126,7 +127,7 @@ func (d *DB) openPools(ctx context.Context) error {
 	r.SetMaxOpenConns(d.opts.ReadConns)
 	r.SetMaxIdleConns(d.opts.ReadConns)
 	r.SetConnMaxLifetime(d.opts.ConnMaxLifetime)
-	if err := checkWAL(ctx, r, d.path); err != nil {
+	if err := checkWAL(ctx, r, d.path, d.opts.BusyTimeout); err != nil {
 		w.Close()
 		r.Close()
 		return err
@@ -137,13 +138,33 @@ func (d *DB) openPools(ctx context.Context) error {
 
 // checkWAL verifies the journal mode really is WAL: SQLite answers with the
 // mode it kept, and silently keeps another one on some file systems.
-func checkWAL(ctx context.Context, x *sqlx.DB, path string) error {
+//
+// The first connection to a new catalog switches the file to WAL (the DSN's
+// journal_mode pragma runs as the connection opens). That switch needs the file
+// to itself and SQLite does not call the busy handler for it, so when two
+// connections or processes open a new catalog at the same moment one of them
+// gets SQLITE_BUSY at once. It is retried here, within the busy timeout, on a
+// fresh connection; after the first switch WAL is a property of the file and
+// the pragma takes no lock.
+func checkWAL(ctx context.Context, x *sqlx.DB, path string, timeout time.Duration) error {
 	var mode string
-	if err := x.GetContext(ctx, &mode, "PRAGMA journal_mode"); err != nil {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := x.GetContext(ctx, &mode, "PRAGMA journal_mode")
+		if err == nil {
+			break
+		}
 		if IsCorrupt(err) {
 			return fmt.Errorf("%s: %w", path, ErrNotDatabase)
 		}
-		return fmt.Errorf("open catalog %s: %w", path, err)
+		if !IsBusy(err) || time.Now().After(deadline) {
+			return fmt.Errorf("open catalog %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("open catalog %s: %w", path, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	if mode != "wal" {
 		return fmt.Errorf("catalog %s: journal mode is %q, want \"wal\" (is it on a network file system?)", path, mode)
