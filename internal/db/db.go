@@ -241,7 +241,10 @@ func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) erro
 	// Reopen whatever is in place now, even if swap failed: the process must
 	// keep a usable catalog.
 	if err := d.openPools(ctx); err != nil {
+		// d is closed for good: release the lock now, as Close will not, so
+		// that another handle or process can restore a good file.
 		d.closed = true
+		d.lock.close()
 		return errors.Join(swapErr, fmt.Errorf("reopen catalog: %w", err))
 	}
 	return swapErr

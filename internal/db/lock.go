@@ -74,11 +74,18 @@ func (l *fileLock) upgrade(ctx context.Context, wait bool) error {
 }
 
 func (l *fileLock) downgrade() {
+	if l.f == nil {
+		return // released by close after a failed reopen
+	}
 	// Blocking: another process may have slipped in between; it holds the lock
 	// shared too, which does not block us.
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_SH)
 }
 
+// close releases the lock; it is safe to call twice.
 func (l *fileLock) close() {
-	_ = l.f.Close() // closing the descriptor releases the lock
+	if l.f != nil {
+		_ = l.f.Close() // closing the descriptor releases the lock
+		l.f = nil
+	}
 }
