@@ -213,6 +213,10 @@ func TestOpenRefuses(t *testing.T) {
 		wantMsg string // part of the message
 		// untouched checks that the foreign file was left as it was.
 		untouched func(t *testing.T, path string)
+		// converted is set where Open leaves the file changed: the DSN
+		// switches another program's database to WAL before migrate can
+		// tell it is not a catalog.
+		converted bool
 	}{
 		{
 			name: "schema newer than this binary",
@@ -233,7 +237,8 @@ func TestOpenRefuses(t *testing.T) {
 			setup: func(t *testing.T, path string) {
 				rawExec(t, path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)", "INSERT INTO notes (body) VALUES ('keep me')")
 			},
-			wantErr: db.ErrNotCatalog,
+			wantErr:   db.ErrNotCatalog,
+			converted: true,
 			untouched: func(t *testing.T, path string) {
 				var n int
 				x := rawOpen(t, path)
@@ -289,7 +294,7 @@ func TestOpenRefuses(t *testing.T) {
 			if tt.untouched != nil {
 				tt.untouched(t, path)
 			}
-			if after := readFileOrDir(t, path); tt.wantErr != db.ErrNotCatalog && tt.wantErr != db.ErrSchemaTooNew && after != before {
+			if after := readFileOrDir(t, path); !tt.converted && after != before {
 				t.Errorf("Open changed the file it refused")
 			}
 		})
