@@ -150,7 +150,7 @@ func corruptCopy(t *testing.T, src, dst string, damage func(b []byte, mid int)) 
 func TestHealthCorruptedCatalog(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
-	newCatalog(t, good, 3000)
+	newCatalog(t, good, 2000)
 	if code, stdout, _ := runCLI(t, "health", "--json", "--db", good); code != ExitOK || healthJSON(t, stdout).Status != dto.StatusOK {
 		t.Fatalf("the catalog before corruption: exit %d, %s", code, stdout)
 	}
@@ -164,7 +164,16 @@ func TestHealthCorruptedCatalog(t *testing.T) {
 				b[i] = byte(i*7) ^ 0x5a
 			}
 		}},
-		{"cell pointers", func(b []byte, mid int) { copy(b[mid+8:], []byte{0xff, 0xff, 0xff, 0xff}) }},
+		{"cell pointers", func(b []byte, mid int) {
+			// The first two cell pointers of the next b-tree leaf page.
+			for ; mid+4096 <= len(b); mid += 4096 {
+				if b[mid] == 0x0d || b[mid] == 0x0a {
+					copy(b[mid+8:], []byte{0xff, 0xff, 0xff, 0xff})
+					return
+				}
+			}
+			t.Fatal("no leaf page")
+		}},
 	}
 	for i, dm := range damages {
 		bad := filepath.Join(dir, fmt.Sprintf("bad%d.db", i))
