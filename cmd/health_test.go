@@ -256,3 +256,63 @@ func TestHealthRefusesToCreate(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthLastScan checks that health shows the last scan with its
+// transaction metrics, and that an unfinished one degrades the report without
+// failing it: exit 0.
+func TestHealthLastScan(t *testing.T) {
+	tests := []struct {
+		status     dto.ScanStatus
+		wantStatus dto.CheckStatus
+	}{
+		{dto.ScanComplete, dto.StatusOK},
+		{dto.ScanPartial, dto.StatusDegraded},
+		{dto.ScanInterrupted, dto.StatusDegraded},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.status), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "index.db")
+			c, err := service.Open(t.Context(), path, db.DefaultOptions(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.UoW().Do(t.Context(), "scan", func(ctx context.Context, r *uow.Repos) error {
+				sc := dto.Scan{Machine: "m", Roots: []string{"/data"}, Started: time.Unix(1e9, 0)}
+				id, err := r.Scans.Create(ctx, sc)
+				if err != nil {
+					return err
+				}
+				sc.ID, sc.Finished, sc.Status, sc.FilesSeen = id, time.Unix(1e9+60, 0), tt.status, 42
+				sc.TxMetrics = &dto.TxMetrics{Ops: map[string]dto.OpMetrics{
+					"batch": {Count: 7, Failures: map[string]int64{"busy": 1}, BusyRetries: 3, SlowestMS: 12.5},
+				}}
+				return r.Scans.Finish(ctx, sc)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			code, stdout, _ := runCLI(t, "health", "--json", "--db", path)
+			h := healthJSON(t, stdout)
+			if code != ExitOK || h.Status != tt.wantStatus {
+				t.Errorf("exit %d, status %q; want 0, %q", code, h.Status, tt.wantStatus)
+			}
+			i := slices.IndexFunc(h.Checks, func(c dto.Check) bool { return c.Name == "last_scan" })
+			if i < 0 {
+				t.Fatalf("no last_scan check in %+v", h.Checks)
+			}
+			got := h.Checks[i]
+			for _, want := range []string{string(tt.status), "42 files", "batch 7 (failed 1, busy retries 3, slowest 12.5 ms)"} {
+				if !strings.Contains(got.Detail, want) {
+					t.Errorf("last_scan detail %q; want it to say %q", got.Detail, want)
+				}
+			}
+			if got.Status != tt.wantStatus {
+				t.Errorf("last_scan status %q; want %q", got.Status, tt.wantStatus)
+			}
+		})
+	}
+}
