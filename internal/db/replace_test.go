@@ -333,3 +333,41 @@ func TestReplaceWithBadFileReleasesLock(t *testing.T) {
 		t.Errorf("after the second Replace: %v, %v; want [restored]", got, err)
 	}
 }
+
+// TestReplaceWaitKeepsSharedLock checks that a handle waiting in Replace for
+// others to let go still holds the catalog meanwhile: flock drops a shared
+// lock when a conversion to exclusive fails, and a waiter that did not take it
+// back would let another handle swap the file under its open pools.
+func TestReplaceWaitKeepsSharedLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	waiter := dbtest.MustOpenPath(t, path)
+	other := dbtest.MustOpenPath(t, path)
+	third, err := db.Open(t.Context(), path, db.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- waiter.Replace(ctx, true, func(string) error { return nil }) }()
+	time.Sleep(150 * time.Millisecond) // let the waiter fail a few attempts: an ordering, not an assertion
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	err = third.Replace(t.Context(), false, func(string) error {
+		t.Error("swap ran while another handle was waiting with open pools")
+		return nil
+	})
+	if !errors.Is(err, db.ErrInUse) {
+		t.Errorf("Replace beside a waiting Replace = %v; want ErrInUse", err)
+	}
+	if err := third.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("waiting Replace = %v; want nil once the others closed", err)
+	}
+}
