@@ -213,7 +213,9 @@ func (d *DB) Stats() Stats {
 // open in this process and no other process holds it, then reopens the pools
 // and migrates. swap typically moves a new file into place. When wait is false
 // and another process holds the catalog, Replace returns ErrInUse at once;
-// otherwise it waits until ctx is done.
+// otherwise it waits until ctx is done. A waiting Replace keeps its shared
+// hold on the catalog, so two handles waiting in Replace at the same time
+// wait for each other until one's ctx ends.
 //
 // Every holder of d sees the new pools from its next WithRead or WithWrite;
 // calls in flight finish on the old pools first.
