@@ -142,7 +142,9 @@ func TestReplaceUnderConcurrentReaders(t *testing.T) {
 	errs := make(chan error, readers)
 	for range readers {
 		wg.Go(func() {
-			sawNew, first := false, true
+			markStarted := sync.OnceFunc(started.Done)
+			defer markStarted() // even on an early error, or Replace is never run
+			sawNew := false
 			for after := 0; after < 20; {
 				got, err := labels(ctx, u)
 				if err != nil {
@@ -159,10 +161,7 @@ func TestReplaceUnderConcurrentReaders(t *testing.T) {
 					errs <- errors.New("read neither file: " + join(got))
 					return
 				}
-				if first {
-					started.Done()
-					first = false
-				}
+				markStarted()
 				select {
 				case <-replaced:
 					after++

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,19 +204,12 @@ func holdWriteLock(t *testing.T, path string) (release func()) {
 	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	released := make(chan struct{})
-	release = func() {
-		select {
-		case <-released:
-			return
-		default:
-		}
-		close(released)
+	release = sync.OnceFunc(func() {
 		if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 			t.Errorf("release write lock: %v", err)
 		}
 		conn.Close()
-	}
+	})
 	t.Cleanup(release)
 	return release
 }
@@ -231,9 +225,18 @@ func busyUoW(t *testing.T, retries int) *uow.UoW {
 func TestDoRetriesWhileBusy(t *testing.T) {
 	u := busyUoW(t, 5)
 	release := holdWriteLock(t, u.DB().Path())
-	// Longer than one busy timeout, far shorter than all the retries.
-	timer := time.AfterFunc(300*time.Millisecond, release)
-	defer timer.Stop()
+	// Release the lock once the first attempt has given up: the write
+	// connection was taken (BEGIN waiting on the lock) and handed back.
+	go func() {
+		stats := func() sql.DBStats { return u.DB().Stats().Write }
+		for stats().InUse == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		for stats().InUse != 0 {
+			time.Sleep(time.Millisecond)
+		}
+		release()
+	}()
 
 	l := label('f')
 	calls := 0
