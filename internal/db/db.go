@@ -97,11 +97,19 @@ func dsn(path string, opts Options, readOnly bool) string {
 	} else {
 		q.Set("_txlock", "immediate")
 	}
+	return fileURI(path, q)
+}
+
+// fileURI returns the file: URI of path with the query q.
+func fileURI(path string, q url.Values) string {
 	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
 	return u.String()
 }
 
 func (d *DB) openPools(ctx context.Context) error {
+	if err := probe(ctx, d.path, d.opts); err != nil {
+		return err
+	}
 	w, err := sqlx.Open(DriverName, dsn(d.path, d.opts, false))
 	if err != nil {
 		return fmt.Errorf("open catalog %s: %w", d.path, err)
@@ -115,7 +123,7 @@ func (d *DB) openPools(ctx context.Context) error {
 		w.Close()
 		return err
 	}
-	if err := migrate(ctx, w); err != nil {
+	if err := migrate(ctx, w, !d.opts.MustExist); err != nil {
 		w.Close()
 		return fmt.Errorf("catalog %s: %w", d.path, err)
 	}
