@@ -217,6 +217,11 @@ func TestHealthRefusesToCreate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "not an SQLite database", "notes.txt.lock"},
+		{"empty file", "index.db", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "indexer scan", "index.db.lock"},
 	}
 	for _, tt := range tests {
 		for _, jsonOut := range []bool{true, false} {
@@ -227,6 +232,7 @@ func TestHealthRefusesToCreate(t *testing.T) {
 					tt.setup(t, path)
 				}
 				before := listTree(t, root)
+				content, _ := os.ReadFile(path)
 				args := []string{"health", "--db", path}
 				if jsonOut {
 					args = append(args, "--json")
@@ -248,7 +254,7 @@ func TestHealthRefusesToCreate(t *testing.T) {
 					t.Errorf("health left %v; want %v", after, before)
 				}
 				if tt.setup != nil {
-					if b, err := os.ReadFile(path); err != nil || string(b) != notes {
+					if b, err := os.ReadFile(path); err != nil || string(b) != string(content) {
 						t.Errorf("health changed %s: %v", path, err)
 					}
 				}

@@ -213,10 +213,6 @@ func TestOpenRefuses(t *testing.T) {
 		wantMsg string // part of the message
 		// untouched checks that the foreign file was left as it was.
 		untouched func(t *testing.T, path string)
-		// converted is set where Open leaves the file changed: the DSN
-		// switches another program's database to WAL before migrate can
-		// tell it is not a catalog.
-		converted bool
 	}{
 		{
 			name: "schema newer than this binary",
@@ -237,8 +233,7 @@ func TestOpenRefuses(t *testing.T) {
 			setup: func(t *testing.T, path string) {
 				rawExec(t, path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)", "INSERT INTO notes (body) VALUES ('keep me')")
 			},
-			wantErr:   db.ErrNotCatalog,
-			converted: true,
+			wantErr: db.ErrNotCatalog,
 			untouched: func(t *testing.T, path string) {
 				var n int
 				x := rawOpen(t, path)
@@ -294,7 +289,7 @@ func TestOpenRefuses(t *testing.T) {
 			if tt.untouched != nil {
 				tt.untouched(t, path)
 			}
-			if after := readFileOrDir(t, path); !tt.converted && after != before {
+			if after := readFileOrDir(t, path); after != before {
 				t.Errorf("Open changed the file it refused")
 			}
 		})
@@ -573,4 +568,44 @@ func TestConcurrentOpenOfNewCatalog(t *testing.T) {
 		}
 		checkNewCatalog(t, path)
 	})
+}
+
+// TestOpenMustExistRefusesEmpty: with MustExist, a file that holds no catalog
+// yet (empty, or an SQLite database without tables) is not made into one.
+// Without it, it is.
+func TestOpenMustExistRefusesEmpty(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, path string)
+	}{
+		{"empty file", func(t *testing.T, path string) { writeFile(t, path, nil) }},
+		{"database without tables", func(t *testing.T, path string) {
+			rawExec(t, path, "CREATE TABLE gone (x)", "DROP TABLE gone")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "index.db")
+			tt.setup(t, path)
+			before := readFileOrDir(t, path)
+
+			opts := db.DefaultOptions()
+			opts.MustExist = true
+			d, err := db.Open(t.Context(), path, opts)
+			if err == nil {
+				d.Close()
+			}
+			if !errors.Is(err, db.ErrNotExist) {
+				t.Errorf("Open(MustExist) = %v; want ErrNotExist", err)
+			}
+			if readFileOrDir(t, path) != before {
+				t.Errorf("Open(MustExist) wrote to the file")
+			}
+
+			d = dbtest.MustOpenPath(t, path)
+			if v, err := d.Version(t.Context()); err != nil || v != db.LatestVersion() {
+				t.Errorf("Open without MustExist: version %d, %v; want a new catalog", v, err)
+			}
+		})
+	}
 }
