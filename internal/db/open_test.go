@@ -223,7 +223,7 @@ func TestOpenRefuses(t *testing.T) {
 				}
 				d.Close()
 				rawExec(t, path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ("+
-					itoa(db.LatestVersion()+1)+", '9999_future.sql', 1)")
+					strconv.Itoa(db.LatestVersion()+1)+", '9999_future.sql', 1)")
 			},
 			wantErr: db.ErrSchemaTooNew,
 			wantMsg: "upgrade indexer",
@@ -295,8 +295,6 @@ func TestOpenRefuses(t *testing.T) {
 		})
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func writeFile(t *testing.T, path string, b []byte) {
 	t.Helper()

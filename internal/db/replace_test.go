@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,18 +58,6 @@ func labels(ctx context.Context, u *uow.UoW) ([]string, error) {
 	return out, err
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // moveInto returns a swap that renames src over the catalog.
 func moveInto(src string) func(string) error {
 	return func(dst string) error { return os.Rename(src, dst) }
@@ -97,7 +87,7 @@ func TestReplaceHoldersSeeNewFile(t *testing.T) {
 
 	want := []string{"new-1", "new-2"}
 	for name, h := range map[string]*uow.UoW{"uow": u, "service.Catalog": cat.UoW()} {
-		if got, err := labels(ctx, h); err != nil || !equal(got, want) {
+		if got, err := labels(ctx, h); err != nil || !slices.Equal(got, want) {
 			t.Errorf("%s after Replace reads %v, %v; want %v", name, got, err, want)
 		}
 	}
@@ -118,7 +108,7 @@ func TestReplaceHoldersSeeNewFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	d2 := dbtest.MustOpenPath(t, path)
-	if got, err := labels(ctx, uow.New(d2)); err != nil || !equal(got, []string{"after", "new-1", "new-2"}) {
+	if got, err := labels(ctx, uow.New(d2)); err != nil || !slices.Equal(got, []string{"after", "new-1", "new-2"}) {
 		t.Errorf("reopened after Replace: %v, %v; want [after new-1 new-2]", got, err)
 	}
 }
@@ -152,13 +142,13 @@ func TestReplaceUnderConcurrentReaders(t *testing.T) {
 					return
 				}
 				switch {
-				case equal(got, []string{"new"}):
+				case slices.Equal(got, []string{"new"}):
 					sawNew = true
-				case equal(got, []string{"old"}) && sawNew:
+				case slices.Equal(got, []string{"old"}) && sawNew:
 					errs <- errors.New("read the old file after the new one")
 					return
-				case !equal(got, []string{"old"}):
-					errs <- errors.New("read neither file: " + join(got))
+				case !slices.Equal(got, []string{"old"}):
+					errs <- errors.New("read neither file: " + strings.Join(got, " "))
 					return
 				}
 				markStarted()
@@ -183,14 +173,6 @@ func TestReplaceUnderConcurrentReaders(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-}
-
-func join(s []string) string {
-	out := ""
-	for _, x := range s {
-		out += x + " "
-	}
-	return out
 }
 
 func TestReplaceRefusedWhileInUse(t *testing.T) {
@@ -271,7 +253,7 @@ func checkReplaceRefused(t *testing.T, d *db.DB) {
 	if !errors.Is(err, db.ErrInUse) {
 		t.Errorf("Replace = %v; want ErrInUse", err)
 	}
-	if got, err := labels(t.Context(), u); err != nil || !equal(got, []string{"kept"}) {
+	if got, err := labels(t.Context(), u); err != nil || !slices.Equal(got, []string{"kept"}) {
 		t.Errorf("after the refused Replace: %v, %v; want [kept]", got, err)
 	}
 	insertLabels(t, u, "more")
@@ -290,7 +272,7 @@ func TestReplaceSwapFailsKeepsCatalog(t *testing.T) {
 	if err := d.Replace(t.Context(), false, func(string) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("Replace = %v; want the swap's error", err)
 	}
-	if got, err := labels(t.Context(), u); err != nil || !equal(got, []string{"kept"}) {
+	if got, err := labels(t.Context(), u); err != nil || !slices.Equal(got, []string{"kept"}) {
 		t.Errorf("after the failed swap: %v, %v; want [kept]", got, err)
 	}
 }
@@ -328,7 +310,7 @@ func TestReplaceWithBadFileReleasesLock(t *testing.T) {
 	if err := d2.Replace(t.Context(), false, moveInto(good)); err != nil {
 		t.Fatalf("second Replace = %v; want nil (the failed handle must not keep the lock)", err)
 	}
-	if got, err := labels(t.Context(), uow.New(d2)); err != nil || !equal(got, []string{"restored"}) {
+	if got, err := labels(t.Context(), uow.New(d2)); err != nil || !slices.Equal(got, []string{"restored"}) {
 		t.Errorf("after the second Replace: %v, %v; want [restored]", got, err)
 	}
 }
