@@ -66,11 +66,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = def.ReadConns
 	}
-	if fi != nil {
-		if err := precheck(ctx, abs); err != nil {
-			return nil, fmt.Errorf("%s: %w", abs, err)
-		}
-	}
 	lk, err := acquireShared(ctx, abs+".lock", opts.BusyTimeout)
 	if err != nil {
 		return nil, err

@@ -83,6 +83,15 @@ func probe(ctx context.Context, path string, opts Options) error {
 	case err != nil:
 		return fmt.Errorf("open catalog %s: %w", path, err)
 	case catalog > 0:
+		// schema_migrations is a common name (golang-migrate, Rails): make
+		// sure the history is ours before anything writes to the file.
+		ms, err := loadMigrations()
+		if err != nil {
+			return err
+		}
+		if err := checkHistory(ctx, sqlx.NewDb(x, DriverName), ms); err != nil {
+			return fmt.Errorf("catalog %s: %w", path, err)
+		}
 		return nil
 	case other > 0:
 		return fmt.Errorf("catalog %s: %w", path, ErrNotCatalog)
