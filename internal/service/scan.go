@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -114,6 +115,14 @@ type result struct {
 	touchID int64 // unchanged and not read: only mark as seen
 	err     error
 }
+
+// Test hooks, nil outside tests. testHookBeforeHash runs in a hash worker
+// just before a file is opened; testHookReader may wrap the reader a file is
+// hashed from, to change the file while it is being read.
+var (
+	testHookBeforeHash func(path string)
+	testHookReader     func(path string, r io.Reader) io.Reader
+)
 
 // ErrNoRoots is returned when no root could be examined at all.
 var ErrNoRoots = errors.New("no path given could be scanned")
@@ -363,6 +372,9 @@ func (s *scanRun) isCatalog(st walk.Stat) bool {
 
 func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
 	for j := range jobs {
+		if testHookBeforeHash != nil {
+			testHookBeforeHash(j.path)
+		}
 		st, sum, err := hashFile(ctx, j.path, s.opts.FollowSymlinks, s.opts.Progress)
 		if ctx.Err() != nil {
 			return ctx.Err() // a read cut short by cancellation is not a result
