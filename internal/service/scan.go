@@ -600,13 +600,16 @@ func normalizeRoots(roots []string) ([]string, error) {
 		}
 		abs = append(abs, a)
 	}
+	// Sorted, a root comes after every root it lies below, but not always
+	// right after one: "/a-x" sorts between "/a" and "/a/b". So each is
+	// checked against every root kept.
 	sort.Strings(abs)
 	out := abs[:0]
+next:
 	for _, a := range abs {
-		if len(out) > 0 {
-			last := out[len(out)-1]
-			if a == last || strings.HasPrefix(a, strings.TrimSuffix(last, "/")+"/") {
-				continue
+		for _, kept := range out {
+			if a == kept || strings.HasPrefix(a, strings.TrimSuffix(kept, "/")+"/") {
+				continue next
 			}
 		}
 		out = append(out, a)
