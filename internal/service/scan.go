@@ -210,7 +210,11 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	if err != nil {
 		return s.rep, fmt.Errorf("read catalog: %w", err)
 	}
-	for _, p := range []string{s.c.db.Path(), s.c.db.Path() + "-wal"} {
+	// The catalog's files are also recognised by identity, for when a root
+	// reaches them through a symlink: closing a descriptor of the database or
+	// its -shm would drop this process's SQLite locks on it.
+	for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {
+		p := s.c.db.Path() + suffix
 		if st, err := walk.Lstat(p); err == nil {
 			s.dbIDs = append(s.dbIDs, devIno{st.Device, st.Inode})
 		}
