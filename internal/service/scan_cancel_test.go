@@ -1,0 +1,142 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/internal/dto"
+)
+
+// TestScanCancel interrupts a rescan that has to read every file again, then
+// checks that the catalog is sound and nothing became DEL, and that the next
+// scan completes it to what a clean scan of the same tree records.
+func TestScanCancel(t *testing.T) {
+	const n = 2500
+	dir := t.TempDir()
+	want := map[string]string{} // path → sha256 of its content
+	var paths []string
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%25), fmt.Sprintf("f%04d", i))
+		b := fmt.Appendf(nil, "content of file %d\n", i)
+		writeFile(t, p, b)
+		want[p] = sha256Of(b)
+		paths = append(paths, p)
+	}
+	c := openTestCatalog(t)
+	mustScan(t, c, []string{dir}, ScanOptions{})
+
+	// Some files go; the others get a new ctime, so that the next scan must
+	// read them all again and would mark the gone ones DEL if it completed.
+	var removed []string
+	for i := 0; i < n; i += n / 10 {
+		if err := os.Remove(paths[i]); err != nil {
+			t.Fatal(err)
+		}
+		removed = append(removed, paths[i])
+	}
+	now := time.Now()
+	for _, p := range paths {
+		if !slices.Contains(removed, p) {
+			if err := os.Chtimes(p, now, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	outOfRacyWindow()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var started atomic.Int64
+	testHookBeforeHash = func(string) {
+		if started.Add(1) == 300 {
+			cancel()
+		}
+	}
+	rep, err := c.Scan(ctx, []string{dir}, ScanOptions{Machine: "m1"})
+	testHookBeforeHash = nil
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want %v", err, context.Canceled)
+	}
+	if rep.Status != dto.ScanInterrupted || rep.Counts.Deleted != 0 {
+		t.Fatalf("report %s %+v, want interrupted, nothing deleted", rep.Status, rep.Counts)
+	}
+	if rep.Counts.FilesSeen == 0 || rep.Counts.FilesSeen >= n-int64(len(removed)) {
+		t.Fatalf("%d files seen: the test wants a scan cut short after some work was committed", rep.Counts.FilesSeen)
+	}
+	if sc := getScan(t, c, rep.ID); sc.Status != dto.ScanInterrupted || sc.Finished.IsZero() || sc.ScanCounts != rep.Counts {
+		t.Fatalf("scans row %s finished %v %+v, want interrupted, finished, %+v", sc.Status, sc.Finished, sc.ScanCounts, rep.Counts)
+	}
+	checkIntegrity(t, c)
+	rows := dumpFiles(t, c)
+	if len(rows) != n {
+		t.Fatalf("%d rows, want %d", len(rows), n)
+	}
+	committed := 0
+	for p, r := range rows {
+		if r.Op == string(dto.OpDel) {
+			t.Errorf("%s became DEL in an interrupted scan", p)
+		}
+		if r.SHA256.String != want[p] {
+			t.Errorf("%s: sha256 %s, want %s", p, r.SHA256.String, want[p])
+		}
+		if r.ScanID.Int64 == rep.ID {
+			committed++
+		}
+	}
+	// What the report counts is what was committed: the work done is kept.
+	if int64(committed) != rep.Counts.FilesSeen {
+		t.Errorf("%d rows carry the interrupted scan, it reported %d files", committed, rep.Counts.FilesSeen)
+	}
+
+	// The next scan completes the catalog and does not read again what the
+	// interrupted one stored.
+	next := mustScan(t, c, []string{dir}, ScanOptions{})
+	var presentBytes int64
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			presentBytes += fi.Size()
+		}
+	}
+	if next.Status != dto.ScanComplete || next.Counts.Deleted != int64(len(removed)) ||
+		next.Counts.BytesHashed+rep.Counts.BytesHashed != presentBytes {
+		t.Fatalf("next scan %s %+v: want complete, %d deleted, %d bytes read in the two scans, not %d",
+			next.Status, next.Counts, len(removed), presentBytes, next.Counts.BytesHashed+rep.Counts.BytesHashed)
+	}
+	checkIntegrity(t, c)
+
+	ref := openTestCatalog(t)
+	mustScan(t, ref, []string{dir}, ScanOptions{})
+	got, wantRows := present(dumpFiles(t, c)), present(dumpFiles(t, ref))
+	if !maps.Equal(got, wantRows) {
+		t.Fatalf("catalog after resuming differs from a clean scan: %d vs %d files", len(got), len(wantRows))
+	}
+	var dels []string
+	for p, r := range dumpFiles(t, c) {
+		if r.Op == string(dto.OpDel) {
+			dels = append(dels, p)
+		}
+	}
+	slices.Sort(dels)
+	if !slices.Equal(dels, removed) {
+		t.Fatalf("DEL rows %q, want %q", dels, removed)
+	}
+}
+
+// present maps the catalog's non-DEL paths to their sha256.
+func present(rows map[string]fileRow) map[string]string {
+	out := map[string]string{}
+	for p, r := range rows {
+		if r.Op != string(dto.OpDel) {
+			out[p] = r.SHA256.String
+		}
+	}
+	return out
+}
