@@ -315,10 +315,14 @@ func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- resu
 		err := walk.Walk(ctx, root, wopts, func(ev walk.Event) error {
 			switch ev.Kind {
 			case walk.Error:
-				if ev.IsDir || ev.Path == root {
+				// An entry that could not be stat'ed may be a directory (in a
+				// directory that can be listed but not searched, every entry
+				// fails so): nothing below it may become DEL.
+				gone := errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root
+				if ev.IsDir || !gone {
 					s.protected[ev.Path] = true
 				}
-				if errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root {
+				if gone {
 					return nil // gone between readdir and stat: simply not there
 				}
 				delete(s.known, ev.Path)
