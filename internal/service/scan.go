@@ -101,9 +101,10 @@ type known struct {
 
 // job is a file for the hash workers.
 type job struct {
-	path  string
-	st    walk.Stat
-	known *known
+	path   string
+	st     walk.Stat
+	known  *known
+	follow bool // open through a final symlink: a root named by the user may be one
 }
 
 // result is a file for the writer: hashed, unchanged (touch), or failed.
@@ -356,7 +357,7 @@ func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- resu
 				return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
 			}
 			select {
-			case jobs <- job{path: ev.Path, st: ev.Stat, known: k}:
+			case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root}:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -383,7 +384,7 @@ func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<
 		if testHookBeforeHash != nil {
 			testHookBeforeHash(j.path)
 		}
-		st, sum, err := hashFile(ctx, j.path, s.opts.FollowSymlinks, s.opts.Progress)
+		st, sum, err := hashFile(ctx, j.path, j.follow, s.opts.Progress)
 		if ctx.Err() != nil {
 			return ctx.Err() // a read cut short by cancellation is not a result
 		}
