@@ -367,3 +367,27 @@ func TestScanRoots(t *testing.T) {
 		}
 	})
 }
+
+// TestScanSymlinkRoot: a root named on the command line is followed even
+// without FollowSymlinks, whether it leads to a directory or to a file.
+func TestScanSymlinkRoot(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "real", "in.txt"), []byte("in"))
+	writeFile(t, filepath.Join(dir, "file.txt"), []byte("file"))
+	links := t.TempDir()
+	dirLink, fileLink := filepath.Join(links, "dirlink"), filepath.Join(links, "filelink")
+	if err := os.Symlink(filepath.Join(dir, "real"), dirLink); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "file.txt"), fileLink); err != nil {
+		t.Fatal(err)
+	}
+	c := openTestCatalog(t)
+	rep := mustScan(t, c, []string{dirLink, fileLink}, ScanOptions{})
+	if rep.Status != dto.ScanComplete {
+		t.Fatalf("status %s, failures %v", rep.Status, rep.Failures)
+	}
+	rows := dumpFiles(t, c)
+	assertHashed(t, rows, filepath.Join(dirLink, "in.txt"), []byte("in"))
+	assertHashed(t, rows, fileLink, []byte("file"))
+}
