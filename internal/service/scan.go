@@ -267,6 +267,10 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 // pipeline runs walker → hash workers → one writer. It returns the first
 // error that stopped it (ctx's when interrupted).
 func (s *scanRun) pipeline(ctx, wctx context.Context) error {
+	// abort stops the walker and the hash workers when the writer cannot
+	// write at all: there is no use reading the rest of the tree then.
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan job, s.opts.Workers*4)
 	results := make(chan result, 512)
@@ -289,7 +293,7 @@ func (s *scanRun) pipeline(ctx, wctx context.Context) error {
 	// The writer drains results to the end even after cancellation, and
 	// commits on wctx, so that everything hashed is kept.
 	writerErr := make(chan error, 1)
-	go func() { writerErr <- s.writer(wctx, results) }()
+	go func() { writerErr <- s.writer(wctx, results, abort) }()
 	gerr := g.Wait()
 	werr := <-writerErr
 	if werr != nil {
@@ -396,14 +400,17 @@ func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<
 }
 
 // writer commits results in chunks. It returns an error only when the
-// catalog cannot be written at all; per-file failures go to the report.
-func (s *scanRun) writer(ctx context.Context, results <-chan result) error {
+// catalog cannot be written at all, and then calls abort at once; per-file
+// failures go to the report.
+func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func()) error {
 	var batch []result
 	var touches []int64
 	var fatal error
 	flush := func() {
 		if fatal == nil && (len(batch) > 0 || len(touches) > 0) {
-			fatal = s.flush(ctx, batch, touches)
+			if fatal = s.flush(ctx, batch, touches); fatal != nil {
+				abort()
+			}
 		}
 		batch, touches = batch[:0], touches[:0]
 	}
