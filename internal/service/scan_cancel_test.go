@@ -8,10 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -139,4 +143,60 @@ func present(rows map[string]fileRow) map[string]string {
 		}
 	}
 	return out
+}
+
+// TestScanStopsWhenCatalogUnwritable: when the catalog cannot be written at
+// all (here another program holds its write lock), the scan fails and stops
+// reading files instead of hashing the rest of the tree for nothing.
+func TestScanStopsWhenCatalogUnwritable(t *testing.T) {
+	const n = 3000
+	dir := t.TempDir()
+	for i := range n {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("d%02d", i%30), fmt.Sprintf("f%04d", i)), fmt.Appendf(nil, "%d", i))
+	}
+	path := filepath.Join(t.TempDir(), "index.db")
+	opts := db.DefaultOptions()
+	opts.BusyTimeout, opts.BusyRetries = 50*time.Millisecond, 0
+	c, err := Open(context.Background(), path, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	other, err := sqlx.Open(db.DriverName, "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var hashed atomic.Int64
+	var lock sync.Once
+	testHookBeforeHash = func(string) {
+		hashed.Add(1)
+		lock.Do(func() {
+			if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	rep, err := c.Scan(context.Background(), []string{dir}, ScanOptions{Machine: "m1"})
+	testHookBeforeHash = nil
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if !db.IsBusy(err) || rep.Status != dto.ScanFailed {
+		t.Fatalf("err %v, status %s: want a busy error and a failed scan", err, rep.Status)
+	}
+	// A chunk, the results buffer and what the workers hold, not the tree.
+	if h := hashed.Load(); h > n/2 {
+		t.Fatalf("%d of %d files read after the catalog could not be written", h, n)
+	}
+	checkIntegrity(t, c)
+	if rep := mustScan(t, c, []string{dir}, ScanOptions{}); rep.Status != dto.ScanComplete || rep.Counts.Added != n {
+		t.Fatalf("next scan %s %+v, want complete with %d added", rep.Status, rep.Counts, n)
+	}
 }
