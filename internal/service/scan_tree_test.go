@@ -391,3 +391,45 @@ func TestScanSymlinkRoot(t *testing.T) {
 	assertHashed(t, rows, filepath.Join(dirLink, "in.txt"), []byte("in"))
 	assertHashed(t, rows, fileLink, []byte("file"))
 }
+
+// TestScanEntryReplacedBeforeRead: a file the walk saw may be something else
+// by the time a worker opens it; a FIFO must not block the worker, and a
+// symlink must not be followed.
+func TestScanEntryReplacedBeforeRead(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		replace func(p string) error
+	}{
+		{"by a FIFO", func(p string) error { return syscall.Mkfifo(p, 0o644) }},
+		{"by a symlink", func(p string) error { return os.Symlink("/etc/hostname", p) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "victim")
+			writeFile(t, p, []byte("victim"))
+			c := openTestCatalog(t)
+			testHookBeforeHash = func(path string) {
+				if path != p {
+					return
+				}
+				if err := os.Remove(p); err != nil {
+					t.Error(err)
+				}
+				if err := tc.replace(p); err != nil {
+					t.Error(err)
+				}
+			}
+			t.Cleanup(func() { testHookBeforeHash = nil })
+			rep, err := scanWithWatchdog(t, c, dir, p, ScanOptions{Machine: "m1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Status != dto.ScanPartial || len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, ErrNotRegular) {
+				t.Fatalf("status %s, failures %v: want partial, %v", rep.Status, rep.Failures, ErrNotRegular)
+			}
+			if n := len(dumpFiles(t, c)); n != 0 {
+				t.Fatalf("%d rows, want none", n)
+			}
+		})
+	}
+}
