@@ -617,3 +617,39 @@ func TestScanChunkFallback(t *testing.T) {
 		t.Fatalf("metrics %+v: want one failed chunk retried as up to %d scan.file ops, one failing", m.Ops, chunkFiles)
 	}
 }
+
+// TestScanMachinesAreSeparate: a scan sees and changes only its own
+// machine's rows, even over the same paths.
+func TestScanMachinesAreSeparate(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
+	writeFile(t, a, []byte("a"))
+	writeFile(t, b, []byte("b"))
+	c := openTestCatalog(t)
+	first := mustScan(t, c, []string{dir}, ScanOptions{Machine: "m1"})
+	if err := os.Remove(b); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustScan(t, c, []string{dir}, ScanOptions{Machine: "m2"})
+	if rep.Counts.Added != 1 || rep.Counts.Deleted != 0 {
+		t.Fatalf("m2: %+v, want a.txt added and nothing of m1's deleted", rep.Counts)
+	}
+	type key struct {
+		Machine string `db:"machine"`
+		Path    string `db:"path"`
+		Op      string `db:"op"`
+	}
+	var rows []key
+	if err := c.DB().WithRead(func(r *sqlx.DB) error {
+		return r.Select(&rows, "SELECT machine, path, operation AS op FROM files ORDER BY machine, path")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []key{{"m1", a, "ADD"}, {"m1", b, "ADD"}, {"m2", a, "ADD"}}
+	if fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Fatalf("rows %v, want %v", rows, want)
+	}
+	if n := countRows(t, c, "SELECT COUNT(*) FROM files WHERE machine = 'm1' AND scan_id = ?", first.ID); n != 2 {
+		t.Fatalf("%d of m1's rows still carry its scan, want 2", n)
+	}
+}
