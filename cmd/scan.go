@@ -16,6 +16,7 @@ import (
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
+	"github.com/indexer/indexer/internal/walk"
 )
 
 func init() { register(newScanCmd) }
@@ -70,6 +71,9 @@ the end. Exit status: 0 all indexed, 3 some files failed, 130 interrupted,
 func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	if f.workers < 0 {
 		return usageError("--workers must be 0 (one per CPU) or more, not %d", f.workers)
+	}
+	if err := walk.ValidatePatterns(f.exclude); err != nil {
+		return usageError("--exclude: %w", err)
 	}
 	c, err := a.open(ctx)
 	if err != nil {

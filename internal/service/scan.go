@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -100,9 +101,10 @@ type known struct {
 
 // job is a file for the hash workers.
 type job struct {
-	path  string
-	st    walk.Stat
-	known *known
+	path   string
+	st     walk.Stat
+	known  *known
+	follow bool // open through a final symlink: a root named by the user may be one
 }
 
 // result is a file for the writer: hashed, unchanged (touch), or failed.
@@ -114,6 +116,14 @@ type result struct {
 	touchID int64 // unchanged and not read: only mark as seen
 	err     error
 }
+
+// Test hooks, nil outside tests. testHookBeforeHash runs in a hash worker
+// just before a file is opened; testHookReader may wrap the reader a file is
+// hashed from, to change the file while it is being read.
+var (
+	testHookBeforeHash func(path string)
+	testHookReader     func(path string, r io.Reader) io.Reader
+)
 
 // ErrNoRoots is returned when no root could be examined at all.
 var ErrNoRoots = errors.New("no path given could be scanned")
@@ -201,7 +211,11 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	if err != nil {
 		return s.rep, fmt.Errorf("read catalog: %w", err)
 	}
-	for _, p := range []string{s.c.db.Path(), s.c.db.Path() + "-wal"} {
+	// The catalog's files are also recognised by identity, for when a root
+	// reaches them through a symlink: closing a descriptor of the database or
+	// its -shm would drop this process's SQLite locks on it.
+	for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {
+		p := s.c.db.Path() + suffix
 		if st, err := walk.Lstat(p); err == nil {
 			s.dbIDs = append(s.dbIDs, devIno{st.Device, st.Inode})
 		}
@@ -253,6 +267,10 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 // pipeline runs walker → hash workers → one writer. It returns the first
 // error that stopped it (ctx's when interrupted).
 func (s *scanRun) pipeline(ctx, wctx context.Context) error {
+	// abort stops the walker and the hash workers when the writer cannot
+	// write at all: there is no use reading the rest of the tree then.
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan job, s.opts.Workers*4)
 	results := make(chan result, 512)
@@ -275,7 +293,7 @@ func (s *scanRun) pipeline(ctx, wctx context.Context) error {
 	// The writer drains results to the end even after cancellation, and
 	// commits on wctx, so that everything hashed is kept.
 	writerErr := make(chan error, 1)
-	go func() { writerErr <- s.writer(wctx, results) }()
+	go func() { writerErr <- s.writer(wctx, results, abort) }()
 	gerr := g.Wait()
 	werr := <-writerErr
 	if werr != nil {
@@ -302,10 +320,14 @@ func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- resu
 		err := walk.Walk(ctx, root, wopts, func(ev walk.Event) error {
 			switch ev.Kind {
 			case walk.Error:
-				if ev.IsDir || ev.Path == root {
+				// An entry that could not be stat'ed may be a directory (in a
+				// directory that can be listed but not searched, every entry
+				// fails so): nothing below it may become DEL.
+				gone := errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root
+				if ev.IsDir || !gone {
 					s.protected[ev.Path] = true
 				}
-				if errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root {
+				if gone {
 					return nil // gone between readdir and stat: simply not there
 				}
 				delete(s.known, ev.Path)
@@ -339,7 +361,7 @@ func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- resu
 				return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
 			}
 			select {
-			case jobs <- job{path: ev.Path, st: ev.Stat, known: k}:
+			case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root}:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -363,7 +385,10 @@ func (s *scanRun) isCatalog(st walk.Stat) bool {
 
 func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
 	for j := range jobs {
-		st, sum, err := hashFile(ctx, j.path, s.opts.FollowSymlinks, s.opts.Progress)
+		if testHookBeforeHash != nil {
+			testHookBeforeHash(j.path)
+		}
+		st, sum, err := hashFile(ctx, j.path, j.follow, s.opts.Progress)
 		if ctx.Err() != nil {
 			return ctx.Err() // a read cut short by cancellation is not a result
 		}
@@ -375,14 +400,17 @@ func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<
 }
 
 // writer commits results in chunks. It returns an error only when the
-// catalog cannot be written at all; per-file failures go to the report.
-func (s *scanRun) writer(ctx context.Context, results <-chan result) error {
+// catalog cannot be written at all, and then calls abort at once; per-file
+// failures go to the report.
+func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func()) error {
 	var batch []result
 	var touches []int64
 	var fatal error
 	flush := func() {
 		if fatal == nil && (len(batch) > 0 || len(touches) > 0) {
-			fatal = s.flush(ctx, batch, touches)
+			if fatal = s.flush(ctx, batch, touches); fatal != nil {
+				abort()
+			}
 		}
 		batch, touches = batch[:0], touches[:0]
 	}
@@ -588,13 +616,16 @@ func normalizeRoots(roots []string) ([]string, error) {
 		}
 		abs = append(abs, a)
 	}
+	// Sorted, a root comes after every root it lies below, but not always
+	// right after one: "/a-x" sorts between "/a" and "/a/b". So each is
+	// checked against every root kept.
 	sort.Strings(abs)
 	out := abs[:0]
+next:
 	for _, a := range abs {
-		if len(out) > 0 {
-			last := out[len(out)-1]
-			if a == last || strings.HasPrefix(a, strings.TrimSuffix(last, "/")+"/") {
-				continue
+		for _, kept := range out {
+			if a == kept || strings.HasPrefix(a, strings.TrimSuffix(kept, "/")+"/") {
+				continue next
 			}
 		}
 		out = append(out, a)

@@ -60,7 +60,11 @@ func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p
 		return walk.Stat{}, dto.FileHash{}, ErrNotRegular
 	}
 	h.Reset()
-	n, err := h.ReadFrom(&progressReader{ctx: ctx, r: f, p: p})
+	var r io.Reader = &progressReader{ctx: ctx, r: f, p: p}
+	if testHookReader != nil {
+		r = testHookReader(path, r)
+	}
+	n, err := h.ReadFrom(r)
 	if err != nil {
 		return walk.Stat{}, dto.FileHash{}, describe(err)
 	}
