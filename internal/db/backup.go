@@ -341,7 +341,6 @@ func openImmutable(path string) (*sqlx.DB, error) {
 	return x, nil
 }
 
-
 // classify turns a driver error met while reading a file into a cause.
 func classify(err error, doing string) error {
 	if IsCorrupt(err) {
