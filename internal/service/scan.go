@@ -194,23 +194,10 @@ type devIno struct{ dev, ino uint64 }
 
 func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	// Load what the catalog knows under the roots, so the walk can decide
-	// "unchanged" without a query per file.
-	err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		for _, root := range s.rep.Roots {
-			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
-				if m.ArchivePath == "" {
-					s.known[m.Path] = &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return s.rep, fmt.Errorf("read catalog: %w", err)
-	}
+	// "unchanged" without a query per file. The walk starts at once and holds
+	// its events until the load is done: the two overlap.
+	loaded := make(chan error, 1)
+	go func() { loaded <- s.loadKnown(ctx) }()
 	// The catalog's files are also recognised by identity, for when a root
 	// reaches them through a symlink: closing a descriptor of the database or
 	// its -shm would drop this process's SQLite locks on it.
@@ -222,16 +209,17 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	}
 
 	wctx := context.WithoutCancel(ctx) // commits of finished work survive Ctrl-C
-	err = s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
+	err := s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
 		var err error
 		s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started})
 		return err
 	})
 	if err != nil {
+		<-loaded
 		return s.rep, fmt.Errorf("record scan: %w", err)
 	}
 
-	walkErr := s.pipeline(ctx, wctx)
+	walkErr := s.pipeline(ctx, wctx, loaded)
 	interrupted := ctx.Err() != nil
 	var fatal error
 	if walkErr != nil && !interrupted {
@@ -266,7 +254,7 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 
 // pipeline runs walker → hash workers → one writer. It returns the first
 // error that stopped it (ctx's when interrupted).
-func (s *scanRun) pipeline(ctx, wctx context.Context) error {
+func (s *scanRun) pipeline(ctx, wctx context.Context, loaded <-chan error) error {
 	// abort stops the walker and the hash workers when the writer cannot
 	// write at all: there is no use reading the rest of the tree then.
 	ctx, abort := context.WithCancel(ctx)
@@ -282,7 +270,7 @@ func (s *scanRun) pipeline(ctx, wctx context.Context) error {
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
-		return s.walk(gctx, jobs, results)
+		return s.walk(gctx, loaded, jobs, results)
 	})
 	for range s.opts.Workers {
 		g.Go(func() error {
@@ -313,65 +301,116 @@ func (s *scanRun) send(ctx context.Context, results chan<- result, r result) err
 
 // walk walks every root and routes each file: unchanged ones straight to the
 // writer, the others to the hash workers.
-func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- result) error {
+func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job, results chan<- result) error {
 	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
 		Exclude: s.opts.Exclude, Ignore: s.ignore}
-	for _, root := range s.rep.Roots {
-		err := walk.Walk(ctx, root, wopts, func(ev walk.Event) error {
-			switch ev.Kind {
-			case walk.Error:
-				// An entry that could not be stat'ed may be a directory (in a
-				// directory that can be listed but not searched, every entry
-				// fails so): nothing below it may become DEL.
-				gone := errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root
-				if ev.IsDir || !gone {
-					s.protected[ev.Path] = true
-				}
-				if gone {
-					return nil // gone between readdir and stat: simply not there
-				}
-				delete(s.known, ev.Path)
-				s.fail(ev.Path, ev.Err)
-				return nil
-			case walk.Skip:
-				s.skip(ev.Path, ev.Reason)
-				switch ev.Reason {
-				case walk.ReasonExcluded, walk.ReasonCatalog, walk.ReasonOtherFS, walk.ReasonSeen:
-					// Still there, just not ours to look at: keep its rows.
-					delete(s.known, ev.Path)
-					if ev.IsDir {
-						s.protected[ev.Path] = true
-					}
-				}
-				return nil
-			}
-			if s.isCatalog(ev.Stat) {
-				delete(s.known, ev.Path)
-				s.skip(ev.Path, walk.ReasonCatalog)
-				return nil
-			}
-			s.opts.Progress.Files.Add(1)
-			dir := filepath.Dir(ev.Path)
-			if cur := s.opts.Progress.dir.Load(); cur == nil || *cur != dir {
-				s.opts.Progress.dir.Store(&dir)
-			}
-			k := s.known[ev.Path]
-			delete(s.known, ev.Path)
-			if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashID != 0 && k.v.Same(ev.Stat.Validators) {
-				return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
-			}
+	type held struct {
+		root string
+		ev   walk.Event
+	}
+	var pending []held
+	ready := false
+	// await returns once the known rows are loaded (or at once, when block is
+	// false and they are not), then handles the events held meanwhile.
+	await := func(block bool) error {
+		if ready {
+			return nil
+		}
+		var err error
+		if block {
 			select {
-			case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root}:
-				return nil
+			case err = <-loaded:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+		} else {
+			select {
+			case err = <-loaded:
+			default:
+				return nil
+			}
+		}
+		ready = true
+		if err != nil {
+			return fmt.Errorf("read catalog: %w", err)
+		}
+		for _, h := range pending {
+			if err := s.route(ctx, h.root, h.ev, jobs, results); err != nil {
+				return err
+			}
+		}
+		pending = nil
+		return nil
+	}
+	for _, root := range s.rep.Roots {
+		err := walk.Walk(ctx, root, wopts, func(ev walk.Event) error {
+			if err := await(false); err != nil {
+				return err
+			}
+			if !ready {
+				pending = append(pending, held{root, ev})
+				return nil
+			}
+			return s.route(ctx, root, ev, jobs, results)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return await(true)
+}
+
+// route handles one walk event: errors and skips go to the report, unchanged
+// files straight to the writer, the others to the hash workers.
+func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs chan<- job, results chan<- result) error {
+	switch ev.Kind {
+	case walk.Error:
+		// An entry that could not be stat'ed may be a directory (in a
+		// directory that can be listed but not searched, every entry
+		// fails so): nothing below it may become DEL.
+		gone := errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root
+		if ev.IsDir || !gone {
+			s.protected[ev.Path] = true
+		}
+		if gone {
+			return nil // gone between readdir and stat: simply not there
+		}
+		delete(s.known, ev.Path)
+		s.fail(ev.Path, describe(ev.Err))
+		return nil
+	case walk.Skip:
+		s.skip(ev.Path, ev.Reason)
+		switch ev.Reason {
+		case walk.ReasonExcluded, walk.ReasonCatalog, walk.ReasonOtherFS, walk.ReasonSeen:
+			// Still there, just not ours to look at: keep its rows.
+			delete(s.known, ev.Path)
+			if ev.IsDir {
+				s.protected[ev.Path] = true
+			}
+		}
+		return nil
+	}
+	if s.isCatalog(ev.Stat) {
+		delete(s.known, ev.Path)
+		s.skip(ev.Path, walk.ReasonCatalog)
+		return nil
+	}
+	s.opts.Progress.Files.Add(1)
+	dir := filepath.Dir(ev.Path)
+	if cur := s.opts.Progress.dir.Load(); cur == nil || *cur != dir {
+		s.opts.Progress.dir.Store(&dir)
+	}
+	k := s.known[ev.Path]
+	delete(s.known, ev.Path)
+	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashID != 0 && k.v.Same(ev.Stat.Validators) {
+		return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
+	}
+	select {
+	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *scanRun) isCatalog(st walk.Stat) bool {
@@ -650,4 +689,21 @@ func describeRoot(err error) error {
 		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
 	}
 	return err
+}
+
+// loadKnown reads the catalog's plain-file rows under the roots into s.known.
+func (s *scanRun) loadKnown(ctx context.Context) error {
+	return s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		for _, root := range s.rep.Roots {
+			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
+				if m.ArchivePath == "" {
+					s.known[m.Path] = &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
