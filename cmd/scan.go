@@ -102,7 +102,7 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	case err != nil:
 		return explainOpen(a.dbPath, err)
 	case rep.Status == dto.ScanPartial:
-		return withCode(ExitPartial, fmt.Errorf("%d files could not be indexed (listed above)", rep.Counts.Failed))
+		return withCode(ExitPartial, fmt.Errorf("%s could not be indexed (listed above)", plural(rep.Counts.Failed, "file")))
 	}
 	return nil
 }
@@ -240,4 +240,12 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// plural says "1 file" or "2 files".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -376,7 +376,7 @@ func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs ch
 			return nil // gone between readdir and stat: simply not there
 		}
 		delete(s.known, ev.Path)
-		s.fail(ev.Path, describe(ev.Err))
+		s.fail(ev.Path, cause(ev.Err))
 		return nil
 	case walk.Skip:
 		s.skip(ev.Path, ev.Reason)

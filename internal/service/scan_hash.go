@@ -79,13 +79,20 @@ func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p
 }
 
 // describe strips the path and op from an *os.PathError, since the report
-// names the file already: "permission denied", "input/output error".
+// names the file already: "permission denied", "input/output error". A file
+// missing when its worker opens it was there during the walk: it vanished.
 func describe(err error) error {
+	err = cause(err)
+	if errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("vanished before it could be read: %w", err)
+	}
+	return err
+}
+
+// cause is the error of an *os.PathError without its path and op.
+func cause(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		if errors.Is(pe.Err, syscall.ENOENT) {
-			return fmt.Errorf("vanished before it could be read: %w", pe.Err)
-		}
 		return pe.Err
 	}
 	return err
