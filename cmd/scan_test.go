@@ -129,7 +129,7 @@ func TestScanCommandPartial(t *testing.T) {
 		s.Failures[0].Path != bad || !strings.Contains(s.Failures[0].Error, "injected") {
 		t.Fatalf("summary %s", stdout)
 	}
-	if !strings.Contains(stderr, "1 files could not be indexed") {
+	if !strings.Contains(stderr, "1 file could not be indexed") {
 		t.Fatalf("stderr %q", stderr)
 	}
 }
