@@ -26,6 +26,14 @@ const backupStamp = "20060102T150405Z"
 // safetySuffix marks the backup Restore takes of the catalog it replaces.
 const safetySuffix = "-pre-restore"
 
+// Raw copies of a file at the catalog path that could not be read as a
+// catalog carry one of these suffixes, after what was wrong with it.
+const (
+	damagedSuffix     = "-damaged"
+	newerSchemaSuffix = "-newer-schema"
+	notCatalogSuffix  = "-not-a-catalog"
+)
+
 // beforeInstall, when set by a test, runs inside Restore's swap just before
 // the side files are removed and the staged copy is moved over the catalog.
 var beforeInstall func(catalogPath string)
@@ -129,21 +137,8 @@ func writeBackup(ctx context.Context, snapshot func(tmp string) (db.Counts, erro
 		if err := publish(tmp, name, dest.force); err != nil {
 			return dto.Backup{}, err
 		}
-	} else {
-		for n := 1; ; n++ {
-			name = filepath.Join(dest.dir, dest.prefix+now.UTC().Format(backupStamp))
-			if n > 1 {
-				name += "-" + strconv.Itoa(n)
-			}
-			name += dest.suffix + ".db"
-			err := publish(tmp, name, false)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, ErrBackupExists) || n >= 1000 {
-				return dto.Backup{}, err
-			}
-		}
+	} else if name, err = publishNew(tmp, dest, now); err != nil {
+		return dto.Backup{}, err
 	}
 	published = true
 	if err := fsyncDir(filepath.Dir(name)); err != nil {
@@ -151,6 +146,25 @@ func writeBackup(ctx context.Context, snapshot func(tmp string) (db.Counts, erro
 	}
 	info.Path = name
 	return backupDTO(info, now), nil
+}
+
+// publishNew moves tmp to the first free name prefix+stamp[-N]+suffix+".db"
+// in dest.dir and returns it.
+func publishNew(tmp string, dest backupDest, now time.Time) (string, error) {
+	for n := 1; ; n++ {
+		name := filepath.Join(dest.dir, dest.prefix+now.UTC().Format(backupStamp))
+		if n > 1 {
+			name += "-" + strconv.Itoa(n)
+		}
+		name += dest.suffix + ".db"
+		err := publish(tmp, name, false)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, ErrBackupExists) || n >= 1000 {
+			return "", err
+		}
+	}
 }
 
 // publish moves tmp to name. Without force it never replaces an existing
