@@ -342,17 +342,22 @@ func TestRestoreOverDamagedCatalogRefusedWhileHeld(t *testing.T) {
 	}
 	unchanged()
 
+	// Waiting is bounded by the context. The timers start once Run waits, so
+	// that a slow machine cannot make them fire before.
 	p.opts.Wait = true
-	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	waitCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if _, err := p.Run(short); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Run with Wait past its deadline: %v, want context.DeadlineExceeded", err)
+	p.opts.OnWait = func() { time.AfterFunc(100*time.Millisecond, cancel) }
+	if _, err := p.Run(waitCtx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run with Wait, canceled while waiting: %v, want context.Canceled", err)
 	}
 	unchanged()
 
 	waited := false
-	p.opts.OnWait = func() { waited = true }
-	time.AfterFunc(300*time.Millisecond, func() { scan.Close() })
+	p.opts.OnWait = func() {
+		waited = true
+		time.AfterFunc(100*time.Millisecond, func() { scan.Close() })
+	}
 	res, err := p.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
