@@ -142,6 +142,10 @@ func PlanRestore(ctx context.Context, catalogPath, src string, dbOpts db.Options
 		return nil, fmt.Errorf("cannot restore over %s: it cannot be read: %w", cat, err)
 	case fi.IsDir():
 		return nil, fmt.Errorf("cannot restore over %s: it is a directory, not a file", cat)
+	case fi.Size() == 0:
+		// SQLite takes an empty file for an empty database: it opens, and
+		// holds nothing to save.
+		return p, nil
 	}
 	// Inspect reads the file as immutable. A live catalog that a scan is
 	// writing to has a -wal with content and is reported as ErrPendingLog

@@ -171,6 +171,11 @@ func TestRestoreOverUnusableCatalog(t *testing.T) {
 			},
 			problem: db.ErrNotCatalog, suffix: notCatalogSuffix, force: true,
 		},
+		{
+			name:  "empty file",
+			make:  func(t *testing.T, p string) { restoreTestWrite(t, p, nil) },
+			opens: true,
+		},
 		{name: "missing"},
 	}
 	for _, tt := range tests {
