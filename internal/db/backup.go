@@ -287,6 +287,9 @@ func catalogVersion(ctx context.Context, x *sqlx.DB) (int, error) {
 		if IsCorrupt(err) {
 			return 0, classify(err, "read schema version")
 		}
+		if cerr := ctx.Err(); cerr != nil {
+			return 0, fmt.Errorf("read schema version: %w", cerr) // interrupted, not foreign
+		}
 		return 0, notCatalog // no such table, or not ours: it lacks a name column
 	}
 	ms, err := loadMigrations()
