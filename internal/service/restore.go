@@ -328,6 +328,8 @@ func (in *install) run(ctx context.Context, path string) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		in.created = true
+	case isEmptyFile(path):
+		// An empty file is an empty catalog: nothing to save.
 	case errors.Is(err, db.ErrPendingLog) && !in.unopened:
 		// Closing the last connection removes the WAL; it is still there, so
 		// a program other than indexer has the catalog open.
@@ -556,4 +558,10 @@ func stage(ctx context.Context, src, dir string, want db.Info) (string, error) {
 		return fail(err)
 	}
 	return staged, nil
+}
+
+// isEmptyFile reports whether path is a regular file of no bytes.
+func isEmptyFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == 0
 }
