@@ -16,6 +16,7 @@ import (
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
+	"github.com/indexer/indexer/internal/walk"
 )
 
 func init() { register(newScanCmd) }
@@ -71,6 +72,9 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	if f.workers < 0 {
 		return usageError("--workers must be 0 (one per CPU) or more, not %d", f.workers)
 	}
+	if err := walk.ValidatePatterns(f.exclude); err != nil {
+		return usageError("--exclude: %w", err)
+	}
 	c, err := a.open(ctx)
 	if err != nil {
 		return err
@@ -98,7 +102,7 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	case err != nil:
 		return explainOpen(a.dbPath, err)
 	case rep.Status == dto.ScanPartial:
-		return withCode(ExitPartial, fmt.Errorf("%d files could not be indexed (listed above)", rep.Counts.Failed))
+		return withCode(ExitPartial, fmt.Errorf("%s could not be indexed (listed above)", plural(rep.Counts.Failed, "file")))
 	}
 	return nil
 }
@@ -236,4 +240,12 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// plural says "1 file" or "2 files".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

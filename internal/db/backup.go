@@ -181,7 +181,7 @@ func Migrate(ctx context.Context, path string) (int, error) {
 	}
 	defer x.Close()
 	x.SetMaxOpenConns(1)
-	if err := migrate(ctx, x); err != nil {
+	if err := migrate(ctx, x, true); err != nil {
 		return 0, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	v, err := SchemaVersion(ctx, x)
@@ -287,6 +287,9 @@ func catalogVersion(ctx context.Context, x *sqlx.DB) (int, error) {
 		if IsCorrupt(err) {
 			return 0, classify(err, "read schema version")
 		}
+		if cerr := ctx.Err(); cerr != nil {
+			return 0, fmt.Errorf("read schema version: %w", cerr) // interrupted, not foreign
+		}
 		return 0, notCatalog // no such table, or not ours: it lacks a name column
 	}
 	ms, err := loadMigrations()
@@ -339,13 +342,6 @@ func openImmutable(path string) (*sqlx.DB, error) {
 	}
 	x.SetMaxOpenConns(1)
 	return x, nil
-}
-
-// fileURI is the file: URI of path with params; the path is escaped so that
-// '?' and '#' in a file name stay part of it.
-func fileURI(path string, params url.Values) string {
-	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: params.Encode()}
-	return u.String()
 }
 
 // classify turns a driver error met while reading a file into a cause.

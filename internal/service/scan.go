@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -100,9 +101,10 @@ type known struct {
 
 // job is a file for the hash workers.
 type job struct {
-	path  string
-	st    walk.Stat
-	known *known
+	path   string
+	st     walk.Stat
+	known  *known
+	follow bool // open through a final symlink: a root named by the user may be one
 }
 
 // result is a file for the writer: hashed, unchanged (touch), or failed.
@@ -114,6 +116,14 @@ type result struct {
 	touchID int64 // unchanged and not read: only mark as seen
 	err     error
 }
+
+// Test hooks, nil outside tests. testHookBeforeHash runs in a hash worker
+// just before a file is opened; testHookReader may wrap the reader a file is
+// hashed from, to change the file while it is being read.
+var (
+	testHookBeforeHash func(path string)
+	testHookReader     func(path string, r io.Reader) io.Reader
+)
 
 // ErrNoRoots is returned when no root could be examined at all.
 var ErrNoRoots = errors.New("no path given could be scanned")
@@ -184,40 +194,32 @@ type devIno struct{ dev, ino uint64 }
 
 func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	// Load what the catalog knows under the roots, so the walk can decide
-	// "unchanged" without a query per file.
-	err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		for _, root := range s.rep.Roots {
-			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
-				if m.ArchivePath == "" {
-					s.known[m.Path] = &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return s.rep, fmt.Errorf("read catalog: %w", err)
-	}
-	for _, p := range []string{s.c.db.Path(), s.c.db.Path() + "-wal"} {
+	// "unchanged" without a query per file. The walk starts at once and holds
+	// its events until the load is done: the two overlap.
+	loaded := make(chan error, 1)
+	go func() { loaded <- s.loadKnown(ctx) }()
+	// The catalog's files are also recognised by identity, for when a root
+	// reaches them through a symlink: closing a descriptor of the database or
+	// its -shm would drop this process's SQLite locks on it.
+	for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {
+		p := s.c.db.Path() + suffix
 		if st, err := walk.Lstat(p); err == nil {
 			s.dbIDs = append(s.dbIDs, devIno{st.Device, st.Inode})
 		}
 	}
 
 	wctx := context.WithoutCancel(ctx) // commits of finished work survive Ctrl-C
-	err = s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
+	err := s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
 		var err error
 		s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started})
 		return err
 	})
 	if err != nil {
+		<-loaded
 		return s.rep, fmt.Errorf("record scan: %w", err)
 	}
 
-	walkErr := s.pipeline(ctx, wctx)
+	walkErr := s.pipeline(ctx, wctx, loaded)
 	interrupted := ctx.Err() != nil
 	var fatal error
 	if walkErr != nil && !interrupted {
@@ -252,11 +254,11 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 
 // pipeline runs walker → hash workers → one writer. It returns the first
 // error that stopped it (ctx's when interrupted).
-func (s *scanRun) pipeline(ctx, wctx context.Context) error {
-	// A writer that can no longer store anything stops the walk and the
-	// hashing: reading the rest of the tree would only delay the error.
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
+func (s *scanRun) pipeline(ctx, wctx context.Context, loaded <-chan error) error {
+	// abort stops the walker and the hash workers when the writer cannot
+	// write at all: there is no use reading the rest of the tree then.
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan job, s.opts.Workers*4)
 	results := make(chan result, 512)
@@ -268,7 +270,7 @@ func (s *scanRun) pipeline(ctx, wctx context.Context) error {
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
-		return s.walk(gctx, jobs, results)
+		return s.walk(gctx, loaded, jobs, results)
 	})
 	for range s.opts.Workers {
 		g.Go(func() error {
@@ -279,7 +281,7 @@ func (s *scanRun) pipeline(ctx, wctx context.Context) error {
 	// The writer drains results to the end even after cancellation, and
 	// commits on wctx, so that everything hashed is kept.
 	writerErr := make(chan error, 1)
-	go func() { writerErr <- s.writer(wctx, results, stop) }()
+	go func() { writerErr <- s.writer(wctx, results, abort) }()
 	gerr := g.Wait()
 	werr := <-writerErr
 	if werr != nil {
@@ -299,61 +301,116 @@ func (s *scanRun) send(ctx context.Context, results chan<- result, r result) err
 
 // walk walks every root and routes each file: unchanged ones straight to the
 // writer, the others to the hash workers.
-func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- result) error {
+func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job, results chan<- result) error {
 	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
 		Exclude: s.opts.Exclude, Ignore: s.ignore}
-	for _, root := range s.rep.Roots {
-		err := walk.Walk(ctx, root, wopts, func(ev walk.Event) error {
-			switch ev.Kind {
-			case walk.Error:
-				if ev.IsDir || ev.Path == root {
-					s.protected[ev.Path] = true
-				}
-				if errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root {
-					return nil // gone between readdir and stat: simply not there
-				}
-				delete(s.known, ev.Path)
-				s.fail(ev.Path, ev.Err)
-				return nil
-			case walk.Skip:
-				s.skip(ev.Path, ev.Reason)
-				switch ev.Reason {
-				case walk.ReasonExcluded, walk.ReasonCatalog, walk.ReasonOtherFS, walk.ReasonSeen:
-					// Still there, just not ours to look at: keep its rows.
-					delete(s.known, ev.Path)
-					if ev.IsDir {
-						s.protected[ev.Path] = true
-					}
-				}
-				return nil
-			}
-			if s.isCatalog(ev.Stat) {
-				delete(s.known, ev.Path)
-				s.skip(ev.Path, walk.ReasonCatalog)
-				return nil
-			}
-			s.opts.Progress.Files.Add(1)
-			dir := filepath.Dir(ev.Path)
-			if cur := s.opts.Progress.dir.Load(); cur == nil || *cur != dir {
-				s.opts.Progress.dir.Store(&dir)
-			}
-			k := s.known[ev.Path]
-			delete(s.known, ev.Path)
-			if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashID != 0 && k.v.Same(ev.Stat.Validators) {
-				return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
-			}
+	type held struct {
+		root string
+		ev   walk.Event
+	}
+	var pending []held
+	ready := false
+	// await returns once the known rows are loaded (or at once, when block is
+	// false and they are not), then handles the events held meanwhile.
+	await := func(block bool) error {
+		if ready {
+			return nil
+		}
+		var err error
+		if block {
 			select {
-			case jobs <- job{path: ev.Path, st: ev.Stat, known: k}:
-				return nil
+			case err = <-loaded:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+		} else {
+			select {
+			case err = <-loaded:
+			default:
+				return nil
+			}
+		}
+		ready = true
+		if err != nil {
+			return fmt.Errorf("read catalog: %w", err)
+		}
+		for _, h := range pending {
+			if err := s.route(ctx, h.root, h.ev, jobs, results); err != nil {
+				return err
+			}
+		}
+		pending = nil
+		return nil
+	}
+	for _, root := range s.rep.Roots {
+		err := walk.Walk(ctx, root, wopts, func(ev walk.Event) error {
+			if err := await(false); err != nil {
+				return err
+			}
+			if !ready {
+				pending = append(pending, held{root, ev})
+				return nil
+			}
+			return s.route(ctx, root, ev, jobs, results)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return await(true)
+}
+
+// route handles one walk event: errors and skips go to the report, unchanged
+// files straight to the writer, the others to the hash workers.
+func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs chan<- job, results chan<- result) error {
+	switch ev.Kind {
+	case walk.Error:
+		// An entry that could not be stat'ed may be a directory (in a
+		// directory that can be listed but not searched, every entry
+		// fails so): nothing below it may become DEL.
+		gone := errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root
+		if ev.IsDir || !gone {
+			s.protected[ev.Path] = true
+		}
+		if gone {
+			return nil // gone between readdir and stat: simply not there
+		}
+		delete(s.known, ev.Path)
+		s.fail(ev.Path, cause(ev.Err))
+		return nil
+	case walk.Skip:
+		s.skip(ev.Path, ev.Reason)
+		switch ev.Reason {
+		case walk.ReasonExcluded, walk.ReasonCatalog, walk.ReasonOtherFS, walk.ReasonSeen:
+			// Still there, just not ours to look at: keep its rows.
+			delete(s.known, ev.Path)
+			if ev.IsDir {
+				s.protected[ev.Path] = true
+			}
+		}
+		return nil
+	}
+	if s.isCatalog(ev.Stat) {
+		delete(s.known, ev.Path)
+		s.skip(ev.Path, walk.ReasonCatalog)
+		return nil
+	}
+	s.opts.Progress.Files.Add(1)
+	dir := filepath.Dir(ev.Path)
+	if cur := s.opts.Progress.dir.Load(); cur == nil || *cur != dir {
+		s.opts.Progress.dir.Store(&dir)
+	}
+	k := s.known[ev.Path]
+	delete(s.known, ev.Path)
+	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashID != 0 && k.v.Same(ev.Stat.Validators) {
+		return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
+	}
+	select {
+	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *scanRun) isCatalog(st walk.Stat) bool {
@@ -367,7 +424,10 @@ func (s *scanRun) isCatalog(st walk.Stat) bool {
 
 func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
 	for j := range jobs {
-		st, sum, err := hashFile(ctx, j.path, s.opts.FollowSymlinks, s.opts.Progress)
+		if testHookBeforeHash != nil {
+			testHookBeforeHash(j.path)
+		}
+		st, sum, err := hashFile(ctx, j.path, j.follow, s.opts.Progress)
 		if ctx.Err() != nil {
 			return ctx.Err() // a read cut short by cancellation is not a result
 		}
@@ -379,16 +439,16 @@ func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<
 }
 
 // writer commits results in chunks. It returns an error only when the
-// catalog cannot be written at all, and then calls stop at once; per-file
+// catalog cannot be written at all, and then calls abort at once; per-file
 // failures go to the report.
-func (s *scanRun) writer(ctx context.Context, results <-chan result, stop func()) error {
+func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func()) error {
 	var batch []result
 	var touches []int64
 	var fatal error
 	flush := func() {
 		if fatal == nil && (len(batch) > 0 || len(touches) > 0) {
 			if fatal = s.flush(ctx, batch, touches); fatal != nil {
-				stop()
+				abort()
 			}
 		}
 		batch, touches = batch[:0], touches[:0]
@@ -595,13 +655,16 @@ func normalizeRoots(roots []string) ([]string, error) {
 		}
 		abs = append(abs, a)
 	}
+	// Sorted, a root comes after every root it lies below, but not always
+	// right after one: "/a-x" sorts between "/a" and "/a/b". So each is
+	// checked against every root kept.
 	sort.Strings(abs)
 	out := abs[:0]
+next:
 	for _, a := range abs {
-		if len(out) > 0 {
-			last := out[len(out)-1]
-			if a == last || strings.HasPrefix(a, strings.TrimSuffix(last, "/")+"/") {
-				continue
+		for _, kept := range out {
+			if a == kept || strings.HasPrefix(a, strings.TrimSuffix(kept, "/")+"/") {
+				continue next
 			}
 		}
 		out = append(out, a)
@@ -626,4 +689,21 @@ func describeRoot(err error) error {
 		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
 	}
 	return err
+}
+
+// loadKnown reads the catalog's plain-file rows under the roots into s.known.
+func (s *scanRun) loadKnown(ctx context.Context) error {
+	return s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		for _, root := range s.rep.Roots {
+			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
+				if m.ArchivePath == "" {
+					s.known[m.Path] = &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -40,11 +40,13 @@ func hashFile(ctx context.Context, path string, follow bool, p *ScanProgress) (w
 func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p *ScanProgress) (walk.Stat, dto.FileHash, error) {
 	// O_NONBLOCK: should the entry have become a FIFO since the walk, opening
 	// it must not hang. It has no effect on regular files.
-	flags := os.O_RDONLY | syscall.O_NONBLOCK
+	// The descriptor is used raw: an *os.File opened non-blocking would try
+	// (and fail) to register every regular file with the network poller.
+	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
 	if !follow {
 		flags |= syscall.O_NOFOLLOW
 	}
-	f, err := os.OpenFile(path, flags, 0)
+	f, err := openFD(path, flags)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return walk.Stat{}, dto.FileHash{}, fmt.Errorf("%w: it is now a symlink", ErrNotRegular)
@@ -52,7 +54,7 @@ func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p
 		return walk.Stat{}, dto.FileHash{}, describe(err)
 	}
 	defer f.Close()
-	before, err := walk.Fstat(int(f.Fd()))
+	before, err := walk.Fstat(f.fd)
 	if err != nil {
 		return walk.Stat{}, dto.FileHash{}, describe(err)
 	}
@@ -60,11 +62,22 @@ func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p
 		return walk.Stat{}, dto.FileHash{}, ErrNotRegular
 	}
 	h.Reset()
-	n, err := h.ReadFrom(&progressReader{ctx: ctx, r: f, p: p})
+	var r io.Reader = &progressReader{ctx: ctx, r: f, p: p}
+	if before.Size > 0 {
+		// Stop at the size stat gave, saving the read(2) that would only
+		// say EOF: a file that grows or shrinks meanwhile changes its stat,
+		// which the check below catches. Size 0 reads to EOF, for the
+		// pseudo-files that report no size.
+		r = io.LimitReader(r, before.Size)
+	}
+	if testHookReader != nil {
+		r = testHookReader(path, r)
+	}
+	n, err := h.ReadFrom(r)
 	if err != nil {
 		return walk.Stat{}, dto.FileHash{}, describe(err)
 	}
-	after, err := walk.Fstat(int(f.Fd()))
+	after, err := walk.Fstat(f.fd)
 	if err != nil {
 		return walk.Stat{}, dto.FileHash{}, describe(err)
 	}
@@ -75,13 +88,20 @@ func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p
 }
 
 // describe strips the path and op from an *os.PathError, since the report
-// names the file already: "permission denied", "input/output error".
+// names the file already: "permission denied", "input/output error". A file
+// missing when its worker opens it was there during the walk: it vanished.
 func describe(err error) error {
+	err = cause(err)
+	if errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("vanished before it could be read: %w", err)
+	}
+	return err
+}
+
+// cause is the error of an *os.PathError without its path and op.
+func cause(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		if errors.Is(pe.Err, syscall.ENOENT) {
-			return fmt.Errorf("vanished before it could be read: %w", pe.Err)
-		}
 		return pe.Err
 	}
 	return err
@@ -102,3 +122,39 @@ func (r *progressReader) Read(b []byte) (int, error) {
 	r.p.Bytes.Add(int64(n))
 	return n, err
 }
+
+// fd is a file descriptor read directly with read(2).
+type fd struct {
+	fd   int
+	path string
+}
+
+func openFD(path string, flags int) (*fd, error) {
+	for {
+		n, err := syscall.Open(path, flags, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return &fd{fd: n, path: path}, nil
+	}
+}
+
+func (f *fd) Read(b []byte) (int, error) {
+	for {
+		n, err := syscall.Read(f.fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 0, &os.PathError{Op: "read", Path: f.path, Err: err}
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (f *fd) Close() error { return syscall.Close(f.fd) }
