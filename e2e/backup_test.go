@@ -163,4 +163,3 @@ func countHashes(t testing.TB, path string) int64 {
 	}
 	return n
 }
-
