@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // the test reads catalogs directly, read-only
 )
@@ -587,5 +589,67 @@ func watchReads(b *background) <-chan int64 {
 		}
 		out <- last
 	}()
+	return out
+}
+
+// requireCommand skips the test when the indexer has no subcommand name yet
+// (the query commands of issue 4 land separately).
+func requireCommand(t testing.TB, name string) {
+	t.Helper()
+	r := execute(t, exec.Command(bin, name, "--help"))
+	if r.code != 0 || strings.Contains(r.stderr, "unknown command") {
+		t.Skipf("this indexer has no %q command yet: %s", name, strings.TrimSpace(r.stderr))
+	}
+}
+
+// findEntry is one element of `find --json` (issue 4).
+type findEntry struct {
+	Machine   string `json:"machine"`
+	Path      string `json:"path"`
+	PathB64   string `json:"path_b64"`
+	Size      int64  `json:"size"`
+	MD5       string `json:"md5"`
+	SHA1      string `json:"sha1"`
+	SHA256    string `json:"sha256"`
+	Operation string `json:"operation"`
+}
+
+// exactPath returns the entry's path as the exact bytes on disk: path_b64
+// decoded when present (a path that is not valid UTF-8), else path.
+func (e findEntry) exactPath(t testing.TB) string {
+	t.Helper()
+	if e.PathB64 == "" {
+		if !utf8.ValidString(e.Path) {
+			t.Fatalf("find --json printed a path that is not valid UTF-8 without path_b64: %q", e.Path)
+		}
+		return e.Path
+	}
+	b, err := base64.StdEncoding.DecodeString(e.PathB64)
+	if err != nil {
+		t.Fatalf("path_b64 %q: %v", e.PathB64, err)
+	}
+	return string(b)
+}
+
+// findAll lists the catalog's present files under root through
+// `find --json`, keyed by their exact path.
+func findAll(t testing.TB, c *catalog, root string) entries {
+	t.Helper()
+	r := c.mustRun(0, "--json", "find", "--under", root)
+	var es []findEntry
+	if err := json.Unmarshal([]byte(r.stdout), &es); err != nil {
+		t.Fatalf("find --json: %v\n%.2000s", err, r.stdout)
+	}
+	out := make(entries, len(es))
+	for _, e := range es {
+		if e.Machine != machine || e.Operation == "DEL" {
+			t.Fatalf("find listed %+v", e)
+		}
+		p := e.exactPath(t)
+		if _, dup := out[p]; dup {
+			t.Fatalf("find listed %q twice", p)
+		}
+		out[p] = e.SHA256
+	}
 	return out
 }
