@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"archive/tar"
 	"archive/zip"
 	"bytes"
 	"context"
@@ -17,14 +16,24 @@ import (
 	"time"
 
 	"github.com/mholt/archives"
+
+	"github.com/indexer/indexer/internal/archive/archivetest"
 )
 
-var mod = time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+var mod = archivetest.Mod
 
 // file is an entry to put in a test archive.
 type file struct {
 	name string
 	data []byte
+}
+
+func conv(files []file) []archivetest.File {
+	out := make([]archivetest.File, len(files))
+	for i, f := range files {
+		out[i] = archivetest.File{Name: f.name, Data: f.data}
+	}
+	return out
 }
 
 // sample is the content every format test packs: text, binary larger than
@@ -43,82 +52,19 @@ func sample() []file {
 	}
 }
 
-func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-
 func zipOf(t testing.TB, files []file, method uint16) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	// A directory entry, which is not an entry Walk reports.
-	if _, err := zw.CreateHeader(&zip.FileHeader{Name: "dir/", Modified: mod}); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: method, Modified: mod})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(f.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return archivetest.Zip(t, conv(files), method)
 }
 
-func tarOf(t testing.TB, files []file) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	hdrs := []*tar.Header{
-		{Name: "dir/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mod},
-		{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "a.txt", ModTime: mod},
-		{Name: "hard", Typeflag: tar.TypeLink, Linkname: "a.txt", ModTime: mod},
-	}
-	for _, h := range hdrs {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.data)), ModTime: mod}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func tarOf(t testing.TB, files []file) []byte { return archivetest.Tar(t, conv(files)) }
 
 func compress(t testing.TB, c archives.Compressor, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := c.OpenWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return archivetest.Compress(t, c, b)
 }
 
-func rarOf(files []file) []byte {
-	var es []rarEntry
-	for _, f := range files {
-		es = append(es, rarEntry{name: f.name, data: f.data, modified: mod})
-	}
-	return rar5Stored(es)
-}
+func rarOf(files []file) []byte { return archivetest.Rar(conv(files)) }
+
+func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 // open writes b to a temporary file with a name that says nothing of its
 // format, and opens it.
@@ -385,10 +331,10 @@ func TestEncrypted7z(t *testing.T) {
 }
 
 func TestEncryptedRarEntry(t *testing.T) {
-	b := rar5Stored([]rarEntry{
-		{name: "open.txt", data: []byte("open\n"), modified: mod},
-		{name: "locked.txt", data: []byte("not really encrypted"), modified: mod, encrypted: true},
-		{name: "after.txt", data: []byte("after\n"), modified: mod},
+	b := archivetest.Rar5([]archivetest.RarEntry{
+		{Name: "open.txt", Data: []byte("open\n"), Modified: mod},
+		{Name: "locked.txt", Data: []byte("not really encrypted"), Modified: mod, Encrypted: true},
+		{Name: "after.txt", Data: []byte("after\n"), Modified: mod},
 	})
 	entries, _, err := walkAll(t, b, Limits{})
 	if err != nil {
