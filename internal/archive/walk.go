@@ -119,7 +119,13 @@ func extractor(f Format) archives.Extractor {
 // level walks one archive, src, whose entries' names get prefix.
 func (w *walker) level(src Source, format Format, size int64, prefix string, depth int) error {
 	lv := &levelState{size: size}
-	err := extractor(format).Extract(w.ctx, src, func(ctx context.Context, fi archives.FileInfo) error {
+	var in io.Reader = src
+	if format == Tar {
+		// A plain tar is read in 512-byte headers straight from the file;
+		// the compressed ones are buffered by their decompressors already.
+		in = bufio.NewReaderSize(src, 64<<10)
+	}
+	err := extractor(format).Extract(w.ctx, in, func(ctx context.Context, fi archives.FileInfo) error {
 		return w.entry(lv, fi, prefix, depth)
 	})
 	if err == nil {
