@@ -237,8 +237,9 @@ var (
 	ErrCorrupt = errors.New("corrupt or truncated")
 	// ErrEncrypted: an entry, or the whole archive, needs a password.
 	ErrEncrypted = errors.New("encrypted")
-	// ErrUnsupported: an entry uses a compression method no decoder here has.
-	ErrUnsupported = errors.New("unsupported compression method")
+	// ErrUnsupported: an entry uses a compression method no decoder here
+	// has, or the archive is one volume of several.
+	ErrUnsupported = errors.New("not supported")
 	// ErrLimit: a Limits bound was reached; the walk stopped there.
 	ErrLimit = errors.New("archive limit reached")
 )
@@ -258,19 +259,15 @@ func (e *Error) Error() string {
 	if e.Entry != "" {
 		where += ": entry " + e.Entry
 	}
-	switch r := e.Reason(); e.Kind {
-	case ErrLimit:
-		return where + " " + r
-	case ErrUnsupported:
-		return where + " uses an " + r
-	default:
-		return where + " is " + r
+	if e.Kind == ErrLimit {
+		return where + " " + e.Reason()
 	}
+	return where + " is " + e.Reason()
 }
 
 // Reason is the problem without the names, for a report that names the
 // archive or entry already: "corrupt or truncated: unexpected EOF",
-// "encrypted", "unsupported compression method: …", "exceeds the limit …".
+// "encrypted", "not supported: …", "exceeds the limit …".
 func (e *Error) Reason() string {
 	var le *LimitError
 	switch {

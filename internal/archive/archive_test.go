@@ -567,3 +567,27 @@ func TestWalkPassesFnErrorsAndCancellation(t *testing.T) {
 		t.Errorf("Walk = %v after %d entries, want context.Canceled after 1", err, n)
 	}
 }
+
+func TestUnsupportedZipMethod(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.CreateRaw(&zip.FileHeader{Name: "ppmd.txt", Method: 98, CompressedSize64: 4, UncompressedSize64: 4})
+	w.Write([]byte("ppmd"))
+	w, _ = zw.Create("fine.txt")
+	w.Write([]byte("fine"))
+	zw.Close()
+	entries, _, err := walkAll(t, buf.Bytes(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := entries["ppmd.txt"]
+	if !errors.Is(g.err, ErrUnsupported) || g.encrypted || g.sha256 != "" {
+		t.Errorf("ppmd.txt: %+v", g)
+	}
+	if g.err != nil && g.err.Error() != "archive test.archive: entry ppmd.txt is not supported: zip: unsupported compression algorithm" {
+		t.Errorf("message %q", g.err)
+	}
+	if entries["fine.txt"].sha256 != sum([]byte("fine")) {
+		t.Errorf("the walk did not go on: %+v", entries)
+	}
+}

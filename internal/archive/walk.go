@@ -289,7 +289,8 @@ func (m *meter) Read(p []byte) (int, error) {
 }
 
 // classify sorts a decoder's error into ErrEncrypted, ErrUnsupported or
-// ErrCorrupt.
+// ErrCorrupt. A volume of a multi-volume rar is unsupported rather than
+// corrupt: each part is sound, but none can be read alone.
 func classify(err error) error {
 	var se *sevenzip.ReadError
 	switch {
@@ -297,7 +298,9 @@ func classify(err error) error {
 		errors.Is(err, rardecode.ErrArchiveEncrypted), errors.Is(err, rardecode.ErrArchivedFileEncrypted),
 		errors.Is(err, rardecode.ErrBadPassword):
 		return ErrEncrypted
-	case errors.Is(err, zip.ErrAlgorithm):
+	case errors.Is(err, zip.ErrAlgorithm), errors.Is(err, rardecode.ErrUnknownDecoder),
+		errors.Is(err, rardecode.ErrUnsupportedDecoder),
+		errors.Is(err, rardecode.ErrMultiVolume), errors.Is(err, rardecode.ErrBadVolumeNumber):
 		return ErrUnsupported
 	}
 	return ErrCorrupt
