@@ -107,7 +107,9 @@ func (s *scanRun) indexArchive(ctx context.Context, h *digest.Hasher, j job, st 
 		s.entriesGone(j.entries)
 		return st, nil
 	}
-	f, err := s.openArchive(j.path, st)
+	// Opened as hashFileHead opened it (a merge with a per-job "follow"
+	// should pass that here too).
+	f, err := openArchive(j.path, s.opts.FollowSymlinks, st)
 	if err != nil {
 		s.fail(j.path, err)
 		return unsettled(st), nil
@@ -180,9 +182,9 @@ func (s *scanRun) indexEntry(ctx context.Context, h *digest.Hasher, j job, st wa
 
 // openArchive opens a file just hashed as st to read its entries, and checks
 // that it is still the file that was hashed.
-func (s *scanRun) openArchive(p string, st walk.Stat) (*os.File, error) {
+func openArchive(p string, follow bool, st walk.Stat) (*os.File, error) {
 	flags := os.O_RDONLY | syscall.O_NONBLOCK
-	if !s.opts.FollowSymlinks {
+	if !follow {
 		flags |= syscall.O_NOFOLLOW
 	}
 	f, err := os.OpenFile(p, flags, 0)
