@@ -3,6 +3,7 @@
 //
 //	go run ./bench                 # full size: 100,000 small files, 24 large
 //	go run ./bench -small 20000 -large 6 -runs 3
+//	go run ./bench -archives 400 -entries 100   # the archive case's size
 //
 // It installs rhash, hashdeep and jdupes with apt-get when they are missing
 // (as root), builds indexer, generates the corpora in a temporary directory,
@@ -37,6 +38,8 @@ var (
 	flagRuns  = flag.Int("runs", 3, "runs per case; the median is reported")
 	flagDir   = flag.String("dir", "", "work directory (default: a new temporary one)")
 	flagKeep  = flag.Bool("keep", false, "keep the work directory")
+	flagArcs  = flag.Int("archives", 200, "zip and tar.gz files in the archive corpus (0: no archive case)")
+	flagEnts  = flag.Int("entries", 100, "entries in each archive")
 )
 
 type run struct {
@@ -189,6 +192,15 @@ func mainErr() error {
 	}
 	rows = append(rows, compare("rescan small after change (1% modified, 0.5% deleted)", changed, "first scan", first, 0.15))
 
+	if *flagArcs > 0 {
+		// A catalog of its own: the small corpus's stays for dupes.
+		arcRows, err := benchArchives(bin, work, filepath.Join(work, "catalog-archives", "index.db"))
+		if err != nil {
+			return err
+		}
+		rows = append(rows, arcRows...)
+	}
+
 	dupes, err := median(func() []string { return []string{bin, "--db", db, "dupes", "--format", "fdupes"} })
 	if err != nil {
 		return err
@@ -209,6 +221,67 @@ func mainErr() error {
 
 	printTable(rows)
 	return nil
+}
+
+// benchArchives times a first scan of a tree of zip and tar.gz files with
+// their entries indexed, against the same scan with --no-archives, and an
+// unchanged rescan, which must not open the archives again.
+func benchArchives(bin, work, db string) ([]row, error) {
+	dir := filepath.Join(work, "archives")
+	logf("generating %d archives of %d entries", *flagArcs, *flagEnts)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	st, err := corpus.Archives(dir, *flagArcs, *flagEnts, 3)
+	if err != nil {
+		return nil, err
+	}
+	if err := warm(dir); err != nil {
+		return nil, err
+	}
+	scan := func(fresh bool, extra ...string) func() []string {
+		return func() []string {
+			if fresh {
+				removeCatalog(db)
+			}
+			return append(append([]string{bin, "--db", db, "scan", "--quiet", "--json"}, extra...), dir)
+		}
+	}
+	off, err := median(scan(true, "--no-archives"))
+	if err != nil {
+		return nil, err
+	}
+	on, err := median(scan(true))
+	if err != nil {
+		return nil, err
+	}
+	again, err := median(scan(false))
+	if err != nil {
+		return nil, err
+	}
+	var rescan struct {
+		BytesHashed int64 `json:"bytes_hashed"`
+		Added       int64 `json:"added"`
+	}
+	if err := json.Unmarshal(again.out, &rescan); err != nil {
+		return nil, fmt.Errorf("rescan output: %w", err)
+	}
+	name := fmt.Sprintf("first scan archives (%d zip/tar.gz, %s; %d entries, %s inside)",
+		st.Archives, mb(st.ArchiveBytes), st.Entries, mb(st.EntryBytes))
+	read := float64(st.ArchiveBytes + st.EntryBytes)
+	return []row{
+		{name: name + ": throughput", ours: on,
+			note: fmt.Sprintf("%.0f MB/s (archives + entries), %.0f entries/s", read/on.wall.Seconds()/1e6, float64(st.Entries)/on.wall.Seconds())},
+		compare(name, on, "same, --no-archives", off, 0),
+		func() row {
+			r := compare("rescan archives, nothing changed", again, "first scan with entries", on, 0.1)
+			r.note = fmt.Sprintf("%d bytes read again", rescan.BytesHashed)
+			if rescan.BytesHashed != 0 {
+				r.ok = ptr(false)
+			}
+			return r
+		}(),
+	}, nil
 }
 
 func compare(name string, ours run, peer string, theirs run, target float64) row {

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/indexer/indexer/internal/archive"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/walk"
@@ -28,6 +31,11 @@ type scanFlags struct {
 	oneFileSystem  bool
 	exclude        []string
 	quiet          bool
+	noArchives     bool
+	archiveDepth   int
+	archiveBytes   string
+	archiveEntries int64
+	archiveRatio   float64
 }
 
 func newScanCmd(a *app) *cobra.Command {
@@ -45,11 +53,20 @@ directory that cannot be read, or an interrupted scan, never turns files into DE
 
 Symlinks are not followed (unless --follow-symlinks), and FIFOs, sockets and
 devices are skipped unopened. One bad file never stops a scan: it is listed at
-the end. Exit status: 0 all indexed, 3 some files failed, 130 interrupted,
-1 the scan itself failed.`,
+the end.
+
+Archives (zip, tar, tar.gz/bz2/xz/zst/lz4/lz, 7z, rar; recognised by content)
+are indexed as files and, unless --no-archives, their regular entries too, each
+as ARCHIVE::INNER with its own hashes. An unchanged archive is not opened again.
+Limits per archive stop zip bombs; a corrupt archive, or one that reaches a
+limit, is listed as failed; encrypted entries are skipped and listed.
+
+Exit status: 0 all indexed, 3 some files (or archives) failed, 130
+interrupted, 1 the scan itself failed.`,
 		Example: `  indexer scan ~/Pictures /mnt/backup/photos
   indexer scan --exclude '*.tmp' --exclude node_modules ~/src
-  indexer scan --json --quiet /srv/share > summary.json`,
+  indexer scan --json --quiet /srv/share > summary.json
+  indexer scan --archive-depth 2 --archive-max-bytes 64GiB /mnt/backups`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError("scan needs at least one PATH (see 'indexer scan --help')")
@@ -65,7 +82,41 @@ the end. Exit status: 0 all indexed, 3 some files failed, 130 interrupted,
 	fl.BoolVarP(&f.oneFileSystem, "one-file-system", "x", false, "do not descend into other file systems")
 	fl.StringArrayVarP(&f.exclude, "exclude", "e", nil, "skip entries whose name or path matches `GLOB` (repeatable)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
+	fl.BoolVar(&f.noArchives, "no-archives", false, "do not look inside archives (they are still indexed as files)")
+	fl.IntVar(&f.archiveDepth, "archive-depth", archive.DefaultMaxDepth, "archive levels opened: 1 opens archives but not archives inside them")
+	fl.StringVar(&f.archiveBytes, "archive-max-bytes", "16GiB", "uncompressed `SIZE` read from one archive at most (0: no limit)")
+	fl.Int64Var(&f.archiveEntries, "archive-max-entries", archive.DefaultMaxEntries, "entries listed in one archive at most (0: no limit)")
+	fl.Float64Var(&f.archiveRatio, "archive-max-ratio", archive.DefaultMaxRatio, "uncompressed/compressed ratio of one archive at most (0: no limit)")
 	return c
+}
+
+// archiveOptions turns the archive flags into the scan's options.
+func (f scanFlags) archiveOptions() (bool, archive.Limits, error) {
+	if f.noArchives || f.archiveDepth == 0 {
+		return false, archive.Limits{}, nil
+	}
+	if f.archiveDepth < 0 {
+		return false, archive.Limits{}, usageError("--archive-depth must be 1 or more (0 is --no-archives), not %d", f.archiveDepth)
+	}
+	maxBytes, err := humanize.ParseBytes(f.archiveBytes)
+	if err != nil || maxBytes > math.MaxInt64 {
+		return false, archive.Limits{}, usageError("--archive-max-bytes %q is not a size such as 500MiB or 16GiB", f.archiveBytes)
+	}
+	if f.archiveEntries < 0 || f.archiveRatio < 0 {
+		return false, archive.Limits{}, usageError("--archive-max-entries and --archive-max-ratio must be 0 (no limit) or more")
+	}
+	lim := archive.Limits{MaxTotalBytes: int64(maxBytes), MaxEntries: f.archiveEntries, MaxRatio: f.archiveRatio, MaxDepth: f.archiveDepth}
+	// In archive.Limits zero means the default and a negative value none.
+	if lim.MaxTotalBytes == 0 {
+		lim.MaxTotalBytes = -1
+	}
+	if lim.MaxEntries == 0 {
+		lim.MaxEntries = -1
+	}
+	if lim.MaxRatio == 0 {
+		lim.MaxRatio = -1
+	}
+	return true, lim, nil
 }
 
 func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
@@ -74,6 +125,10 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	}
 	if err := walk.ValidatePatterns(f.exclude); err != nil {
 		return usageError("--exclude: %w", err)
+	}
+	archives, limits, err := f.archiveOptions()
+	if err != nil {
+		return err
 	}
 	c, err := a.open(ctx)
 	if err != nil {
@@ -85,6 +140,7 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	rep, err := c.Scan(ctx, roots, service.ScanOptions{
 		Machine: a.machine, Workers: f.workers, Rehash: f.rehash, FollowSymlinks: f.followSymlinks,
 		OneFileSystem: f.oneFileSystem, Exclude: f.exclude, Progress: prog,
+		Archives: archives, ArchiveLimits: limits,
 	})
 	stop()
 	if errors.Is(err, service.ErrNoRoots) {
@@ -204,8 +260,27 @@ func (a *app) printScan(rep service.ScanReport) error {
 		sort.Strings(reasons)
 		fmt.Fprintf(w, "skipped: %s\n", strings.Join(reasons, ", "))
 	}
+	printArchiveSkips(w, rep.Skips)
 	printFailures(w, rep.Failures)
 	return nil
+}
+
+// printArchiveSkips lists what was left out inside archives (encrypted
+// entries above all), which a user may not expect; other skips are counted.
+func printArchiveSkips(w io.Writer, skips []service.Skip) {
+	header := false
+	for _, s := range skips {
+		switch s.Reason {
+		case service.ReasonEncrypted, service.ReasonDuplicateEntry, service.ReasonUnnamedEntry:
+		default:
+			continue
+		}
+		if !header {
+			fmt.Fprintf(w, "not indexed in archives:\n")
+			header = true
+		}
+		fmt.Fprintf(w, "  %s: %s\n", quotePath(s.Path), s.Reason)
+	}
 }
 
 func printFailures(w io.Writer, fs []service.Failure) {

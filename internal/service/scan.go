@@ -19,7 +19,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/indexer/indexer/internal/archive"
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
@@ -33,6 +35,11 @@ type ScanOptions struct {
 	FollowSymlinks bool
 	OneFileSystem  bool
 	Exclude        []string
+	// Archives: also index the regular entries of the archives met
+	// (recognised by content), within ArchiveLimits (zero: the defaults).
+	// See scan_archive.go.
+	Archives      bool
+	ArchiveLimits archive.Limits
 	// Progress, when not nil, is updated as the scan goes; read it from
 	// another goroutine.
 	Progress *ScanProgress
@@ -105,6 +112,8 @@ type job struct {
 	st     walk.Stat
 	known  *known
 	follow bool // open through a final symlink: a root named by the user may be one
+	// entries are the catalog's entries of the file, an archive, by inner path.
+	entries map[string]*known
 }
 
 // result is a file for the writer: hashed, unchanged (touch), or failed.
@@ -115,6 +124,10 @@ type result struct {
 	known   *known
 	touchID int64 // unchanged and not read: only mark as seen
 	err     error
+	// An archive entry has its inner path here (path is the archive's) and
+	// its modification time from the archive.
+	inner    string
+	modified time.Time
 }
 
 // Test hooks, nil outside tests. testHookBeforeHash runs in a hash worker
@@ -168,6 +181,7 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 		opts:      opts,
 		uow:       uow.New(c.db), // its own, so the metrics are this scan's
 		known:     map[string]*known{},
+		entries:   map[string]map[string]*known{},
 		protected: map[string]bool{},
 		ignore:    catalogFiles(c.db.Path()),
 		rep:       ScanReport{Roots: roots, Started: time.Now()},
@@ -182,12 +196,14 @@ type scanRun struct {
 
 	// Owned by the walker goroutine until it ends.
 	known     map[string]*known
-	protected map[string]bool // directories not fully walked: nothing below them becomes DEL
+	entries   map[string]map[string]*known // archive entries: archive path → inner path → row
+	protected map[string]bool              // directories not fully walked: nothing below them becomes DEL
 	ignore    func(path string) bool
 	dbIDs     []devIno
 
-	mu  sync.Mutex // guards rep while the pipeline runs
-	rep ScanReport
+	mu          sync.Mutex // guards rep and goneEntries while the pipeline runs
+	rep         ScanReport
+	goneEntries []int64 // entries no longer in their (re-read) archive: DEL once the walk completes
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -402,11 +418,16 @@ func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs ch
 	}
 	k := s.known[ev.Path]
 	delete(s.known, ev.Path)
+	entries := s.entries[ev.Path]
+	delete(s.entries, ev.Path)
 	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashID != 0 && k.v.Same(ev.Stat.Validators) {
+		if err := s.touchEntries(ctx, results, entries); err != nil {
+			return err
+		}
 		return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
 	}
 	select {
-	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root}:
+	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root, entries: entries}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -423,11 +444,20 @@ func (s *scanRun) isCatalog(st walk.Stat) bool {
 }
 
 func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
+	h := digest.New()
 	for j := range jobs {
 		if testHookBeforeHash != nil {
 			testHookBeforeHash(j.path)
 		}
-		st, sum, err := hashFile(ctx, j.path, j.follow, s.opts.Progress)
+		st, sum, head, err := hashFileHead(ctx, h, j.path, j.follow, s.opts.Progress)
+		if err == nil {
+			// The file's own row goes after its entries, with validators
+			// that make the next scan read it again if they fell short.
+			var stop error
+			if st, stop = s.indexArchive(ctx, h, j, st, head, results); stop != nil {
+				return stop
+			}
+		}
 		if ctx.Err() != nil {
 			return ctx.Err() // a read cut short by cancellation is not a result
 		}
@@ -514,7 +544,7 @@ func (s *scanRun) flush(ctx context.Context, batch []result, touches []int64) er
 		case isFatalWrite(err):
 			return fmt.Errorf("write to catalog: %w", err)
 		default:
-			s.fail(batch[i].path, fmt.Errorf("store in catalog: %w", err))
+			s.fail(entryPath(batch[i].path, batch[i].inner), fmt.Errorf("store in catalog: %w", err))
 		}
 	}
 	return nil
@@ -557,6 +587,10 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 			t.unchanged++
 		}
 		t.bytes += b.hash.Size
+		if b.inner != "" {
+			files[i] = s.entryMeta(b, op, id)
+			continue
+		}
 		v := b.st.Validators
 		files[i] = dto.FileMeta{
 			Machine: s.opts.Machine, Path: b.path, Name: filepath.Base(b.path), Size: b.hash.Size,
@@ -602,8 +636,10 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 	for path, k := range s.known {
 		if k.op != dto.OpDel && !s.underProtected(path) {
 			ids = append(ids, k.id)
+			ids = appendPresent(ids, s.entries[path]) // a gone archive takes its entries along
 		}
 	}
+	ids = append(ids, s.goneEntries...)
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for start := 0; start < len(ids); start += touchIDs {
 		chunk := ids[start:min(start+touchIDs, len(ids))]
@@ -696,8 +732,11 @@ func (s *scanRun) loadKnown(ctx context.Context) error {
 	return s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		for _, root := range s.rep.Roots {
 			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
+				k := &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
 				if m.ArchivePath == "" {
-					s.known[m.Path] = &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
+					s.known[m.Path] = k
+				} else {
+					s.knowEntry(m.Path, m.ArchivePath, k)
 				}
 				return nil
 			}); err != nil {

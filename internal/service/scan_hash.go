@@ -25,14 +25,21 @@ var ErrNotRegular = errors.New("no longer a regular file")
 // once more, and if it changed again the error is ErrChanged, so a hash of
 // mixed content is never returned.
 func hashFile(ctx context.Context, path string, follow bool, p *ScanProgress) (walk.Stat, dto.FileHash, error) {
-	h := digest.New()
+	st, sum, _, err := hashFileHead(ctx, digest.New(), path, follow, p)
+	return st, sum, err
+}
+
+// hashFileHead is hashFile with the caller's Hasher, and also returns the
+// file's first bytes (digest.HeadSize at most), valid until h is Reset: the
+// scan tells archives by them without opening every file twice.
+func hashFileHead(ctx context.Context, h *digest.Hasher, path string, follow bool, p *ScanProgress) (walk.Stat, dto.FileHash, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		st, sum, err := hashOnce(ctx, path, follow, h, p)
 		if err != ErrChanged || attempt == 1 {
 			if err == nil && st.CtimeNS >= time.Now().Add(-racyWindow).UnixNano() {
 				st.CtimeNS = 0 // racily clean: read it again next time
 			}
-			return st, sum, err
+			return st, sum, h.Head(), err
 		}
 	}
 }
