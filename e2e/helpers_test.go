@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -216,122 +215,80 @@ func (c *catalog) health() healthReport {
 	return h
 }
 
-// openRO opens the catalog file read-only, the way another program would.
-func openRO(t testing.TB, path string) *sql.DB {
-	t.Helper()
-	q := url.Values{}
-	q.Add("mode", "ro")
-	q.Add("_pragma", "busy_timeout(10000)")
-	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
-	d, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.SetMaxOpenConns(1)
-	return d
+// view is what the readcatalog helper reads from a catalog file: one
+// snapshot, taken read-only by a process of its own.
+type view struct {
+	Schema       bool     `json:"schema"`
+	Integrity    []string `json:"integrity"`
+	FKViolations int      `json:"fk_violations"`
+	Orphans      int      `json:"orphans"`
+	Scans        int      `json:"scans"`
+	Hashes       int      `json:"hashes"`
+	Files        []struct {
+		Path      []byte `json:"path"`
+		Operation string `json:"operation"`
+		MD5       string `json:"md5"`
+		SHA1      string `json:"sha1"`
+		SHA256    string `json:"sha256"`
+	} `json:"files"`
 }
 
-// checkIntegrity fails the test unless the catalog file passes
-// integrity_check and foreign_key_check, and no file row that claims a hash
-// lacks its hash row.
-func checkIntegrity(t testing.TB, path string) {
+// readCatalog reads the catalog file at path and fails the test unless it
+// passes integrity_check and foreign_key_check and no present file lacks its
+// hash row. A database whose schema was never committed (a catalog killed
+// while being created) reads as empty.
+func readCatalog(t testing.TB, path string) *view {
 	t.Helper()
-	d := openRO(t, path)
-	defer d.Close()
-	ctx := context.Background()
-	rows, err := d.QueryContext(ctx, "PRAGMA integrity_check")
-	if err != nil {
-		t.Fatalf("integrity_check %s: %v", path, err)
+	r := execute(t, exec.Command(readcatalog, path))
+	if r.code != 0 {
+		t.Fatalf("read catalog %s: %s", path, r.stderr)
 	}
-	var problems []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
+	var v view
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("readcatalog %s: %v", path, err)
+	}
+	if len(v.Integrity) != 1 || v.Integrity[0] != "ok" {
+		t.Fatalf("integrity_check %s: %q", path, v.Integrity)
+	}
+	if v.FKViolations != 0 {
+		t.Fatalf("foreign_key_check %s: %d violations", path, v.FKViolations)
+	}
+	if v.Orphans != 0 {
+		t.Fatalf("%s: %d present files without a hash row", path, v.Orphans)
+	}
+	return &v
+}
+
+// present returns the files that are not DEL, with their sha256.
+func (v *view) present() entries {
+	out := entries{}
+	for _, f := range v.Files {
+		if f.Operation != "DEL" {
+			out[string(f.Path)] = f.SHA256
 		}
-		problems = append(problems, s)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("integrity_check %s: %v", path, err)
+	return out
+}
+
+// deleted returns the files marked DEL.
+func (v *view) deleted() entries {
+	out := entries{}
+	for _, f := range v.Files {
+		if f.Operation == "DEL" {
+			out[string(f.Path)] = f.SHA256
+		}
 	}
-	rows.Close()
-	if len(problems) != 1 || problems[0] != "ok" {
-		t.Fatalf("integrity_check %s: %q", path, problems)
-	}
-	var fk int
-	if err := d.QueryRowContext(ctx, "SELECT COUNT(*) FROM pragma_foreign_key_check").Scan(&fk); err != nil {
-		t.Fatalf("foreign_key_check %s: %v", path, err)
-	}
-	if fk != 0 {
-		t.Fatalf("foreign_key_check %s: %d violations", path, fk)
-	}
-	if !hasFiles(t, d) {
-		return // killed before its schema was committed: an empty database
-	}
-	var orphans int
-	if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM files f
-		WHERE f.operation != 'DEL' AND (f.hash_id IS NULL OR NOT EXISTS (SELECT 1 FROM hashes h WHERE h.id = f.hash_id))`).Scan(&orphans); err != nil {
-		t.Fatalf("count files without hash %s: %v", path, err)
-	}
-	if orphans != 0 {
-		t.Fatalf("%s: %d present files without a hash row", path, orphans)
-	}
+	return out
 }
 
 // entries maps a path to the sha256 of its content.
 type entries map[string]string
 
-// rows reads the present (not DEL) plain files of the catalog file at path,
-// directly and read-only.
+// rows reads the catalog file at path, checks its integrity (see
+// readCatalog), and returns its present plain files.
 func rows(t testing.TB, path string) entries {
 	t.Helper()
-	d := openRO(t, path)
-	defer d.Close()
-	return queryEntries(t, d, `SELECT f.path, COALESCE(h.sha256, '') FROM files f LEFT JOIN hashes h ON h.id = f.hash_id
-		WHERE f.operation != 'DEL' AND f.archive_path = ''`)
-}
-
-// deletedRows reads the paths the catalog marks DEL.
-func deletedRows(t testing.TB, path string) entries {
-	t.Helper()
-	d := openRO(t, path)
-	defer d.Close()
-	return queryEntries(t, d, `SELECT f.path, COALESCE(h.sha256, '') FROM files f LEFT JOIN hashes h ON h.id = f.hash_id
-		WHERE f.operation = 'DEL'`)
-}
-
-func queryEntries(t testing.TB, d *sql.DB, q string) entries {
-	t.Helper()
-	if !hasFiles(t, d) {
-		return entries{}
-	}
-	rs, err := d.Query(q)
-	if err != nil {
-		t.Fatalf("read catalog: %v", err)
-	}
-	defer rs.Close()
-	out := entries{}
-	for rs.Next() {
-		var p, h []byte // bytes: a path need not be valid UTF-8
-		if err := rs.Scan(&p, &h); err != nil {
-			t.Fatal(err)
-		}
-		out[string(p)] = string(h)
-	}
-	if err := rs.Err(); err != nil {
-		t.Fatalf("read catalog: %v", err)
-	}
-	return out
-}
-
-// hasFiles reports whether the catalog has its files table yet.
-func hasFiles(t testing.TB, d *sql.DB) bool {
-	t.Helper()
-	var n int
-	if err := d.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'files'").Scan(&n); err != nil {
-		t.Fatalf("read catalog schema: %v", err)
-	}
-	return n == 1
+	return readCatalog(t, path).present()
 }
 
 // within returns the entries whose path is root or lies below it.
@@ -409,11 +366,10 @@ func subsetDiff(got, want entries) string {
 	return fmt.Sprintf("%d wrong entries:\n  %s", n, strings.Join(lines, "\n  "))
 }
 
-// assertEqual fails the test unless the catalog at path passes the integrity
-// checks and holds exactly want.
+// assertCatalog fails the test unless the catalog at path passes the
+// integrity checks and holds exactly want.
 func assertCatalog(t testing.TB, path string, want entries) {
 	t.Helper()
-	checkIntegrity(t, path)
 	if d := diff(rows(t, path), want); d != "" {
 		t.Fatalf("catalog %s differs from the reference: %s", path, d)
 	}
@@ -544,18 +500,6 @@ func treeFiles(t testing.TB, root string) entries {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// scanRows counts the catalog's scan records.
-func scanRows(t testing.TB, path string) int {
-	t.Helper()
-	d := openRO(t, path)
-	defer d.Close()
-	var n int
-	if err := d.QueryRow("SELECT COUNT(*) FROM scans").Scan(&n); err != nil {
-		t.Fatalf("count scans: %v", err)
-	}
-	return n
 }
 
 // readBytes samples how many bytes the running process pid has read so far

@@ -199,7 +199,7 @@ func TestHostileTree(t *testing.T) {
 		t.Errorf("%d skips reported (%d counted), want %d: %v", len(gotSkips), s.Skipped, len(h.skips), gotSkips)
 	}
 	assertCatalog(t, c.path, h.files)
-	checkDigests(t, c.path, h.sparse, zeros2GiBMD5, zeros2GiBSHA1, zeros2GiBSHA256)
+	checkDigests(t, readCatalog(t, c.path), h.sparse, zeros2GiBMD5, zeros2GiBSHA1, zeros2GiBSHA256)
 
 	t.Run("find round-trip", func(t *testing.T) {
 		requireCommand(t, "find")
@@ -264,9 +264,11 @@ func TestHostileTree(t *testing.T) {
 		t.Errorf("unprivileged scan of the readable tree: %+v", s)
 	}
 	assertCatalog(t, c.path, h.files)
-	if dd := deletedRows(t, c.path); len(dd) != 0 {
+	if dd := readCatalog(t, c.path).deleted(); len(dd) != 0 {
 		t.Errorf("rows marked DEL: %v", dd)
 	}
+	c.cred = nil
+	c.health()
 }
 
 // TestHugeDirectory scans one directory of 100,000 files: all recorded with
@@ -349,21 +351,19 @@ func fastDir(t testing.TB) string {
 	return dir
 }
 
-// checkDigests fails the test unless the catalog records the three digests
-// for the file at path.
-func checkDigests(t testing.TB, catalogPath, path, md5, sha1, sha256 string) {
+// checkDigests fails the test unless the catalog v records the three
+// digests for the file at path.
+func checkDigests(t testing.TB, v *view, path, md5, sha1, sha256 string) {
 	t.Helper()
-	d := openRO(t, catalogPath)
-	defer d.Close()
-	var got [3]string
-	err := d.QueryRow(`SELECT h.md5, h.sha1, h.sha256 FROM files f JOIN hashes h ON h.id = f.hash_id WHERE f.path = ?`, path).
-		Scan(&got[0], &got[1], &got[2])
-	if err != nil {
-		t.Fatalf("digests of %s: %v", path, err)
+	for _, f := range v.Files {
+		if string(f.Path) == path {
+			if got, want := [3]string{f.MD5, f.SHA1, f.SHA256}, [3]string{md5, sha1, sha256}; got != want {
+				t.Fatalf("digests of %s: %q, want %q", path, got, want)
+			}
+			return
+		}
 	}
-	if got != [3]string{md5, sha1, sha256} {
-		t.Fatalf("digests of %s: %q, want %q", path, got, [3]string{md5, sha1, sha256})
-	}
+	t.Fatalf("%s is not in the catalog", path)
 }
 
 // chownAll gives dir and everything in it to uid (and the same gid).

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -34,8 +36,9 @@ func TestKillScan(t *testing.T) {
 		}
 		jitter := time.Duration(rng.Int64N(int64(60 * time.Millisecond)))
 		if target == 0 {
-			// Opening and creating the catalog takes some tens of ms.
-			jitter = 10*time.Millisecond + time.Duration(rng.Int64N(int64(100*time.Millisecond)))
+			// Starting and creating the catalog takes some ms: the first
+			// trial aims there.
+			jitter = 2*time.Millisecond + time.Duration(rng.Int64N(int64(20*time.Millisecond)))
 		}
 		time.Sleep(jitter)
 		if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -50,18 +53,9 @@ func TestKillScan(t *testing.T) {
 		default:
 			t.Fatalf("trial %d: %s", i, r)
 		}
-		got := -1
-		if fileExists(c.path) {
-			checkIntegrity(t, c.path)
-			rs := rows(t, c.path)
-			got = len(rs)
-			if d := subsetDiff(rs, ref); d != "" {
-				t.Fatalf("trial %d: the killed scan left wrong rows: %s", i, d)
-			}
-			c.health()
-			if got > 0 && got < len(ref) {
-				midway++
-			}
+		got := checkKilled(t, c, ref)
+		if got > 0 && got < len(ref) {
+			midway++
 		}
 		t.Logf("trial %d: killed after %d rows + %s with %d of %d files committed", i, target, jitter, got, len(ref))
 		s := c.scan(0, tr.root)
@@ -78,4 +72,57 @@ func TestKillScan(t *testing.T) {
 	if killed < 10 || midway < trials/2 {
 		t.Fatalf("%d of %d trials killed the scan, %d of them mid-way: want at least 10 and %d", killed, trials, midway, trials/2)
 	}
+}
+
+// TestKillScanCreatingCatalog kills the first scan of a catalog in its first
+// milliseconds, while the file, its journal and its schema are being
+// created: whatever is left must open as an empty catalog or no catalog at
+// all, never as a damaged one, and the next scan must complete it.
+func TestKillScanCreatingCatalog(t *testing.T) {
+	tr := smallTree(t, 50, 10)
+	ref := reference(t, tr.root, tr.files)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range 10 {
+		c := newCatalog(t)
+		b := c.start("scan", "--quiet", tr.root)
+		time.Sleep(time.Duration(rng.Int64N(int64(15 * time.Millisecond))))
+		if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Fatal(err)
+		}
+		if r := b.wait(); r.code != 0 && r.code != 128+int(syscall.SIGKILL) {
+			t.Fatalf("trial %d: %s", i, r)
+		}
+		names, _ := filepath.Glob(c.path + "*")
+		t.Logf("trial %d: left %d rows in %q", i, checkKilled(t, c, ref), names)
+		c.scan(0, tr.root)
+		assertCatalog(t, c.path, ref)
+	}
+}
+
+// checkKilled checks the catalog c that a killed scan left: it reads with
+// integrity, holds only rows of the reference with their right hashes, and
+// health passes, or, when the kill came before the schema was committed,
+// says there is no catalog yet. It returns how many rows there are, or -1
+// when the catalog file was not even created.
+func checkKilled(t testing.TB, c *catalog, ref entries) int {
+	t.Helper()
+	if !fileExists(c.path) {
+		return -1
+	}
+	v := readCatalog(t, c.path)
+	rs := v.present()
+	if d := subsetDiff(rs, ref); d != "" {
+		t.Fatalf("the killed scan left wrong rows: %s", d)
+	}
+	if v.Schema {
+		c.health()
+		return len(rs)
+	}
+	// Killed before the catalog's schema was committed: there is no catalog
+	// yet, and health must say so, not call it damaged.
+	r := c.mustRun(1, "health")
+	if !strings.Contains(r.stdout, "no catalog at") {
+		t.Fatalf("health of a catalog killed while being created: %s\n%s", r, r.stdout)
+	}
+	return len(rs)
 }

@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// bin is the indexer binary under test, built once by TestMain.
-var bin string
+// bin is the indexer binary under test, and readcatalog the helper that
+// reads catalogs for the tests; TestMain builds both once.
+var bin, readcatalog string
 
 // suiteDir holds what the tests share: the binary and the generated trees.
 // It is world-readable so that unprivileged child processes can use both.
@@ -38,23 +39,24 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	suiteDir = dir
-	bin = filepath.Join(dir, "indexer")
-	if err := build(bin); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: build indexer:", err)
+	bin, readcatalog = filepath.Join(dir, "indexer"), filepath.Join(dir, "readcatalog")
+	if err := build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build:", err)
 		return 1
 	}
 	return m.Run()
 }
 
-// build compiles the module's main package to out. The binary runs as its own
-// process, so it is built without -race even when the tests are raced.
-func build(out string) error {
+// build compiles the module's main package and the readcatalog helper into
+// dir. They run as processes of their own, so they are built without -race
+// even when the tests are raced.
+func build(dir string) error {
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd := exec.Command("go", "build", "-o", dir+"/", ".", "./e2e/readcatalog")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var stderr bytes.Buffer
