@@ -17,10 +17,12 @@ type dupesJSON struct {
 		SHA256      string `json:"sha256"`
 		Size        int64  `json:"size"`
 		Count       int    `json:"count"`
+		Copies      int    `json:"copies"` // distinct inodes
 		Reclaimable int64  `json:"reclaimable"`
 		Files       []struct {
 			Machine string `json:"machine"`
 			Path    string `json:"path"`
+			Linked  bool   `json:"linked"` // a hard link of another file of the group
 		} `json:"files"`
 	} `json:"groups"`
 	GroupsTotal      int   `json:"groups_total"`
