@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 
@@ -62,6 +63,7 @@ type app struct {
 	json     bool
 	logLevel string
 	cpuProf  string
+	trace    string
 	stdout   io.Writer
 	stderr   io.Writer
 	stdin    io.Reader
@@ -106,6 +108,15 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 					return fmt.Errorf("start CPU profile: %w", err)
 				}
 			}
+			if a.trace != "" {
+				f, err := os.Create(a.trace)
+				if err != nil {
+					return fmt.Errorf("create trace: %w", err)
+				}
+				if err := trace.Start(f); err != nil {
+					return fmt.Errorf("start trace: %w", err)
+				}
+			}
 			return nil
 		},
 	}
@@ -121,6 +132,8 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	f.StringVar(&a.cpuProf, "cpuprofile", "", "write a CPU profile to `FILE` (for developers)")
 	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&a.trace, "trace", "", "write an execution trace to `FILE` (for developers)")
+	_ = f.MarkHidden("trace")
 	for _, c := range commands {
 		root.AddCommand(c(a))
 	}
@@ -133,6 +146,7 @@ func Execute() int {
 	defer stop()
 	root, _ := NewRoot(os.Stdout, os.Stderr)
 	defer pprof.StopCPUProfile() // a no-op unless --cpuprofile started one
+	defer trace.Stop()           // likewise for --trace
 	return run(ctx, root, os.Args[1:], os.Stderr)
 }
 
