@@ -596,3 +596,12 @@ func findAll(t testing.TB, c *catalog, root string) entries {
 	}
 	return out
 }
+
+// needRoot skips the test unless it runs as root, which it needs to run the
+// indexer as another, unprivileged user (CI runs as root).
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the indexer as the unprivileged user 65534")
+	}
+}

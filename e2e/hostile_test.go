@@ -175,6 +175,7 @@ func buildHostile(t testing.TB, dir string) *hostile {
 // directory, each listed with its cause, and does not cost the rows below an
 // unreadable directory.
 func TestHostileTree(t *testing.T) {
+	needRoot(t)
 	h := buildHostile(t, tempDir(t))
 	c := newCatalog(t)
 

@@ -19,6 +19,7 @@ import (
 // scan fails with one clear sentence naming the catalog and exit 1, without
 // a crash, and the catalog keeps exactly what it held.
 func TestReadOnlyCatalog(t *testing.T) {
+	needRoot(t)
 	a := smallTree(t, 200, 6)
 	b := smallTree(t, 200, 7)
 	refA := reference(t, a.root, a.files)
