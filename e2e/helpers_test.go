@@ -19,7 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	_ "modernc.org/sqlite" // the test reads catalogs directly, read-only
+	_ "modernc.org/sqlite" // to poll row counts, and to write another program's database
 )
 
 // machine is the machine name every run records, so catalogs compare.
@@ -73,14 +73,14 @@ func tempDir(t testing.TB) string {
 func (c *catalog) command(args ...string) *exec.Cmd {
 	full := append([]string{"--db", c.path}, args...)
 	cmd := exec.Command(bin, full...)
-	cmd.Env = os.Environ()
+	cmd.Env = baseEnv()
 	if c.fsize != 0 {
 		self, err := os.Executable()
 		if err != nil {
 			c.t.Fatal(err)
 		}
 		cmd = exec.Command(self, append([]string{strconv.FormatUint(c.fsize, 10), bin}, full...)...)
-		cmd.Env = append(os.Environ(), helperEnv+"=fsize")
+		cmd.Env = append(baseEnv(), helperEnv+"=fsize")
 	}
 	cmd.Env = append(cmd.Env, "INDEXER_MACHINE="+machine)
 	cmd.Env = append(cmd.Env, c.env...)
@@ -88,6 +88,18 @@ func (c *catalog) command(args ...string) *exec.Cmd {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
 	}
 	return cmd
+}
+
+// baseEnv is the test's environment without the INDEXER_ settings a
+// developer may have exported: every run starts from the defaults.
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "INDEXER_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // run runs the indexer on this catalog to its end.
