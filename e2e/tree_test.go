@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -76,13 +77,10 @@ func generate(root string, n int, seed uint64) (*tree, error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err
 		}
-		var seedBytes [32]byte
-		seedBytes[0], seedBytes[1] = byte(cseed), byte(cseed>>8)
-		for j := range 8 {
-			seedBytes[8+j] = byte(cseed >> (8 * j))
-		}
+		var key [32]byte
+		binary.LittleEndian.PutUint64(key[:], cseed)
 		content := buf[:size]
-		_, _ = rand.NewChaCha8(seedBytes).Read(content)
+		_, _ = rand.NewChaCha8(key).Read(content)
 		if err := os.WriteFile(p, content, 0o644); err != nil {
 			return nil, err
 		}
