@@ -231,11 +231,12 @@ func (d *dupesCSV) end(dto.DupeTotals) error {
 	return d.c.Error()
 }
 
-// dupesJSON writes the documented object by hand around one json.Marshal per
-// group, so that groups are printed as they come.
+// dupesJSON writes the documented object by hand around each group's JSON,
+// so that groups are printed as they come.
 type dupesJSON struct {
-	w *bufio.Writer
-	n int
+	w   *bufio.Writer
+	n   int
+	buf []byte
 }
 
 func (d *dupesJSON) begin(w *bufio.Writer, _ bool) error {
@@ -245,16 +246,13 @@ func (d *dupesJSON) begin(w *bufio.Writer, _ bool) error {
 }
 
 func (d *dupesJSON) group(g dto.DupeGroup) error {
-	b, err := json.Marshal(g)
-	if err != nil {
-		return err
-	}
 	if d.n > 0 {
 		d.w.WriteByte(',')
 	}
 	d.n++
 	d.w.WriteString("\n")
-	_, err = d.w.Write(b)
+	d.buf = g.AppendJSON(d.buf[:0])
+	_, err := d.w.Write(d.buf)
 	return err
 }
 

@@ -32,17 +32,6 @@ func DecodePath(s, b64 string) (string, error) {
 
 // MarshalJSON adds "path_b64" and "archive_path_b64" where the path is not
 // valid UTF-8 (see PathB64).
-func (f DupeFile) MarshalJSON() ([]byte, error) {
-	type plain DupeFile
-	return json.Marshal(struct {
-		plain
-		PathB64        string `json:"path_b64,omitempty"`
-		ArchivePathB64 string `json:"archive_path_b64,omitempty"`
-	}{plain(f), PathB64(f.Path), PathB64(f.ArchivePath)})
-}
-
-// MarshalJSON adds "path_b64" and "archive_path_b64" where the path is not
-// valid UTF-8 (see PathB64).
 func (l Location) MarshalJSON() ([]byte, error) {
 	type plain Location
 	return json.Marshal(struct {
