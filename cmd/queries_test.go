@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -18,16 +17,6 @@ import (
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
 )
-
-// runCLI runs the command line as main does and returns stdout, stderr and
-// the exit code.
-func runCLI(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	root, _ := NewRoot(&out, &errb)
-	code := run(context.Background(), root, args, &errb)
-	return out.String(), errb.String(), code
-}
 
 // files returns the labels of the groups' files, group by group.
 func files(gs []catalogtest.Group) [][]string {
@@ -67,7 +56,7 @@ func TestDupesFdupesParsesBack(t *testing.T) {
 		if machine != "" {
 			args = append(args, "--machine", machine)
 		}
-		out, errOut, code := runCLI(t, args...)
+		code, out, errOut := runCLI(t, args...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, errOut)
 		}
@@ -91,7 +80,7 @@ func TestDupesFdupesParsesBack(t *testing.T) {
 
 func TestDupesCSV(t *testing.T) {
 	s := catalogtest.Sample(t)
-	out, errOut, code := runCLI(t, "--db", s.DBPath, "dupes", "--format", "csv", "--min-size", "0")
+	code, out, errOut := runCLI(t, "--db", s.DBPath, "dupes", "--format", "csv", "--min-size", "0")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -148,7 +137,7 @@ type dupesDoc struct {
 func TestDupesJSON(t *testing.T) {
 	s := catalogtest.Sample(t)
 	opts := service.DupesOptions{MinSize: 1, IncludeArchived: true}
-	out, errOut, code := runCLI(t, "--db", s.DBPath, "--json", "dupes", "--include-archived")
+	code, out, errOut := runCLI(t, "--db", s.DBPath, "--json", "dupes", "--include-archived")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -198,7 +187,7 @@ func TestDupesJSON(t *testing.T) {
 		t.Errorf("totals %d groups %d files, want %d and %d", doc.GroupsTotal, doc.FilesTotal, len(want), nfiles)
 	}
 	// An empty listing is still the documented object.
-	out, _, _ = runCLI(t, "--db", s.DBPath, "dupes", "--json", "--min-size", "1G")
+	_, out, _ = runCLI(t, "--db", s.DBPath, "dupes", "--json", "--min-size", "1G")
 	var empty map[string]any
 	if err := json.Unmarshal([]byte(out), &empty); err != nil || len(empty["groups"].([]any)) != 0 || empty["groups_total"].(float64) != 0 {
 		t.Errorf("empty listing %q: %v", out, err)
@@ -207,7 +196,7 @@ func TestDupesJSON(t *testing.T) {
 
 func TestDupesText(t *testing.T) {
 	s := catalogtest.Sample(t)
-	out, errOut, code := runCLI(t, "--db", s.DBPath, "dupes", "--machine", "m1")
+	code, out, errOut := runCLI(t, "--db", s.DBPath, "dupes", "--machine", "m1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -235,7 +224,7 @@ func TestDupesText(t *testing.T) {
 		t.Errorf("no total line for %d groups and %d files:\n%s", len(want), nfiles, out)
 	}
 	// Several machines: every path gets its machine.
-	out, _, _ = runCLI(t, "--db", s.DBPath, "dupes")
+	_, out, _ = runCLI(t, "--db", s.DBPath, "dupes")
 	if !strings.Contains(out, "  m2:"+filepath.Join(s.Roots[catalogtest.M2], "photos", "photo1.jpg")+"\n") {
 		t.Errorf("no machine prefix:\n%s", out)
 	}
@@ -243,7 +232,7 @@ func TestDupesText(t *testing.T) {
 
 func TestFindJSONRoundTripsEveryName(t *testing.T) {
 	s := catalogtest.Sample(t)
-	out, errOut, code := runCLI(t, "--db", s.DBPath, "find", "--json")
+	code, out, errOut := runCLI(t, "--db", s.DBPath, "find", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -287,7 +276,7 @@ func TestFindJSONRoundTripsEveryName(t *testing.T) {
 		t.Errorf("names do not round-trip\n got %q\nwant %q", names, want)
 	}
 	// No match is an empty array.
-	out, _, code = runCLI(t, "--db", s.DBPath, "find", "--json", "--name", "*.none")
+	code, out, _ = runCLI(t, "--db", s.DBPath, "find", "--json", "--name", "*.none")
 	if code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Errorf("no match: exit %d, %q", code, out)
 	}
@@ -295,7 +284,7 @@ func TestFindJSONRoundTripsEveryName(t *testing.T) {
 
 func TestFindText(t *testing.T) {
 	s := catalogtest.Sample(t)
-	out, errOut, code := runCLI(t, "--db", s.DBPath, "find", "--machine", "m1", "--under", filepath.Join(s.Roots["m1"], "odd"), "-i", "--name", "*.TXT")
+	code, out, errOut := runCLI(t, "--db", s.DBPath, "find", "--machine", "m1", "--under", filepath.Join(s.Roots["m1"], "odd"), "-i", "--name", "*.TXT")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -337,7 +326,7 @@ func TestLookupExitCodes(t *testing.T) {
 		{[]string{dir}, 2},
 	}
 	for _, tt := range tests {
-		out, errOut, code := runCLI(t, append([]string{"--db", s.DBPath, "lookup"}, tt.files...)...)
+		code, out, errOut := runCLI(t, append([]string{"--db", s.DBPath, "lookup"}, tt.files...)...)
 		if code != tt.code {
 			t.Errorf("lookup %q: exit %d, want %d\n%s%s", tt.files, code, tt.code, out, errOut)
 		}
@@ -353,7 +342,7 @@ func TestLookupExitCodes(t *testing.T) {
 			}
 		}
 	}
-	out, _, code := runCLI(t, "--db", s.DBPath, "--json", "lookup", have, fresh, missing)
+	code, out, _ := runCLI(t, "--db", s.DBPath, "--json", "lookup", have, fresh, missing)
 	var got []dto.LookupResult
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 2 {
 		t.Fatalf("exit %d, %v: %s", code, err, out)
@@ -369,7 +358,7 @@ func TestLookupExitCodes(t *testing.T) {
 
 func TestStatsJSON(t *testing.T) {
 	s := catalogtest.Sample(t)
-	out, errOut, code := runCLI(t, "--db", s.DBPath, "stats", "--json")
+	code, out, errOut := runCLI(t, "--db", s.DBPath, "stats", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -385,7 +374,7 @@ func TestStatsJSON(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stats --json\n got %+v\nwant %+v", got, want)
 	}
-	out, _, code = runCLI(t, "--db", s.DBPath, "stats")
+	code, out, _ = runCLI(t, "--db", s.DBPath, "stats")
 	if code != 0 || !strings.Contains(out, "duplicate groups") || !strings.Contains(out, "last scans") {
 		t.Errorf("stats text: exit %d\n%s", code, out)
 	}
@@ -409,7 +398,7 @@ func TestQueryUsageErrors(t *testing.T) {
 		{"stats", "extra"},
 		{"stats", "--scans", "-1"},
 	} {
-		_, errOut, code := runCLI(t, append([]string{"--db", s.DBPath}, args...)...)
+		code, _, errOut := runCLI(t, append([]string{"--db", s.DBPath}, args...)...)
 		if code != ExitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, ExitUsage)
 		}
@@ -422,7 +411,7 @@ func TestQueryUsageErrors(t *testing.T) {
 func TestQueriesNeedACatalog(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "none.db")
 	for _, cmd := range []string{"dupes", "find", "stats"} {
-		_, errOut, code := runCLI(t, "--db", db, cmd)
+		code, _, errOut := runCLI(t, "--db", db, cmd)
 		if code != ExitError || !strings.Contains(errOut, "no catalog") {
 			t.Errorf("%s: exit %d, %q", cmd, code, errOut)
 		}

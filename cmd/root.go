@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 
@@ -60,6 +62,8 @@ type app struct {
 	machine  string
 	json     bool
 	logLevel string
+	cpuProf  string
+	trace    string
 	stdout   io.Writer
 	stderr   io.Writer
 	stdin    io.Reader
@@ -95,6 +99,24 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 			if a.machine == "" {
 				return usageError("--machine must not be empty")
 			}
+			if a.cpuProf != "" {
+				f, err := os.Create(a.cpuProf)
+				if err != nil {
+					return fmt.Errorf("create CPU profile: %w", err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("start CPU profile: %w", err)
+				}
+			}
+			if a.trace != "" {
+				f, err := os.Create(a.trace)
+				if err != nil {
+					return fmt.Errorf("create trace: %w", err)
+				}
+				if err := trace.Start(f); err != nil {
+					return fmt.Errorf("start trace: %w", err)
+				}
+			}
 			return nil
 		},
 	}
@@ -108,6 +130,10 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 	f.StringVar(&a.machine, "machine", envOr("INDEXER_MACHINE", hostname()), "machine name recorded with each file (env INDEXER_MACHINE)")
 	f.BoolVar(&a.json, "json", false, "print results as JSON")
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	f.StringVar(&a.cpuProf, "cpuprofile", "", "write a CPU profile to `FILE` (for developers)")
+	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&a.trace, "trace", "", "write an execution trace to `FILE` (for developers)")
+	_ = f.MarkHidden("trace")
 	for _, c := range commands {
 		root.AddCommand(c(a))
 	}
@@ -119,6 +145,8 @@ func Execute() int {
 	ctx, stop := interruptContext()
 	defer stop()
 	root, _ := NewRoot(os.Stdout, os.Stderr)
+	defer pprof.StopCPUProfile() // a no-op unless --cpuprofile started one
+	defer trace.Stop()           // likewise for --trace
 	return run(ctx, root, os.Args[1:], os.Stderr)
 }
 

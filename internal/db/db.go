@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -95,12 +96,27 @@ func dsn(path string, opts Options, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// The hash indexes take random keys, so every chunk dirties pages all
+		// over them. A 64 MiB page cache keeps them in memory instead of
+		// re-reading them, and checkpointing every 16 MiB of WAL instead of
+		// 4 MiB copies a page rewritten by many chunks back to the file once.
+		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", "wal_autocheckpoint(16384)")
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
+	return fileURI(path, q)
+}
+
+// fileURI returns the file: URI of path with the query q.
+func fileURI(path string, q url.Values) string {
 	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
 	return u.String()
 }
 
 func (d *DB) openPools(ctx context.Context) error {
+	if err := probe(ctx, d.path, d.opts); err != nil {
+		return err
+	}
 	w, err := sqlx.Open(DriverName, dsn(d.path, d.opts, false))
 	if err != nil {
 		return fmt.Errorf("open catalog %s: %w", d.path, err)
@@ -110,11 +126,11 @@ func (d *DB) openPools(ctx context.Context) error {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(d.opts.ConnMaxLifetime)
-	if err := checkWAL(ctx, w, d.path); err != nil {
+	if err := checkWAL(ctx, w, d.path, d.opts.BusyTimeout); err != nil {
 		w.Close()
 		return err
 	}
-	if err := migrate(ctx, w); err != nil {
+	if err := migrate(ctx, w, !d.opts.MustExist); err != nil {
 		w.Close()
 		return fmt.Errorf("catalog %s: %w", d.path, err)
 	}
@@ -126,7 +142,7 @@ func (d *DB) openPools(ctx context.Context) error {
 	r.SetMaxOpenConns(d.opts.ReadConns)
 	r.SetMaxIdleConns(d.opts.ReadConns)
 	r.SetConnMaxLifetime(d.opts.ConnMaxLifetime)
-	if err := checkWAL(ctx, r, d.path); err != nil {
+	if err := checkWAL(ctx, r, d.path, d.opts.BusyTimeout); err != nil {
 		w.Close()
 		r.Close()
 		return err
@@ -137,13 +153,33 @@ func (d *DB) openPools(ctx context.Context) error {
 
 // checkWAL verifies the journal mode really is WAL: SQLite answers with the
 // mode it kept, and silently keeps another one on some file systems.
-func checkWAL(ctx context.Context, x *sqlx.DB, path string) error {
+//
+// The first connection to a new catalog switches the file to WAL (the DSN's
+// journal_mode pragma runs as the connection opens). That switch needs the file
+// to itself and SQLite does not call the busy handler for it, so when two
+// connections or processes open a new catalog at the same moment one of them
+// gets SQLITE_BUSY at once. It is retried here, within the busy timeout, on a
+// fresh connection; after the first switch WAL is a property of the file and
+// the pragma takes no lock.
+func checkWAL(ctx context.Context, x *sqlx.DB, path string, timeout time.Duration) error {
 	var mode string
-	if err := x.GetContext(ctx, &mode, "PRAGMA journal_mode"); err != nil {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := x.GetContext(ctx, &mode, "PRAGMA journal_mode")
+		if err == nil {
+			break
+		}
 		if IsCorrupt(err) {
 			return fmt.Errorf("%s: %w", path, ErrNotDatabase)
 		}
-		return fmt.Errorf("open catalog %s: %w", path, err)
+		if !IsBusy(err) || time.Now().After(deadline) {
+			return fmt.Errorf("open catalog %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("open catalog %s: %w", path, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	if mode != "wal" {
 		return fmt.Errorf("catalog %s: journal mode is %q, want \"wal\" (is it on a network file system?)", path, mode)
@@ -192,7 +228,9 @@ func (d *DB) Stats() Stats {
 // open in this process and no other process holds it, then reopens the pools
 // and migrates. swap typically moves a new file into place. When wait is false
 // and another process holds the catalog, Replace returns ErrInUse at once;
-// otherwise it waits until ctx is done.
+// otherwise it waits until ctx is done. A waiting Replace keeps its shared
+// hold on the catalog, so two handles waiting in Replace at the same time
+// wait for each other until one's ctx ends.
 //
 // Every holder of d sees the new pools from its next WithRead or WithWrite;
 // calls in flight finish on the old pools first.
@@ -220,7 +258,10 @@ func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) erro
 	// Reopen whatever is in place now, even if swap failed: the process must
 	// keep a usable catalog.
 	if err := d.openPools(ctx); err != nil {
+		// d is closed for good: release the lock now, as Close will not, so
+		// that another handle or process can restore a good file.
 		d.closed = true
+		d.lock.close()
 		return errors.Join(swapErr, fmt.Errorf("reopen catalog: %w", err))
 	}
 	return swapErr

@@ -9,7 +9,8 @@ import (
 )
 
 var (
-	// ErrNotExist is returned by Open with MustExist when the catalog file is missing.
+	// ErrNotExist is returned by Open with MustExist when the catalog file is
+	// missing, or holds no catalog yet (an empty file or database).
 	ErrNotExist = errors.New("catalog does not exist")
 	// ErrSchemaTooNew is returned when the catalog was written by a newer indexer.
 	ErrSchemaTooNew = errors.New("catalog schema is newer than this indexer")

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 )
 
 // Check runs PRAGMA quick_check, or integrity_check when full, and returns the
-// problems found; none means the file is sound.
+// problems found, one message each; none means the file is sound. Damage that
+// stops the check itself is returned as an error (IsCorrupt is true for it).
 func (d *DB) Check(ctx context.Context, full bool) ([]string, error) {
 	pragma := "PRAGMA quick_check"
 	if full {
@@ -24,7 +26,20 @@ func (d *DB) Check(ctx context.Context, full bool) ([]string, error) {
 	if len(out) == 1 && out[0] == "ok" {
 		return nil, nil
 	}
-	return out, nil
+	// SQLite may put several problems in one row, under a heading naming the
+	// schema ("*** in database main ***"); hand out one problem per element.
+	var problems []string
+	for _, row := range out {
+		for _, line := range strings.Split(row, "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "*** in database ") {
+				problems = append(problems, line)
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return out, nil // not "ok", whatever it says
+	}
+	return problems, nil
 }
 
 // ForeignKeyViolations returns the number of rows that break a foreign key.

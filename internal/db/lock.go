@@ -49,7 +49,8 @@ func acquireShared(ctx context.Context, path string, timeout time.Duration) (*fi
 }
 
 // upgrade converts the shared lock to an exclusive one. flock conversions are
-// not atomic: if it fails, the shared lock is taken again before returning.
+// not atomic: an attempt that fails drops the shared lock, so it is taken
+// again at once, between attempts as well as before returning.
 func (l *fileLock) upgrade(ctx context.Context, wait bool) error {
 	for {
 		err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -60,13 +61,14 @@ func (l *fileLock) upgrade(ctx context.Context, wait bool) error {
 			l.downgrade()
 			return fmt.Errorf("lock catalog: %w", err)
 		}
+		// The failed conversion dropped the shared lock: take it back while
+		// waiting, or another process could swap the file under our pools.
+		l.downgrade()
 		if !wait {
-			l.downgrade()
 			return ErrInUse
 		}
 		select {
 		case <-ctx.Done():
-			l.downgrade()
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -74,11 +76,18 @@ func (l *fileLock) upgrade(ctx context.Context, wait bool) error {
 }
 
 func (l *fileLock) downgrade() {
+	if l.f == nil {
+		return // released by close after a failed reopen
+	}
 	// Blocking: another process may have slipped in between; it holds the lock
 	// shared too, which does not block us.
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_SH)
 }
 
+// close releases the lock; it is safe to call twice.
 func (l *fileLock) close() {
-	_ = l.f.Close() // closing the descriptor releases the lock
+	if l.f != nil {
+		_ = l.f.Close() // closing the descriptor releases the lock
+		l.f = nil
+	}
 }

@@ -2,8 +2,10 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,10 +59,53 @@ func LatestVersion() int {
 	return len(ms)
 }
 
+// probe looks at the file at path before the pools open it. Their DSN switches
+// the file to WAL as the first connection opens, and that is a write: a file
+// that is not a catalog, or (with MustExist) holds none yet, must be refused
+// before it, and left as it was. probe's own connection sets no journal mode
+// and only reads. migrate checks the same again under its lock.
+func probe(ctx context.Context, path string, opts Options) error {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+	x, err := sql.Open(DriverName, fileURI(path, q))
+	if err != nil {
+		return fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	defer x.Close()
+	var catalog, other int
+	err = x.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(name = 'schema_migrations'), 0),
+		COALESCE(SUM(name <> 'schema_migrations'), 0)
+		FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).Scan(&catalog, &other)
+	switch {
+	case IsCorrupt(err):
+		return fmt.Errorf("%s: %w", path, ErrNotDatabase)
+	case err != nil:
+		return fmt.Errorf("open catalog %s: %w", path, err)
+	case catalog > 0:
+		// schema_migrations is a common name (golang-migrate, Rails): make
+		// sure the history is ours before anything writes to the file.
+		ms, err := loadMigrations()
+		if err != nil {
+			return err
+		}
+		if err := checkHistory(ctx, sqlx.NewDb(x, DriverName), ms); err != nil {
+			return fmt.Errorf("catalog %s: %w", path, err)
+		}
+		return nil
+	case other > 0:
+		return fmt.Errorf("catalog %s: %w", path, ErrNotCatalog)
+	case opts.MustExist:
+		return fmt.Errorf("%s: %w", path, ErrNotExist)
+	}
+	return nil
+}
+
 // migrate applies the pending migrations in one immediate transaction, so two
 // processes opening a new catalog at once serialize: the second sees the first's
-// work and applies nothing.
-func migrate(ctx context.Context, w *sqlx.DB) error {
+// work and applies nothing. Unless create is set, it refuses with ErrNotExist to
+// make a catalog in a file that holds none yet (empty, or without tables).
+func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
@@ -68,7 +113,7 @@ func migrate(ctx context.Context, w *sqlx.DB) error {
 	// The common case, an up-to-date catalog, needs no write lock: opening a
 	// catalog another process is scanning into should not wait for its commits.
 	if v, err := SchemaVersion(ctx, w); err == nil && v == len(ms) {
-		return nil
+		return checkHistory(ctx, w, ms)
 	} else if IsCorrupt(err) {
 		return ErrNotDatabase
 	}
@@ -90,6 +135,11 @@ func migrate(ctx context.Context, w *sqlx.DB) error {
 	if err := tx.GetContext(ctx, &cur, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
+	if cur > 0 {
+		if err := checkHistory(ctx, tx, ms); err != nil {
+			return err
+		}
+	}
 	if cur > len(ms) {
 		return fmt.Errorf("%w: it has version %d, this binary knows up to %d; upgrade indexer", ErrSchemaTooNew, cur, len(ms))
 	}
@@ -101,6 +151,9 @@ func migrate(ctx context.Context, w *sqlx.DB) error {
 		}
 		if n > 0 {
 			return ErrNotCatalog
+		}
+		if !create {
+			return ErrNotExist
 		}
 	}
 	for _, m := range ms[cur:] {
@@ -114,6 +167,22 @@ func migrate(ctx context.Context, w *sqlx.DB) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit migration: %w", err)
+	}
+	return nil
+}
+
+// checkHistory makes sure a non-empty schema_migrations is this project's:
+// its first migration carries the name this binary gives it. The table name is
+// common (golang-migrate, Rails), and another program's must be neither taken
+// for an up-to-date catalog nor reported as a newer one.
+func checkHistory(ctx context.Context, q sqlx.QueryerContext, ms []migration) error {
+	var name string
+	err := sqlx.GetContext(ctx, q, &name, "SELECT name FROM schema_migrations WHERE version = 1")
+	switch {
+	case IsCorrupt(err):
+		return ErrNotDatabase
+	case err != nil || name != ms[0].name:
+		return ErrNotCatalog
 	}
 	return nil
 }

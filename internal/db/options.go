@@ -20,7 +20,8 @@ type Options struct {
 	// BusyRetries is how often the unit of work retries a transaction that still
 	// met SQLITE_BUSY after BusyTimeout.
 	BusyRetries int
-	// MustExist refuses to create a missing catalog.
+	// MustExist refuses to create a catalog: in a missing file, or in an
+	// empty one.
 	MustExist bool
 }
 

@@ -20,16 +20,20 @@ const BufSize = 128 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, BufSize); return &b }}
 
+// HeadSize is how many leading bytes of a stream a Hasher keeps (see Head).
+const HeadSize = 512
+
 // Hasher feeds one stream to md5, sha1 and sha256. The zero value is not
 // usable; call New. A Hasher may be Reset and reused.
 type Hasher struct {
 	md5, sha1, sha256 hash.Hash
 	n                 int64
+	head              []byte
 }
 
 // New returns a ready Hasher.
 func New() *Hasher {
-	return &Hasher{md5: md5.New(), sha1: sha1.New(), sha256: sha256.New()}
+	return &Hasher{md5: md5.New(), sha1: sha1.New(), sha256: sha256.New(), head: make([]byte, 0, HeadSize)}
 }
 
 // Reset clears the Hasher for a new stream.
@@ -38,6 +42,7 @@ func (h *Hasher) Reset() {
 	h.sha1.Reset()
 	h.sha256.Reset()
 	h.n = 0
+	h.head = h.head[:0]
 }
 
 // Write feeds p to all three hashes. It never fails.
@@ -46,8 +51,16 @@ func (h *Hasher) Write(p []byte) (int, error) {
 	h.sha1.Write(p)
 	h.sha256.Write(p)
 	h.n += int64(len(p))
+	if len(h.head) < HeadSize {
+		h.head = append(h.head, p[:min(len(p), HeadSize-len(h.head))]...)
+	}
 	return len(p), nil
 }
+
+// Head returns the first HeadSize bytes written since the last Reset (all of
+// them if fewer), so that a caller can tell a file's type by content without
+// reading it twice. The slice is valid until the next Reset.
+func (h *Hasher) Head() []byte { return h.head }
 
 // Sum returns the digests of what was written so far.
 func (h *Hasher) Sum() dto.FileHash {

@@ -53,3 +53,21 @@ func BenchmarkHash(b *testing.B) {
 		h.Sum()
 	}
 }
+
+func TestHeadKeepsTheFirstBytes(t *testing.T) {
+	data := make([]byte, 3*HeadSize)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	h := New()
+	for _, n := range []int{0, 1, HeadSize - 1, HeadSize, len(data)} {
+		h.Reset()
+		// Short reads: the head is gathered across writes.
+		if _, err := h.ReadFrom(iotest.OneByteReader(bytes.NewReader(data[:n]))); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := h.Head(), data[:min(n, HeadSize)]; !bytes.Equal(got, want) {
+			t.Errorf("%d bytes: head of %d bytes, want %d", n, len(got), len(want))
+		}
+	}
+}

@@ -135,6 +135,35 @@ func (f *Files) EachUnder(ctx context.Context, machine, root string, fn func(dto
 	return rows.Err()
 }
 
+// EachValidatorsUnder is EachUnder for rescans: it fills only ID, Path,
+// ArchivePath, HashID, Operation and Validators, and scans without
+// reflection, because it reads every row below the roots on every scan.
+func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, fn func(dto.FileMeta) error) error {
+	lo, hi := PathRange(root)
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT id, path, archive_path, COALESCE(hash_id, 0), operation,
+		size, mtime_ns, ctime_ns, inode, device FROM files
+		WHERE machine = ? AND (path = ? OR (path >= ? AND path < ?))`), machine, root, lo, hi)
+	if err != nil {
+		return fmt.Errorf("list files under %s: %w", root, err)
+	}
+	defer rows.Close()
+	var m dto.FileMeta
+	var op string
+	var inode, device int64
+	for rows.Next() {
+		if err := rows.Scan(&m.ID, &m.Path, &m.ArchivePath, &m.HashID, &op, &m.Size,
+			&m.MtimeNS, &m.CtimeNS, &inode, &device); err != nil {
+			return err
+		}
+		m.Operation, m.Inode, m.Device = dto.Operation(op), uint64(inode), uint64(device)
+		m.Validators.Size = m.Size
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Touch records that the files with ids were seen unchanged by scan scanID.
 func (f *Files) Touch(ctx context.Context, ids []int64, scanID int64, scanned time.Time) error {
 	return f.updateIDs(ctx, "UPDATE files SET scanned = ?, scan_id = ? WHERE id IN (?)", ids, nanos(scanned), scanID)

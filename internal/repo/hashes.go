@@ -28,47 +28,64 @@ func (r hashRow) dto() dto.FileHash {
 }
 
 // FindOrCreateMany makes sure every content in hs has a row and returns the ids
-// by sha256. It costs two statements per ChunkSize contents, not one per row.
+// by sha256. New contents cost one INSERT … RETURNING per ChunkSize rows; only
+// contents that already existed are looked up, by one SELECT per chunk.
 func (h *Hashes) FindOrCreateMany(ctx context.Context, hs []dto.FileHash) (map[string]int64, error) {
 	ids := make(map[string]int64, len(hs))
 	for start := 0; start < len(hs); start += ChunkSize {
 		chunk := hs[start:min(start+ChunkSize, len(hs))]
 		args := make([]any, 0, len(chunk)*4)
-		keys := make([]string, 0, len(chunk))
+		seen := make(map[string]bool, len(chunk))
+		rows := 0
 		for _, c := range chunk {
+			if seen[c.SHA256] {
+				continue // one statement must not name a key twice
+			}
+			seen[c.SHA256] = true
 			args = append(args, c.Size, c.MD5, c.SHA1, c.SHA256)
-			keys = append(keys, c.SHA256)
+			rows++
 		}
-		q := "INSERT INTO hashes (size, md5, sha1, sha256) VALUES " + placeholders(len(chunk), 4) +
-			" ON CONFLICT (sha256) DO NOTHING"
-		if _, err := h.x.ExecContext(ctx, h.x.Rebind(q), args...); err != nil {
+		q := "INSERT INTO hashes (size, md5, sha1, sha256) VALUES " + placeholders(rows, 4) +
+			" ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256"
+		if err := scanIDs(ctx, h.x, h.x.Rebind(q), args, ids); err != nil {
 			return nil, fmt.Errorf("insert hashes: %w", err)
 		}
-		q, qargs, err := sqlx.In("SELECT id, sha256 FROM hashes WHERE sha256 IN (?)", keys)
-		if err != nil {
-			return nil, err
-		}
-		rows, err := h.x.QueryxContext(ctx, h.x.Rebind(q), qargs...)
-		if err != nil {
-			return nil, fmt.Errorf("select hash ids: %w", err)
-		}
-		for rows.Next() {
-			var id int64
-			var sum string
-			if err := rows.Scan(&id, &sum); err != nil {
-				rows.Close()
-				return nil, err
+		var missing []string
+		for sum := range seen {
+			if _, ok := ids[sum]; !ok {
+				missing = append(missing, sum)
 			}
-			ids[sum] = id
 		}
-		if err := rows.Close(); err != nil {
+		if len(missing) == 0 {
+			continue
+		}
+		q, qargs, err := sqlx.In("SELECT id, sha256 FROM hashes WHERE sha256 IN (?)", missing)
+		if err != nil {
 			return nil, err
 		}
-		if err := rows.Err(); err != nil {
-			return nil, err
+		if err := scanIDs(ctx, h.x, h.x.Rebind(q), qargs, ids); err != nil {
+			return nil, fmt.Errorf("select hash ids: %w", err)
 		}
 	}
 	return ids, nil
+}
+
+// scanIDs runs q and adds its (id, sha256) rows to ids.
+func scanIDs(ctx context.Context, x Executor, q string, args []any, ids map[string]int64) error {
+	rows, err := x.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var sum string
+		if err := rows.Scan(&id, &sum); err != nil {
+			return err
+		}
+		ids[sum] = id
+	}
+	return rows.Err()
 }
 
 // ByDigest returns the content whose md5, sha1 or sha256 is hex (told apart by

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -42,7 +43,7 @@ func (r scanRow) dto() dto.Scan {
 	s := dto.Scan{ID: r.ID, Machine: r.Machine, Started: time.Unix(0, r.Started), Status: dto.ScanStatus(r.Status),
 		ScanCounts: dto.ScanCounts{FilesSeen: r.FilesSeen, Added: r.Added, Modified: r.Modified, Deleted: r.Deleted,
 			Unchanged: r.Unchanged, Skipped: r.Skipped, Failed: r.Failed, BytesHashed: r.BytesHashed}}
-	_ = json.Unmarshal([]byte(r.Roots), &s.Roots)
+	s.Roots = decodeRoots(r.Roots)
 	if r.Finished.Valid {
 		s.Finished = time.Unix(0, r.Finished.Int64)
 	}
@@ -55,16 +56,59 @@ func (r scanRow) dto() dto.Scan {
 	return s
 }
 
+// rawRoot is a root that is not valid UTF-8; []byte marshals as base64.
+type rawRoot struct {
+	Base64 []byte `json:"base64"`
+}
+
+// encodeRoots stores roots as a JSON array of strings. encoding/json replaces
+// bytes that are not UTF-8 with U+FFFD, and a path need not be UTF-8, so such
+// a root is stored as {"base64": "..."} instead: the array stays readable for
+// the usual paths and every root round-trips byte for byte.
+func encodeRoots(roots []string) (string, error) {
+	out := make([]any, len(roots))
+	for i, r := range roots {
+		if utf8.ValidString(r) {
+			out[i] = r
+		} else {
+			out[i] = rawRoot{Base64: []byte(r)}
+		}
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+// decodeRoots reads what encodeRoots wrote; it skips what it cannot read.
+func decodeRoots(s string) []string {
+	var raw []json.RawMessage
+	if json.Unmarshal([]byte(s), &raw) != nil || len(raw) == 0 {
+		return nil
+	}
+	roots := make([]string, 0, len(raw))
+	for _, m := range raw {
+		var r string
+		if json.Unmarshal(m, &r) == nil {
+			roots = append(roots, r)
+			continue
+		}
+		var b rawRoot
+		if json.Unmarshal(m, &b) == nil {
+			roots = append(roots, string(b.Base64))
+		}
+	}
+	return roots
+}
+
 // Create records a running scan and returns its id.
 func (s *Scans) Create(ctx context.Context, sc dto.Scan) (int64, error) {
-	roots, err := json.Marshal(sc.Roots)
+	roots, err := encodeRoots(sc.Roots)
 	if err != nil {
 		return 0, err
 	}
 	var id int64
 	err = sqlx.GetContext(ctx, s.x, &id, s.x.Rebind(
 		"INSERT INTO scans (machine, roots, started, status) VALUES (?, ?, ?, ?) RETURNING id"),
-		sc.Machine, string(roots), sc.Started.UnixNano(), string(dto.ScanRunning))
+		sc.Machine, roots, sc.Started.UnixNano(), string(dto.ScanRunning))
 	if err != nil {
 		return 0, fmt.Errorf("create scan: %w", err)
 	}

@@ -2,17 +2,15 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 
-	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
 )
 
-// Lookup hashes each local file in one pass and calls fn with where its
+// Lookup hashes each local file in one pass, as scan does, and calls fn with where its
 // content is in the catalog: every present file and archive entry with the
 // same sha256, on any machine. A file that cannot be read gets a result with
 // Error set, and Lookup goes on with the next. Only fn's error, a cancelled
@@ -23,7 +21,7 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, fn func(dto.Lookup
 			return err
 		}
 		res := dto.LookupResult{File: name}
-		h, err := hashFile(name)
+		h, err := lookupHash(ctx, name)
 		if err != nil {
 			res.Error = err.Error()
 		} else {
@@ -45,35 +43,23 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, fn func(dto.Lookup
 	return nil
 }
 
-// hashFile returns the digests of a regular file, or an error that names it.
-// It stats before opening, so a named pipe is refused instead of blocking.
-func hashFile(name string) (dto.FileHash, error) {
+// lookupHash returns the digests of a regular file, read once as scan reads
+// it (a file that keeps changing while read is an error), or an error that
+// names the file. It stats first, so that a directory or a named pipe gets a
+// clear sentence.
+func lookupHash(ctx context.Context, name string) (dto.FileHash, error) {
 	fi, err := os.Stat(name)
 	if err != nil {
-		return dto.FileHash{}, cannotRead(name, err)
+		return dto.FileHash{}, fmt.Errorf("cannot read %s: %w", name, cause(err))
 	}
 	if !fi.Mode().IsRegular() {
 		return dto.FileHash{}, fmt.Errorf("cannot read %s: it is %s, not a regular file", name, kind(fi.Mode()))
 	}
-	f, err := os.Open(name)
+	_, h, err := hashFile(ctx, name, true, &ScanProgress{})
 	if err != nil {
-		return dto.FileHash{}, cannotRead(name, err)
-	}
-	defer f.Close()
-	h, err := digest.Reader(f)
-	if err != nil {
-		return dto.FileHash{}, cannotRead(name, err)
+		return dto.FileHash{}, fmt.Errorf("cannot read %s: %w", name, err)
 	}
 	return h, nil
-}
-
-// cannotRead names the file once: the *PathError's own copy of it is dropped.
-func cannotRead(name string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	return fmt.Errorf("cannot read %s: %w", name, err)
 }
 
 func kind(m fs.FileMode) string {

@@ -1,0 +1,326 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/indexer/indexer/internal/archive"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/service"
+	"github.com/indexer/indexer/internal/walk"
+)
+
+func init() { register(newScanCmd) }
+
+type scanFlags struct {
+	workers        int
+	rehash         bool
+	followSymlinks bool
+	oneFileSystem  bool
+	exclude        []string
+	quiet          bool
+	noArchives     bool
+	archiveDepth   int
+	archiveBytes   string
+	archiveEntries int64
+	archiveRatio   float64
+}
+
+func newScanCmd(a *app) *cobra.Command {
+	var f scanFlags
+	c := &cobra.Command{
+		Use:   "scan PATH...",
+		Short: "Index directories and files, or bring their catalog entries up to date",
+		Long: `scan walks each PATH (a directory or a single file) and records every regular
+file with its size, times and md5, sha1 and sha256, computed in one read.
+
+Later scans are incremental: a file whose size, mtime, ctime, inode and device
+are unchanged is not read again. Changed files are re-hashed (MOD), new ones
+added (ADD), and files no longer found become DEL (their rows are kept). A
+directory that cannot be read, or an interrupted scan, never turns files into DEL.
+
+Symlinks are not followed (unless --follow-symlinks), and FIFOs, sockets and
+devices are skipped unopened. One bad file never stops a scan: it is listed at
+the end.
+
+Archives (zip, tar, tar.gz/bz2/xz/zst/lz4/lz, 7z, rar; recognised by content)
+are indexed as files and, unless --no-archives, their regular entries too, each
+as ARCHIVE::INNER with its own hashes. An unchanged archive is not opened again.
+Limits per archive stop zip bombs; a corrupt archive, or one that reaches a
+limit, is listed as failed; encrypted entries are skipped and listed.
+
+Exit status: 0 all indexed, 3 some files (or archives) failed, 130
+interrupted, 1 the scan itself failed.`,
+		Example: `  indexer scan ~/Pictures /mnt/backup/photos
+  indexer scan --exclude '*.tmp' --exclude node_modules ~/src
+  indexer scan --json --quiet /srv/share > summary.json
+  indexer scan --archive-depth 2 --archive-max-bytes 64GiB /mnt/backups`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError("scan needs at least one PATH (see 'indexer scan --help')")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return a.runScan(cmd.Context(), args, f) },
+	}
+	fl := c.Flags()
+	fl.IntVarP(&f.workers, "workers", "w", 0, "parallel hash workers (default: number of CPUs)")
+	fl.BoolVar(&f.rehash, "rehash", false, "read and hash every file, even unchanged ones")
+	fl.BoolVarP(&f.followSymlinks, "follow-symlinks", "L", false, "follow symlinks (loops are detected)")
+	fl.BoolVarP(&f.oneFileSystem, "one-file-system", "x", false, "do not descend into other file systems")
+	fl.StringArrayVarP(&f.exclude, "exclude", "e", nil, "skip entries whose name or path matches `GLOB` (repeatable)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
+	fl.BoolVar(&f.noArchives, "no-archives", false, "do not look inside archives (they are still indexed as files)")
+	fl.IntVar(&f.archiveDepth, "archive-depth", archive.DefaultMaxDepth, "archive levels opened: 1 opens archives but not archives inside them")
+	fl.StringVar(&f.archiveBytes, "archive-max-bytes", "16GiB", "uncompressed `SIZE` read from one archive at most (0: no limit)")
+	fl.Int64Var(&f.archiveEntries, "archive-max-entries", archive.DefaultMaxEntries, "entries listed in one archive at most (0: no limit)")
+	fl.Float64Var(&f.archiveRatio, "archive-max-ratio", archive.DefaultMaxRatio, "uncompressed/compressed ratio of one archive at most (0: no limit)")
+	return c
+}
+
+// archiveOptions turns the archive flags into the scan's options.
+func (f scanFlags) archiveOptions() (bool, archive.Limits, error) {
+	if f.noArchives || f.archiveDepth == 0 {
+		return false, archive.Limits{}, nil
+	}
+	if f.archiveDepth < 0 {
+		return false, archive.Limits{}, usageError("--archive-depth must be 1 or more (0 is --no-archives), not %d", f.archiveDepth)
+	}
+	maxBytes, err := humanize.ParseBytes(f.archiveBytes)
+	if err != nil || maxBytes > math.MaxInt64 {
+		return false, archive.Limits{}, usageError("--archive-max-bytes %q is not a size such as 500MiB or 16GiB", f.archiveBytes)
+	}
+	if f.archiveEntries < 0 || f.archiveRatio < 0 {
+		return false, archive.Limits{}, usageError("--archive-max-entries and --archive-max-ratio must be 0 (no limit) or more")
+	}
+	lim := archive.Limits{MaxTotalBytes: int64(maxBytes), MaxEntries: f.archiveEntries, MaxRatio: f.archiveRatio, MaxDepth: f.archiveDepth}
+	// In archive.Limits zero means the default and a negative value none.
+	if lim.MaxTotalBytes == 0 {
+		lim.MaxTotalBytes = -1
+	}
+	if lim.MaxEntries == 0 {
+		lim.MaxEntries = -1
+	}
+	if lim.MaxRatio == 0 {
+		lim.MaxRatio = -1
+	}
+	return true, lim, nil
+}
+
+func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
+	if f.workers < 0 {
+		return usageError("--workers must be 0 (one per CPU) or more, not %d", f.workers)
+	}
+	if err := walk.ValidatePatterns(f.exclude); err != nil {
+		return usageError("--exclude: %w", err)
+	}
+	archives, limits, err := f.archiveOptions()
+	if err != nil {
+		return err
+	}
+	c, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	prog := &service.ScanProgress{}
+	stop := a.showProgress(prog, f.quiet)
+	rep, err := c.Scan(ctx, roots, service.ScanOptions{
+		Machine: a.machine, Workers: f.workers, Rehash: f.rehash, FollowSymlinks: f.followSymlinks,
+		OneFileSystem: f.oneFileSystem, Exclude: f.exclude, Progress: prog,
+		Archives: archives, ArchiveLimits: limits,
+	})
+	stop()
+	if errors.Is(err, service.ErrNoRoots) {
+		return err
+	}
+	if rep.ID == 0 && err != nil {
+		return explainOpen(a.dbPath, err)
+	}
+	if perr := a.printScan(rep); perr != nil {
+		return perr
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return withCode(ExitInterrupted, errors.New("scan interrupted; what was hashed is saved, and the next scan resumes cheaply"))
+	case err != nil:
+		return explainOpen(a.dbPath, err)
+	case rep.Status == dto.ScanPartial:
+		return withCode(ExitPartial, fmt.Errorf("%s could not be indexed (listed above)", plural(rep.Counts.Failed, "file")))
+	}
+	return nil
+}
+
+// showProgress draws a progress line on stderr while it is a terminal, and
+// returns the function that removes it.
+func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
+	f, ok := a.stderr.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(10),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionFullWidth(),
+	)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(150 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bar.Describe(fmt.Sprintf("%d files  %s", p.Files.Load(), p.Dir()))
+				_ = bar.Set64(p.Bytes.Load())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		_ = bar.Finish()
+		_ = bar.Clear()
+	}
+}
+
+// scanJSON is the --json summary.
+type scanJSON struct {
+	ScanID int64    `json:"scan_id"`
+	Roots  []string `json:"roots"`
+	Status string   `json:"status"`
+	dto.ScanCounts
+	DurationMS      int64            `json:"duration_ms"`
+	ThroughputMBps  float64          `json:"throughput_mb_s"`
+	SkippedByReason map[string]int64 `json:"skipped_by_reason"`
+	Failures        []pathError      `json:"failures"`
+	Skips           []pathReason     `json:"skips"`
+}
+
+type pathError struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+type pathReason struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+func (a *app) printScan(rep service.ScanReport) error {
+	by := map[string]int64{}
+	for _, s := range rep.Skips {
+		by[s.Reason]++
+	}
+	mbps := 0.0
+	if secs := rep.Duration.Seconds(); secs > 0 {
+		mbps = float64(rep.Counts.BytesHashed) / 1e6 / secs
+	}
+	if a.json {
+		out := scanJSON{ScanID: rep.ID, Roots: rep.Roots, Status: string(rep.Status), ScanCounts: rep.Counts,
+			DurationMS: rep.Duration.Milliseconds(), ThroughputMBps: mbps, SkippedByReason: by,
+			Failures: []pathError{}, Skips: []pathReason{}}
+		for _, f := range rep.Failures {
+			out.Failures = append(out.Failures, pathError{Path: f.Path, Error: f.Err.Error()})
+		}
+		for _, s := range rep.Skips {
+			out.Skips = append(out.Skips, pathReason{Path: s.Path, Reason: s.Reason})
+		}
+		return a.printJSON(out)
+	}
+	w := a.stdout
+	c := rep.Counts
+	fmt.Fprintf(w, "scan #%d %s in %s: %d files seen, %d added, %d modified, %d deleted, %d unchanged, %d skipped, %d failed\n",
+		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), c.FilesSeen, c.Added, c.Modified, c.Deleted, c.Unchanged, c.Skipped, c.Failed)
+	fmt.Fprintf(w, "hashed %s at %.1f MB/s\n", humanBytes(c.BytesHashed), mbps)
+	if len(by) > 0 {
+		reasons := make([]string, 0, len(by))
+		for r, n := range by {
+			reasons = append(reasons, fmt.Sprintf("%d %s", n, r))
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(w, "skipped: %s\n", strings.Join(reasons, ", "))
+	}
+	printArchiveSkips(w, rep.Skips)
+	printFailures(w, rep.Failures)
+	return nil
+}
+
+// printArchiveSkips lists what was left out inside archives (encrypted
+// entries above all), which a user may not expect; other skips are counted.
+func printArchiveSkips(w io.Writer, skips []service.Skip) {
+	header := false
+	for _, s := range skips {
+		switch s.Reason {
+		case service.ReasonEncrypted, service.ReasonDuplicateEntry, service.ReasonUnnamedEntry:
+		default:
+			continue
+		}
+		if !header {
+			fmt.Fprintf(w, "not indexed in archives:\n")
+			header = true
+		}
+		fmt.Fprintf(w, "  %s: %s\n", quotePath(s.Path), s.Reason)
+	}
+}
+
+func printFailures(w io.Writer, fs []service.Failure) {
+	if len(fs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "failed:\n")
+	for _, f := range fs {
+		fmt.Fprintf(w, "  %s: %v\n", quotePath(f.Path), f.Err)
+	}
+}
+
+// quotePath keeps one path on one line: names with control characters or
+// invalid UTF-8 are shown Go-quoted.
+func quotePath(p string) string {
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == '\uFFFD' {
+			return fmt.Sprintf("%q", p)
+		}
+	}
+	return p
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// plural says "1 file" or "2 files".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -1,0 +1,748 @@
+package service
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/indexer/indexer/internal/archive"
+	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/digest"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/uow"
+	"github.com/indexer/indexer/internal/walk"
+)
+
+// ScanOptions tune a scan.
+type ScanOptions struct {
+	Machine        string
+	Workers        int // hash workers; 0 means one per CPU
+	Rehash         bool
+	FollowSymlinks bool
+	OneFileSystem  bool
+	Exclude        []string
+	// Archives: also index the regular entries of the archives met
+	// (recognised by content), within ArchiveLimits (zero: the defaults).
+	// See scan_archive.go.
+	Archives      bool
+	ArchiveLimits archive.Limits
+	// Progress, when not nil, is updated as the scan goes; read it from
+	// another goroutine.
+	Progress *ScanProgress
+}
+
+// ScanProgress is live progress, safe to read while the scan runs.
+type ScanProgress struct {
+	Files atomic.Int64 // regular files met by the walk
+	Bytes atomic.Int64 // bytes hashed
+	dir   atomic.Pointer[string]
+}
+
+// Dir returns the directory the walk is in.
+func (p *ScanProgress) Dir() string {
+	if d := p.dir.Load(); d != nil {
+		return *d
+	}
+	return ""
+}
+
+// Failure is a file that could not be indexed.
+type Failure struct {
+	Path string
+	Err  error
+}
+
+// Skip is an entry deliberately not indexed.
+type Skip struct {
+	Path   string
+	Reason string
+}
+
+// ScanReport is the outcome of a scan.
+type ScanReport struct {
+	ID       int64
+	Roots    []string
+	Status   dto.ScanStatus
+	Counts   dto.ScanCounts
+	Started  time.Time
+	Duration time.Duration
+	Failures []Failure
+	Skips    []Skip
+}
+
+// chunkFiles is how many files one write transaction carries; touchIDs is how
+// many unchanged files' ids one transaction marks as seen (in statements of
+// repo.ChunkSize ids each). Touches are tiny updates, so more fit one commit.
+const (
+	chunkFiles = 200
+	touchIDs   = 2000
+)
+
+// racyWindow: a file whose ctime is this close to the moment it was hashed
+// may change again within the file system's timestamp granularity without
+// its stat changing, so its validators are not trusted next time (git's
+// "racily clean" rule).
+const racyWindow = 100 * time.Millisecond
+
+// known is what the catalog holds of a file before the scan.
+type known struct {
+	id     int64
+	hashID int64
+	op     dto.Operation
+	v      dto.Validators
+}
+
+// job is a file for the hash workers.
+type job struct {
+	path   string
+	st     walk.Stat
+	known  *known
+	follow bool // open through a final symlink: a root named by the user may be one
+	// entries are the catalog's entries of the file, an archive, by inner path.
+	entries map[string]*known
+}
+
+// result is a file for the writer: hashed, unchanged (touch), or failed.
+type result struct {
+	path    string
+	st      walk.Stat
+	hash    dto.FileHash
+	known   *known
+	touchID int64 // unchanged and not read: only mark as seen
+	err     error
+	// An archive entry has its inner path here (path is the archive's) and
+	// its modification time from the archive.
+	inner    string
+	modified time.Time
+}
+
+// Test hooks, nil outside tests. testHookBeforeHash runs in a hash worker
+// just before a file is opened; testHookReader may wrap the reader a file is
+// hashed from, to change the file while it is being read.
+var (
+	testHookBeforeHash func(path string)
+	testHookReader     func(path string, r io.Reader) io.Reader
+)
+
+// ErrNoRoots is returned when no root could be examined at all.
+var ErrNoRoots = errors.New("no path given could be scanned")
+
+// Scan walks roots, hashes new and changed regular files, and brings the
+// catalog in step with the disk for opts.Machine. Per-file problems are in the
+// report, not errors; the returned error means the scan itself failed (the
+// catalog could not be written, or ctx was canceled: then the report says
+// interrupted and what was hashed is committed).
+func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (ScanReport, error) {
+	if opts.Machine == "" {
+		return ScanReport{}, errors.New("scan: machine name is empty")
+	}
+	if err := walk.ValidatePatterns(opts.Exclude); err != nil {
+		return ScanReport{}, err
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	if opts.Progress == nil {
+		opts.Progress = &ScanProgress{}
+	}
+	roots, err := normalizeRoots(roots)
+	if err != nil {
+		return ScanReport{}, err
+	}
+	// A scan where no root exists is a mistake, not a partial success.
+	var firstErr error
+	reachable := 0
+	for _, r := range roots {
+		if _, err := os.Stat(r); err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		reachable++
+	}
+	if reachable == 0 {
+		return ScanReport{}, fmt.Errorf("%w: %w", ErrNoRoots, describeRoot(firstErr))
+	}
+	s := &scanRun{
+		c:         c,
+		opts:      opts,
+		uow:       uow.New(c.db), // its own, so the metrics are this scan's
+		known:     map[string]*known{},
+		entries:   map[string]map[string]*known{},
+		protected: map[string]bool{},
+		ignore:    catalogFiles(c.db.Path()),
+		rep:       ScanReport{Roots: roots, Started: time.Now()},
+	}
+	return s.run(ctx)
+}
+
+type scanRun struct {
+	c    *Catalog
+	opts ScanOptions
+	uow  *uow.UoW
+
+	// Owned by the walker goroutine until it ends.
+	known     map[string]*known
+	entries   map[string]map[string]*known // archive entries: archive path → inner path → row
+	protected map[string]bool              // directories not fully walked: nothing below them becomes DEL
+	ignore    func(path string) bool
+	dbIDs     []devIno
+
+	mu          sync.Mutex // guards rep and goneEntries while the pipeline runs
+	rep         ScanReport
+	goneEntries []int64 // entries no longer in their (re-read) archive: DEL once the walk completes
+}
+
+type devIno struct{ dev, ino uint64 }
+
+func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
+	// Load what the catalog knows under the roots, so the walk can decide
+	// "unchanged" without a query per file. The walk starts at once and holds
+	// its events until the load is done: the two overlap.
+	loaded := make(chan error, 1)
+	go func() { loaded <- s.loadKnown(ctx) }()
+	// The catalog's files are also recognised by identity, for when a root
+	// reaches them through a symlink: closing a descriptor of the database or
+	// its -shm would drop this process's SQLite locks on it.
+	for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {
+		p := s.c.db.Path() + suffix
+		if st, err := walk.Lstat(p); err == nil {
+			s.dbIDs = append(s.dbIDs, devIno{st.Device, st.Inode})
+		}
+	}
+
+	wctx := context.WithoutCancel(ctx) // commits of finished work survive Ctrl-C
+	err := s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started})
+		return err
+	})
+	if err != nil {
+		<-loaded
+		return s.rep, fmt.Errorf("record scan: %w", err)
+	}
+
+	walkErr := s.pipeline(ctx, wctx, loaded)
+	interrupted := ctx.Err() != nil
+	var fatal error
+	if walkErr != nil && !interrupted {
+		fatal = walkErr
+	}
+	if fatal == nil && !interrupted {
+		if err := s.markDeleted(wctx); err != nil {
+			fatal = err
+		}
+	}
+
+	s.rep.Duration = time.Since(s.rep.Started)
+	switch {
+	case fatal != nil:
+		s.rep.Status = dto.ScanFailed
+	case interrupted:
+		s.rep.Status = dto.ScanInterrupted
+	case s.rep.Counts.Failed > 0:
+		s.rep.Status = dto.ScanPartial
+	default:
+		s.rep.Status = dto.ScanComplete
+	}
+	finishErr := s.finish(wctx)
+	switch {
+	case fatal != nil:
+		return s.rep, fatal
+	case interrupted:
+		return s.rep, ctx.Err()
+	}
+	return s.rep, finishErr
+}
+
+// pipeline runs walker → hash workers → one writer. It returns the first
+// error that stopped it (ctx's when interrupted).
+func (s *scanRun) pipeline(ctx, wctx context.Context, loaded <-chan error) error {
+	// abort stops the walker and the hash workers when the writer cannot
+	// write at all: there is no use reading the rest of the tree then.
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := make(chan job, s.opts.Workers*4)
+	results := make(chan result, 512)
+
+	var producers sync.WaitGroup
+	producers.Add(1 + s.opts.Workers)
+	go func() { producers.Wait(); close(results) }()
+
+	g.Go(func() error {
+		defer producers.Done()
+		defer close(jobs)
+		return s.walk(gctx, loaded, jobs, results)
+	})
+	for range s.opts.Workers {
+		g.Go(func() error {
+			defer producers.Done()
+			return s.hashWorker(gctx, jobs, results)
+		})
+	}
+	// The writer drains results to the end even after cancellation, and
+	// commits on wctx, so that everything hashed is kept.
+	writerErr := make(chan error, 1)
+	go func() { writerErr <- s.writer(wctx, results, abort) }()
+	gerr := g.Wait()
+	werr := <-writerErr
+	if werr != nil {
+		return werr
+	}
+	return gerr
+}
+
+func (s *scanRun) send(ctx context.Context, results chan<- result, r result) error {
+	select {
+	case results <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// walk walks every root and routes each file: unchanged ones straight to the
+// writer, the others to the hash workers.
+func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job, results chan<- result) error {
+	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
+		Exclude: s.opts.Exclude, Ignore: s.ignore}
+	type held struct {
+		root string
+		ev   walk.Event
+	}
+	var pending []held
+	ready := false
+	// await returns once the known rows are loaded (or at once, when block is
+	// false and they are not), then handles the events held meanwhile.
+	await := func(block bool) error {
+		if ready {
+			return nil
+		}
+		var err error
+		if block {
+			select {
+			case err = <-loaded:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		} else {
+			select {
+			case err = <-loaded:
+			default:
+				return nil
+			}
+		}
+		ready = true
+		if err != nil {
+			return fmt.Errorf("read catalog: %w", err)
+		}
+		for _, h := range pending {
+			if err := s.route(ctx, h.root, h.ev, jobs, results); err != nil {
+				return err
+			}
+		}
+		pending = nil
+		return nil
+	}
+	for _, root := range s.rep.Roots {
+		err := walk.Walk(ctx, root, wopts, func(ev walk.Event) error {
+			if err := await(false); err != nil {
+				return err
+			}
+			if !ready {
+				pending = append(pending, held{root, ev})
+				return nil
+			}
+			return s.route(ctx, root, ev, jobs, results)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return await(true)
+}
+
+// route handles one walk event: errors and skips go to the report, unchanged
+// files straight to the writer, the others to the hash workers.
+func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs chan<- job, results chan<- result) error {
+	switch ev.Kind {
+	case walk.Error:
+		// An entry that could not be stat'ed may be a directory (in a
+		// directory that can be listed but not searched, every entry
+		// fails so): nothing below it may become DEL.
+		gone := errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root
+		if ev.IsDir || !gone {
+			s.protected[ev.Path] = true
+		}
+		if gone {
+			return nil // gone between readdir and stat: simply not there
+		}
+		delete(s.known, ev.Path)
+		s.fail(ev.Path, cause(ev.Err))
+		return nil
+	case walk.Skip:
+		s.skip(ev.Path, ev.Reason)
+		switch ev.Reason {
+		case walk.ReasonExcluded, walk.ReasonCatalog, walk.ReasonOtherFS, walk.ReasonSeen:
+			// Still there, just not ours to look at: keep its rows.
+			delete(s.known, ev.Path)
+			if ev.IsDir {
+				s.protected[ev.Path] = true
+			}
+		}
+		return nil
+	}
+	if s.isCatalog(ev.Stat) {
+		delete(s.known, ev.Path)
+		s.skip(ev.Path, walk.ReasonCatalog)
+		return nil
+	}
+	s.opts.Progress.Files.Add(1)
+	dir := filepath.Dir(ev.Path)
+	if cur := s.opts.Progress.dir.Load(); cur == nil || *cur != dir {
+		s.opts.Progress.dir.Store(&dir)
+	}
+	k := s.known[ev.Path]
+	delete(s.known, ev.Path)
+	entries := s.entries[ev.Path]
+	delete(s.entries, ev.Path)
+	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashID != 0 && k.v.Same(ev.Stat.Validators) {
+		if err := s.touchEntries(ctx, results, entries); err != nil {
+			return err
+		}
+		return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
+	}
+	select {
+	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root, entries: entries}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *scanRun) isCatalog(st walk.Stat) bool {
+	for _, id := range s.dbIDs {
+		if id.dev == st.Device && id.ino == st.Inode {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
+	h := digest.New()
+	for j := range jobs {
+		if testHookBeforeHash != nil {
+			testHookBeforeHash(j.path)
+		}
+		st, sum, head, err := hashFileHead(ctx, h, j.path, j.follow, s.opts.Progress)
+		if err == nil {
+			// The file's own row goes after its entries, with validators
+			// that make the next scan read it again if they fell short.
+			var stop error
+			if st, stop = s.indexArchive(ctx, h, j, st, head, results); stop != nil {
+				return stop
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err() // a read cut short by cancellation is not a result
+		}
+		if err := s.send(ctx, results, result{path: j.path, st: st, hash: sum, known: j.known, err: err}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writer commits results in chunks. It returns an error only when the
+// catalog cannot be written at all, and then calls abort at once; per-file
+// failures go to the report.
+func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func()) error {
+	var batch []result
+	var touches []int64
+	var fatal error
+	flush := func() {
+		if fatal == nil && (len(batch) > 0 || len(touches) > 0) {
+			if fatal = s.flush(ctx, batch, touches); fatal != nil {
+				abort()
+			}
+		}
+		batch, touches = batch[:0], touches[:0]
+	}
+	for r := range results {
+		if fatal != nil {
+			continue // drain so that producers never block
+		}
+		switch {
+		case r.err != nil:
+			s.fail(r.path, r.err)
+		case r.touchID != 0:
+			touches = append(touches, r.touchID)
+		default:
+			batch = append(batch, r)
+		}
+		if len(batch) >= chunkFiles || len(touches) >= touchIDs {
+			flush()
+		}
+	}
+	flush()
+	return fatal
+}
+
+// tally counts what a committed chunk did.
+type tally struct{ added, modified, unchanged, bytes int64 }
+
+func (s *scanRun) flush(ctx context.Context, batch []result, touches []int64) error {
+	var t tally
+	err := s.uow.Do(ctx, "scan.chunk", func(ctx context.Context, r *uow.Repos) error {
+		t = tally{}
+		if err := r.Files.Touch(ctx, touches, s.rep.ID, s.rep.Started); err != nil {
+			return err
+		}
+		return s.writeFiles(ctx, r, batch, &t)
+	})
+	if err == nil {
+		s.count(t, int64(len(touches)))
+		return nil
+	}
+	if isFatalWrite(err) {
+		return fmt.Errorf("write to catalog: %w", err)
+	}
+	// One bad row must cost one file, not the chunk: retry each on its own.
+	s.c.log.Warn("chunk write failed, retrying file by file", "files", len(batch), "err", err)
+	if len(touches) > 0 {
+		if err := s.uow.Do(ctx, "scan.touch", func(ctx context.Context, r *uow.Repos) error {
+			return r.Files.Touch(ctx, touches, s.rep.ID, s.rep.Started)
+		}); err != nil {
+			return fmt.Errorf("write to catalog: %w", err)
+		}
+		s.count(tally{}, int64(len(touches)))
+	}
+	for i := range batch {
+		var t tally
+		err := s.uow.Do(ctx, "scan.file", func(ctx context.Context, r *uow.Repos) error {
+			t = tally{}
+			return s.writeFiles(ctx, r, batch[i:i+1], &t)
+		})
+		switch {
+		case err == nil:
+			s.count(t, 0)
+		case isFatalWrite(err):
+			return fmt.Errorf("write to catalog: %w", err)
+		default:
+			s.fail(entryPath(batch[i].path, batch[i].inner), fmt.Errorf("store in catalog: %w", err))
+		}
+	}
+	return nil
+}
+
+// isFatalWrite tells errors that no per-file retry can cure: the catalog is
+// locked, full, unwritable or damaged, or the context is done.
+func isFatalWrite(err error) bool {
+	switch db.Kind(err) {
+	case "busy", "full", "corrupt", "canceled":
+		return true
+	}
+	return errors.Is(err, db.ErrClosed) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES)
+}
+
+func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, t *tally) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	hs := make([]dto.FileHash, len(batch))
+	for i, b := range batch {
+		hs[i] = b.hash
+	}
+	ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
+	if err != nil {
+		return err
+	}
+	files := make([]dto.FileMeta, len(batch))
+	for i, b := range batch {
+		id := ids[b.hash.SHA256]
+		op := dto.OpAdd
+		switch {
+		case b.known == nil || b.known.op == dto.OpDel:
+			t.added++
+		case b.known.hashID != id:
+			op = dto.OpMod
+			t.modified++
+		default:
+			op = b.known.op // same content: only the stat changed
+			t.unchanged++
+		}
+		t.bytes += b.hash.Size
+		if b.inner != "" {
+			files[i] = s.entryMeta(b, op, id)
+			continue
+		}
+		v := b.st.Validators
+		files[i] = dto.FileMeta{
+			Machine: s.opts.Machine, Path: b.path, Name: filepath.Base(b.path), Size: b.hash.Size,
+			Created: b.st.Created, Modified: b.st.Modified, Scanned: s.rep.Started, Operation: op,
+			HashID: id, ScanID: s.rep.ID, Validators: v,
+		}
+	}
+	return r.Files.UpsertMany(ctx, files)
+}
+
+func (s *scanRun) count(t tally, touched int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &s.rep.Counts
+	c.Added += t.added
+	c.Modified += t.modified
+	c.Unchanged += t.unchanged + touched
+	c.BytesHashed += t.bytes
+	c.FilesSeen += t.added + t.modified + t.unchanged + touched
+}
+
+func (s *scanRun) fail(path string, err error) {
+	s.c.log.Info("cannot index", "path", path, "err", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rep.Counts.Failed++
+	s.rep.Failures = append(s.rep.Failures, Failure{Path: path, Err: err})
+}
+
+func (s *scanRun) skip(path, reason string) {
+	s.c.log.Debug("skipped", "path", path, "reason", reason)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rep.Counts.Skipped++
+	s.rep.Skips = append(s.rep.Skips, Skip{Path: path, Reason: reason})
+}
+
+// markDeleted turns the files the catalog knew under the roots, and that the
+// completed walk did not find, into DEL, except below directories that were
+// not fully walked.
+func (s *scanRun) markDeleted(ctx context.Context) error {
+	var ids []int64
+	for path, k := range s.known {
+		if k.op != dto.OpDel && !s.underProtected(path) {
+			ids = append(ids, k.id)
+			ids = appendPresent(ids, s.entries[path]) // a gone archive takes its entries along
+		}
+	}
+	ids = append(ids, s.goneEntries...)
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for start := 0; start < len(ids); start += touchIDs {
+		chunk := ids[start:min(start+touchIDs, len(ids))]
+		err := s.uow.Do(ctx, "scan.delete", func(ctx context.Context, r *uow.Repos) error {
+			return r.Files.MarkDeleted(ctx, chunk, s.rep.ID, s.rep.Started)
+		})
+		if err != nil {
+			return fmt.Errorf("record deletions: %w", err)
+		}
+		s.rep.Counts.Deleted += int64(len(chunk))
+	}
+	return nil
+}
+
+func (s *scanRun) underProtected(path string) bool {
+	for p := path; ; {
+		if s.protected[p] {
+			return true
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return false
+		}
+		p = parent
+	}
+}
+
+func (s *scanRun) finish(ctx context.Context) error {
+	m := s.uow.Metrics()
+	sc := dto.Scan{ID: s.rep.ID, Finished: time.Now(), Status: s.rep.Status, ScanCounts: s.rep.Counts, TxMetrics: &m}
+	err := s.uow.Do(ctx, "scan.finish", func(ctx context.Context, r *uow.Repos) error { return r.Scans.Finish(ctx, sc) })
+	if err != nil {
+		return fmt.Errorf("record scan result: %w", err)
+	}
+	return nil
+}
+
+// normalizeRoots makes roots absolute and clean, drops repeats and roots that
+// lie below another root.
+func normalizeRoots(roots []string) ([]string, error) {
+	if len(roots) == 0 {
+		return nil, ErrNoRoots
+	}
+	abs := make([]string, 0, len(roots))
+	for _, r := range roots {
+		a, err := filepath.Abs(r)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", r, err)
+		}
+		abs = append(abs, a)
+	}
+	// Sorted, a root comes after every root it lies below, but not always
+	// right after one: "/a-x" sorts between "/a" and "/a/b". So each is
+	// checked against every root kept.
+	sort.Strings(abs)
+	out := abs[:0]
+next:
+	for _, a := range abs {
+		for _, kept := range out {
+			if a == kept || strings.HasPrefix(a, strings.TrimSuffix(kept, "/")+"/") {
+				continue next
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// catalogFiles returns a predicate for the catalog's own files: the database,
+// its -wal, -shm and lock files, staged copies beside it, and its backups.
+func catalogFiles(dbPath string) func(string) bool {
+	backups := filepath.Join(filepath.Dir(dbPath), "backups")
+	return func(p string) bool {
+		return p == dbPath || strings.HasPrefix(p, dbPath+"-") || strings.HasPrefix(p, dbPath+".") ||
+			p == backups || strings.HasPrefix(p, backups+"/")
+	}
+}
+
+// describeRoot words a root's stat error as "PATH: cause".
+func describeRoot(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// loadKnown reads the catalog's plain-file rows under the roots into s.known.
+func (s *scanRun) loadKnown(ctx context.Context) error {
+	return s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		for _, root := range s.rep.Roots {
+			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
+				k := &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
+				if m.ArchivePath == "" {
+					s.known[m.Path] = k
+				} else {
+					s.knowEntry(m.Path, m.ArchivePath, k)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
