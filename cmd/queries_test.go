@@ -50,32 +50,33 @@ func parseLocation(t *testing.T, line, m string) string {
 }
 
 func TestDupesFdupesParsesBack(t *testing.T) {
-	s := catalogtest.Sample(t)
-	for _, machine := range []string{"", catalogtest.M1} {
-		args := []string{"--db", s.DBPath, "dupes", "--format", "fdupes"}
-		if machine != "" {
-			args = append(args, "--machine", machine)
-		}
-		code, out, errOut := runCLI(t, args...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, errOut)
-		}
-		if !strings.HasSuffix(out, "\n\n") {
-			t.Errorf("fdupes output does not end with a blank line: %q", out[max(0, len(out)-40):])
-		}
-		var got [][]string
-		for _, block := range strings.Split(strings.TrimSuffix(out, "\n\n"), "\n\n") {
-			var g []string
-			for _, line := range strings.Split(block, "\n") {
-				g = append(g, parseLocation(t, line, machine))
+	catalogtest.EachSample(t, func(t *testing.T, s *catalogtest.SampleCatalog) {
+		for _, machine := range []string{"", catalogtest.M1} {
+			args := []string{"--db", s.DBPath, "dupes", "--format", "fdupes"}
+			if machine != "" {
+				args = append(args, "--machine", machine)
 			}
-			got = append(got, g)
+			code, out, errOut := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("%v: exit %d: %s", args, code, errOut)
+			}
+			if !strings.HasSuffix(out, "\n\n") {
+				t.Errorf("fdupes output does not end with a blank line: %q", out[max(0, len(out)-40):])
+			}
+			var got [][]string
+			for _, block := range strings.Split(strings.TrimSuffix(out, "\n\n"), "\n\n") {
+				var g []string
+				for _, line := range strings.Split(block, "\n") {
+					g = append(g, parseLocation(t, line, machine))
+				}
+				got = append(got, g)
+			}
+			want := files(s.ExpectDupes(t, service.DupesOptions{MinSize: 1, Machine: machine}))
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("machine %q:\n got %q\nwant %q", machine, got, want)
+			}
 		}
-		want := files(s.ExpectDupes(t, service.DupesOptions{MinSize: 1, Machine: machine}))
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("machine %q:\n got %q\nwant %q", machine, got, want)
-		}
-	}
+	})
 }
 
 func TestDupesCSV(t *testing.T) {
@@ -135,63 +136,64 @@ type dupesDoc struct {
 }
 
 func TestDupesJSON(t *testing.T) {
-	s := catalogtest.Sample(t)
-	opts := service.DupesOptions{MinSize: 1, IncludeArchived: true}
-	code, out, errOut := runCLI(t, "--db", s.DBPath, "--json", "dupes", "--include-archived")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	dec := json.NewDecoder(strings.NewReader(out))
-	dec.DisallowUnknownFields()
-	var doc dupesDoc
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("decode: %v\n%s", err, out)
-	}
-	var got []catalogtest.Group
-	var nfiles int64
-	b64 := 0
-	for _, g := range doc.Groups {
-		gg := catalogtest.Group{SHA256: g.SHA256, Size: g.Size, Copies: g.Copies, Reclaimable: g.Reclaimable}
-		if g.Count != len(g.Files) {
-			t.Errorf("count %d, %d files", g.Count, len(g.Files))
+	catalogtest.EachSample(t, func(t *testing.T, s *catalogtest.SampleCatalog) {
+		opts := service.DupesOptions{MinSize: 1, IncludeArchived: true}
+		code, out, errOut := runCLI(t, "--db", s.DBPath, "--json", "dupes", "--include-archived")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		for _, f := range g.Files {
-			p, err := dto.DecodePath(f.Path, f.PathB64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f.PathB64 != "" {
-				b64++
-			}
-			inner, err := dto.DecodePath(f.ArchivePath, f.ArchivePathB64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l := catalogtest.Label(f.Machine, p, inner)
-			gg.Files = append(gg.Files, l)
-			if f.Linked {
-				gg.Linked = append(gg.Linked, l)
-			}
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.DisallowUnknownFields()
+		var doc dupesDoc
+		if err := dec.Decode(&doc); err != nil {
+			t.Fatalf("decode: %v\n%s", err, out)
 		}
-		nfiles += int64(len(g.Files))
-		got = append(got, gg)
-	}
-	want := s.ExpectDupes(t, opts)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("json groups\n got %+v\nwant %+v", got, want)
-	}
-	if b64 != 1 {
-		t.Errorf("%d paths carry path_b64, want 1 (odd/bad\\xffname)", b64)
-	}
-	if doc.GroupsTotal != int64(len(want)) || doc.FilesTotal != nfiles {
-		t.Errorf("totals %d groups %d files, want %d and %d", doc.GroupsTotal, doc.FilesTotal, len(want), nfiles)
-	}
-	// An empty listing is still the documented object.
-	_, out, _ = runCLI(t, "--db", s.DBPath, "dupes", "--json", "--min-size", "1G")
-	var empty map[string]any
-	if err := json.Unmarshal([]byte(out), &empty); err != nil || len(empty["groups"].([]any)) != 0 || empty["groups_total"].(float64) != 0 {
-		t.Errorf("empty listing %q: %v", out, err)
-	}
+		var got []catalogtest.Group
+		var nfiles int64
+		b64 := 0
+		for _, g := range doc.Groups {
+			gg := catalogtest.Group{SHA256: g.SHA256, Size: g.Size, Copies: g.Copies, Reclaimable: g.Reclaimable}
+			if g.Count != len(g.Files) {
+				t.Errorf("count %d, %d files", g.Count, len(g.Files))
+			}
+			for _, f := range g.Files {
+				p, err := dto.DecodePath(f.Path, f.PathB64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.PathB64 != "" {
+					b64++
+				}
+				inner, err := dto.DecodePath(f.ArchivePath, f.ArchivePathB64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l := catalogtest.Label(f.Machine, p, inner)
+				gg.Files = append(gg.Files, l)
+				if f.Linked {
+					gg.Linked = append(gg.Linked, l)
+				}
+			}
+			nfiles += int64(len(g.Files))
+			got = append(got, gg)
+		}
+		want := s.ExpectDupes(t, opts)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("json groups\n got %+v\nwant %+v", got, want)
+		}
+		if b64 != 1 {
+			t.Errorf("%d paths carry path_b64, want 1 (odd/bad\\xffname)", b64)
+		}
+		if doc.GroupsTotal != int64(len(want)) || doc.FilesTotal != nfiles {
+			t.Errorf("totals %d groups %d files, want %d and %d", doc.GroupsTotal, doc.FilesTotal, len(want), nfiles)
+		}
+		// An empty listing is still the documented object.
+		_, out, _ = runCLI(t, "--db", s.DBPath, "dupes", "--json", "--min-size", "1G")
+		var empty map[string]any
+		if err := json.Unmarshal([]byte(out), &empty); err != nil || len(empty["groups"].([]any)) != 0 || empty["groups_total"].(float64) != 0 {
+			t.Errorf("empty listing %q: %v", out, err)
+		}
+	})
 }
 
 func TestDupesText(t *testing.T) {
@@ -231,55 +233,56 @@ func TestDupesText(t *testing.T) {
 }
 
 func TestFindJSONRoundTripsEveryName(t *testing.T) {
-	s := catalogtest.Sample(t)
-	code, out, errOut := runCLI(t, "--db", s.DBPath, "find", "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	var got []struct {
-		Machine        string `json:"machine"`
-		Path           string `json:"path"`
-		PathB64        string `json:"path_b64"`
-		ArchivePath    string `json:"archive_path"`
-		ArchivePathB64 string `json:"archive_path_b64"`
-		Size           int64  `json:"size"`
-		Modified       string `json:"modified"`
-		MD5            string `json:"md5"`
-		SHA1           string `json:"sha1"`
-		SHA256         string `json:"sha256"`
-		Operation      string `json:"operation"`
-	}
-	dec := json.NewDecoder(strings.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&got); err != nil {
-		t.Fatalf("decode: %v\n%s", err, out)
-	}
-	var names, want []string
-	for _, f := range got {
-		p, err := dto.DecodePath(f.Path, f.PathB64)
-		if err != nil {
-			t.Fatal(err)
+	catalogtest.EachSample(t, func(t *testing.T, s *catalogtest.SampleCatalog) {
+		code, out, errOut := runCLI(t, "--db", s.DBPath, "find", "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		names = append(names, catalogtest.Label(f.Machine, p, f.ArchivePath))
-		if len(f.SHA256) != 64 || len(f.MD5) != 32 || len(f.SHA1) != 40 || f.Operation == "" || f.Modified == "" {
-			t.Errorf("entry %+v lacks a field", f)
+		var got []struct {
+			Machine        string `json:"machine"`
+			Path           string `json:"path"`
+			PathB64        string `json:"path_b64"`
+			ArchivePath    string `json:"archive_path"`
+			ArchivePathB64 string `json:"archive_path_b64"`
+			Size           int64  `json:"size"`
+			Modified       string `json:"modified"`
+			MD5            string `json:"md5"`
+			SHA1           string `json:"sha1"`
+			SHA256         string `json:"sha256"`
+			Operation      string `json:"operation"`
 		}
-	}
-	for _, e := range s.Entries {
-		if !e.Deleted {
-			want = append(want, catalogtest.Label(e.Machine, e.Path, e.ArchivePath))
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("decode: %v\n%s", err, out)
 		}
-	}
-	sort.Strings(names)
-	sort.Strings(want)
-	if !reflect.DeepEqual(names, want) {
-		t.Errorf("names do not round-trip\n got %q\nwant %q", names, want)
-	}
-	// No match is an empty array.
-	code, out, _ = runCLI(t, "--db", s.DBPath, "find", "--json", "--name", "*.none")
-	if code != 0 || strings.TrimSpace(out) != "[]" {
-		t.Errorf("no match: exit %d, %q", code, out)
-	}
+		var names, want []string
+		for _, f := range got {
+			p, err := dto.DecodePath(f.Path, f.PathB64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, catalogtest.Label(f.Machine, p, f.ArchivePath))
+			if len(f.SHA256) != 64 || len(f.MD5) != 32 || len(f.SHA1) != 40 || f.Operation == "" || f.Modified == "" {
+				t.Errorf("entry %+v lacks a field", f)
+			}
+		}
+		for _, e := range s.Entries {
+			if !e.Deleted {
+				want = append(want, catalogtest.Label(e.Machine, e.Path, e.ArchivePath))
+			}
+		}
+		sort.Strings(names)
+		sort.Strings(want)
+		if !reflect.DeepEqual(names, want) {
+			t.Errorf("names do not round-trip\n got %q\nwant %q", names, want)
+		}
+		// No match is an empty array.
+		code, out, _ = runCLI(t, "--db", s.DBPath, "find", "--json", "--name", "*.none")
+		if code != 0 || strings.TrimSpace(out) != "[]" {
+			t.Errorf("no match: exit %d, %q", code, out)
+		}
+	})
 }
 
 func TestFindText(t *testing.T) {

@@ -133,7 +133,7 @@ func insert(ctx context.Context, u *uow.UoW, files []dto.FileWithHash, perTx int
 }
 
 // MarkDeleted records the files of machine at paths as deleted (operation
-// DEL), as a rescan that found them gone does.
+// DEL) in a scan of their own, as a rescan that found them gone does.
 func MarkDeleted(tb testing.TB, c *service.Catalog, machine string, paths ...string) {
 	tb.Helper()
 	err := c.UoW().Do(context.Background(), "delete", func(ctx context.Context, r *uow.Repos) error {
@@ -149,11 +149,15 @@ func MarkDeleted(tb testing.TB, c *service.Catalog, machine string, paths ...str
 			tb.Errorf("mark deleted: %d of %d paths are catalogued", len(ids), len(paths))
 		}
 		now := time.Now()
-		scan, err := r.Scans.Create(ctx, dto.Scan{Machine: machine, Roots: []string{"/"}, Started: now})
-		if err != nil {
+		sc := dto.Scan{Machine: machine, Roots: []string{filepath.Dir(paths[0])}, Started: now}
+		if sc.ID, err = r.Scans.Create(ctx, sc); err != nil {
 			return err
 		}
-		return r.Files.MarkDeleted(ctx, ids, scan, now)
+		if err := r.Files.MarkDeleted(ctx, ids, sc.ID, now); err != nil {
+			return err
+		}
+		sc.Finished, sc.Status, sc.Deleted = time.Now(), dto.ScanComplete, int64(len(ids))
+		return r.Scans.Finish(ctx, sc)
 	})
 	if err != nil {
 		tb.Fatalf("mark deleted: %v", err)

@@ -1,10 +1,13 @@
 package catalogtest
 
 import (
+	"archive/zip"
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -45,6 +48,18 @@ const (
 // so that tests can compute what queries must answer from the files alone.
 func Sample(tb testing.TB) *SampleCatalog {
 	tb.Helper()
+	return sample(tb, false)
+}
+
+// SampleScanned is Sample catalogued by the real scan, archives included:
+// the old.zip on m2 is a real zip, and the file removed after the first scan
+// is recorded DEL by a rescan.
+func SampleScanned(tb testing.TB) *SampleCatalog {
+	tb.Helper()
+	return sample(tb, true)
+}
+
+func sample(tb testing.TB, scanned bool) *SampleCatalog {
 	dir := tb.TempDir()
 	s := &SampleCatalog{DBPath: filepath.Join(dir, "index.db"), Roots: map[string]string{
 		M1: filepath.Join(dir, "m1"), M2: filepath.Join(dir, "m2")}}
@@ -116,40 +131,95 @@ func Sample(tb testing.TB) *SampleCatalog {
 		s.Entries = append(s.Entries, Entry{Machine: M1, Path: link, Content: content})
 	}
 
-	Record(tb, s.Catalog, M1, s.Roots[M1])
-	Record(tb, s.Catalog, M2, s.Roots[M2])
-
-	// gone.txt disappears; a rescan would record it DEL.
-	gone := filepath.Join(s.Roots[M1], "gone.txt")
-	if err := os.Remove(gone); err != nil {
+	// Entries of an archive on m2: one holds the photo, one is unique.
+	zipPath := filepath.Join(s.Roots[M2], "docs", "old.zip")
+	inside := map[string][]byte{"2019/photo1.jpg": photo, "readme.md": []byte("inside only")}
+	zipBytes := zipOf(tb, inside)
+	if err := os.WriteFile(zipPath, zipBytes, 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	MarkDeleted(tb, s.Catalog, M1, gone)
+	s.Entries = append(s.Entries, Entry{Machine: M2, Path: zipPath, Content: zipBytes})
+	for inner, content := range inside {
+		s.Entries = append(s.Entries, Entry{Machine: M2, Path: zipPath, ArchivePath: inner, Content: content, Archived: true})
+	}
+
+	gone := filepath.Join(s.Roots[M1], "gone.txt")
+	if scanned {
+		s.scan(tb, M1)
+		s.scan(tb, M2)
+		// gone.txt disappears; the rescan records it DEL.
+		if err := os.Remove(gone); err != nil {
+			tb.Fatal(err)
+		}
+		s.scan(tb, M1)
+	} else {
+		Record(tb, s.Catalog, M1, s.Roots[M1])
+		Record(tb, s.Catalog, M2, s.Roots[M2])
+		if err := os.Remove(gone); err != nil {
+			tb.Fatal(err)
+		}
+		MarkDeleted(tb, s.Catalog, M1, gone)
+		var rows []dto.FileWithHash
+		for inner, content := range inside {
+			h, err := digest.Reader(bytes.NewReader(content))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			rows = append(rows, dto.FileWithHash{Hash: h, FileMeta: dto.FileMeta{
+				Machine: M2, Path: zipPath, ArchivePath: inner, Name: filepath.Base(inner), Size: h.Size,
+				Modified: time.Now(), Scanned: time.Now(), Operation: dto.OpAdd, IsArchived: true,
+				Validators: dto.Validators{Size: h.Size}}})
+		}
+		Insert(tb, s.Catalog, rows)
+	}
 	for i := range s.Entries {
 		if s.Entries[i].Path == gone {
 			s.Entries[i].Deleted = true
 		}
 	}
+	return s
+}
 
-	// Entries of an archive on m2: one holds the photo, one is unique.
-	zip := filepath.Join(s.Roots[M2], "docs", "old.zip")
-	if err := os.WriteFile(zip, []byte("not really a zip"), 0o644); err != nil {
-		tb.Fatal(err)
+// scan runs the real scan of machine's root, archives included.
+func (s *SampleCatalog) scan(tb testing.TB, machine string) {
+	tb.Helper()
+	rep, err := s.Scan(context.Background(), []string{s.Roots[machine]}, service.ScanOptions{Machine: machine, Workers: 2, Archives: true})
+	if err != nil {
+		tb.Fatalf("scan %s: %v", s.Roots[machine], err)
 	}
-	Record(tb, s.Catalog, M2, filepath.Dir(zip)) // the zip itself, as a plain file
-	s.Entries = append(s.Entries, Entry{Machine: M2, Path: zip, Content: []byte("not really a zip")})
-	var rows []dto.FileWithHash
-	for inner, content := range map[string][]byte{"2019/photo1.jpg": photo, "readme.md": []byte("inside only")} {
-		h, err := digest.Reader(bytes.NewReader(content))
+	if rep.Status != dto.ScanComplete {
+		tb.Fatalf("scan %s: %s, want complete: %+v", s.Roots[machine], rep.Status, rep)
+	}
+}
+
+// zipOf returns a zip archive holding files (inner path → content).
+func zipOf(tb testing.TB, files map[string][]byte) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f, err := w.Create(n)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		rows = append(rows, dto.FileWithHash{Hash: h, FileMeta: dto.FileMeta{
-			Machine: M2, Path: zip, ArchivePath: inner, Name: filepath.Base(inner), Size: h.Size,
-			Modified: time.Now(), Scanned: time.Now(), Operation: dto.OpAdd, IsArchived: true,
-			Validators: dto.Validators{Size: h.Size, Nlink: 1}}})
-		s.Entries = append(s.Entries, Entry{Machine: M2, Path: zip, ArchivePath: inner, Content: content, Archived: true})
+		if _, err := f.Write(files[n]); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	Insert(tb, s.Catalog, rows)
-	return s
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// EachSample runs fn on a Sample ("recorded") and on a SampleScanned
+// ("scanned"), as subtests.
+func EachSample(t *testing.T, fn func(t *testing.T, s *SampleCatalog)) {
+	t.Run("recorded", func(t *testing.T) { fn(t, Sample(t)) })
+	t.Run("scanned", func(t *testing.T) { fn(t, SampleScanned(t)) })
 }
