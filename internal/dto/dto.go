@@ -114,20 +114,26 @@ type TxMetrics struct {
 	Ops map[string]OpMetrics `json:"ops"`
 }
 
-// DupeFile is one place a duplicated content lives.
+// DupeFile is one place a duplicated content lives. Linked is set when another
+// file of the group is the same inode on the same machine (a hard link): the
+// two are one copy on disk.
 type DupeFile struct {
 	Machine     string `json:"machine"`
 	Path        string `json:"path"`
 	ArchivePath string `json:"archive_path,omitempty"`
+	Linked      bool   `json:"linked,omitempty"`
 	Device      uint64 `json:"-"`
 	Inode       uint64 `json:"-"`
 }
 
-// DupeGroup is a set of files with identical content.
+// DupeGroup is a set of files with identical content. Copies counts distinct
+// copies on disk: hard links of one another count once. Reclaimable is
+// (Copies-1) * Size, the bytes freed by keeping one copy.
 type DupeGroup struct {
 	SHA256      string     `json:"sha256"`
 	Size        int64      `json:"size"`
 	Count       int        `json:"count"`
+	Copies      int        `json:"copies"`
 	Reclaimable int64      `json:"reclaimable"`
 	Files       []DupeFile `json:"files"`
 }

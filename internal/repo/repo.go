@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -60,3 +61,6 @@ func fromNanos(n int64) time.Time {
 	}
 	return time.Unix(0, n)
 }
+
+// ErrStop, returned by a callback, ends a listing early without an error.
+var ErrStop = errors.New("stop listing")

@@ -1,0 +1,120 @@
+package cmd
+
+import (
+	"bufio"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/indexer/indexer/internal/bytesize"
+)
+
+// displayPath returns p as one line of text that shows every byte: p itself
+// when it is valid UTF-8 made of printable characters and does not start with
+// a double quote, and otherwise p quoted as a Go string ("a\nb", "\xff").
+// So one path is always one line, and a quoted one is recognisable.
+func displayPath(p string) string {
+	if needsQuote(p) {
+		return strconv.Quote(p)
+	}
+	return p
+}
+
+func needsQuote(p string) bool {
+	if strings.HasPrefix(p, `"`) || !utf8.ValidString(p) {
+		return true
+	}
+	for _, r := range p {
+		if !strconv.IsPrint(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// location formats where a file lives for text output: "ARCHIVE::INNER" for
+// an entry of an archive, with a "machine:" prefix when withMachine is set,
+// escaped by displayPath.
+func location(machine, path, archivePath string, withMachine bool) string {
+	if archivePath != "" {
+		path += "::" + archivePath
+	}
+	s := displayPath(path)
+	if withMachine {
+		s = machine + ":" + s
+	}
+	return s
+}
+
+// explicitMachine returns the --machine the user gave on the command line, or
+// "" when none was given: queries then span all machines. (The flag's default,
+// the host name, is what scan records, not a filter.)
+func explicitMachine(cmd *cobra.Command, a *app) string {
+	if f := cmd.Flags().Lookup("machine"); f != nil && f.Changed {
+		return a.machine
+	}
+	return ""
+}
+
+// sizeFlag parses a size option, naming the flag in the error.
+func sizeFlag(name, v string) (int64, error) {
+	n, err := bytesize.Parse(v)
+	if err != nil {
+		return 0, usageError("--%s: %w", name, err)
+	}
+	return n, nil
+}
+
+// jsonArray writes a JSON array one element at a time, so that a listing
+// never has to be held in memory.
+type jsonArray struct {
+	w *bufio.Writer
+	n int
+}
+
+func (j *jsonArray) add(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if j.n == 0 {
+		j.w.WriteString("[\n")
+	} else {
+		j.w.WriteString(",\n")
+	}
+	j.n++
+	_, err = j.w.Write(b)
+	return err
+}
+
+func (j *jsonArray) close() error {
+	if j.n == 0 {
+		j.w.WriteString("[]\n")
+	} else {
+		j.w.WriteString("\n]\n")
+	}
+	return j.w.Flush()
+}
+
+// thousands writes n with comma separators: 1,234,567.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,167 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/dto"
+)
+
+// DupeFilter selects the files that take part in duplicate grouping. Only
+// present files (not DEL) with a content hash ever do.
+type DupeFilter struct {
+	Machine         string // one machine; "" for all
+	Under           string // a subtree (path prefix); "" for everywhere
+	MinSize         int64  // smallest file size in bytes
+	IncludeArchived bool   // also entries inside archives
+}
+
+// where returns the conditions on files aliased a, with their arguments.
+func (d DupeFilter) where(a string) (string, []any) {
+	conds := []string{a + ".hash_id IS NOT NULL", a + ".operation <> 'DEL'", a + ".size >= ?"}
+	args := []any{d.MinSize}
+	if !d.IncludeArchived {
+		conds = append(conds, a+".is_archived = 0")
+	}
+	if d.Machine != "" {
+		conds = append(conds, a+".machine = ?")
+		args = append(args, d.Machine)
+	}
+	if d.Under != "" {
+		lo, hi := PathRange(d.Under)
+		conds = append(conds, "("+a+".path = ? OR ("+a+".path >= ? AND "+a+".path < ?))")
+		args = append(args, d.Under, lo, hi)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// groupsQuery lists the contents held by at least two selected files as
+// (hash_id, n, copies, size): the number of files and of distinct copies.
+//
+// Copies are the files minus the extra names of hard links: rows of one
+// machine, device and inode. Only files that had more than one link when
+// scanned can be such names, so that correction reads the few rows of the
+// partial index files_links instead of counting distinct inodes in every
+// group, which would cost more than the grouping itself.
+func groupsQuery(d DupeFilter) (string, []any) {
+	where, args := d.where("f")
+	q := `SELECT g.hash_id AS hash_id, g.n AS n, g.n - COALESCE(l.extra, 0) AS copies, g.size AS size
+		FROM (SELECT f.hash_id AS hash_id, COUNT(*) AS n, MAX(f.size) AS size FROM files f WHERE ` + where + `
+			GROUP BY f.hash_id HAVING COUNT(*) >= 2) g
+		LEFT JOIN (SELECT s.hash_id AS hash_id, SUM(s.k - 1) AS extra
+			FROM (SELECT f.hash_id AS hash_id, COUNT(*) AS k FROM files f
+				WHERE f.nlink > 1 AND f.inode <> 0 AND f.is_archived = 0 AND ` + where + `
+				GROUP BY f.hash_id, f.machine, f.device, f.inode HAVING COUNT(*) > 1) s
+			GROUP BY s.hash_id) l ON l.hash_id = g.hash_id`
+	return q, append(args, args...)
+}
+
+// dupeRow is one row of the Dupes statement, scanned by position.
+type dupeRow struct {
+	HashID, Size, Device, Inode, Nlink int64
+	N, Copies                          int
+	SHA256, Machine, Path, ArchivePath string
+	IsArchived                         bool
+}
+
+// Dupes calls fn for every group of at least two selected files with the
+// same content, largest reclaimable space ((copies-1) * size) first, ties by
+// sha256, files within a group by path (then machine and archive path).
+//
+// It is one statement: the groups come from one pass over files_content in
+// content order, their files from the same index, adjacent, and the database
+// sorts the rows, spilling to temporary files when they outgrow its memory.
+// Only the group being read is held here, so memory does not grow with the
+// catalog. fn's error stops the listing and is returned.
+func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
+	groups, args := groupsQuery(d)
+	where, wargs := d.where("f2")
+	rows, err := f.x.QueryxContext(ctx, f.x.Rebind(`SELECT g.hash_id, h.sha256, g.size, g.n, g.copies,
+			f2.machine, f2.path, f2.archive_path, f2.device, f2.inode, f2.nlink, f2.is_archived
+		FROM (`+groups+`) g
+		CROSS JOIN files f2
+		CROSS JOIN hashes h
+		WHERE f2.hash_id = g.hash_id AND h.id = g.hash_id AND `+where+`
+		ORDER BY (g.copies - 1) * g.size DESC, h.sha256, f2.path, f2.machine, f2.archive_path`), append(args, wargs...)...)
+	if err != nil {
+		return fmt.Errorf("list duplicates: %w", err)
+	}
+	defer rows.Close()
+	var g dto.DupeGroup
+	var cur int64
+	emit := func() error {
+		if len(g.Files) == 0 {
+			return nil
+		}
+		markLinked(g.Files)
+		return fn(g)
+	}
+	for rows.Next() {
+		var r dupeRow
+		if err := rows.Scan(&r.HashID, &r.SHA256, &r.Size, &r.N, &r.Copies, &r.Machine, &r.Path,
+			&r.ArchivePath, &r.Device, &r.Inode, &r.Nlink, &r.IsArchived); err != nil {
+			return fmt.Errorf("read duplicate: %w", err)
+		}
+		if r.HashID != cur || len(g.Files) == 0 {
+			if err := emit(); err != nil {
+				return err
+			}
+			cur = r.HashID
+			g = dto.DupeGroup{SHA256: r.SHA256, Size: r.Size, Count: r.N, Copies: r.Copies,
+				Reclaimable: int64(r.Copies-1) * r.Size, Files: make([]dto.DupeFile, 0, r.N)}
+		}
+		df := dto.DupeFile{Machine: r.Machine, Path: r.Path, ArchivePath: r.ArchivePath}
+		if r.Inode != 0 && r.Nlink > 1 && !r.IsArchived {
+			df.Device, df.Inode = uint64(r.Device), uint64(r.Inode)
+		}
+		g.Files = append(g.Files, df)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list duplicates: %w", err)
+	}
+	return emit()
+}
+
+// markLinked sets Linked on files that share machine, device and inode with
+// another file of the group: hard links, which Dupes counts as one copy.
+// Device and Inode are set only on files that may be links (see Dupes).
+func markLinked(fs []dto.DupeFile) {
+	type key struct {
+		machine       string
+		device, inode uint64
+	}
+	var n map[key]int
+	for _, f := range fs {
+		if f.Inode != 0 {
+			if n == nil {
+				n = make(map[key]int)
+			}
+			n[key{f.Machine, f.Device, f.Inode}]++
+		}
+	}
+	for i, f := range fs {
+		if f.Inode != 0 && n[key{f.Machine, f.Device, f.Inode}] > 1 {
+			fs[i].Linked = true
+		}
+	}
+}
+
+// DupeTotals returns the totals of what Dupes would list with d.
+func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, error) {
+	q, args := groupsQuery(d)
+	var t struct {
+		Groups      int64 `db:"groups_total"`
+		Files       int64 `db:"files_total"`
+		Reclaimable int64 `db:"reclaimable_total"`
+	}
+	err := sqlx.GetContext(ctx, f.x, &t, f.x.Rebind(`SELECT COUNT(*) AS groups_total,
+		COALESCE(SUM(n), 0) AS files_total, COALESCE(SUM((copies - 1) * size), 0) AS reclaimable_total
+		FROM (`+q+`) t`), args...)
+	if err != nil {
+		return dto.DupeTotals{}, fmt.Errorf("count duplicates: %w", err)
+	}
+	return dto.DupeTotals(t), nil
+}

@@ -1,0 +1,57 @@
+package service
+
+import (
+	"context"
+
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
+	"github.com/indexer/indexer/internal/uow"
+)
+
+// DupesOptions select the duplicates Dupes lists. The zero value lists every
+// group of present plain files, empty files included.
+type DupesOptions struct {
+	// Machine restricts the listing to one machine; "" means all.
+	Machine string
+	// Under restricts it to files below an absolute path: a group is listed
+	// when at least two of its files are under it, and shows only those.
+	Under string
+	// MinSize skips files smaller than this many bytes.
+	MinSize int64
+	// IncludeArchived also groups entries inside archives.
+	IncludeArchived bool
+}
+
+func (o DupesOptions) filter() repo.DupeFilter {
+	return repo.DupeFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, IncludeArchived: o.IncludeArchived}
+}
+
+// Dupes calls fn for every group of at least two selected files with the same
+// content (same sha256), largest reclaimable space first, files ordered by
+// path, and returns the totals of what it listed. Hard links of one another
+// count as one copy, so they add nothing to the reclaimable space. Groups
+// are streamed from one read transaction: memory does not grow with the
+// catalog. An error from fn stops the listing and is returned.
+func (c *Catalog) Dupes(ctx context.Context, o DupesOptions, fn func(dto.DupeGroup) error) (dto.DupeTotals, error) {
+	var t dto.DupeTotals
+	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		return r.Files.Dupes(ctx, o.filter(), func(g dto.DupeGroup) error {
+			t.Groups++
+			t.Files += int64(len(g.Files))
+			t.Reclaimable += g.Reclaimable
+			return fn(g)
+		})
+	})
+	return t, err
+}
+
+// Machines returns the names of the machines the catalog has files of.
+func (c *Catalog) Machines(ctx context.Context) ([]string, error) {
+	var out []string
+	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		out, err = r.Files.Machines(ctx)
+		return err
+	})
+	return out, err
+}

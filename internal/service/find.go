@@ -1,0 +1,88 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/match"
+	"github.com/indexer/indexer/internal/repo"
+	"github.com/indexer/indexer/internal/uow"
+)
+
+// BadQueryError is what Find returns for a malformed pattern or hash: the
+// user's input is wrong, not the catalog.
+type BadQueryError struct{ Err error }
+
+func (e *BadQueryError) Error() string { return e.Err.Error() }
+func (e *BadQueryError) Unwrap() error { return e.Err }
+
+// FindOptions are the filters of Find; every one that is set must hold.
+type FindOptions struct {
+	// Name is a shell pattern (*, ?, [...], \) the whole file name must match.
+	Name string
+	// Substring must occur in the path (for an archive entry, the archive's).
+	Substring string
+	// Fold makes Name and Substring ignore case.
+	Fold bool
+	// Hash is an md5, sha1 or sha256 in hex, told apart by length.
+	Hash string
+	// MinSize and MaxSize bound the size in bytes; MaxSize < 0 means no bound.
+	MinSize, MaxSize int64
+	// Machine restricts the search to one machine; "" means all.
+	Machine string
+	// Under restricts it to files below an absolute path.
+	Under string
+	// Deleted also lists files a scan found gone (operation DEL).
+	Deleted bool
+	// Limit stops after that many entries; 0 means no limit.
+	Limit int
+}
+
+// Find calls fn for each catalog entry matching o, ordered by machine, path
+// and archive path, and returns how many it passed. It streams. Name and
+// substring filters run twice: coarsely in SQL on the literal text they
+// contain, then exactly in Go, so SQL dialects of LIKE cannot change the
+// result. A malformed pattern or hash is a *BadQueryError.
+func (c *Catalog) Find(ctx context.Context, o FindOptions, fn func(dto.FileWithHash) error) (int, error) {
+	q := repo.FindFilter{MinSize: o.MinSize, MaxSize: o.MaxSize, Machine: o.Machine, Under: o.Under, Deleted: o.Deleted}
+	var name, sub *match.Matcher
+	if o.Name != "" {
+		var err error
+		if name, err = match.Glob(o.Name, o.Fold); err != nil {
+			return 0, &BadQueryError{err}
+		}
+		q.Name = like(name.Hint())
+	}
+	if o.Substring != "" {
+		sub = match.Substring(o.Substring, o.Fold)
+		q.Path = like(sub.Hint())
+	}
+	if o.Hash != "" {
+		q.Hash = strings.ToLower(o.Hash)
+		if _, err := repo.DigestColumn(q.Hash); err != nil {
+			return 0, &BadQueryError{err}
+		}
+	}
+	n := 0
+	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		return r.Files.Find(ctx, q, func(m dto.FileWithHash) error {
+			if name != nil && !name.Match(m.Name) || sub != nil && !sub.Match(m.Path) {
+				return nil
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+			n++
+			if o.Limit > 0 && n >= o.Limit {
+				return repo.ErrStop
+			}
+			return nil
+		})
+	})
+	return n, err
+}
+
+func like(h match.Hint) repo.Like {
+	return repo.Like{Parts: h.Parts, Prefix: h.Prefix, Suffix: h.Suffix, Lower: h.Lower}
+}
