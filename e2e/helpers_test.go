@@ -119,6 +119,11 @@ func (c *catalog) mustRun(code int, args ...string) result {
 	return r
 }
 
+// hangLimit is how long one process may run before it counts as hung (a
+// FIFO opened for reading, a lock waited for forever): it is killed and the
+// test fails, instead of the whole suite running into go test's timeout.
+const hangLimit = 3 * time.Minute
+
 // execute runs cmd, capturing its output, and returns how it ended.
 func execute(t testing.TB, cmd *exec.Cmd) result {
 	t.Helper()
@@ -127,7 +132,14 @@ func execute(t testing.TB, cmd *exec.Cmd) result {
 		cmd.Stdout = &stdout
 	}
 	cmd.Stderr = &stderr
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("run %v: %v", cmd.Args, err)
+	}
+	hung := time.AfterFunc(hangLimit, func() { _ = cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !hung.Stop() {
+		t.Fatalf("%v still ran after %s and was killed; stderr: %s", cmd.Args, hangLimit, stderr.String())
+	}
 	r := result{args: cmd.Args[1:], stdout: stdout.String(), stderr: stderr.String()}
 	var ee *exec.ExitError
 	switch {
@@ -430,6 +442,7 @@ func countRows(path string) int {
 
 // background is an indexer process started and not yet waited for.
 type background struct {
+	t      testing.TB
 	cmd    *exec.Cmd
 	stdout bytes.Buffer
 	stderr bytes.Buffer
@@ -440,7 +453,7 @@ type background struct {
 // start starts the indexer on c in the background.
 func (c *catalog) start(args ...string) *background {
 	c.t.Helper()
-	b := &background{cmd: c.command(args...), done: make(chan struct{})}
+	b := &background{t: c.t, cmd: c.command(args...), done: make(chan struct{})}
 	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, &b.stderr
 	if err := b.cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -479,10 +492,19 @@ func (b *background) running() bool {
 	}
 }
 
-// wait waits for the process and returns how it ended.
+// wait waits for the process and returns how it ended. A process still
+// running after hangLimit is killed and fails the test.
 func (b *background) wait() result {
-	<-b.done
-	return b.res
+	b.t.Helper()
+	select {
+	case <-b.done:
+		return b.res
+	case <-time.After(hangLimit):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+		b.t.Fatalf("%v still ran after %s and was killed; stderr: %s", b.cmd.Args, hangLimit, b.res.stderr)
+		return b.res
+	}
 }
 
 // treeFiles walks root and returns every regular file with the sha256 of its
