@@ -216,14 +216,18 @@ type scanJSON struct {
 	Skips           []pathReason     `json:"skips"`
 }
 
+// pathError and pathReason carry path_b64 beside a path that is not valid
+// UTF-8, as every JSON output does (see the README's JSON output).
 type pathError struct {
-	Path  string `json:"path"`
-	Error string `json:"error"`
+	Path    string `json:"path"`
+	PathB64 string `json:"path_b64,omitempty"`
+	Error   string `json:"error"`
 }
 
 type pathReason struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
+	Path    string `json:"path"`
+	PathB64 string `json:"path_b64,omitempty"`
+	Reason  string `json:"reason"`
 }
 
 func (a *app) printScan(rep service.ScanReport) error {
@@ -240,10 +244,10 @@ func (a *app) printScan(rep service.ScanReport) error {
 			DurationMS: rep.Duration.Milliseconds(), ThroughputMBps: mbps, SkippedByReason: by,
 			Failures: []pathError{}, Skips: []pathReason{}}
 		for _, f := range rep.Failures {
-			out.Failures = append(out.Failures, pathError{Path: f.Path, Error: f.Err.Error()})
+			out.Failures = append(out.Failures, pathError{Path: f.Path, PathB64: dto.PathB64(f.Path), Error: f.Err.Error()})
 		}
 		for _, s := range rep.Skips {
-			out.Skips = append(out.Skips, pathReason{Path: s.Path, Reason: s.Reason})
+			out.Skips = append(out.Skips, pathReason{Path: s.Path, PathB64: dto.PathB64(s.Path), Reason: s.Reason})
 		}
 		return a.printJSON(out)
 	}
