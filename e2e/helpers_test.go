@@ -188,12 +188,14 @@ type scanSummary struct {
 	Skipped   int64  `json:"skipped"`
 	Failed    int64  `json:"failed"`
 	Failures  []struct {
-		Path  string `json:"path"`
-		Error string `json:"error"`
+		Path    string `json:"path"`
+		PathB64 string `json:"path_b64"`
+		Error   string `json:"error"`
 	} `json:"failures"`
 	Skips []struct {
-		Path   string `json:"path"`
-		Reason string `json:"reason"`
+		Path    string `json:"path"`
+		PathB64 string `json:"path_b64"`
+		Reason  string `json:"reason"`
 	} `json:"skips"`
 }
 
@@ -591,19 +593,20 @@ type findEntry struct {
 	Operation string `json:"operation"`
 }
 
-// exactPath returns the entry's path as the exact bytes on disk: path_b64
-// decoded when present (a path that is not valid UTF-8), else path.
-func (e findEntry) exactPath(t testing.TB) string {
+// exactPath returns a path printed as JSON as the exact bytes on disk: b64
+// decoded when present (the README's convention for a path that is not
+// valid UTF-8), else path. The test fails on a path that lost bytes.
+func exactPath(t testing.TB, path, b64 string) string {
 	t.Helper()
-	if e.PathB64 == "" {
-		if !utf8.ValidString(e.Path) {
-			t.Fatalf("find --json printed a path that is not valid UTF-8 without path_b64: %q", e.Path)
+	if b64 == "" {
+		if strings.ContainsRune(path, utf8.RuneError) {
+			t.Fatalf("a path with bytes that are not UTF-8 was printed without path_b64: %q", path)
 		}
-		return e.Path
+		return path
 	}
-	b, err := base64.StdEncoding.DecodeString(e.PathB64)
+	b, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		t.Fatalf("path_b64 %q: %v", e.PathB64, err)
+		t.Fatalf("path_b64 %q: %v", b64, err)
 	}
 	return string(b)
 }
@@ -622,7 +625,7 @@ func findAll(t testing.TB, c *catalog, root string) entries {
 		if e.Machine != machine || e.Operation == "DEL" {
 			t.Fatalf("find listed %+v", e)
 		}
-		p := e.exactPath(t)
+		p := exactPath(t, e.Path, e.PathB64)
 		if _, dup := out[p]; dup {
 			t.Fatalf("find listed %q twice", p)
 		}

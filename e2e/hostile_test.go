@@ -25,13 +25,15 @@ const (
 // hostile is a tree built to break a scanner, and what a correct scan of it
 // records and skips.
 type hostile struct {
-	root    string
-	files   entries           // regular files and the sha256 of their content
-	skips   map[string]string // entries a scan skips, with the reason
-	sparse  string            // the 2 GiB sparse file
-	secret  string            // a file that will be made unreadable
-	closed  string            // a directory that will be made unreadable
-	special []string          // FIFO, socket, device: must never be opened
+	root   string
+	files  entries           // regular files and the sha256 of their content
+	skips  map[string]string // entries a scan skips, with the reason
+	sparse string            // the 2 GiB sparse file
+	secret string            // a file that will be made unreadable
+	// badSecret is one more, with a name that is not UTF-8.
+	badSecret string
+	closed    string   // a directory that will be made unreadable
+	special   []string // FIFO, socket, device: must never be opened
 }
 
 // write creates a regular file with content and records it.
@@ -120,6 +122,11 @@ func buildHostile(t testing.TB, dir string) *hostile {
 		t.Fatal(err)
 	}
 	h.special = append(h.special, fifo)
+	badFifo := filepath.Join(special, "fifo-\xff\n-named") // not UTF-8, with a newline
+	if err := syscall.Mkfifo(badFifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.special = append(h.special, badFifo)
 	sock := filepath.Join(special, "sock")
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
@@ -161,6 +168,8 @@ func buildHostile(t testing.TB, dir string) *hostile {
 	// What an unprivileged scan will not be able to read, once chmod'ed.
 	h.secret = filepath.Join(r, "unreadable", "secret.txt")
 	h.write(t, h.secret, []byte("for root's eyes\n"))
+	h.badSecret = filepath.Join(r, "unreadable", "secret-\xfe\t.txt")
+	h.write(t, h.badSecret, []byte("for root's eyes, oddly named\n"))
 	h.closed = filepath.Join(r, "unreadable", "closed")
 	h.write(t, filepath.Join(h.closed, "inside.txt"), []byte("behind a closed door\n"))
 	return h
@@ -189,7 +198,7 @@ func TestHostileTree(t *testing.T) {
 	}
 	gotSkips := map[string]string{}
 	for _, sk := range s.Skips {
-		gotSkips[sk.Path] = sk.Reason
+		gotSkips[exactPath(t, sk.Path, sk.PathB64)] = sk.Reason
 	}
 	for p, want := range h.skips {
 		if got, ok := gotSkips[p]; !ok || got != want {
@@ -235,7 +244,8 @@ func TestHostileTree(t *testing.T) {
 	// 3, exactly those two listed with their cause, nothing else disturbed.
 	chownAll(t, filepath.Dir(c.path), 65534)
 	c.cred = nobody
-	for _, p := range []string{h.secret, h.closed} {
+	closed := []string{h.secret, h.badSecret, h.closed}
+	for _, p := range closed {
 		if err := os.Chmod(p, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -243,11 +253,15 @@ func TestHostileTree(t *testing.T) {
 	s = c.scan(3, h.root)
 	got := map[string]string{}
 	for _, f := range s.Failures {
-		got[f.Path] = f.Error
+		got[exactPath(t, f.Path, f.PathB64)] = f.Error
 	}
-	if len(got) != 2 || s.Failed != 2 || s.Status != "partial" ||
-		!strings.Contains(got[h.secret], "permission denied") || !strings.Contains(got[h.closed], "permission denied") {
-		t.Fatalf("unprivileged scan: status %s, %d failed, failures %v; want %s and %s, permission denied", s.Status, s.Failed, got, h.secret, h.closed)
+	if len(got) != len(closed) || s.Failed != int64(len(closed)) || s.Status != "partial" {
+		t.Fatalf("unprivileged scan: status %s, %d failed, failures %q; want %q", s.Status, s.Failed, got, closed)
+	}
+	for _, p := range closed {
+		if !strings.Contains(got[p], "permission denied") {
+			t.Errorf("failure of %q: %q, want permission denied", p, got[p])
+		}
 	}
 	if s.Deleted != 0 {
 		t.Errorf("an unreadable directory turned %d files into DEL", s.Deleted)
@@ -255,7 +269,7 @@ func TestHostileTree(t *testing.T) {
 	assertCatalog(t, c.path, h.files)
 
 	// Readable again: the same unprivileged scan exits 0.
-	for _, p := range []string{h.secret, h.closed} {
+	for _, p := range closed {
 		if err := os.Chmod(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
