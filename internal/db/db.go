@@ -97,10 +97,11 @@ func dsn(path string, opts Options, readOnly bool) string {
 	} else {
 		q.Set("_txlock", "immediate")
 		// The hash indexes take random keys, so every chunk dirties pages all
-		// over them. A 64 MiB page cache keeps them in memory instead of
-		// re-reading them, and checkpointing every 16 MiB of WAL instead of
-		// 4 MiB copies a page rewritten by many chunks back to the file once.
-		q.Add("_pragma", "cache_size(-65536)")
+		// over them. A 16 MiB page cache keeps a 100,000-file catalog's
+		// indexes in memory (64 MiB measured no faster and cost 100 MB of
+		// RSS), and checkpointing every 64 MiB of WAL instead of 4 MiB copies
+		// a page rewritten by many chunks back to the file once.
+		q.Add("_pragma", "cache_size(-16384)")
 		q.Add("_pragma", "wal_autocheckpoint(16384)")
 		q.Add("_pragma", "temp_store(MEMORY)")
 	}
