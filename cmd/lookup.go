@@ -21,8 +21,8 @@ the same content, on every machine, archive entries included. This answers "do
 I already have this photo?" without scanning anything.
 
 Exit codes follow grep: 0 when every FILE was found, 1 when at least one was
-not, 2 on a usage error or when a FILE could not be read (that FILE is named on
-stderr, the others are still looked up). --json prints [{file, sha256, size,
+not, 2 on a usage error, when the catalog cannot be read, or when a FILE could
+not be read (that FILE is named on stderr, the others are still looked up). --json prints [{file, sha256, size,
 found, locations:[{machine, path}]}]; a FILE that could not be read has "error"
 instead, and a name that is not valid UTF-8 gets "file_b64".`,
 		Example: `  indexer lookup IMG_0042.jpg
@@ -32,7 +32,9 @@ instead, and a name that is not valid UTF-8 gets "file_b64".`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cat, err := a.openExisting(cmd.Context())
 			if err != nil {
-				return err
+				// Not 1: that means "not found", and a catalog that cannot
+				// be read says nothing about the files.
+				return withCode(ExitUsage, err)
 			}
 			defer cat.Close()
 			w := bufio.NewWriter(a.stdout)
@@ -54,7 +56,7 @@ instead, and a name that is not valid UTF-8 gets "file_b64".`,
 			})
 			if err != nil {
 				w.Flush()
-				return fmt.Errorf("lookup: %w", err)
+				return withCode(ExitUsage, fmt.Errorf("lookup: %w", err))
 			}
 			if a.json {
 				err = arr.close()

@@ -5,18 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/dustin/go-humanize"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/indexer/indexer/internal/archive"
+	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/walk"
@@ -84,7 +83,7 @@ interrupted, 1 the scan itself failed.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
 	fl.BoolVar(&f.noArchives, "no-archives", false, "do not look inside archives (they are still indexed as files)")
 	fl.IntVar(&f.archiveDepth, "archive-depth", archive.DefaultMaxDepth, "archive levels opened: 1 opens archives but not archives inside them")
-	fl.StringVar(&f.archiveBytes, "archive-max-bytes", "16GiB", "uncompressed `SIZE` read from one archive at most (0: no limit)")
+	fl.StringVar(&f.archiveBytes, "archive-max-bytes", bytesize.Format(archive.DefaultMaxTotalBytes), "uncompressed `SIZE` read from one archive at most (0: no limit)")
 	fl.Int64Var(&f.archiveEntries, "archive-max-entries", archive.DefaultMaxEntries, "entries listed in one archive at most (0: no limit)")
 	fl.Float64Var(&f.archiveRatio, "archive-max-ratio", archive.DefaultMaxRatio, "uncompressed/compressed ratio of one archive at most (0: no limit)")
 	return c
@@ -98,8 +97,8 @@ func (f scanFlags) archiveOptions() (bool, archive.Limits, error) {
 	if f.archiveDepth < 0 {
 		return false, archive.Limits{}, usageError("--archive-depth must be 1 or more (0 is --no-archives), not %d", f.archiveDepth)
 	}
-	maxBytes, err := humanize.ParseBytes(f.archiveBytes)
-	if err != nil || maxBytes > math.MaxInt64 {
+	maxBytes, err := bytesize.Parse(f.archiveBytes)
+	if err != nil {
 		return false, archive.Limits{}, usageError("--archive-max-bytes %q is not a size such as 500MiB or 16GiB", f.archiveBytes)
 	}
 	if f.archiveEntries < 0 || f.archiveRatio < 0 {

@@ -30,11 +30,65 @@ type DB struct {
 	// mu guards the pools: WithRead and WithWrite hold it shared for the length
 	// of their callback, Replace and Close hold it exclusively.
 	mu      sync.RWMutex
+	holdMu  sync.Mutex // guards holds; taken under mu held shared or exclusively
 	write   *sqlx.DB
 	read    *sqlx.DB
 	lock    *fileLock
 	closed  bool
 	reopens int
+	// holds counts the work in this process that spans many transactions
+	// (a scan) and must not see the file swapped under it: Replace waits
+	// for, or refuses, while it is above zero. The file lock does the same
+	// for other processes. Guarded by mu.
+	holds int
+}
+
+// Hold keeps Replace from swapping the catalog until release is called: a
+// scan takes it, since its later transactions refer to rows it read earlier.
+func (d *DB) Hold() (release func(), err error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	d.holdMu.Lock()
+	d.holds++
+	d.holdMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			d.holdMu.Lock()
+			d.holds--
+			d.holdMu.Unlock()
+		})
+	}, nil
+}
+
+// lockUnheld takes mu exclusively once nothing in this process holds the
+// catalog; without wait it returns ErrInUse at once when something does.
+func (d *DB) lockUnheld(ctx context.Context, wait bool) error {
+	for {
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return ErrClosed
+		}
+		d.holdMu.Lock()
+		held := d.holds > 0
+		d.holdMu.Unlock()
+		if !held {
+			return nil
+		}
+		d.mu.Unlock()
+		if !wait {
+			return fmt.Errorf("a scan in this process is using the catalog: %w", ErrInUse)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Open opens the catalog at path, creating it (and its directory) unless
@@ -236,11 +290,10 @@ func (d *DB) Stats() Stats {
 // Every holder of d sees the new pools from its next WithRead or WithWrite;
 // calls in flight finish on the old pools first.
 func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) error) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return ErrClosed
+	if err := d.lockUnheld(ctx, wait); err != nil {
+		return err
 	}
+	defer d.mu.Unlock()
 	if err := d.lock.upgrade(ctx, wait); err != nil {
 		return err
 	}
@@ -258,7 +311,9 @@ func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) erro
 	swapErr := swap(d.path)
 	// Reopen whatever is in place now, even if swap failed: the process must
 	// keep a usable catalog.
-	if err := d.openPools(ctx); err != nil {
+	// Not ctx: once the file is swapped, an interrupt must not leave this
+	// process without a catalog.
+	if err := d.openPools(context.WithoutCancel(ctx)); err != nil {
 		// d is closed for good: release the lock now, as Close will not, so
 		// that another handle or process can restore a good file.
 		d.closed = true

@@ -47,7 +47,9 @@ func IsCorrupt(err error) bool {
 	return c == sqlite3.SQLITE_CORRUPT || c == sqlite3.SQLITE_NOTADB
 }
 
-// IsFull reports whether err says the disk or a size limit was reached.
+// IsFull reports whether err says the catalog could not be written: the disk
+// is full (SQLITE_FULL) or writing failed (SQLITE_IOERR, which is also what
+// a file size limit gives).
 func IsFull(err error) bool {
 	c := Code(err)
 	return c == sqlite3.SQLITE_FULL || c == sqlite3.SQLITE_IOERR
@@ -64,7 +66,7 @@ func IsReadOnly(err error) bool { return Code(err) == sqlite3.SQLITE_READONLY }
 // -wal and -shm files beside it.
 func IsCantOpen(err error) bool { return Code(err) == sqlite3.SQLITE_CANTOPEN }
 
-// Kind names the class of err for metrics: "busy", "corrupt", "full",
+// Kind names the class of err for metrics: "busy", "corrupt", "full", "ioerr",
 // "constraint", "canceled", "sqlite" or "other".
 func Kind(err error) string {
 	switch c := Code(err); {
@@ -74,8 +76,10 @@ func Kind(err error) string {
 		return "busy"
 	case c == sqlite3.SQLITE_CORRUPT || c == sqlite3.SQLITE_NOTADB:
 		return "corrupt"
-	case c == sqlite3.SQLITE_FULL || c == sqlite3.SQLITE_IOERR:
+	case c == sqlite3.SQLITE_FULL:
 		return "full"
+	case c == sqlite3.SQLITE_IOERR:
+		return "ioerr"
 	case c == sqlite3.SQLITE_CONSTRAINT:
 		return "constraint"
 	case c != 0:

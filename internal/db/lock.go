@@ -80,8 +80,9 @@ func (l *fileLock) downgrade() {
 		return // released by close after a failed reopen
 	}
 	// Blocking: another process may have slipped in between; it holds the lock
-	// shared too, which does not block us.
-	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_SH)
+	// shared too, which does not block us. A signal may interrupt the wait.
+	for syscall.Flock(int(l.f.Fd()), syscall.LOCK_SH) == syscall.EINTR {
+	}
 }
 
 // close releases the lock; it is safe to call twice.

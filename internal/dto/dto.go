@@ -90,14 +90,14 @@ type ScanCounts struct {
 
 // Scan is one scan run.
 type Scan struct {
-	ID       int64
-	Machine  string
-	Roots    []string
-	Started  time.Time
-	Finished time.Time // zero while running
-	Status   ScanStatus
+	ID       int64      `json:"id"`
+	Machine  string     `json:"machine"`
+	Roots    []string   `json:"roots"`
+	Started  time.Time  `json:"started"`
+	Finished time.Time  `json:"finished"` // zero while running
+	Status   ScanStatus `json:"status"`
 	ScanCounts
-	TxMetrics *TxMetrics
+	TxMetrics *TxMetrics `json:"tx_metrics,omitempty"`
 }
 
 // OpMetrics are the transaction figures of one kind of operation.

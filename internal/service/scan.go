@@ -209,11 +209,20 @@ type scanRun struct {
 type devIno struct{ dev, ino uint64 }
 
 func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
+	// A restore through this same catalog object must wait for the scan:
+	// its later transactions refer to row ids read at the start.
+	release, err := s.c.db.Hold()
+	if err != nil {
+		return s.rep, err
+	}
+	defer release()
 	// Load what the catalog knows under the roots, so the walk can decide
 	// "unchanged" without a query per file. The walk starts at once and holds
 	// its events until the load is done: the two overlap.
 	loaded := make(chan error, 1)
-	go func() { loaded <- s.loadKnown(ctx) }()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad() // a walk that stopped early leaves no reader behind
+	go func() { loaded <- s.loadKnown(loadCtx) }()
 	// The catalog's files are also recognised by identity, for when a root
 	// reaches them through a symlink: closing a descriptor of the database or
 	// its -shm would drop this process's SQLite locks on it.
@@ -225,7 +234,7 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	}
 
 	wctx := context.WithoutCancel(ctx) // commits of finished work survive Ctrl-C
-	err := s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
+	err = s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
 		var err error
 		s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started})
 		return err
@@ -554,7 +563,7 @@ func (s *scanRun) flush(ctx context.Context, batch []result, touches []int64) er
 // locked, full, unwritable or damaged, or the context is done.
 func isFatalWrite(err error) bool {
 	switch db.Kind(err) {
-	case "busy", "full", "corrupt", "canceled":
+	case "busy", "full", "ioerr", "corrupt", "canceled":
 		return true
 	}
 	return errors.Is(err, db.ErrClosed) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES)
@@ -711,10 +720,17 @@ next:
 // catalogFiles returns a predicate for the catalog's own files: the database,
 // its -wal, -shm and lock files, staged copies beside it, and its backups.
 func catalogFiles(dbPath string) func(string) bool {
-	backups := filepath.Join(filepath.Dir(dbPath), "backups")
+	dir := filepath.Dir(dbPath)
+	backups := filepath.Join(dir, "backups")
 	return func(p string) bool {
-		return p == dbPath || strings.HasPrefix(p, dbPath+"-") || strings.HasPrefix(p, dbPath+".") ||
-			p == backups || strings.HasPrefix(p, backups+"/")
+		if p == dbPath || strings.HasPrefix(p, dbPath+"-") || strings.HasPrefix(p, dbPath+".") ||
+			p == backups || strings.HasPrefix(p, backups+"/") {
+			return true
+		}
+		// Backup and restore stage their copies as .indexer-*.tmp beside
+		// the catalog; a half-written one is not a file to index.
+		name := filepath.Base(p)
+		return filepath.Dir(p) == dir && strings.HasPrefix(name, ".indexer-") && strings.HasSuffix(name, ".tmp")
 	}
 }
 

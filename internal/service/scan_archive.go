@@ -107,9 +107,8 @@ func (s *scanRun) indexArchive(ctx context.Context, h *digest.Hasher, j job, st 
 		s.entriesGone(j.entries)
 		return st, nil
 	}
-	// Opened as hashFileHead opened it (a merge with a per-job "follow"
-	// should pass that here too).
-	f, err := openArchive(j.path, s.opts.FollowSymlinks, st)
+	// Opened as hashFileHead opened it: a root named by the user is followed.
+	f, err := openArchive(j.path, j.follow, st)
 	if err != nil {
 		s.fail(j.path, err)
 		return unsettled(st), nil
