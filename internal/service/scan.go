@@ -328,7 +328,7 @@ func (s *scanRun) send(ctx context.Context, results chan<- result, r result) err
 // writer, the others to the hash workers.
 func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job, results chan<- result) error {
 	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
-		Exclude: s.opts.Exclude, Ignore: s.ignore}
+		Exclude: s.opts.Exclude, Ignore: s.ignore, Visited: walk.NewVisited(), Roots: s.rep.Roots}
 	type held struct {
 		root string
 		ev   walk.Event
@@ -406,7 +406,7 @@ func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs ch
 	case walk.Skip:
 		s.skip(ev.Path, ev.Reason)
 		switch ev.Reason {
-		case walk.ReasonExcluded, walk.ReasonCatalog, walk.ReasonOtherFS, walk.ReasonSeen:
+		case walk.ReasonExcluded, walk.ReasonCatalog, walk.ReasonOtherFS, walk.ReasonSeen, walk.ReasonLoop:
 			// Still there, just not ours to look at: keep its rows.
 			delete(s.known, ev.Path)
 			if ev.IsDir {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -34,6 +35,7 @@ const (
 	ReasonLoop     = "symlink loop"
 	ReasonDangling = "dangling symlink"
 	ReasonSeen     = "directory already walked"
+	ReasonLinkIn   = "symlink to a file indexed under its own path"
 )
 
 // Event is one entry the walk met.
@@ -56,6 +58,30 @@ type Options struct {
 	// Ignore reports paths that must not be touched at all (the catalog's own
 	// files); they are reported as Skip with ReasonCatalog.
 	Ignore func(path string) bool
+	// Visited, when set, is shared by the walks of several roots, so that a
+	// directory reached from two roots (through a symlink) is walked once.
+	Visited *Visited
+	// Roots are all the roots of the scan. With FollowSymlinks, a symlink to
+	// a file that lies below one of them is skipped (ReasonLinkInside): the
+	// file is indexed under its own path, and one file must not look like
+	// two copies of itself.
+	Roots []string
+}
+
+// Visited is a set of directories walked.
+type Visited struct{ m map[devIno]bool }
+
+// NewVisited returns an empty set.
+func NewVisited() *Visited { return &Visited{m: map[devIno]bool{}} }
+
+// under reports whether p is one of roots or lies below one.
+func under(p string, roots []string) bool {
+	for _, r := range roots {
+		if p == r || strings.HasPrefix(p, strings.TrimSuffix(r, "/")+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // ValidatePatterns checks exclude patterns up front.
@@ -88,7 +114,10 @@ type devIno struct{ dev, ino uint64 }
 // from fn, or ctx being done, stops the walk and is returned; file system
 // errors never stop it: they are Error events.
 func Walk(ctx context.Context, root string, opts Options, fn func(Event) error) error {
-	w := walker{ctx: ctx, opts: opts, fn: fn, seen: map[devIno]bool{}}
+	if opts.Visited == nil {
+		opts.Visited = NewVisited()
+	}
+	w := walker{ctx: ctx, opts: opts, fn: fn, seen: opts.Visited.m}
 	st, err := Lstat(root)
 	if err != nil {
 		return fn(Event{Kind: Error, Path: root, Err: err})
@@ -193,6 +222,11 @@ func (w *walker) entry(p string, handle func(string, Stat) error) error {
 		}
 		if target.IsDir() && w.seen[devIno{target.Device, target.Inode}] {
 			return w.fn(Event{Kind: Skip, Path: p, IsDir: true, Stat: target, Reason: ReasonLoop})
+		}
+		if target.IsRegular() && len(w.opts.Roots) > 0 {
+			if real, err := filepath.EvalSymlinks(p); err == nil && under(real, w.opts.Roots) {
+				return w.fn(Event{Kind: Skip, Path: p, Stat: target, Reason: ReasonLinkIn})
+			}
 		}
 		st = target
 	}
