@@ -137,6 +137,11 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 	for _, c := range commands {
 		root.AddCommand(c(a))
 	}
+	// An unknown subcommand is an argument the root does not take; the root
+	// must be runnable for Cobra to check its arguments at all.
+	root.Args = cobra.NoArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	usageArgs(root)
 	return root, a
 }
 
@@ -163,8 +168,6 @@ func run(ctx context.Context, root *cobra.Command, args []string, stderr io.Writ
 	if errors.As(err, &ee) {
 		code = ee.code
 		err = ee.err
-	} else if strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "arg(s)") {
-		code = ExitUsage
 	}
 	if errors.Is(err, context.Canceled) {
 		code = ExitInterrupted
@@ -281,4 +284,22 @@ func hostname() string {
 		return "localhost"
 	}
 	return h
+}
+
+// usageArgs makes the argument checks of c and its subcommands report usage
+// errors (exit 2), so that no caller has to recognise Cobra's wording.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			var ee *exitError
+			if err == nil || errors.As(err, &ee) {
+				return err
+			}
+			return withCode(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath()))
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }

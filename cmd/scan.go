@@ -254,7 +254,7 @@ func (a *app) printScan(rep service.ScanReport) error {
 	c := rep.Counts
 	fmt.Fprintf(w, "scan #%d %s in %s: %d files seen, %d added, %d modified, %d deleted, %d unchanged, %d skipped, %d failed\n",
 		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), c.FilesSeen, c.Added, c.Modified, c.Deleted, c.Unchanged, c.Skipped, c.Failed)
-	fmt.Fprintf(w, "hashed %s at %.1f MB/s\n", humanBytes(c.BytesHashed), mbps)
+	fmt.Fprintf(w, "hashed %s at %.1f MB/s\n", bytesize.Format(c.BytesHashed), mbps)
 	if len(by) > 0 {
 		reasons := make([]string, 0, len(by))
 		for r, n := range by {
@@ -282,7 +282,7 @@ func printArchiveSkips(w io.Writer, skips []service.Skip) {
 			fmt.Fprintf(w, "not indexed in archives:\n")
 			header = true
 		}
-		fmt.Fprintf(w, "  %s: %s\n", quotePath(s.Path), s.Reason)
+		fmt.Fprintf(w, "  %s: %s\n", displayPath(s.Path), s.Reason)
 	}
 }
 
@@ -292,32 +292,8 @@ func printFailures(w io.Writer, fs []service.Failure) {
 	}
 	fmt.Fprintf(w, "failed:\n")
 	for _, f := range fs {
-		fmt.Fprintf(w, "  %s: %v\n", quotePath(f.Path), f.Err)
+		fmt.Fprintf(w, "  %s: %v\n", displayPath(f.Path), f.Err)
 	}
-}
-
-// quotePath keeps one path on one line: names with control characters or
-// invalid UTF-8 are shown Go-quoted.
-func quotePath(p string) string {
-	for _, r := range p {
-		if r < 0x20 || r == 0x7f || r == '\uFFFD' {
-			return fmt.Sprintf("%q", p)
-		}
-	}
-	return p
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // plural says "1 file" or "2 files".

@@ -248,25 +248,6 @@ func ListBackups(ctx context.Context, catalogPath string) ([]dto.Backup, error) 
 	return out, nil
 }
 
-// InspectBackup describes the backup at path, timed by its modification
-// time, without checking its integrity (Restore does that). The error's text
-// says why path cannot be restored.
-func InspectBackup(ctx context.Context, path string) (dto.Backup, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return dto.Backup{}, fmt.Errorf("resolve %s: %w", path, err)
-	}
-	info, err := db.Inspect(ctx, abs, false)
-	if err != nil {
-		return dto.Backup{}, fmt.Errorf("cannot restore from %s: %w", abs, err)
-	}
-	var mtime time.Time
-	if fi, err := os.Stat(abs); err == nil {
-		mtime = fi.ModTime()
-	}
-	return backupDTO(info, mtime), nil
-}
-
 func backupDTO(info db.Info, t time.Time) dto.Backup {
 	if !t.IsZero() {
 		t = t.UTC().Truncate(time.Second)
