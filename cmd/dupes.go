@@ -78,19 +78,11 @@ streamed: memory stays flat however large the catalog.`,
 			default:
 				return usageError("--format %q is not one of text, fdupes, csv, json", format)
 			}
-			cat, err := a.openExisting(cmd.Context())
+			cat, multi, err := a.openListing(cmd.Context(), opts.Machine)
 			if err != nil {
 				return err
 			}
 			defer cat.Close()
-			multi := false
-			if opts.Machine == "" {
-				ms, err := cat.Machines(cmd.Context())
-				if err != nil {
-					return err
-				}
-				multi = len(ms) > 1
-			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			if err := out.begin(w, multi); err != nil {
 				return err

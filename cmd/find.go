@@ -75,19 +75,11 @@ not valid UTF-8 (see the README).`,
 					return usageError("--under %s: %w", under, err)
 				}
 			}
-			cat, err := a.openExisting(cmd.Context())
+			cat, multi, err := a.openListing(cmd.Context(), opts.Machine)
 			if err != nil {
 				return err
 			}
 			defer cat.Close()
-			multi := false
-			if opts.Machine == "" {
-				ms, err := cat.Machines(cmd.Context())
-				if err != nil {
-					return err
-				}
-				multi = len(ms) > 1
-			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			arr := &jsonArray{w: w}
 			_, err = cat.Find(cmd.Context(), opts, func(f dto.FileWithHash) error {

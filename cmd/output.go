@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/indexer/indexer/internal/bytesize"
+	"github.com/indexer/indexer/internal/service"
 )
 
 // displayPath returns p as one line of text that shows every byte: p itself
@@ -117,4 +119,23 @@ func thousands(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// openListing opens the catalog for a listing and tells whether it names
+// several machines, so that paths get a "machine:" prefix. With machine set
+// only that machine is listed, and no prefix is needed.
+func (a *app) openListing(ctx context.Context, machine string) (*service.Catalog, bool, error) {
+	cat, err := a.openExisting(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if machine != "" {
+		return cat, false, nil
+	}
+	ms, err := cat.Machines(ctx)
+	if err != nil {
+		cat.Close()
+		return nil, false, err
+	}
+	return cat, len(ms) > 1, nil
 }
