@@ -118,12 +118,12 @@ type job struct {
 
 // result is a file for the writer: hashed, unchanged (touch), or failed.
 type result struct {
-	path    string
-	st      walk.Stat
-	hash    dto.FileHash
-	known   *known
-	touchID int64 // unchanged and not read: only mark as seen
-	err     error
+	path     string
+	st       walk.Stat
+	hash     dto.FileHash
+	known    *known
+	touchIDs []int64 // unchanged and not read: only mark as seen
+	err      error
 	// An archive entry has its inner path here (path is the archive's) and
 	// its modification time from the archive.
 	inner    string
@@ -198,6 +198,7 @@ type scanRun struct {
 	known     map[string]*known
 	entries   map[string]map[string]*known // archive entries: archive path → inner path → row
 	protected map[string]bool              // directories not fully walked: nothing below them becomes DEL
+	touchBuf  []int64                      // unchanged files' ids not yet sent to the writer
 	ignore    func(path string) bool
 	dbIDs     []devIno
 
@@ -382,7 +383,33 @@ func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job
 			return err
 		}
 	}
-	return await(true)
+	if err := await(true); err != nil {
+		return err
+	}
+	return s.flushTouches(ctx, results)
+}
+
+// touchBatch is how many unchanged files' ids the walker sends the writer at
+// once: one channel operation per file would cost more than the stat.
+const touchBatch = 256
+
+// touch queues id of a file seen unchanged; it runs on the walker goroutine.
+func (s *scanRun) touch(ctx context.Context, results chan<- result, id int64) error {
+	s.touchBuf = append(s.touchBuf, id)
+	if len(s.touchBuf) < touchBatch {
+		return nil
+	}
+	return s.flushTouches(ctx, results)
+}
+
+// flushTouches sends the queued ids to the writer.
+func (s *scanRun) flushTouches(ctx context.Context, results chan<- result) error {
+	if len(s.touchBuf) == 0 {
+		return nil
+	}
+	ids := s.touchBuf
+	s.touchBuf = make([]int64, 0, touchBatch)
+	return s.send(ctx, results, result{touchIDs: ids})
 }
 
 // route handles one walk event: errors and skips go to the report, unchanged
@@ -433,7 +460,7 @@ func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs ch
 		if err := s.touchEntries(ctx, results, entries); err != nil {
 			return err
 		}
-		return s.send(ctx, results, result{path: ev.Path, touchID: k.id})
+		return s.touch(ctx, results, k.id)
 	}
 	select {
 	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root, entries: entries}:
@@ -499,8 +526,8 @@ func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func(
 		switch {
 		case r.err != nil:
 			s.fail(r.path, r.err)
-		case r.touchID != 0:
-			touches = append(touches, r.touchID)
+		case len(r.touchIDs) > 0:
+			touches = append(touches, r.touchIDs...)
 		default:
 			batch = append(batch, r)
 		}

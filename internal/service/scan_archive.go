@@ -74,7 +74,7 @@ func (s *scanRun) touchEntries(ctx context.Context, results chan<- result, entri
 		if k.op == dto.OpDel {
 			continue
 		}
-		if err := s.send(ctx, results, result{touchID: k.id}); err != nil {
+		if err := s.touch(ctx, results, k.id); err != nil {
 			return err
 		}
 	}
