@@ -4,16 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// fileLock is an flock(2) on a file beside the catalog. Every process that
-// opens the catalog holds it shared; Replace takes it exclusively, so a restore
-// never swaps the file under a running scan or a query in another process.
+// fileLock is an open file description lock (fcntl F_OFD_SETLK) on a file
+// beside the catalog. Every process that opens the catalog holds it shared;
+// Replace takes it exclusively, so a restore never swaps the file under a
+// running scan or a query in another process.
+//
+// OFD locks, unlike flock(2), convert a shared lock to an exclusive one
+// atomically: a conversion that fails leaves the shared lock in place, so a
+// handle waiting to restore never stops holding the catalog meanwhile.
 type fileLock struct {
 	f *os.File
+}
+
+// errLocked is a conflicting lock held elsewhere.
+func errLocked(err error) bool {
+	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES)
+}
+
+// set takes a lock of typ (F_RDLCK or F_WRLCK) on the whole file, without
+// waiting.
+func (l *fileLock) set(typ int16) error {
+	lk := unix.Flock_t{Type: typ, Whence: io.SeekStart}
+	for {
+		err := unix.FcntlFlock(l.f.Fd(), unix.F_OFD_SETLK, &lk)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 func acquireShared(ctx context.Context, path string, timeout time.Duration) (*fileLock, error) {
@@ -27,11 +51,11 @@ func acquireShared(ctx context.Context, path string, timeout time.Duration) (*fi
 	l := &fileLock{f: f}
 	deadline := time.Now().Add(timeout)
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		err := l.set(unix.F_RDLCK)
 		if err == nil {
 			return l, nil
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if !errLocked(err) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
@@ -48,22 +72,17 @@ func acquireShared(ctx context.Context, path string, timeout time.Duration) (*fi
 	}
 }
 
-// upgrade converts the shared lock to an exclusive one. flock conversions are
-// not atomic: an attempt that fails drops the shared lock, so it is taken
-// again at once, between attempts as well as before returning.
+// upgrade converts the shared lock to an exclusive one. With wait it retries
+// until ctx is done; the shared lock is held throughout.
 func (l *fileLock) upgrade(ctx context.Context, wait bool) error {
 	for {
-		err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := l.set(unix.F_WRLCK)
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			l.downgrade()
+		if !errLocked(err) {
 			return fmt.Errorf("lock catalog: %w", err)
 		}
-		// The failed conversion dropped the shared lock: take it back while
-		// waiting, or another process could swap the file under our pools.
-		l.downgrade()
 		if !wait {
 			return ErrInUse
 		}
@@ -75,20 +94,19 @@ func (l *fileLock) upgrade(ctx context.Context, wait bool) error {
 	}
 }
 
+// downgrade turns the exclusive lock back into a shared one. Converting down
+// never conflicts.
 func (l *fileLock) downgrade() {
 	if l.f == nil {
 		return // released by close after a failed reopen
 	}
-	// Blocking: another process may have slipped in between; it holds the lock
-	// shared too, which does not block us. A signal may interrupt the wait.
-	for syscall.Flock(int(l.f.Fd()), syscall.LOCK_SH) == syscall.EINTR {
-	}
+	_ = l.set(unix.F_RDLCK)
 }
 
 // close releases the lock; it is safe to call twice.
 func (l *fileLock) close() {
 	if l.f != nil {
-		_ = l.f.Close() // closing the descriptor releases the lock
+		_ = l.f.Close() // closing the description releases the lock
 		l.f = nil
 	}
 }

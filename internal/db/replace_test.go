@@ -316,9 +316,9 @@ func TestReplaceWithBadFileReleasesLock(t *testing.T) {
 }
 
 // TestReplaceWaitKeepsSharedLock checks that a handle waiting in Replace for
-// others to let go still holds the catalog meanwhile: flock drops a shared
-// lock when a conversion to exclusive fails, and a waiter that did not take it
-// back would let another handle swap the file under its open pools.
+// others to let go still holds the catalog meanwhile: a waiter that lost its
+// shared lock (as flock loses it when a conversion to exclusive fails) would
+// let another handle swap the file under its open pools.
 func TestReplaceWaitKeepsSharedLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "index.db")
 	waiter := dbtest.MustOpenPath(t, path)
