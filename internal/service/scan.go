@@ -494,11 +494,15 @@ func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<
 				return stop
 			}
 		}
-		if ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
 			return ctx.Err() // a read cut short by cancellation is not a result
 		}
-		if err := s.send(ctx, results, result{path: j.path, st: st, hash: sum, known: j.known, err: err}); err != nil {
-			return err
+		// A file read to its end is handed over even after cancellation, so
+		// that what was hashed is committed. The send cannot block for good:
+		// the writer drains results until every producer has returned.
+		results <- result{path: j.path, st: st, hash: sum, known: j.known, err: err}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 	return nil
