@@ -193,6 +193,7 @@ func (f *Files) updateIDs(ctx context.Context, stmt string, ids []int64, scanned
 type Counts struct {
 	Files    int64 `db:"files"`
 	Deleted  int64 `db:"deleted"`
+	Entries  int64 `db:"entries"` // present archive entries, counted in Files too
 	Machines int64 `db:"machines"`
 	Bytes    int64 `db:"bytes"`
 }
@@ -204,6 +205,7 @@ func (f *Files) Counts(ctx context.Context) (Counts, error) {
 	err := sqlx.GetContext(ctx, f.x, &c, `SELECT
 		COALESCE(SUM(CASE WHEN operation <> 'DEL' THEN 1 ELSE 0 END), 0) AS files,
 		COALESCE(SUM(CASE WHEN operation = 'DEL' THEN 1 ELSE 0 END), 0) AS deleted,
+		COALESCE(SUM(CASE WHEN operation <> 'DEL' AND is_archived = 1 THEN 1 ELSE 0 END), 0) AS entries,
 		COUNT(DISTINCT machine) AS machines,
 		COALESCE(SUM(CASE WHEN operation <> 'DEL' THEN size ELSE 0 END), 0) AS bytes
 		FROM files`)

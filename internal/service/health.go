@@ -96,7 +96,9 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 			return err
 		}
 		h.Facts["files"], h.Facts["deleted"], h.Facts["machines"], h.Facts["hashes"], h.Facts["bytes"] = counts.Files, counts.Deleted, counts.Machines, hashes, counts.Bytes
-		h.Add("counts", dto.StatusOK, fmt.Sprintf("%d files (%d deleted kept), %d distinct contents, %d machines", counts.Files, counts.Deleted, hashes, counts.Machines))
+		h.Facts["archive_entries"] = counts.Entries
+		h.Add("counts", dto.StatusOK, fmt.Sprintf("%d files and %d archive entries (%d deleted kept), %d distinct contents, %d machines",
+			counts.Files-counts.Entries, counts.Entries, counts.Deleted, hashes, counts.Machines))
 		last, err = r.Scans.Recent(ctx, 1)
 		return err
 	})
