@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/uow"
@@ -74,24 +74,6 @@ func newCatalog(t *testing.T, path string, files int) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// listTree returns every path under root, relative to it.
-func listTree(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		out = append(out, rel)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func TestHealthFreshCatalog(t *testing.T) {
@@ -231,7 +213,7 @@ func TestHealthRefusesToCreate(t *testing.T) {
 				if tt.setup != nil {
 					tt.setup(t, path)
 				}
-				before := listTree(t, root)
+				before := dbtest.ListTree(t, root)
 				content, _ := os.ReadFile(path)
 				args := []string{"health", "--db", path}
 				if jsonOut {
@@ -249,7 +231,7 @@ func TestHealthRefusesToCreate(t *testing.T) {
 				} else if !strings.Contains(stdout, ": fail") || !strings.Contains(stdout, tt.wantMsg) {
 					t.Errorf("output %q; want it to say fail and %q", stdout, tt.wantMsg)
 				}
-				after := slices.DeleteFunc(listTree(t, root), func(p string) bool { return p == tt.lock })
+				after := slices.DeleteFunc(dbtest.ListTree(t, root), func(p string) bool { return p == tt.lock })
 				if !slices.Equal(after, before) {
 					t.Errorf("health left %v; want %v", after, before)
 				}

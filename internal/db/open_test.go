@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -320,24 +319,6 @@ func readFileOrDir(t *testing.T, path string) string {
 	return string(b)
 }
 
-// listTree returns every path under root, relative to it.
-func listTree(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		out = append(out, rel)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func TestOpenMustExistCreatesNothing(t *testing.T) {
 	tests := []struct {
 		name string
@@ -358,7 +339,7 @@ func TestOpenMustExistCreatesNothing(t *testing.T) {
 			if !errors.Is(err, db.ErrNotExist) {
 				t.Errorf("Open = %v; want ErrNotExist", err)
 			}
-			if got := listTree(t, root); !slices.Equal(got, []string{"."}) {
+			if got := dbtest.ListTree(t, root); !slices.Equal(got, []string{"."}) {
 				t.Errorf("Open created %v; want nothing", got)
 			}
 		})
@@ -393,7 +374,7 @@ func TestOpenOddPath(t *testing.T) {
 		t.Fatalf("catalog at the literal path: %v, %v", fi, err)
 	}
 	var names []string
-	for _, n := range listTree(t, dir) {
+	for _, n := range dbtest.ListTree(t, dir) {
 		if !strings.HasPrefix(n, "my cat?alog#1%20.db") && n != "." {
 			names = append(names, n)
 		}

@@ -2,6 +2,7 @@ package dbtest
 
 import (
 	"context"
+	"io/fs"
 	"path/filepath"
 	"testing"
 
@@ -37,4 +38,23 @@ func MustOpenOptions(tb testing.TB, path string, opts db.Options) *db.DB {
 		}
 	})
 	return d
+}
+
+// ListTree returns every path under root, relative to it ("." for root): tests
+// use it to prove that an operation created or left nothing.
+func ListTree(tb testing.TB, root string) []string {
+	tb.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		out = append(out, rel)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
 }
