@@ -1,6 +1,7 @@
 package walk
 
 import (
+	"errors"
 	"io/fs"
 	"time"
 
@@ -28,6 +29,17 @@ const statxMask = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_NLINK | unix.ST
 
 // Lstat stats path without following a final symlink.
 func Lstat(path string) (Stat, error) { return statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW) }
+
+// lstatAt stats name in the directory open as dirfd without following a
+// final symlink; errors name path, the entry's full path.
+func lstatAt(dirfd int, name, path string) (Stat, error) {
+	st, err := statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		pe.Path = path
+	}
+	return st, err
+}
 
 // Follow stats path, following symlinks.
 func Follow(path string) (Stat, error) { return statx(unix.AT_FDCWD, path, 0) }

@@ -176,31 +176,44 @@ func (w *walker) visit(path string, st Stat) error {
 		}
 		d := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		names, err := readNames(d.path)
+		dir, names, err := readNames(d.path)
 		if err != nil {
 			if err := w.fn(Event{Kind: Error, Path: d.path, IsDir: true, Err: err}); err != nil {
 				return err
 			}
 			continue
 		}
-		for _, name := range names {
-			p := filepath.Join(d.path, name)
-			if d.path == "/" {
-				p = "/" + name
-			}
-			if err := w.entry(p, handle); err != nil {
-				return err
-			}
+		err = w.entries(dir, d.path, names, handle)
+		dir.Close()
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (w *walker) entry(p string, handle func(string, Stat) error) error {
+// entries handles the entries of one directory. They are stat'ed relative to
+// the open directory, as find does: the kernel then resolves one name, not
+// the whole path, for each.
+func (w *walker) entries(dir *os.File, dirPath string, names []string, handle func(string, Stat) error) error {
+	fd := int(dir.Fd())
+	for _, name := range names {
+		p := filepath.Join(dirPath, name)
+		if dirPath == "/" {
+			p = "/" + name
+		}
+		if err := w.entry(fd, name, p, handle); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *walker) entry(dirfd int, name, p string, handle func(string, Stat) error) error {
 	if w.opts.Ignore != nil && w.opts.Ignore(p) {
 		return w.fn(Event{Kind: Skip, Path: p, Reason: ReasonCatalog})
 	}
-	st, err := Lstat(p)
+	st, err := lstatAt(dirfd, name, p)
 	if err != nil {
 		return w.fn(Event{Kind: Error, Path: p, Err: err})
 	}
@@ -233,18 +246,19 @@ func (w *walker) entry(p string, handle func(string, Stat) error) error {
 	return handle(p, st)
 }
 
-// readNames lists a directory without sorting or stat-ing its entries.
-func readNames(path string) ([]string, error) {
+// readNames opens a directory and lists it without sorting or stat-ing its
+// entries. The caller closes the returned directory.
+func readNames(path string) (*os.File, []string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
 	names, err := f.Readdirnames(-1)
 	if err != nil {
-		return nil, &os.PathError{Op: "readdir", Path: path, Err: unwrapPath(err)}
+		f.Close()
+		return nil, nil, &os.PathError{Op: "readdir", Path: path, Err: unwrapPath(err)}
 	}
-	return names, nil
+	return f, names, nil
 }
 
 func unwrapPath(err error) error {
