@@ -98,6 +98,9 @@ type Scan struct {
 	Status   ScanStatus `json:"status"`
 	ScanCounts
 	TxMetrics *TxMetrics `json:"tx_metrics,omitempty"`
+	// Host and PID name the process that ran the scan.
+	Host string `json:"host,omitempty"`
+	PID  int    `json:"pid,omitempty"`
 }
 
 // OpMetrics are the transaction figures of one kind of operation.

@@ -35,12 +35,14 @@ type scanRow struct {
 	Failed      int64          `db:"failed"`
 	BytesHashed int64          `db:"bytes_hashed"`
 	TxMetrics   sql.NullString `db:"tx_metrics"`
+	Host        string         `db:"host"`
+	PID         int            `db:"pid"`
 }
 
-const scanColumns = "id, machine, roots, started, finished, status, files_seen, added, modified, deleted, unchanged, skipped, failed, bytes_hashed, tx_metrics"
+const scanColumns = "id, machine, roots, started, finished, status, files_seen, added, modified, deleted, unchanged, skipped, failed, bytes_hashed, tx_metrics, host, pid"
 
 func (r scanRow) dto() dto.Scan {
-	s := dto.Scan{ID: r.ID, Machine: r.Machine, Started: time.Unix(0, r.Started), Status: dto.ScanStatus(r.Status),
+	s := dto.Scan{ID: r.ID, Machine: r.Machine, Started: time.Unix(0, r.Started), Status: dto.ScanStatus(r.Status), Host: r.Host, PID: r.PID,
 		ScanCounts: dto.ScanCounts{FilesSeen: r.FilesSeen, Added: r.Added, Modified: r.Modified, Deleted: r.Deleted,
 			Unchanged: r.Unchanged, Skipped: r.Skipped, Failed: r.Failed, BytesHashed: r.BytesHashed}}
 	s.Roots = decodeRoots(r.Roots)
@@ -107,8 +109,8 @@ func (s *Scans) Create(ctx context.Context, sc dto.Scan) (int64, error) {
 	}
 	var id int64
 	err = sqlx.GetContext(ctx, s.x, &id, s.x.Rebind(
-		"INSERT INTO scans (machine, roots, started, status) VALUES (?, ?, ?, ?) RETURNING id"),
-		sc.Machine, roots, sc.Started.UnixNano(), string(dto.ScanRunning))
+		"INSERT INTO scans (machine, roots, started, status, host, pid) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"),
+		sc.Machine, roots, sc.Started.UnixNano(), string(dto.ScanRunning), sc.Host, sc.PID)
 	if err != nil {
 		return 0, fmt.Errorf("create scan: %w", err)
 	}
@@ -155,4 +157,36 @@ func (s *Scans) Get(ctx context.Context, id int64) (dto.Scan, error) {
 		return dto.Scan{}, fmt.Errorf("get scan %d: %w", id, err)
 	}
 	return r.dto(), nil
+}
+
+// RunningOn returns the ids and pids of the scans recorded as running by
+// processes of host.
+func (s *Scans) RunningOn(ctx context.Context, host string) (map[int64]int, error) {
+	rows, err := s.x.QueryxContext(ctx, s.x.Rebind("SELECT id, pid FROM scans WHERE status = ? AND host = ? AND pid > 0"),
+		string(dto.ScanRunning), host)
+	if err != nil {
+		return nil, fmt.Errorf("list running scans: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var pid int
+		if err := rows.Scan(&id, &pid); err != nil {
+			return nil, err
+		}
+		out[id] = pid
+	}
+	return out, rows.Err()
+}
+
+// MarkInterrupted records scan id, still marked running, as interrupted at
+// finished.
+func (s *Scans) MarkInterrupted(ctx context.Context, id int64, finished time.Time) error {
+	_, err := s.x.ExecContext(ctx, s.x.Rebind("UPDATE scans SET status = ?, finished = ? WHERE id = ? AND status = ?"),
+		string(dto.ScanInterrupted), finished.UnixNano(), id, string(dto.ScanRunning))
+	if err != nil {
+		return fmt.Errorf("mark scan %d interrupted: %w", id, err)
+	}
+	return nil
 }

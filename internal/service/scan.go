@@ -235,9 +235,23 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	}
 
 	wctx := context.WithoutCancel(ctx) // commits of finished work survive Ctrl-C
+	host, _ := os.Hostname()
 	err = s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
-		var err error
-		s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started})
+		// A scan killed with SIGKILL could not record its end: if its
+		// process is gone, say so now.
+		running, err := r.Scans.RunningOn(ctx, host)
+		if err != nil {
+			return err
+		}
+		for id, pid := range running {
+			if !processAlive(pid) {
+				if err := r.Scans.MarkInterrupted(ctx, id, s.rep.Started); err != nil {
+					return err
+				}
+			}
+		}
+		s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started,
+			Host: host, PID: os.Getpid()})
 		return err
 	})
 	if err != nil {
@@ -792,4 +806,11 @@ func (s *scanRun) loadKnown(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// processAlive reports whether a process with pid exists on this host. A
+// process of another user answers EPERM: it exists.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
