@@ -49,27 +49,11 @@ func newCatalog(t *testing.T, path string, files int) {
 		t.Fatal(err)
 	}
 	if files > 0 {
-		err = c.UoW().Do(t.Context(), "fill", func(ctx context.Context, r *uow.Repos) error {
-			var hs []dto.FileHash
-			var fs []dto.FileMeta
-			for i := range files {
-				sum := fmt.Sprintf("%064x", i)
-				hs = append(hs, dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum})
-				fs = append(fs, dto.FileMeta{Machine: "m", Path: fmt.Sprintf("/home/user/documents/project-%03d/file-%05d.txt", i%100, i),
-					Name: fmt.Sprintf("file-%05d.txt", i), Size: int64(i), Modified: time.Unix(int64(i), 0), Scanned: time.Unix(1e9, 0), Operation: dto.OpAdd})
-			}
-			ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
-			if err != nil {
-				return err
-			}
-			for i := range fs {
-				fs[i].HashID = ids[hs[i].SHA256]
-			}
-			return r.Files.UpsertMany(ctx, fs)
-		})
-		if err != nil {
-			t.Fatal(err)
+		paths := make([]string, files)
+		for i := range paths {
+			paths[i] = fmt.Sprintf("/home/user/documents/project-%03d/file-%05d.txt", i%100, i)
 		}
+		dbtest.Fill(t, c.DB(), paths)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)

@@ -1,19 +1,15 @@
 package db_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dbtest"
-	"github.com/indexer/indexer/internal/dto"
-	"github.com/indexer/indexer/internal/uow"
 )
 
 // filledCatalog writes a closed catalog of n files and contents at path.
@@ -24,27 +20,11 @@ func filledCatalog(t *testing.T, path string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = uow.New(d).Do(t.Context(), "fill", func(ctx context.Context, r *uow.Repos) error {
-		var hs []dto.FileHash
-		var fs []dto.FileMeta
-		for i := range n {
-			sum := fmt.Sprintf("%064x", i)
-			hs = append(hs, dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum})
-			fs = append(fs, dto.FileMeta{Machine: "m", Path: fmt.Sprintf("/data/dir-%02d/file-%05d", i%50, i), Name: fmt.Sprintf("file-%05d", i),
-				Size: int64(i), Modified: time.Unix(int64(i), 0), Scanned: time.Unix(1e9, 0), Operation: dto.OpAdd})
-		}
-		ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
-		if err != nil {
-			return err
-		}
-		for i := range fs {
-			fs[i].HashID = ids[hs[i].SHA256]
-		}
-		return r.Files.UpsertMany(ctx, fs)
-	})
-	if err != nil {
-		t.Fatal(err)
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/data/dir-%02d/file-%05d", i%50, i)
 	}
+	dbtest.Fill(t, d, paths)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,15 @@ package dbtest
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/uow"
 )
 
 // MustOpen opens a new catalog in a fresh temporary directory with
@@ -57,4 +61,32 @@ func ListTree(tb testing.TB, root string) []string {
 		tb.Fatal(err)
 	}
 	return out
+}
+
+// Fill writes one present file row per path for machine "m", file i with its
+// own content (size i, digests derived from i), in one transaction. Every
+// value is fixed, so the file's page layout is the same on every run.
+func Fill(tb testing.TB, d *db.DB, paths []string) {
+	tb.Helper()
+	err := uow.New(d).Do(tb.Context(), "fill", func(ctx context.Context, r *uow.Repos) error {
+		hs := make([]dto.FileHash, len(paths))
+		fs := make([]dto.FileMeta, len(paths))
+		for i, p := range paths {
+			sum := fmt.Sprintf("%064x", i)
+			hs[i] = dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum}
+			fs[i] = dto.FileMeta{Machine: "m", Path: p, Name: filepath.Base(p), Size: int64(i),
+				Modified: time.Unix(int64(i), 0), Scanned: time.Unix(1e9, 0), Operation: dto.OpAdd}
+		}
+		ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
+		if err != nil {
+			return err
+		}
+		for i := range fs {
+			fs[i].HashID = ids[hs[i].SHA256]
+		}
+		return r.Files.UpsertMany(ctx, fs)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
