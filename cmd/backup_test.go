@@ -45,20 +45,14 @@ func backupCmdFill(t *testing.T, path, prefix, tag string, n int) {
 	}
 	defer c.Close()
 	err = c.UoW().Do(ctx, "test", func(ctx context.Context, r *uow.Repos) error {
-		var hs []dto.FileHash
+		var files []dto.FileWithHash
 		for i := range n {
 			sum := fmt.Sprintf("%x", sha256.Sum256(fmt.Appendf(nil, "%s%s%d", tag, prefix, i)))
-			hs = append(hs, dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum})
-		}
-		ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
-		if err != nil {
-			return err
-		}
-		var files []dto.FileMeta
-		for i := range n {
 			p := fmt.Sprintf("%s/%d", prefix, i)
-			files = append(files, dto.FileMeta{Machine: "m", Path: p, Name: filepath.Base(p), Size: int64(i),
-				Modified: time.Unix(1, 0), Scanned: time.Unix(2, 0), Operation: dto.OpAdd, HashID: ids[hs[i].SHA256]})
+			files = append(files, dto.FileWithHash{
+				Hash: dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum},
+				FileMeta: dto.FileMeta{Machine: "m", Path: p, Name: filepath.Base(p), Size: int64(i),
+					Modified: time.Unix(1, 0), Scanned: time.Unix(2, 0), Operation: dto.OpAdd}})
 		}
 		return r.Files.UpsertMany(ctx, files)
 	})
@@ -78,7 +72,7 @@ func backupCmdRows(t *testing.T, path string) []string {
 	defer c.Close()
 	var rows []string
 	err = c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.SelectContext(ctx, &rows, `SELECT f.path || ' ' || h.sha256 FROM files f JOIN hashes h ON h.id = f.hash_id ORDER BY f.path`)
+		return r.Tx.SelectContext(ctx, &rows, `SELECT path || ' ' || lower(hex(sha256)) FROM files WHERE sha256 IS NOT NULL ORDER BY path`)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -261,7 +261,7 @@ type view struct {
 
 // readCatalog reads the catalog file at path and fails the test unless it
 // passes integrity_check and foreign_key_check and no present file lacks its
-// hash row. A database whose schema was never committed (a catalog killed
+// digests. A database whose schema was never committed (a catalog killed
 // while being created) reads as empty.
 func readCatalog(t testing.TB, path string) *view {
 	t.Helper()
@@ -280,7 +280,7 @@ func readCatalog(t testing.TB, path string) *view {
 		t.Fatalf("foreign_key_check %s: %d violations", path, v.FKViolations)
 	}
 	if v.Orphans != 0 {
-		t.Fatalf("%s: %d present files without a hash row", path, v.Orphans)
+		t.Fatalf("%s: %d present files without their digests", path, v.Orphans)
 	}
 	return &v
 }

@@ -110,20 +110,7 @@ func insert(ctx context.Context, u *uow.UoW, files []dto.FileWithHash, perTx int
 	for start := 0; start < len(files); start += perTx {
 		part := files[start:min(start+perTx, len(files))]
 		err := u.Do(ctx, "insert", func(ctx context.Context, r *uow.Repos) error {
-			hs := make([]dto.FileHash, len(part))
-			for i, f := range part {
-				hs[i] = f.Hash
-			}
-			ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
-			if err != nil {
-				return err
-			}
-			ms := make([]dto.FileMeta, len(part))
-			for i, f := range part {
-				ms[i] = f.FileMeta
-				ms[i].HashID = ids[f.Hash.SHA256]
-			}
-			return r.Files.UpsertMany(ctx, ms)
+			return r.Files.UpsertMany(ctx, part)
 		})
 		if err != nil {
 			return err

@@ -113,7 +113,7 @@ func backupConn(ctx context.Context, x *sqlx.DB, dst string) (Counts, error) {
 	}
 	defer tx.Rollback()
 	// The first read fixes the snapshot the backup steps below will copy.
-	counts, err := countRows(ctx, tx)
+	counts, err := countRows(ctx, tx, LatestVersion())
 	if err != nil {
 		return Counts{}, err
 	}
@@ -234,7 +234,7 @@ func Inspect(ctx context.Context, path string, verify bool) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	if info.Counts, err = countRows(ctx, x); err != nil {
+	if info.Counts, err = countRows(ctx, x, info.SchemaVersion); err != nil {
 		return info, classify(err, "count rows")
 	}
 	return info, nil
@@ -308,24 +308,42 @@ func catalogVersion(ctx context.Context, x *sqlx.DB) (int, error) {
 	if v > len(ms) {
 		return v, &causeError{fmt.Sprintf("its schema version %d is newer than this indexer's (%d); upgrade indexer", v, len(ms)), ErrSchemaTooNew}
 	}
+	want := []any{"files", "scans"}
+	if v < inlineDigests {
+		want = append(want, "hashes")
+	}
 	var tables int
-	if err := x.GetContext(ctx, &tables, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('files', 'hashes', 'scans')`); err != nil {
+	q, args, err := sqlx.In(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN (?)`, want)
+	if err != nil {
+		return 0, err
+	}
+	if err := x.GetContext(ctx, &tables, q, args...); err != nil {
 		return 0, classify(err, "read schema")
 	}
-	if tables != 3 {
+	if tables != len(want) {
 		return 0, notCatalog
 	}
 	return v, nil
 }
 
+// inlineDigests is the schema version that moved the digests into files
+// (0004_inline_digests.sql). Older catalogs are still read, to be restored.
+const inlineDigests = 4
+
 // countRows reads Counts through q, in one statement so that the figures
-// agree with each other even outside a transaction.
-func countRows(ctx context.Context, q sqlx.QueryerContext) (Counts, error) {
+// agree with each other even outside a transaction. Hashes counts the
+// distinct contents the rows refer to, which a migration keeps, whatever the
+// schema version.
+func countRows(ctx context.Context, q sqlx.QueryerContext, version int) (Counts, error) {
+	contents := "(SELECT COUNT(DISTINCT sha256) FROM files)"
+	if version < inlineDigests {
+		contents = "(SELECT COUNT(DISTINCT hash_id) FROM files)"
+	}
 	var c Counts
 	err := sqlx.GetContext(ctx, q, &c, `SELECT
 		(SELECT COUNT(*) FROM files WHERE operation <> 'DEL') AS files,
 		(SELECT COUNT(*) FROM files WHERE operation = 'DEL') AS deleted,
-		(SELECT COUNT(*) FROM hashes) AS hashes,
+		`+contents+` AS hashes,
 		(SELECT COUNT(*) FROM scans) AS scans`)
 	if err != nil {
 		return c, fmt.Errorf("count rows: %w", err)

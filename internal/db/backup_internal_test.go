@@ -11,7 +11,7 @@ import (
 )
 
 // TestBackupToManyStepsUnderWriter copies two pages per step while another
-// connection commits batches of 20 hashes without pause. The copy must come
+// connection commits batches of 20 files without pause. The copy must come
 // from one snapshot (whole batches, counts equal to those read with it) and
 // must finish: without the read transaction held across steps, SQLite would
 // restart the copy after every commit.
@@ -27,7 +27,9 @@ func TestBackupToManyStepsUnderWriter(t *testing.T) {
 	insert := func(from, n int) error {
 		return d.WithWrite(func(w *sqlx.DB) error {
 			_, err := w.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM c WHERE x < ?)
-				INSERT INTO hashes (size, md5, sha1, sha256) SELECT x, printf('%032x', x), printf('%040x', x), printf('%064x', x) FROM c`, from, from+n-1)
+				INSERT INTO files (machine, path, name, size, modified, scanned, operation, md5, sha1, sha256)
+				SELECT 'm', printf('/f%d', x), printf('f%d', x), x, 1, 1, 'ADD',
+				       unhex(printf('%032x', x)), unhex(printf('%040x', x)), unhex(printf('%064x', x)) FROM c`, from, from+n-1)
 			return err
 		})
 	}
@@ -68,7 +70,7 @@ func TestBackupToManyStepsUnderWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Counts != counts || (counts.Hashes-2000)%20 != 0 {
-		t.Errorf("copy holds %+v, the snapshot %+v; want equal, and whole batches of 20", info.Counts, counts)
+	if info.Counts != counts || (counts.Files-2000)%20 != 0 || counts.Hashes != counts.Files {
+		t.Errorf("copy holds %+v, the snapshot %+v; want equal, whole batches of 20 files, one content each", info.Counts, counts)
 	}
 }

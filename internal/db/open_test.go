@@ -46,6 +46,9 @@ func rawExec(t *testing.T, path string, stmts ...string) {
 	}
 }
 
+// oneFile inserts one row into a catalog.
+const oneFile = "INSERT INTO files (machine, path, name, size, modified, scanned, operation) VALUES ('m', '/a', 'a', 1, 1, 1, 'ADD')"
+
 // tables returns the names of the ordinary tables in the catalog.
 func tables(t *testing.T, d *db.DB) []string {
 	t.Helper()
@@ -81,10 +84,14 @@ func TestOpenMigratesEmptyCatalog(t *testing.T) {
 	d := dbtest.MustOpen(t)
 
 	got := tables(t, d)
-	for _, want := range []string{"files", "hashes", "scans", "schema_migrations"} {
+	for _, want := range []string{"deferred_indexes", "files", "scans", "schema_migrations"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("tables = %v; want %s among them", got, want)
 		}
+	}
+	// 0004 moved the digests into files and dropped hashes.
+	if slices.Contains(got, "hashes") {
+		t.Errorf("tables = %v; want no hashes table", got)
 	}
 	v, err := d.Version(t.Context())
 	if err != nil || v != db.LatestVersion() {
@@ -102,8 +109,8 @@ func TestOpenMigratesEmptyCatalog(t *testing.T) {
 }
 
 // TestSchemaIndexes checks the indexes the issue asks for: duplicate grouping
-// by hash, lookup by each digest, name search, path-prefix queries, and the
-// unique keys.
+// by content (sha256), lookup by each digest, name search, path-prefix
+// queries, and the unique key.
 func TestSchemaIndexes(t *testing.T) {
 	d := dbtest.MustOpen(t)
 	tests := []struct {
@@ -111,10 +118,9 @@ func TestSchemaIndexes(t *testing.T) {
 		lead   string // the index's first column
 		unique bool
 	}{
-		{"hashes", "sha256", true},
-		{"hashes", "md5", false},
-		{"hashes", "sha1", false},
-		{"files", "hash_id", false},
+		{"files", "sha256", false},
+		{"files", "md5", false},
+		{"files", "sha1", false},
 		{"files", "name", false},
 		{"files", "path", false},
 		{"files", "machine", true}, // UNIQUE (machine, path, archive_path)
@@ -176,7 +182,7 @@ func TestReopenIsIdempotent(t *testing.T) {
 	}
 	before := migrationRows(t, d)
 	if err := d.WithWrite(func(w *sqlx.DB) error {
-		_, err := w.Exec("INSERT INTO hashes (size, md5, sha1, sha256) VALUES (1, 'a', 'b', 'c')")
+		_, err := w.Exec(oneFile)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -194,8 +200,8 @@ func TestReopenIsIdempotent(t *testing.T) {
 			t.Fatalf("reopen %d: schema_migrations = %+v; want it unchanged: %+v", i, got, before)
 		}
 		var n int
-		if err := d.WithRead(func(r *sqlx.DB) error { return r.Get(&n, "SELECT COUNT(*) FROM hashes") }); err != nil || n != 1 {
-			t.Fatalf("reopen %d: %d hashes, %v; want the 1 written before", i, n, err)
+		if err := d.WithRead(func(r *sqlx.DB) error { return r.Get(&n, "SELECT COUNT(*) FROM files") }); err != nil || n != 1 {
+			t.Fatalf("reopen %d: %d files, %v; want the 1 written before", i, n, err)
 		}
 		if err := d.Close(); err != nil {
 			t.Fatal(err)
@@ -364,7 +370,7 @@ func TestOpenOddPath(t *testing.T) {
 	path := filepath.Join(dir, "my cat?alog#1%20.db")
 	d := dbtest.MustOpenPath(t, path)
 	if err := d.WithWrite(func(w *sqlx.DB) error {
-		_, err := w.Exec("INSERT INTO hashes (size, md5, sha1, sha256) VALUES (1, 'a', 'b', 'c')")
+		_, err := w.Exec(oneFile)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -431,15 +437,15 @@ func TestPoolPragmas(t *testing.T) {
 func TestReadPoolRefusesWrites(t *testing.T) {
 	d := dbtest.MustOpen(t)
 	err := d.WithRead(func(r *sqlx.DB) error {
-		_, err := r.Exec("INSERT INTO hashes (size, md5, sha1, sha256) VALUES (1, 'a', 'b', 'c')")
+		_, err := r.Exec(oneFile)
 		return err
 	})
 	if got := db.Code(err); got != sqlite3.SQLITE_READONLY {
 		t.Errorf("insert on the read pool: code %d (%v); want SQLITE_READONLY", got, err)
 	}
 	var n int
-	if err := d.WithWrite(func(w *sqlx.DB) error { return w.Get(&n, "SELECT COUNT(*) FROM hashes") }); err != nil || n != 0 {
-		t.Errorf("hashes after the refused insert: %d, %v; want 0", n, err)
+	if err := d.WithWrite(func(w *sqlx.DB) error { return w.Get(&n, "SELECT COUNT(*) FROM files") }); err != nil || n != 0 {
+		t.Errorf("files after the refused insert: %d, %v; want 0", n, err)
 	}
 }
 

@@ -20,8 +20,8 @@ import (
 	"github.com/indexer/indexer/internal/uow"
 )
 
-// catalogWith writes a closed catalog at path whose hashes table holds one
-// row per label, the label as its sha256.
+// catalogWith writes a closed catalog at path whose files table holds one
+// row per label: a file named label at "/"+label.
 func catalogWith(t *testing.T, path string, labels ...string) {
 	t.Helper()
 	d, err := db.Open(t.Context(), path, db.DefaultOptions())
@@ -36,24 +36,24 @@ func catalogWith(t *testing.T, path string, labels ...string) {
 
 func insertLabels(t *testing.T, u *uow.UoW, labels ...string) {
 	t.Helper()
-	hs := make([]dto.FileHash, len(labels))
+	fs := make([]dto.FileWithHash, len(labels))
 	for i, l := range labels {
-		hs[i] = dto.FileHash{Size: 1, MD5: "m" + l, SHA1: "s" + l, SHA256: l}
+		fs[i] = dto.FileWithHash{FileMeta: dto.FileMeta{Machine: "m", Path: "/" + l, Name: l, Size: 1,
+			Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd}}
 	}
 	err := u.Do(t.Context(), "test", func(ctx context.Context, r *uow.Repos) error {
-		_, err := r.Hashes.FindOrCreateMany(ctx, hs)
-		return err
+		return r.Files.UpsertMany(ctx, fs)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// labels returns the sha256 column, read through the unit of work's read side.
+// labels returns the files' names, read through the unit of work's read side.
 func labels(ctx context.Context, u *uow.UoW) ([]string, error) {
 	var out []string
 	err := u.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.SelectContext(ctx, &out, "SELECT sha256 FROM hashes ORDER BY sha256")
+		return r.Tx.SelectContext(ctx, &out, "SELECT name FROM files ORDER BY name")
 	})
 	return out, err
 }
@@ -92,8 +92,8 @@ func TestReplaceHoldersSeeNewFile(t *testing.T) {
 		}
 	}
 	var viaWrite int
-	if err := d.WithWrite(func(w *sqlx.DB) error { return w.Get(&viaWrite, "SELECT COUNT(*) FROM hashes") }); err != nil || viaWrite != 2 {
-		t.Errorf("write pool after Replace counts %d hashes, %v; want 2", viaWrite, err)
+	if err := d.WithWrite(func(w *sqlx.DB) error { return w.Get(&viaWrite, "SELECT COUNT(*) FROM files") }); err != nil || viaWrite != 2 {
+		t.Errorf("write pool after Replace counts %d files, %v; want 2", viaWrite, err)
 	}
 	if got := d.Stats().Reopens; got != 1 {
 		t.Errorf("Stats().Reopens = %d; want 1", got)

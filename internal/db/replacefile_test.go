@@ -14,8 +14,8 @@ import (
 	"github.com/indexer/indexer/internal/db"
 )
 
-// replaceFileTestBackup writes a standalone catalog holding n hashes and
-// returns its path.
+// replaceFileTestBackup writes a standalone catalog holding n files of n
+// distinct contents and returns its path.
 func replaceFileTestBackup(t *testing.T, n int) string {
 	t.Helper()
 	ctx := context.Background()
@@ -26,7 +26,9 @@ func replaceFileTestBackup(t *testing.T, n int) string {
 	defer d.Close()
 	err = d.WithWrite(func(w *sqlx.DB) error {
 		_, err := w.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
-			INSERT INTO hashes (size, md5, sha1, sha256) SELECT x, printf('%032x', x), printf('%040x', x), printf('%064x', x) FROM c`, n)
+			INSERT INTO files (machine, path, name, size, modified, scanned, operation, md5, sha1, sha256)
+			SELECT 'm', printf('/f%d', x), printf('f%d', x), x, 1, 1, 'ADD',
+			       unhex(printf('%032x', x)), unhex(printf('%040x', x)), unhex(printf('%064x', x)) FROM c`, n)
 		return err
 	})
 	if err != nil {
@@ -39,10 +41,11 @@ func replaceFileTestBackup(t *testing.T, n int) string {
 	return dst
 }
 
+// replaceFileTestHashes returns the number of distinct contents in d.
 func replaceFileTestHashes(t *testing.T, d *db.DB) int {
 	t.Helper()
 	var n int
-	if err := d.WithRead(func(r *sqlx.DB) error { return r.Get(&n, "SELECT COUNT(*) FROM hashes") }); err != nil {
+	if err := d.WithRead(func(r *sqlx.DB) error { return r.Get(&n, "SELECT COUNT(DISTINCT sha256) FROM files") }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -126,7 +129,7 @@ func TestReplaceFileOverUnopenableCatalog(t *testing.T) {
 		t.Errorf("swap ran %d times, want once", swaps)
 	}
 	if n := replaceFileTestHashes(t, d); n != 30 {
-		t.Errorf("the catalog ReplaceFile returned holds %d hashes, want 30", n)
+		t.Errorf("the catalog ReplaceFile returned holds %d contents, want 30", n)
 	}
 	// It holds the catalog shared, like Open: others may open it, a restore may not swap it.
 	other, err := db.Open(ctx, path, db.DefaultOptions())
@@ -161,7 +164,7 @@ func TestReplaceFileCreatesMissingCatalog(t *testing.T) {
 		t.Errorf("swap found %v at the catalog path, want nothing", saw)
 	}
 	if n := replaceFileTestHashes(t, d); n != 7 {
-		t.Errorf("catalog holds %d hashes, want 7", n)
+		t.Errorf("catalog holds %d contents, want 7", n)
 	}
 }
 

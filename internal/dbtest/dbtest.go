@@ -69,20 +69,13 @@ func ListTree(tb testing.TB, root string) []string {
 func Fill(tb testing.TB, d *db.DB, paths []string) {
 	tb.Helper()
 	err := uow.New(d).Do(tb.Context(), "fill", func(ctx context.Context, r *uow.Repos) error {
-		hs := make([]dto.FileHash, len(paths))
-		fs := make([]dto.FileMeta, len(paths))
+		fs := make([]dto.FileWithHash, len(paths))
 		for i, p := range paths {
 			sum := fmt.Sprintf("%064x", i)
-			hs[i] = dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum}
-			fs[i] = dto.FileMeta{Machine: "m", Path: p, Name: filepath.Base(p), Size: int64(i),
-				Modified: time.Unix(int64(i), 0), Scanned: time.Unix(1e9, 0), Operation: dto.OpAdd}
-		}
-		ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
-		if err != nil {
-			return err
-		}
-		for i := range fs {
-			fs[i].HashID = ids[hs[i].SHA256]
+			fs[i] = dto.FileWithHash{
+				Hash: dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum},
+				FileMeta: dto.FileMeta{Machine: "m", Path: p, Name: filepath.Base(p), Size: int64(i),
+					Modified: time.Unix(int64(i), 0), Scanned: time.Unix(1e9, 0), Operation: dto.OpAdd}}
 		}
 		return r.Files.UpsertMany(ctx, fs)
 	})

@@ -29,9 +29,9 @@ func (v Validators) Same(o Validators) bool {
 		v.Inode == o.Inode && v.Device == o.Device
 }
 
-// FileHash is one distinct content. Digests are lower-case hex.
+// FileHash is one content. Digests are lower-case hex; all empty for a
+// file that was never hashed.
 type FileHash struct {
-	ID     int64
 	Size   int64
 	MD5    string
 	SHA1   string
@@ -53,7 +53,6 @@ type FileMeta struct {
 	Scanned     time.Time
 	Operation   Operation
 	IsArchived  bool
-	HashID      int64 // 0 when not hashed
 	ScanID      int64
 	Validators
 }

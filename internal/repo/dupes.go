@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -21,7 +22,7 @@ type DupeFilter struct {
 
 // where returns the conditions on files aliased a, with their arguments.
 func (d DupeFilter) where(a string) (string, []any) {
-	conds := []string{a + ".hash_id IS NOT NULL", a + ".operation <> 'DEL'", a + ".size >= ?"}
+	conds := []string{a + ".sha256 IS NOT NULL", a + ".operation <> 'DEL'", a + ".size >= ?"}
 	args := []any{d.MinSize}
 	if !d.IncludeArchived {
 		conds = append(conds, a+".is_archived = 0")
@@ -39,7 +40,7 @@ func (d DupeFilter) where(a string) (string, []any) {
 }
 
 // groupsQuery lists the contents held by at least two selected files as
-// (hash_id, n, copies, size): the number of files and of distinct copies.
+// (sha256, n, copies, size): the number of files and of distinct copies.
 //
 // Copies are the files minus the extra names of hard links: rows of one
 // machine, device and inode. Only files that had more than one link when
@@ -48,23 +49,24 @@ func (d DupeFilter) where(a string) (string, []any) {
 // group, which would cost more than the grouping itself.
 func groupsQuery(d DupeFilter) (string, []any) {
 	where, args := d.where("f")
-	q := `SELECT g.hash_id AS hash_id, g.n AS n, g.n - COALESCE(l.extra, 0) AS copies, g.size AS size
-		FROM (SELECT f.hash_id AS hash_id, COUNT(*) AS n, MAX(f.size) AS size FROM files f WHERE ` + where + `
-			GROUP BY f.hash_id HAVING COUNT(*) >= 2) g
-		LEFT JOIN (SELECT s.hash_id AS hash_id, SUM(s.k - 1) AS extra
-			FROM (SELECT f.hash_id AS hash_id, COUNT(*) AS k FROM files f
+	q := `SELECT g.sha256 AS sha256, g.n AS n, g.n - COALESCE(l.extra, 0) AS copies, g.size AS size
+		FROM (SELECT f.sha256 AS sha256, COUNT(*) AS n, MAX(f.size) AS size FROM files f WHERE ` + where + `
+			GROUP BY f.sha256 HAVING COUNT(*) >= 2) g
+		LEFT JOIN (SELECT s.sha256 AS sha256, SUM(s.k - 1) AS extra
+			FROM (SELECT f.sha256 AS sha256, COUNT(*) AS k FROM files f
 				WHERE f.nlink > 1 AND f.inode <> 0 AND f.is_archived = 0 AND ` + where + `
-				GROUP BY f.hash_id, f.machine, f.device, f.inode HAVING COUNT(*) > 1) s
-			GROUP BY s.hash_id) l ON l.hash_id = g.hash_id`
+				GROUP BY f.sha256, f.machine, f.device, f.inode HAVING COUNT(*) > 1) s
+			GROUP BY s.sha256) l ON l.sha256 = g.sha256`
 	return q, append(args, args...)
 }
 
 // dupeRow is one row of the Dupes statement, scanned by position.
 type dupeRow struct {
-	HashID, Size, Device, Inode, Nlink int64
-	N, Copies                          int
-	SHA256, Machine, Path, ArchivePath string
-	IsArchived                         bool
+	Size, Device, Inode, Nlink int64
+	N, Copies                  int
+	SHA256                     []byte
+	Machine, Path, ArchivePath string
+	IsArchived                 bool
 }
 
 // Dupes calls fn for every group of at least two selected files with the
@@ -79,19 +81,18 @@ type dupeRow struct {
 func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
 	groups, args := groupsQuery(d)
 	where, wargs := d.where("f2")
-	rows, err := f.x.QueryxContext(ctx, f.x.Rebind(`SELECT g.hash_id, h.sha256, g.size, g.n, g.copies,
+	rows, err := f.x.QueryxContext(ctx, f.x.Rebind(`SELECT g.sha256, g.size, g.n, g.copies,
 			f2.machine, f2.path, f2.archive_path, f2.device, f2.inode, f2.nlink, f2.is_archived
 		FROM (`+groups+`) g
 		CROSS JOIN files f2
-		CROSS JOIN hashes h
-		WHERE f2.hash_id = g.hash_id AND h.id = g.hash_id AND `+where+`
-		ORDER BY (g.copies - 1) * g.size DESC, h.sha256, f2.path, f2.machine, f2.archive_path`), append(args, wargs...)...)
+		WHERE f2.sha256 = g.sha256 AND `+where+`
+		ORDER BY (g.copies - 1) * g.size DESC, g.sha256, f2.path, f2.machine, f2.archive_path`), append(args, wargs...)...)
 	if err != nil {
 		return fmt.Errorf("list duplicates: %w", err)
 	}
 	defer rows.Close()
 	var g dto.DupeGroup
-	var cur int64
+	var cur []byte
 	emit := func() error {
 		if len(g.Files) == 0 {
 			return nil
@@ -101,16 +102,16 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 	}
 	for rows.Next() {
 		var r dupeRow
-		if err := rows.Scan(&r.HashID, &r.SHA256, &r.Size, &r.N, &r.Copies, &r.Machine, &r.Path,
+		if err := rows.Scan(&r.SHA256, &r.Size, &r.N, &r.Copies, &r.Machine, &r.Path,
 			&r.ArchivePath, &r.Device, &r.Inode, &r.Nlink, &r.IsArchived); err != nil {
 			return fmt.Errorf("read duplicate: %w", err)
 		}
-		if r.HashID != cur || len(g.Files) == 0 {
+		if !bytes.Equal(r.SHA256, cur) || len(g.Files) == 0 {
 			if err := emit(); err != nil {
 				return err
 			}
-			cur = r.HashID
-			g = dto.DupeGroup{SHA256: r.SHA256, Size: r.Size, Count: r.N, Copies: r.Copies,
+			cur = r.SHA256
+			g = dto.DupeGroup{SHA256: hexOf(r.SHA256), Size: r.Size, Count: r.N, Copies: r.Copies,
 				Reclaimable: int64(r.Copies-1) * r.Size, Files: make([]dto.DupeFile, 0, r.N)}
 		}
 		df := dto.DupeFile{Machine: r.Machine, Path: r.Path, ArchivePath: r.ArchivePath}

@@ -30,7 +30,6 @@ type fileRow struct {
 	Scanned     int64         `db:"scanned"`
 	Operation   string        `db:"operation"`
 	IsArchived  bool          `db:"is_archived"`
-	HashID      sql.NullInt64 `db:"hash_id"`
 	ScanID      sql.NullInt64 `db:"scan_id"`
 	MtimeNS     int64         `db:"mtime_ns"`
 	CtimeNS     int64         `db:"ctime_ns"`
@@ -39,14 +38,13 @@ type fileRow struct {
 	Nlink       int64         `db:"nlink"`
 }
 
-const fileColumns = "id, machine, path, archive_path, name, size, created, modified, scanned, operation, is_archived, hash_id, scan_id, mtime_ns, ctime_ns, inode, device, nlink"
+const fileColumns = "id, machine, path, archive_path, name, size, created, modified, scanned, operation, is_archived, scan_id, mtime_ns, ctime_ns, inode, device, nlink"
 
 func (r fileRow) dto() dto.FileMeta {
 	m := dto.FileMeta{
 		ID: r.ID, Machine: r.Machine, Path: r.Path, ArchivePath: r.ArchivePath, Name: r.Name,
 		Size: r.Size, Modified: fromNanos(r.Modified), Scanned: fromNanos(r.Scanned),
-		Operation: dto.Operation(r.Operation), IsArchived: r.IsArchived,
-		HashID: r.HashID.Int64, ScanID: r.ScanID.Int64,
+		Operation: dto.Operation(r.Operation), IsArchived: r.IsArchived, ScanID: r.ScanID.Int64,
 		Validators: dto.Validators{Size: r.Size, MtimeNS: r.MtimeNS, CtimeNS: r.CtimeNS,
 			Inode: uint64(r.Inode), Device: uint64(r.Device), Nlink: uint64(r.Nlink)},
 	}
@@ -56,35 +54,41 @@ func (r fileRow) dto() dto.FileMeta {
 	return m
 }
 
-// UpsertMany inserts or updates files by (machine, path, archive_path), one
-// statement per ChunkSize rows. A file's HashID of 0 is stored as NULL.
-func (f *Files) UpsertMany(ctx context.Context, files []dto.FileMeta) error {
-	const cols = 17
-	for start := 0; start < len(files); start += ChunkSize {
-		chunk := files[start:min(start+ChunkSize, len(files))]
-		args := make([]any, 0, len(chunk)*cols)
-		for _, m := range chunk {
-			var hashID, scanID any
-			if m.HashID != 0 {
-				hashID = m.HashID
-			}
-			if m.ScanID != 0 {
-				scanID = m.ScanID
-			}
-			args = append(args, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
-				nullNanos(m.Created), nanos(m.Modified), nanos(m.Scanned), string(m.Operation),
-				m.IsArchived, hashID, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink))
+// UpsertMany inserts or updates files by (machine, path, archive_path), with
+// their content digests. A file with no SHA256 is stored unhashed (NULL
+// digests). One prepared statement runs once per file: cheaper, per row, than
+// multi-row statements, which must also keep a statement journal.
+func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error {
+	if len(files) == 0 {
+		return nil
+	}
+	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
+			created, modified, scanned, operation, is_archived, md5, sha1, sha256, scan_id,
+			mtime_ns, ctime_ns, inode, device, nlink)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (machine, path, archive_path) DO UPDATE SET
+		name = excluded.name, size = excluded.size, created = excluded.created,
+		modified = excluded.modified, scanned = excluded.scanned, operation = excluded.operation,
+		is_archived = excluded.is_archived, md5 = excluded.md5, sha1 = excluded.sha1,
+		sha256 = excluded.sha256, scan_id = excluded.scan_id,
+		mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
+		device = excluded.device, nlink = excluded.nlink`))
+	if err != nil {
+		return fmt.Errorf("upsert files: %w", err)
+	}
+	defer st.Close()
+	for _, m := range files {
+		var scanID any
+		if m.ScanID != 0 {
+			scanID = m.ScanID
 		}
-		q := `INSERT INTO files (machine, path, archive_path, name, size, created, modified, scanned,
-			operation, is_archived, hash_id, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
-			VALUES ` + placeholders(len(chunk), cols) + `
-			ON CONFLICT (machine, path, archive_path) DO UPDATE SET
-			name = excluded.name, size = excluded.size, created = excluded.created,
-			modified = excluded.modified, scanned = excluded.scanned, operation = excluded.operation,
-			is_archived = excluded.is_archived, hash_id = excluded.hash_id, scan_id = excluded.scan_id,
-			mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
-			device = excluded.device, nlink = excluded.nlink`
-		if _, err := f.x.ExecContext(ctx, f.x.Rebind(q), args...); err != nil {
+		md5, sha1, sha256, err := digestArgs(m.Hash)
+		if err != nil {
+			return fmt.Errorf("upsert %s: %w", m.Path, err)
+		}
+		if _, err := st.ExecContext(ctx, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
+			nullNanos(m.Created), nanos(m.Modified), nanos(m.Scanned), string(m.Operation),
+			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink)); err != nil {
 			return fmt.Errorf("upsert files: %w", err)
 		}
 	}
@@ -136,11 +140,13 @@ func (f *Files) EachUnder(ctx context.Context, machine, root string, fn func(dto
 }
 
 // EachValidatorsUnder is EachUnder for rescans: it fills only ID, Path,
-// ArchivePath, HashID, Operation and Validators, and scans without
-// reflection, because it reads every row below the roots on every scan.
-func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, fn func(dto.FileMeta) error) error {
+// ArchivePath, Operation, Validators and the content's SHA256, and scans
+// without reflection, because it reads every row below the roots on every
+// scan. The SHA256 is raw (32 bytes, or empty when not hashed) and valid only
+// during fn.
+func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, fn func(m dto.FileMeta, sha256 []byte) error) error {
 	lo, hi := PathRange(root)
-	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT id, path, archive_path, COALESCE(hash_id, 0), operation,
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT id, path, archive_path, sha256, operation,
 		size, mtime_ns, ctime_ns, inode, device FROM files
 		WHERE machine = ? AND (path = ? OR (path >= ? AND path < ?))`), machine, root, lo, hi)
 	if err != nil {
@@ -150,23 +156,19 @@ func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, f
 	var m dto.FileMeta
 	var op string
 	var inode, device int64
+	var sum sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&m.ID, &m.Path, &m.ArchivePath, &m.HashID, &op, &m.Size,
+		if err := rows.Scan(&m.ID, &m.Path, &m.ArchivePath, &sum, &op, &m.Size,
 			&m.MtimeNS, &m.CtimeNS, &inode, &device); err != nil {
 			return err
 		}
 		m.Operation, m.Inode, m.Device = dto.Operation(op), uint64(inode), uint64(device)
 		m.Validators.Size = m.Size
-		if err := fn(m); err != nil {
+		if err := fn(m, sum); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
-}
-
-// Touch records that the files with ids were seen unchanged by scan scanID.
-func (f *Files) Touch(ctx context.Context, ids []int64, scanID int64, scanned time.Time) error {
-	return f.updateIDs(ctx, "UPDATE files SET scanned = ?, scan_id = ? WHERE id IN (?)", ids, nanos(scanned), scanID)
 }
 
 // MarkDeleted sets operation DEL on the files with ids. The rows stay, so the

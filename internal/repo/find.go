@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -68,9 +67,9 @@ type FindFilter struct {
 
 type foundRow struct {
 	fileRow
-	MD5    sql.NullString `db:"md5"`
-	SHA1   sql.NullString `db:"sha1"`
-	SHA256 sql.NullString `db:"sha256"`
+	MD5    []byte `db:"md5"`
+	SHA1   []byte `db:"sha1"`
+	SHA256 []byte `db:"sha256"`
 }
 
 // Find calls fn for each entry matching q, ordered by machine, path and
@@ -99,11 +98,11 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 		add("f.id IN (SELECT id FROM files WHERE "+path+")", pathArg)
 	}
 	if q.Hash != "" {
-		col, err := DigestColumn(q.Hash)
+		col, raw, err := digestParam(q.Hash)
 		if err != nil {
 			return err
 		}
-		add("f.hash_id IN (SELECT id FROM hashes WHERE "+col+" = ?)", q.Hash)
+		add("f."+col+" = ?", raw)
 	}
 	if q.MinSize > 0 {
 		add("f.size >= ?", q.MinSize)
@@ -126,7 +125,7 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
 	cols := "f." + strings.ReplaceAll(fileColumns, ", ", ", f.")
-	rows, err := f.x.QueryxContext(ctx, f.x.Rebind("SELECT "+cols+", h.md5, h.sha1, h.sha256 FROM files f LEFT JOIN hashes h ON h.id = f.hash_id"+
+	rows, err := f.x.QueryxContext(ctx, f.x.Rebind("SELECT "+cols+", f.md5, f.sha1, f.sha256 FROM files f"+
 		where+" ORDER BY f.machine, f.path, f.archive_path"), args...)
 	if err != nil {
 		return fmt.Errorf("find files: %w", err)
@@ -138,8 +137,8 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 			return fmt.Errorf("read file: %w", err)
 		}
 		m := dto.FileWithHash{FileMeta: r.dto()}
-		if r.SHA256.Valid {
-			m.Hash = dto.FileHash{ID: m.HashID, Size: m.Size, MD5: r.MD5.String, SHA1: r.SHA1.String, SHA256: r.SHA256.String}
+		if r.SHA256 != nil {
+			m.Hash = digestRow{Size: m.Size, MD5: r.MD5, SHA1: r.SHA1, SHA256: r.SHA256}.dto()
 		}
 		if err := fn(m); err != nil {
 			if errors.Is(err, ErrStop) {

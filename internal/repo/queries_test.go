@@ -19,7 +19,7 @@ func TestMachinesAndLike(t *testing.T) {
 	names := []string{`50%_off\x.txt`, "50x_off\\x.txt", "50%Xoff\\x.txt", "report.TXT", "b.txt"}
 	for i, m := range []string{"zeta", "alpha", "mid", "alpha", "zeta"} {
 		rows = append(rows, dto.FileWithHash{
-			Hash: dto.FileHash{Size: 1, MD5: "m" + names[i], SHA1: "s" + names[i], SHA256: "h" + names[i]},
+			Hash: content(names[i]),
 			FileMeta: dto.FileMeta{Machine: m, Path: "/d/" + names[i], Name: names[i], Size: 1,
 				Modified: time.Unix(1, 0), Scanned: time.Unix(2, 0), Operation: dto.OpAdd}})
 	}

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"time"
@@ -13,7 +14,10 @@ import (
 const ChunkSize = 200
 
 // Executor is what a repository needs: queries and statements, on a pool or a tx.
-type Executor = sqlx.ExtContext
+type Executor interface {
+	sqlx.ExtContext
+	PreparexContext(ctx context.Context, query string) (*sqlx.Stmt, error)
+}
 
 // PathRange returns the half-open range [lo, hi) that holds every path strictly
 // below root, for index-friendly prefix queries without LIKE escaping. Paths are

@@ -21,12 +21,11 @@ import (
 	"github.com/indexer/indexer/internal/repo"
 )
 
-// repos are the three repositories on one executor.
+// repos are the two repositories on one executor.
 type repos struct {
-	files  *repo.Files
-	hashes *repo.Hashes
-	scans  *repo.Scans
-	x      repo.Executor
+	files *repo.Files
+	scans *repo.Scans
+	x     repo.Executor
 }
 
 // onPool runs fn with repositories working directly on the write pool, the
@@ -34,7 +33,7 @@ type repos struct {
 func onPool(t *testing.T, d *db.DB, fn func(ctx context.Context, r repos) error) {
 	t.Helper()
 	err := d.WithWrite(func(w *sqlx.DB) error {
-		return fn(t.Context(), repos{repo.NewFiles(w), repo.NewHashes(w), repo.NewScans(w), w})
+		return fn(t.Context(), repos{repo.NewFiles(w), repo.NewScans(w), w})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,80 +63,149 @@ func contents(from, to int) []dto.FileHash {
 	return hs
 }
 
-func TestFindOrCreateMany(t *testing.T) {
+// hashedFile returns a plain file of machine "m" at path with content h.
+func hashedFile(path string, h dto.FileHash) dto.FileWithHash {
+	return dto.FileWithHash{Hash: h, FileMeta: dto.FileMeta{Machine: "m", Path: path, Name: path[1:], Size: h.Size,
+		Modified: t0, Scanned: t0, Operation: dto.OpAdd}}
+}
+
+// storedDigests returns, by path, the digests the files table holds, read
+// straight from SQL as hex, with their storage types.
+func storedDigests(t *testing.T, d *db.DB) map[string][4]string {
+	t.Helper()
+	var rows []struct {
+		Path   string `db:"path"`
+		MD5    string `db:"md5"`
+		SHA1   string `db:"sha1"`
+		SHA256 string `db:"sha256"`
+		Types  string `db:"types"`
+	}
+	err := d.WithRead(func(r *sqlx.DB) error {
+		return r.Select(&rows, `SELECT path, lower(hex(md5)) AS md5, lower(hex(sha1)) AS sha1, lower(hex(sha256)) AS sha256,
+			typeof(md5) || ' ' || typeof(sha1) || ' ' || typeof(sha256) AS types FROM files`)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][4]string{}
+	for _, r := range rows {
+		out[r.Path] = [4]string{r.MD5, r.SHA1, r.SHA256, r.Types}
+	}
+	return out
+}
+
+func countContents(t *testing.T, d *db.DB) int64 {
+	t.Helper()
+	var n int64
+	onPool(t, d, func(ctx context.Context, r repos) error {
+		var err error
+		n, err = r.files.CountContents(ctx)
+		return err
+	})
+	return n
+}
+
+// TestUpsertManyStoresDigests: each file's content is stored with it, as raw
+// bytes, across chunks and with contents shared by several files; a file
+// without a SHA256 has NULL digests; CountContents counts distinct contents.
+func TestUpsertManyStoresDigests(t *testing.T) {
 	d := dbtest.MustOpen(t)
 	distinct := contents(0, 250)
-	// 360 entries, two chunks, with repeats inside a chunk and across chunks.
-	in := slices.Clone(distinct)
+	// 360 files, two chunks, with contents repeated inside a chunk and across chunks.
+	hs := slices.Clone(distinct)
 	for i := 99; i >= 0; i-- {
-		in = append(in, distinct[i])
+		hs = append(hs, distinct[i])
 	}
-	in = append(in, distinct[120:130]...)
+	hs = append(hs, distinct[120:130]...)
+	var in []dto.FileWithHash
+	for i, h := range hs {
+		in = append(in, hashedFile(fmt.Sprintf("/f%03d", i), h))
+	}
+	unhashed := hashedFile("/unhashed", dto.FileHash{})
+	onPool(t, d, func(ctx context.Context, r repos) error { return r.files.UpsertMany(ctx, append(in, unhashed)) })
 
-	var first map[string]int64
-	onPool(t, d, func(ctx context.Context, r repos) error {
-		var err error
-		first, err = r.hashes.FindOrCreateMany(ctx, in)
-		return err
-	})
-	if len(first) != len(distinct) {
-		t.Fatalf("got %d ids; want %d", len(first), len(distinct))
+	got := storedDigests(t, d)
+	if len(got) != len(in)+1 {
+		t.Fatalf("%d rows; want %d", len(got), len(in)+1)
 	}
-	if n := count(t, d, "SELECT COUNT(*) FROM hashes"); n != len(distinct) {
-		t.Errorf("hashes has %d rows; want one per sha256, %d", n, len(distinct))
+	for _, f := range in {
+		want := [4]string{f.Hash.MD5, f.Hash.SHA1, f.Hash.SHA256, "blob blob blob"}
+		if got[f.Path] != want {
+			t.Fatalf("%s stores %q; want %q", f.Path, got[f.Path], want)
+		}
 	}
-	seen := map[int64]bool{}
-	for _, h := range distinct {
-		id := first[h.SHA256]
-		if seen[id] {
-			t.Errorf("id %d handed out twice", id)
-		}
-		seen[id] = true
-		var got []dto.FileHash
-		err := d.WithRead(func(x *sqlx.DB) error {
-			return x.Select(&got, "SELECT id, size, md5, sha1, sha256 FROM hashes WHERE id = ?", id)
-		})
-		h.ID = id
-		if err != nil || len(got) != 1 || got[0] != h {
-			t.Fatalf("row %d = %+v, %v; want %+v", id, got, err, h)
-		}
+	if want := [4]string{"", "", "", "null null null"}; got["/unhashed"] != want {
+		t.Errorf("an unhashed file stores %q; want NULL digests", got["/unhashed"])
+	}
+	if n := count(t, d, "SELECT COUNT(DISTINCT sha256) FROM files"); n != len(distinct) {
+		t.Errorf("%d distinct sha256; want %d", n, len(distinct))
+	}
+	if n := countContents(t, d); n != int64(len(distinct)) {
+		t.Errorf("CountContents() = %d; want %d (the unhashed file is no content)", n, len(distinct))
 	}
 
-	// Asking again, mixed with new contents, keeps the old ids.
-	again := append(contents(240, 260), distinct[0])
-	var second map[string]int64
-	var total int64
-	onPool(t, d, func(ctx context.Context, r repos) error {
-		var err error
-		if second, err = r.hashes.FindOrCreateMany(ctx, again); err != nil {
-			return err
-		}
-		total, err = r.hashes.Count(ctx)
-		return err
-	})
-	for _, h := range again {
-		if old, ok := first[h.SHA256]; ok && second[h.SHA256] != old {
-			t.Errorf("id of %s changed from %d to %d", h.SHA256, old, second[h.SHA256])
-		}
-		if second[h.SHA256] == 0 {
-			t.Errorf("no id for %s", h.SHA256)
+	// New files, some of old contents, some of new ones; and an old file
+	// rewritten with a new content.
+	var more []dto.FileWithHash
+	for i, h := range append(contents(240, 260), distinct[0]) {
+		more = append(more, hashedFile(fmt.Sprintf("/g%03d", i), h))
+	}
+	changed := hashedFile("/f000", content("changed"))
+	onPool(t, d, func(ctx context.Context, r repos) error { return r.files.UpsertMany(ctx, append(more, changed)) })
+	got = storedDigests(t, d)
+	for _, f := range append(more, changed) {
+		if want := [4]string{f.Hash.MD5, f.Hash.SHA1, f.Hash.SHA256, "blob blob blob"}; got[f.Path] != want {
+			t.Errorf("%s stores %q; want %q", f.Path, got[f.Path], want)
 		}
 	}
-	if total != 260 {
-		t.Errorf("Count() = %d; want 260", total)
+	// 260 contents and "changed"; distinct[0] is still another file's.
+	if n := countContents(t, d); n != 261 {
+		t.Errorf("CountContents() = %d; want 261", n)
 	}
 }
 
-func TestByDigest(t *testing.T) {
+// TestUpsertManyRefusesBadDigests: a digest that is not hex, or not of its
+// algorithm's length, is refused, not stored.
+func TestUpsertManyRefusesBadDigests(t *testing.T) {
+	good := content("good")
+	tests := map[string]func(h *dto.FileHash){
+		"md5 too short":    func(h *dto.FileHash) { h.MD5 = h.MD5[:30] },
+		"md5 missing":      func(h *dto.FileHash) { h.MD5 = "" },
+		"sha1 too long":    func(h *dto.FileHash) { h.SHA1 += "00" },
+		"sha1 not hex":     func(h *dto.FileHash) { h.SHA1 = "zz" + h.SHA1[2:] },
+		"sha256 odd":       func(h *dto.FileHash) { h.SHA256 = h.SHA256[:63] },
+		"sha256 of sha1":   func(h *dto.FileHash) { h.SHA256 = h.SHA1 },
+		"sha256 with text": func(h *dto.FileHash) { h.SHA256 = "h" + h.SHA256[1:] },
+	}
+	for name, spoil := range tests {
+		t.Run(name, func(t *testing.T) {
+			d := dbtest.MustOpen(t)
+			h := good
+			spoil(&h)
+			var err error
+			onPool(t, d, func(ctx context.Context, r repos) error {
+				err = r.files.UpsertMany(ctx, []dto.FileWithHash{hashedFile("/bad", h)})
+				return nil
+			})
+			if err == nil {
+				t.Errorf("UpsertMany(%+v) = nil; want an error", h)
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM files"); n != 0 {
+				t.Errorf("%d rows after the refused upsert; want 0", n)
+			}
+		})
+	}
+}
+
+func TestContentByDigest(t *testing.T) {
 	d := dbtest.MustOpen(t)
 	h := content("needle")
-	var ids map[string]int64
-	onPool(t, d, func(ctx context.Context, r repos) error {
-		var err error
-		ids, err = r.hashes.FindOrCreateMany(ctx, append(contents(0, 5), h))
-		return err
-	})
-	h.ID = ids[h.SHA256]
+	var fs []dto.FileWithHash
+	for i, c := range append(contents(0, 5), h) {
+		fs = append(fs, hashedFile(fmt.Sprintf("/f%d", i), c))
+	}
+	fs = append(fs, hashedFile("/unhashed", dto.FileHash{}))
+	onPool(t, d, func(ctx context.Context, r repos) error { return r.files.UpsertMany(ctx, fs) })
 	tests := []struct {
 		hex       string
 		wantFound bool
@@ -147,18 +215,20 @@ func TestByDigest(t *testing.T) {
 		{h.SHA1, true, false},
 		{h.SHA256, true, false},
 		{content("absent").SHA256, false, false},
+		{content("absent").MD5, false, false},
 		{"ABCDEF0123456789ABCDEF0123456789", false, true}, // upper case
 		{"abc", false, true},                              // no digest has 3 digits
 		{"zz" + h.MD5[2:], false, true},                   // not hex
+		{"", false, true},                                 // the unhashed file's "digest"
 	}
 	for _, tt := range tests {
 		onPool(t, d, func(ctx context.Context, r repos) error {
-			got, found, err := r.hashes.ByDigest(ctx, tt.hex)
+			got, found, err := r.files.ContentByDigest(ctx, tt.hex)
 			if (err != nil) != tt.wantErr || found != tt.wantFound {
-				t.Errorf("ByDigest(%q) = %v, %v; want found %v, error %v", tt.hex, found, err, tt.wantFound, tt.wantErr)
+				t.Errorf("ContentByDigest(%q) = %v, %v; want found %v, error %v", tt.hex, found, err, tt.wantFound, tt.wantErr)
 			}
 			if tt.wantFound && got != h {
-				t.Errorf("ByDigest(%q) = %+v; want %+v", tt.hex, got, h)
+				t.Errorf("ContentByDigest(%q) = %+v; want %+v", tt.hex, got, h)
 			}
 			return nil
 		})
@@ -193,9 +263,14 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
+// upsert stores fs unhashed.
 func upsert(t *testing.T, d *db.DB, fs []dto.FileMeta) {
 	t.Helper()
-	onPool(t, d, func(ctx context.Context, r repos) error { return r.files.UpsertMany(ctx, fs) })
+	ws := make([]dto.FileWithHash, len(fs))
+	for i, f := range fs {
+		ws[i] = dto.FileWithHash{FileMeta: f}
+	}
+	onPool(t, d, func(ctx context.Context, r repos) error { return r.files.UpsertMany(ctx, ws) })
 }
 
 func getByPaths(t *testing.T, d *db.DB, machine string, paths []string) map[string]dto.FileMeta {
@@ -240,28 +315,30 @@ func TestUpsertManyInsertsThenUpdates(t *testing.T) {
 		}
 		ids[w.Path] = g.ID
 	}
-	if n := count(t, d, "SELECT COUNT(*) FROM files WHERE hash_id IS NULL AND scan_id IS NULL"); n != len(in)+2 {
-		t.Errorf("%d rows with NULL hash_id and scan_id; want every row (0 is stored as NULL)", n)
+	if n := count(t, d, "SELECT COUNT(*) FROM files WHERE md5 IS NULL AND sha1 IS NULL AND sha256 IS NULL AND scan_id IS NULL"); n != len(in)+2 {
+		t.Errorf("%d rows with NULL digests and scan_id; want every row (0 is stored as NULL)", n)
 	}
 
 	// Second pass: every file changed, and now hashed.
-	var hashIDs map[string]int64
-	onPool(t, d, func(ctx context.Context, r repos) error {
-		var err error
-		hashIDs, err = r.hashes.FindOrCreateMany(ctx, []dto.FileHash{content("x")})
-		return err
-	})
+	x := content("x")
 	for i := range in {
 		// FileMeta.Size and Validators.Size are one column.
 		in[i].Size += 1000
 		in[i].Validators.Size = in[i].Size
 		in[i].Operation = dto.OpMod
-		in[i].HashID = hashIDs[content("x").SHA256]
 		in[i].Scanned = in[i].Scanned.Add(time.Hour)
 		in[i].MtimeNS++
 		in[i].IsArchived = i%2 == 0
 	}
-	upsert(t, d, in)
+	hashed := make([]dto.FileWithHash, len(in))
+	for i, f := range in {
+		hashed[i] = dto.FileWithHash{FileMeta: f, Hash: x}
+	}
+	onPool(t, d, func(ctx context.Context, r repos) error { return r.files.UpsertMany(ctx, hashed) })
+	if got := count(t, d, "SELECT COUNT(*) FROM files WHERE md5 = unhex(?) AND sha1 = unhex(?) AND sha256 = unhex(?)",
+		x.MD5, x.SHA1, x.SHA256); got != n {
+		t.Errorf("%d rows with the new content's digests; want %d", got, n)
+	}
 	if got := count(t, d, "SELECT COUNT(*) FROM files"); got != n+2 {
 		t.Fatalf("%d rows after the update; want %d", got, n+2)
 	}
@@ -394,7 +471,7 @@ func TestPathRange(t *testing.T) {
 	}
 }
 
-func TestTouchMarkDeletedCounts(t *testing.T) {
+func TestMarkDeletedCounts(t *testing.T) {
 	d := dbtest.MustOpen(t)
 	var fs []dto.FileMeta
 	var paths []string
@@ -417,10 +494,7 @@ func TestTouchMarkDeletedCounts(t *testing.T) {
 		if scanID, err = r.scans.Create(ctx, dto.Scan{Machine: "m1", Roots: []string{"/t"}, Started: seen}); err != nil {
 			return err
 		}
-		// 230 touched (two chunks), of which the last 210 then deleted (two chunks).
-		if err := r.files.Touch(ctx, ids[:230], scanID, seen); err != nil {
-			return err
-		}
+		// 210 deleted (two chunks); the others are left as they were.
 		return r.files.MarkDeleted(ctx, ids[20:230], scanID, seen.Add(time.Second))
 	})
 
@@ -429,17 +503,14 @@ func TestTouchMarkDeletedCounts(t *testing.T) {
 		f := got[p]
 		var wantOp dto.Operation = dto.OpAdd
 		wantScanned, wantScan := fs[i].Scanned, int64(0)
-		switch {
-		case i < 20:
-			wantScanned, wantScan = seen, scanID
-		case i < 230:
+		if i >= 20 && i < 230 {
 			wantOp, wantScanned, wantScan = dto.OpDel, seen.Add(time.Second), scanID
 		}
 		if f.Operation != wantOp || !f.Scanned.Equal(wantScanned) || f.ScanID != wantScan {
 			t.Fatalf("%s: op %s, scanned %v, scan %d; want %s, %v, %d", p, f.Operation, f.Scanned, f.ScanID, wantOp, wantScanned, wantScan)
 		}
 		if f.Size != 10 || f.Name != fs[i].Name {
-			t.Fatalf("%s: Touch or MarkDeleted changed other fields: %+v", p, f)
+			t.Fatalf("%s: MarkDeleted changed other fields: %+v", p, f)
 		}
 	}
 

@@ -45,7 +45,7 @@ func (f *Files) EachNameSize(ctx context.Context, fn func(NameSize) error) error
 // files, archive entries included.
 func (f *Files) DistinctContents(ctx context.Context) (int64, error) {
 	var n int64
-	err := sqlx.GetContext(ctx, f.x, &n, "SELECT COUNT(DISTINCT hash_id) FROM files WHERE operation <> 'DEL'")
+	err := sqlx.GetContext(ctx, f.x, &n, "SELECT COUNT(DISTINCT sha256) FROM files WHERE operation <> 'DEL'")
 	if err != nil {
 		return 0, fmt.Errorf("count contents: %w", err)
 	}

@@ -46,28 +46,22 @@ func backupTestWrite(t testing.TB, u *uow.UoW, prefix, tag string, n int) {
 
 func backupTestWriteErr(u *uow.UoW, prefix, tag string, from, to int) error {
 	return u.Do(context.Background(), "test", func(ctx context.Context, r *uow.Repos) error {
-		var hs []dto.FileHash
-		for i := from; i < to; i++ {
-			sum := fmt.Sprintf("%x", sha256.Sum256(fmt.Appendf(nil, "%s/%s/%d", tag, prefix, i)))
-			hs = append(hs, dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum})
-		}
-		ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
-		if err != nil {
-			return err
-		}
-		var fs []dto.FileMeta
+		var fs []dto.FileWithHash
 		now := time.Now()
 		for i := from; i < to; i++ {
+			sum := fmt.Sprintf("%x", sha256.Sum256(fmt.Appendf(nil, "%s/%s/%d", tag, prefix, i)))
 			p := fmt.Sprintf("%s/%d", prefix, i)
-			fs = append(fs, dto.FileMeta{Machine: "m", Path: p, Name: filepath.Base(p), Size: int64(i),
-				Modified: now, Scanned: now, Operation: dto.OpAdd, HashID: ids[hs[i-from].SHA256]})
+			fs = append(fs, dto.FileWithHash{
+				Hash: dto.FileHash{Size: int64(i), MD5: sum[:32], SHA1: sum[:40], SHA256: sum},
+				FileMeta: dto.FileMeta{Machine: "m", Path: p, Name: filepath.Base(p), Size: int64(i),
+					Modified: now, Scanned: now, Operation: dto.OpAdd}})
 		}
 		return r.Files.UpsertMany(ctx, fs)
 	})
 }
 
 // backupTestRowsSQL lists every file as "path sha256", sorted.
-const backupTestRowsSQL = `SELECT f.path || ' ' || COALESCE(h.sha256, '-') FROM files f LEFT JOIN hashes h ON h.id = f.hash_id ORDER BY f.path`
+const backupTestRowsSQL = `SELECT path || ' ' || COALESCE(lower(hex(sha256)), '-') FROM files ORDER BY path`
 
 // backupTestRows reads the rows through u's read transactions.
 func backupTestRows(t *testing.T, u *uow.UoW) []string {

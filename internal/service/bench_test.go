@@ -129,7 +129,7 @@ func BenchmarkQueries1M(b *testing.B) {
 }
 
 // BenchmarkWrites times chunked upserts: one transaction of 200 new files
-// (their contents first) per iteration, through uow.Do, as a scan's writer
+// (with their contents' digests) per iteration, through uow.Do, as a scan's writer
 // commits them, into a catalog that already holds 200,000 files.
 func BenchmarkWrites(b *testing.B) {
 	c := catalogtest.MustOpen(b)
@@ -144,24 +144,16 @@ func BenchmarkWrites(b *testing.B) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
-		files := make([]dto.FileMeta, chunk)
-		hashes := make([]dto.FileHash, chunk)
+		files := make([]dto.FileWithHash, chunk)
 		for i := range files {
 			n := next + i
-			hashes[i] = digestsOf(n)
-			files[i] = dto.FileMeta{Machine: "bench", Path: "/bench/dir" + itoa(n/50) + "/file" + itoa(n), Name: "file" + itoa(n),
+			files[i] = dto.FileWithHash{Hash: digestsOf(n), FileMeta: dto.FileMeta{Machine: "bench",
+				Path: "/bench/dir" + itoa(n/50) + "/file" + itoa(n), Name: "file" + itoa(n),
 				Size: int64(n), Modified: time.Unix(1700000000, 0), Scanned: time.Now(), Operation: dto.OpAdd,
-				Validators: dto.Validators{Size: int64(n), MtimeNS: 1700000000, Inode: uint64(n), Device: 1, Nlink: 1}}
+				Validators: dto.Validators{Size: int64(n), MtimeNS: 1700000000, Inode: uint64(n), Device: 1, Nlink: 1}}}
 		}
 		next += chunk
 		err := c.UoW().Do(ctx, "write", func(ctx context.Context, r *uow.Repos) error {
-			ids, err := r.Hashes.FindOrCreateMany(ctx, hashes)
-			if err != nil {
-				return err
-			}
-			for i := range files {
-				files[i].HashID = ids[hashes[i].SHA256]
-			}
 			return r.Files.UpsertMany(ctx, files)
 		})
 		if err != nil {

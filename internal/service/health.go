@@ -86,12 +86,17 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 	h.Add("pools", dto.StatusOK, fmt.Sprintf("write %d/%d open, read %d/%d open", s.Write.OpenConnections, s.Write.MaxOpenConnections, s.Read.OpenConnections, s.Read.MaxOpenConnections))
 
 	var last []dto.Scan
+	var deferred []string
 	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		if deferred, err = r.Indexes.Deferred(ctx); err != nil {
+			return err
+		}
 		counts, err := r.Files.Counts(ctx)
 		if err != nil {
 			return err
 		}
-		hashes, err := r.Hashes.Count(ctx)
+		hashes, err := r.Files.CountContents(ctx)
 		if err != nil {
 			return err
 		}
@@ -104,6 +109,12 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 	})
 	if err != nil {
 		h.Add("counts", dto.StatusFail, err.Error())
+	} else if len(deferred) > 0 {
+		h.Facts["deferred_indexes"] = deferred
+		h.Add("indexes", dto.StatusDegraded, fmt.Sprintf("%d indexes (%s) are set aside by a scan that is adding many files or was killed; queries are correct but slower until a scan ends and builds them",
+			len(deferred), strings.Join(deferred, ", ")))
+	} else {
+		h.Add("indexes", dto.StatusOK, "all built")
 	}
 	switch {
 	case err != nil:

@@ -268,7 +268,7 @@ func (c *Catalog) checkRestored(ctx context.Context, src string, want db.Info, i
 			return err
 		}
 		files, deleted = counts.Files, counts.Deleted
-		hashes, err = r.Hashes.Count(ctx)
+		hashes, err = r.Files.CountContents(ctx)
 		return err
 	})
 	if err == nil && (files != want.Files || deleted != want.Deleted || hashes != want.Hashes) {

@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -84,13 +85,22 @@ type ScanReport struct {
 	Skips    []Skip
 }
 
-// chunkFiles is how many files one write transaction carries; touchIDs is how
-// many unchanged files' ids one transaction marks as seen (in statements of
-// repo.ChunkSize ids each). Touches are tiny updates, so more fit one commit.
+// chunkFiles is how many files one write transaction carries; deleteIDs is
+// how many files one transaction marks DEL (in statements of repo.ChunkSize
+// ids each). Those are tiny updates, so more fit one commit.
 const (
 	chunkFiles = 200
-	touchIDs   = 2000
+	deleteIDs  = 2000
 )
+
+// deferIndexesAfter is how many files a scan adds before it sets the
+// catalog's secondary indexes aside, if they are also at least a quarter of
+// the rows the catalog held when the scan began. Kept up to date, the
+// indexes cost about four times what the bare rows cost; built again at the
+// end, by one sorted pass each, about a fifth. So a scan that adds as many
+// files again as a quarter of the catalog gains, and one that adds a few
+// thousand to a large catalog does not. A variable for tests.
+var deferIndexesAfter int64 = 5000
 
 // racyWindow: a file whose ctime is this close to the moment it was hashed
 // may change again within the file system's timestamp granularity without
@@ -101,7 +111,8 @@ const racyWindow = 100 * time.Millisecond
 // known is what the catalog holds of a file before the scan.
 type known struct {
 	id     int64
-	hashID int64
+	sha256 [32]byte // the content's digest; zero when the row was never hashed
+	hashed bool
 	op     dto.Operation
 	v      dto.Validators
 }
@@ -116,14 +127,13 @@ type job struct {
 	entries map[string]*known
 }
 
-// result is a file for the writer: hashed, unchanged (touch), or failed.
+// result is a file for the writer: hashed, or failed.
 type result struct {
-	path     string
-	st       walk.Stat
-	hash     dto.FileHash
-	known    *known
-	touchIDs []int64 // unchanged and not read: only mark as seen
-	err      error
+	path  string
+	st    walk.Stat
+	hash  dto.FileHash
+	known *known
+	err   error
 	// An archive entry has its inner path here (path is the archive's) and
 	// its modification time from the archive.
 	inner    string
@@ -198,9 +208,15 @@ type scanRun struct {
 	known     map[string]*known
 	entries   map[string]map[string]*known // archive entries: archive path → inner path → row
 	protected map[string]bool              // directories not fully walked: nothing below them becomes DEL
-	touchBuf  []int64                      // unchanged files' ids not yet sent to the writer
+	unchanged int64                        // files found unchanged, not yet counted
 	ignore    func(path string) bool
 	dbIDs     []devIno
+
+	// rowsAtStart bounds the catalog's rows when the scan began; deferred
+	// is set once this scan owns the secondary indexes set aside, which it
+	// must build before it ends. Both belong to the writer while it runs.
+	rowsAtStart int64
+	deferred    bool
 
 	mu          sync.Mutex // guards rep and goneEntries while the pipeline runs
 	rep         ScanReport
@@ -243,12 +259,27 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		if err != nil {
 			return err
 		}
+		live := 0
 		for id, pid := range running {
 			if !processAlive(pid) {
 				if err := r.Scans.MarkInterrupted(ctx, id, s.rep.Started); err != nil {
 					return err
 				}
+				continue
 			}
+			live++
+		}
+		// Indexes set aside by a scan that died are this scan's to build
+		// at its end. While another scan runs, they may be its own.
+		if live == 0 {
+			names, err := r.Indexes.Deferred(ctx)
+			if err != nil {
+				return err
+			}
+			s.deferred = len(names) > 0
+		}
+		if s.rowsAtStart, err = r.Files.MaxFileID(ctx); err != nil {
+			return err
 		}
 		s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started,
 			Host: host, PID: os.Getpid()})
@@ -269,6 +300,9 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		if err := s.markDeleted(wctx); err != nil {
 			fatal = err
 		}
+	}
+	if err := s.buildIndexes(wctx); err != nil && fatal == nil {
+		fatal = err
 	}
 
 	s.rep.Duration = time.Since(s.rep.Started)
@@ -400,30 +434,31 @@ func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job
 	if err := await(true); err != nil {
 		return err
 	}
-	return s.flushTouches(ctx, results)
+	s.flushUnchanged()
+	return nil
 }
 
-// touchBatch is how many unchanged files' ids the walker sends the writer at
-// once: one channel operation per file would cost more than the stat.
-const touchBatch = 256
+// unchangedBatch is how many unchanged files the walker counts before it
+// takes the report's lock.
+const unchangedBatch = 256
 
-// touch queues id of a file seen unchanged; it runs on the walker goroutine.
-func (s *scanRun) touch(ctx context.Context, results chan<- result, id int64) error {
-	s.touchBuf = append(s.touchBuf, id)
-	if len(s.touchBuf) < touchBatch {
-		return nil
+// touch counts a file seen unchanged; it runs on the walker goroutine. An
+// unchanged file costs the catalog nothing: its row keeps the scan that last
+// changed it (so "what did scan N change" is a query on scan_id), and the
+// scans table says which completed scan last covered it.
+func (s *scanRun) touch() {
+	s.unchanged++
+	if s.unchanged >= unchangedBatch {
+		s.flushUnchanged()
 	}
-	return s.flushTouches(ctx, results)
 }
 
-// flushTouches sends the queued ids to the writer.
-func (s *scanRun) flushTouches(ctx context.Context, results chan<- result) error {
-	if len(s.touchBuf) == 0 {
-		return nil
+// flushUnchanged adds the files counted unchanged to the report.
+func (s *scanRun) flushUnchanged() {
+	if s.unchanged > 0 {
+		s.count(tally{}, s.unchanged)
+		s.unchanged = 0
 	}
-	ids := s.touchBuf
-	s.touchBuf = make([]int64, 0, touchBatch)
-	return s.send(ctx, results, result{touchIDs: ids})
 }
 
 // route handles one walk event: errors and skips go to the report, unchanged
@@ -470,11 +505,10 @@ func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs ch
 	delete(s.known, ev.Path)
 	entries := s.entries[ev.Path]
 	delete(s.entries, ev.Path)
-	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashID != 0 && k.v.Same(ev.Stat.Validators) {
-		if err := s.touchEntries(ctx, results, entries); err != nil {
-			return err
-		}
-		return s.touch(ctx, results, k.id)
+	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashed && k.v.Same(ev.Stat.Validators) {
+		s.touchEntries(entries)
+		s.touch()
+		return nil
 	}
 	select {
 	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root, entries: entries}:
@@ -527,15 +561,14 @@ func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<
 // failures go to the report.
 func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func()) error {
 	var batch []result
-	var touches []int64
 	var fatal error
 	flush := func() {
-		if fatal == nil && (len(batch) > 0 || len(touches) > 0) {
-			if fatal = s.flush(ctx, batch, touches); fatal != nil {
+		if fatal == nil && len(batch) > 0 {
+			if fatal = s.flush(ctx, batch); fatal != nil {
 				abort()
 			}
 		}
-		batch, touches = batch[:0], touches[:0]
+		batch = batch[:0]
 	}
 	for r := range results {
 		if fatal != nil {
@@ -544,33 +577,75 @@ func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func(
 		switch {
 		case r.err != nil:
 			s.fail(r.path, r.err)
-		case len(r.touchIDs) > 0:
-			touches = append(touches, r.touchIDs...)
 		default:
 			batch = append(batch, r)
 		}
-		if len(batch) >= chunkFiles || len(touches) >= touchIDs {
+		if len(batch) >= chunkFiles {
 			flush()
+			s.maybeDeferIndexes(ctx)
 		}
 	}
 	flush()
 	return fatal
 }
 
+// maybeDeferIndexes sets the secondary indexes aside once this scan has
+// added enough files for that to pay (see deferIndexesAfter). If that fails,
+// the scan goes on with the indexes kept up to date.
+func (s *scanRun) maybeDeferIndexes(ctx context.Context) {
+	s.mu.Lock()
+	added := s.rep.Counts.Added
+	s.mu.Unlock()
+	if s.deferred || added < deferIndexesAfter || added < s.rowsAtStart/4 {
+		return
+	}
+	var n int
+	err := s.uow.Do(ctx, "scan.defer_indexes", func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		n, err = r.Indexes.Defer(ctx)
+		return err
+	})
+	if err != nil {
+		s.c.log.Warn("cannot set the catalog's indexes aside; they are kept up to date", "err", err)
+		return
+	}
+	s.deferred = true
+	s.c.log.Debug("indexes set aside until the scan ends", "indexes", n, "added", added)
+}
+
+// buildIndexes builds the indexes this scan set aside (or took over from a
+// scan that died). It runs however the scan ended, so that queries are fast
+// again; if it fails, the next scan builds them.
+func (s *scanRun) buildIndexes(ctx context.Context) error {
+	if !s.deferred {
+		return nil
+	}
+	start := time.Now()
+	var names []string
+	err := s.uow.Do(ctx, "scan.build_indexes", func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		names, err = r.Indexes.Build(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("build the catalog's indexes (the next scan builds them): %w", err)
+	}
+	s.deferred = false
+	s.c.log.Debug("indexes built", "indexes", names, "took", time.Since(start))
+	return nil
+}
+
 // tally counts what a committed chunk did.
 type tally struct{ added, modified, unchanged, bytes int64 }
 
-func (s *scanRun) flush(ctx context.Context, batch []result, touches []int64) error {
+func (s *scanRun) flush(ctx context.Context, batch []result) error {
 	var t tally
 	err := s.uow.Do(ctx, "scan.chunk", func(ctx context.Context, r *uow.Repos) error {
 		t = tally{}
-		if err := r.Files.Touch(ctx, touches, s.rep.ID, s.rep.Started); err != nil {
-			return err
-		}
 		return s.writeFiles(ctx, r, batch, &t)
 	})
 	if err == nil {
-		s.count(t, int64(len(touches)))
+		s.count(t, 0)
 		return nil
 	}
 	if isFatalWrite(err) {
@@ -578,14 +653,6 @@ func (s *scanRun) flush(ctx context.Context, batch []result, touches []int64) er
 	}
 	// One bad row must cost one file, not the chunk: retry each on its own.
 	s.c.log.Warn("chunk write failed, retrying file by file", "files", len(batch), "err", err)
-	if len(touches) > 0 {
-		if err := s.uow.Do(ctx, "scan.touch", func(ctx context.Context, r *uow.Repos) error {
-			return r.Files.Touch(ctx, touches, s.rep.ID, s.rep.Started)
-		}); err != nil {
-			return fmt.Errorf("write to catalog: %w", err)
-		}
-		s.count(tally{}, int64(len(touches)))
-	}
 	for i := range batch {
 		var t tally
 		err := s.uow.Do(ctx, "scan.file", func(ctx context.Context, r *uow.Repos) error {
@@ -618,22 +685,13 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 	if len(batch) == 0 {
 		return nil
 	}
-	hs := make([]dto.FileHash, len(batch))
+	files := make([]dto.FileWithHash, len(batch))
 	for i, b := range batch {
-		hs[i] = b.hash
-	}
-	ids, err := r.Hashes.FindOrCreateMany(ctx, hs)
-	if err != nil {
-		return err
-	}
-	files := make([]dto.FileMeta, len(batch))
-	for i, b := range batch {
-		id := ids[b.hash.SHA256]
 		op := dto.OpAdd
 		switch {
 		case b.known == nil || b.known.op == dto.OpDel:
 			t.added++
-		case b.known.hashID != id:
+		case !b.known.hashed || hex.EncodeToString(b.known.sha256[:]) != b.hash.SHA256:
 			op = dto.OpMod
 			t.modified++
 		default:
@@ -642,15 +700,15 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 		}
 		t.bytes += b.hash.Size
 		if b.inner != "" {
-			files[i] = s.entryMeta(b, op, id)
+			files[i] = dto.FileWithHash{FileMeta: s.entryMeta(b, op), Hash: b.hash}
 			continue
 		}
 		v := b.st.Validators
-		files[i] = dto.FileMeta{
+		files[i] = dto.FileWithHash{Hash: b.hash, FileMeta: dto.FileMeta{
 			Machine: s.opts.Machine, Path: b.path, Name: filepath.Base(b.path), Size: b.hash.Size,
 			Created: b.st.Created, Modified: b.st.Modified, Scanned: s.rep.Started, Operation: op,
-			HashID: id, ScanID: s.rep.ID, Validators: v,
-		}
+			ScanID: s.rep.ID, Validators: v,
+		}}
 	}
 	return r.Files.UpsertMany(ctx, files)
 }
@@ -695,8 +753,8 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 	}
 	ids = append(ids, s.goneEntries...)
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for start := 0; start < len(ids); start += touchIDs {
-		chunk := ids[start:min(start+touchIDs, len(ids))]
+	for start := 0; start < len(ids); start += deleteIDs {
+		chunk := ids[start:min(start+deleteIDs, len(ids))]
 		err := s.uow.Do(ctx, "scan.delete", func(ctx context.Context, r *uow.Repos) error {
 			return r.Files.MarkDeleted(ctx, chunk, s.rep.ID, s.rep.Started)
 		})
@@ -792,8 +850,9 @@ func describeRoot(err error) error {
 func (s *scanRun) loadKnown(ctx context.Context) error {
 	return s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		for _, root := range s.rep.Roots {
-			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta) error {
-				k := &known{id: m.ID, hashID: m.HashID, op: m.Operation, v: m.Validators}
+			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta, sum []byte) error {
+				k := &known{id: m.ID, op: m.Operation, v: m.Validators}
+				k.hashed = copy(k.sha256[:], sum) == len(k.sha256)
 				if m.ArchivePath == "" {
 					s.known[m.Path] = k
 				} else {

@@ -8,7 +8,7 @@ package service
 //
 // Incremental rules:
 //   - An unchanged archive (its validators match) is not opened: its present
-//     entry rows are touched as seen. So an archive catalogued while archives
+//     entry rows are counted as seen. So an archive catalogued while archives
 //     were off is read only once it changes, or with --rehash.
 //   - A changed archive is read again: entries still in it are ADD, MOD or
 //     unchanged by content, and the others become DEL once the walk has
@@ -64,21 +64,17 @@ func (s *scanRun) knowEntry(archivePath, inner string, k *known) {
 	m[inner] = k
 }
 
-// touchEntries marks the present entries of an unchanged archive as seen.
+// touchEntries counts the present entries of an unchanged archive as seen.
 // With archives off they are left as they are: not seen, not gone.
-func (s *scanRun) touchEntries(ctx context.Context, results chan<- result, entries map[string]*known) error {
+func (s *scanRun) touchEntries(entries map[string]*known) {
 	if !s.opts.Archives {
-		return nil
+		return
 	}
 	for _, k := range entries {
-		if k.op == dto.OpDel {
-			continue
-		}
-		if err := s.touch(ctx, results, k.id); err != nil {
-			return err
+		if k.op != dto.OpDel {
+			s.touch()
 		}
 	}
-	return nil
 }
 
 // entriesGone queues the present entries among entries for DEL.
@@ -220,11 +216,11 @@ func entryPath(archivePath, inner string) string {
 }
 
 // entryMeta is the catalog row of an archive entry.
-func (s *scanRun) entryMeta(b result, op dto.Operation, hashID int64) dto.FileMeta {
+func (s *scanRun) entryMeta(b result, op dto.Operation) dto.FileMeta {
 	return dto.FileMeta{
 		Machine: s.opts.Machine, Path: b.path, ArchivePath: b.inner, Name: entryName(b.inner),
 		Size: b.hash.Size, Modified: b.modified, Scanned: s.rep.Started, Operation: op,
-		IsArchived: true, HashID: hashID, ScanID: s.rep.ID,
+		IsArchived: true, ScanID: s.rep.ID,
 		// No inode, device or times of their own: the archive's validators
 		// decide whether its entries are read again.
 		Validators: dto.Validators{Size: b.hash.Size},

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +77,8 @@ func digestsOf(b []byte) digests {
 
 func sha256Of(b []byte) string { return digestsOf(b).sha256 }
 
-// fileRow is a files row joined with its content, read straight from SQL so
-// that the tests do not trust the repositories under test.
+// fileRow is a files row with its content's digests as hex, read straight
+// from SQL so that the tests do not trust the repositories under test.
 type fileRow struct {
 	Path    string         `db:"path"`
 	Name    string         `db:"name"`
@@ -85,9 +86,7 @@ type fileRow struct {
 	Size    int64          `db:"size"`
 	Scanned int64          `db:"scanned"`
 	ScanID  sql.NullInt64  `db:"scan_id"`
-	HashID  sql.NullInt64  `db:"hash_id"`
 	CtimeNS int64          `db:"ctime_ns"`
-	HSize   sql.NullInt64  `db:"hsize"`
 	MD5     sql.NullString `db:"md5"`
 	SHA1    sql.NullString `db:"sha1"`
 	SHA256  sql.NullString `db:"sha256"`
@@ -98,9 +97,8 @@ func dumpFiles(tb testing.TB, c *Catalog) map[string]fileRow {
 	tb.Helper()
 	var rows []fileRow
 	err := c.DB().WithRead(func(r *sqlx.DB) error {
-		return r.Select(&rows, `SELECT f.path, f.name, f.operation, f.size, f.scanned, f.scan_id, f.hash_id,
-			f.ctime_ns, h.size AS hsize, h.md5, h.sha1, h.sha256
-			FROM files f LEFT JOIN hashes h ON h.id = f.hash_id WHERE f.archive_path = ''`)
+		return r.Select(&rows, `SELECT path, name, operation, size, scanned, scan_id, ctime_ns,
+			`+hexDigestColumns+` FROM files WHERE archive_path = ''`)
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -114,6 +112,12 @@ func dumpFiles(tb testing.TB, c *Catalog) map[string]fileRow {
 	}
 	return out
 }
+
+// hexDigestColumns selects a files row's digests as lower-case hex, NULL
+// for a file never hashed (hex(NULL) would be the empty string).
+const hexDigestColumns = `CASE WHEN md5 IS NULL THEN NULL ELSE lower(hex(md5)) END AS md5,
+	CASE WHEN sha1 IS NULL THEN NULL ELSE lower(hex(sha1)) END AS sha1,
+	CASE WHEN sha256 IS NULL THEN NULL ELSE lower(hex(sha256)) END AS sha256`
 
 func countRows(tb testing.TB, c *Catalog, query string, args ...any) int {
 	tb.Helper()
@@ -187,8 +191,8 @@ func assertHashed(tb testing.TB, rows map[string]fileRow, path string, content [
 	}
 	want := digestsOf(content)
 	got := digests{r.MD5.String, r.SHA1.String, r.SHA256.String}
-	if got != want || r.HSize.Int64 != int64(len(content)) || r.Size != int64(len(content)) {
-		tb.Fatalf("%s: got %+v size %d/%d, want %+v size %d", path, got, r.Size, r.HSize.Int64, want, len(content))
+	if got != want || r.Size != int64(len(content)) {
+		tb.Fatalf("%s: got %+v size %d, want %+v size %d", path, got, r.Size, want, len(content))
 	}
 }
 
@@ -234,16 +238,21 @@ func TestScanRescan(t *testing.T) {
 		want   dto.ScanCounts
 		// content of f.txt after the change; nil when it is gone
 		content []byte
+		// the files the second scan writes: the others keep the first
+		// scan's id, since an unchanged file costs no write
+		written []string
 	}{
 		{
 			name:    "unchanged files are not read again",
+			written: nil,
 			change:  func(*testing.T, *Catalog, string) {},
 			wantOp:  dto.OpAdd,
 			want:    dto.ScanCounts{FilesSeen: 2, Unchanged: 2},
 			content: orig,
 		},
 		{
-			name: "new file is ADD",
+			name:    "new file is ADD",
+			written: []string{"new.txt"},
 			change: func(t *testing.T, c *Catalog, dir string) {
 				writeFile(t, filepath.Join(dir, "new.txt"), []byte("brand new"))
 			},
@@ -252,7 +261,8 @@ func TestScanRescan(t *testing.T) {
 			content: orig,
 		},
 		{
-			name: "content change is MOD",
+			name:    "content change is MOD",
+			written: []string{"f.txt"},
 			change: func(t *testing.T, c *Catalog, dir string) {
 				writeFile(t, filepath.Join(dir, "f.txt"), []byte("hello, world"))
 			},
@@ -261,7 +271,8 @@ func TestScanRescan(t *testing.T) {
 			content: []byte("hello, world"),
 		},
 		{
-			name: "same size rewrite with mtime set back is MOD",
+			name:    "same size rewrite with mtime set back is MOD",
+			written: []string{"f.txt"},
 			change: func(t *testing.T, c *Catalog, dir string) {
 				p := filepath.Join(dir, "f.txt")
 				fi, err := os.Stat(p)
@@ -281,7 +292,8 @@ func TestScanRescan(t *testing.T) {
 			content: []byte("HELLO"),
 		},
 		{
-			name: "metadata change alone is re-read but stays unchanged",
+			name:    "metadata change alone is re-read but stays unchanged",
+			written: []string{"f.txt"},
 			change: func(t *testing.T, c *Catalog, dir string) {
 				if err := os.Chmod(filepath.Join(dir, "f.txt"), 0o600); err != nil {
 					t.Fatal(err)
@@ -292,7 +304,8 @@ func TestScanRescan(t *testing.T) {
 			content: orig,
 		},
 		{
-			name: "removed file is DEL and its row kept",
+			name:    "removed file is DEL and its row kept",
+			written: []string{"f.txt"},
 			change: func(t *testing.T, c *Catalog, dir string) {
 				if err := os.Remove(filepath.Join(dir, "f.txt")); err != nil {
 					t.Fatal(err)
@@ -302,7 +315,8 @@ func TestScanRescan(t *testing.T) {
 			want:   dto.ScanCounts{FilesSeen: 1, Unchanged: 1, Deleted: 1},
 		},
 		{
-			name: "file back after DEL is ADD",
+			name:    "file back after DEL is ADD",
+			written: []string{"f.txt"},
 			change: func(t *testing.T, c *Catalog, dir string) {
 				p := filepath.Join(dir, "f.txt")
 				if err := os.Remove(p); err != nil {
@@ -320,6 +334,7 @@ func TestScanRescan(t *testing.T) {
 		},
 		{
 			name:    "rehash reads everything",
+			written: []string{"f.txt", "keep.txt"},
 			change:  func(*testing.T, *Catalog, string) {},
 			opts:    ScanOptions{Rehash: true},
 			wantOp:  dto.OpAdd,
@@ -354,13 +369,18 @@ func TestScanRescan(t *testing.T) {
 			}
 			if tc.content != nil {
 				assertHashed(t, rows, f, tc.content)
-			} else if !rows[f].HashID.Valid {
+			} else if !rows[f].SHA256.Valid {
 				t.Errorf("f.txt: a DEL row keeps its last content, got none")
 			}
 			assertHashed(t, rows, filepath.Join(dir, "keep.txt"), []byte("keep"))
+			// A row names the scan that last wrote it.
 			for p, r := range rows {
-				if r.Scanned != rep.Started.UnixNano() || r.ScanID.Int64 != rep.ID {
-					t.Errorf("%s: scanned %d by scan %d, want %d by scan %d", p, r.Scanned, r.ScanID.Int64, rep.Started.UnixNano(), rep.ID)
+				want, wantStarted := first.ID, first.Started.UnixNano()
+				if slices.Contains(tc.written, filepath.Base(p)) {
+					want, wantStarted = rep.ID, rep.Started.UnixNano()
+				}
+				if r.Scanned != wantStarted || r.ScanID.Int64 != want {
+					t.Errorf("%s: scanned %d by scan %d, want %d by scan %d", p, r.Scanned, r.ScanID.Int64, wantStarted, want)
 				}
 			}
 		})
@@ -410,18 +430,20 @@ func TestScanSharedContent(t *testing.T) {
 	mustScan(t, c, []string{dir}, ScanOptions{})
 	rows := dumpFiles(t, c)
 	a, b := rows[filepath.Join(dir, "a.txt")], rows[filepath.Join(dir, "sub", "b.txt")]
-	if !a.HashID.Valid || a.HashID != b.HashID {
-		t.Fatalf("identical files have hash ids %v and %v", a.HashID, b.HashID)
+	if !a.SHA256.Valid || a.MD5 != b.MD5 || a.SHA1 != b.SHA1 || a.SHA256 != b.SHA256 {
+		t.Fatalf("identical files have digests %v %v %v and %v %v %v", a.MD5, a.SHA1, a.SHA256, b.MD5, b.SHA1, b.SHA256)
 	}
-	if n := countRows(t, c, "SELECT COUNT(*) FROM hashes"); n != 2 {
-		t.Fatalf("%d hashes rows, want 2", n)
+	assertHashed(t, rows, filepath.Join(dir, "a.txt"), same)
+	if n := countRows(t, c, "SELECT COUNT(DISTINCT sha256) FROM files"); n != 2 {
+		t.Fatalf("%d distinct contents, want 2", n)
 	}
 	// A second catalog scan of the same content in another place reuses it too.
 	writeFile(t, filepath.Join(dir, "later", "d.txt"), same)
 	mustScan(t, c, []string{dir}, ScanOptions{})
-	if n := countRows(t, c, "SELECT COUNT(*) FROM hashes"); n != 2 {
-		t.Fatalf("%d hashes rows after rescan, want 2", n)
+	if n := countRows(t, c, "SELECT COUNT(DISTINCT sha256) FROM files"); n != 2 {
+		t.Fatalf("%d distinct contents after rescan, want 2", n)
 	}
+	assertHashed(t, dumpFiles(t, c), filepath.Join(dir, "later", "d.txt"), same)
 }
 
 // TestScanKeepsWhatItCannotSee: files below an excluded directory, and

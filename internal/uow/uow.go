@@ -17,15 +17,15 @@ import (
 
 // Repos are the repositories bound to one transaction.
 type Repos struct {
-	Files  *repo.Files
-	Hashes *repo.Hashes
-	Scans  *repo.Scans
+	Files   *repo.Files
+	Scans   *repo.Scans
+	Indexes *repo.Indexes
 	// Tx is the transaction itself, for the rare statement no repository has.
 	Tx *sqlx.Tx
 }
 
 func newRepos(tx *sqlx.Tx) *Repos {
-	return &Repos{Files: repo.NewFiles(tx), Hashes: repo.NewHashes(tx), Scans: repo.NewScans(tx), Tx: tx}
+	return &Repos{Files: repo.NewFiles(tx), Scans: repo.NewScans(tx), Indexes: repo.NewIndexes(tx), Tx: tx}
 }
 
 // UoW runs units of work against a catalog and keeps their metrics.

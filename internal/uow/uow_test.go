@@ -24,26 +24,28 @@ import (
 // leaked; it is a deadlock detector, not a timing assertion.
 const guard = 30 * time.Second
 
-func hash(label string) dto.FileHash {
-	return dto.FileHash{Size: int64(len(label)), MD5: "md5-" + label, SHA1: "sha1-" + label, SHA256: label}
+// file returns the row a label stands for: a plain file named label at
+// "/"+label. A label is only a distinct key the tests can look for.
+func file(label string) dto.FileWithHash {
+	return dto.FileWithHash{FileMeta: dto.FileMeta{Machine: "m", Path: "/" + label, Name: label,
+		Size: int64(len(label)), Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd}}
 }
 
 func insert(ctx context.Context, r *uow.Repos, labels ...string) error {
-	hs := make([]dto.FileHash, len(labels))
+	fs := make([]dto.FileWithHash, len(labels))
 	for i, l := range labels {
-		hs[i] = hash(l)
+		fs[i] = file(l)
 	}
-	_, err := r.Hashes.FindOrCreateMany(ctx, hs)
-	return err
+	return r.Files.UpsertMany(ctx, fs)
 }
 
-// present reports whether the content labelled label is in the catalog,
+// present reports whether the row labelled label is in the catalog,
 // reading through the read pool.
 func present(t *testing.T, u *uow.UoW, label string) bool {
 	t.Helper()
 	var n int
 	err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM hashes WHERE sha256 = ?", label)
+		return r.Tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM files WHERE path = ?", "/"+label)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +74,8 @@ func TestDoCommits(t *testing.T) {
 	d := u.DB()
 	var n int
 	other := dbtest.MustOpenPath(t, d.Path())
-	if err := other.WithRead(func(r *sqlx.DB) error { return r.Get(&n, "SELECT COUNT(*) FROM hashes") }); err != nil || n != 1 {
-		t.Errorf("another handle counts %d hashes, %v; want 1", n, err)
+	if err := other.WithRead(func(r *sqlx.DB) error { return r.Get(&n, "SELECT COUNT(*) FROM files") }); err != nil || n != 1 {
+		t.Errorf("another handle counts %d files, %v; want 1", n, err)
 	}
 	m := u.Metrics().Ops["commit"]
 	if m.Count != 1 || len(m.Failures) != 0 || m.BusyRetries != 0 {
@@ -159,8 +161,9 @@ func TestDoReturnsCommitError(t *testing.T) {
 		if _, err := r.Tx.ExecContext(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
 			return err
 		}
-		return r.Files.UpsertMany(ctx, []dto.FileMeta{{Machine: "m", Path: path, Name: "dangling", Size: 1,
-			Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd, HashID: 424242}})
+		// scan_id references scans (id), and no scan 424242 exists.
+		return r.Files.UpsertMany(ctx, []dto.FileWithHash{{FileMeta: dto.FileMeta{Machine: "m", Path: path, Name: "dangling", Size: 1,
+			Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd, ScanID: 424242}}})
 	})
 	if err == nil {
 		t.Fatal("Do = nil; want the commit's error")
@@ -178,10 +181,13 @@ func TestDoReturnsCommitError(t *testing.T) {
 	}
 	var n int
 	err = u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM files")
+		return r.Tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM files WHERE path = ?", path)
 	})
 	if err != nil || n != 0 {
-		t.Errorf("files after the failed commit: %d, %v; want 0", n, err)
+		t.Errorf("rows of the failed commit: %d, %v; want 0", n, err)
+	}
+	if !present(t, u, l) {
+		t.Error("row absent after the Do that followed the failed commit")
 	}
 	if got := u.Metrics().Ops["commit-fails"].Failures; !maps.Equal(got, map[string]int64{"constraint": 1}) {
 		t.Errorf("failures = %v; want constraint: 1", got)
@@ -297,7 +303,9 @@ func TestMetricsByKind(t *testing.T) {
 		{"ok", t.Context(), func(ctx context.Context, r *uow.Repos) error { return nil }},
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error { return errors.New("plain") }},
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error {
-			_, err := r.Tx.ExecContext(ctx, "INSERT INTO hashes (size, md5, sha1, sha256) VALUES (1, 'x', 'y', ?)", dup)
+			// The same (machine, path, archive_path) again: a UNIQUE violation.
+			_, err := r.Tx.ExecContext(ctx, `INSERT INTO files (machine, path, name, size, modified, scanned, operation)
+				VALUES ('m', ?, 'dup', 1, 1, 1, 'ADD')`, "/"+dup)
 			return err
 		}},
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error {
@@ -351,7 +359,7 @@ func TestReadSnapshot(t *testing.T) {
 	u := newUoW(t)
 	count := func(ctx context.Context, x sqlx.QueryerContext) int {
 		var n int
-		if err := sqlx.GetContext(ctx, x, &n, "SELECT COUNT(*) FROM hashes"); err != nil {
+		if err := sqlx.GetContext(ctx, x, &n, "SELECT COUNT(*) FROM files"); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -1,0 +1,36 @@
+package repo
+
+import (
+	"context"
+
+	"github.com/indexer/indexer/internal/db"
+)
+
+// Indexes sets the files table's secondary indexes aside while a scan adds
+// many rows, and builds them again. The engine-specific part is in package db.
+type Indexes struct{ x Executor }
+
+// NewIndexes returns an Indexes working on x.
+func NewIndexes(x Executor) *Indexes { return &Indexes{x: x} }
+
+// Defer drops the secondary indexes of files, keeping how to build them, and
+// returns how many it dropped (0 when they were already set aside).
+func (i *Indexes) Defer(ctx context.Context) (int, error) { return db.DeferIndexes(ctx, i.x, "files") }
+
+// Build builds the indexes set aside and returns their names.
+func (i *Indexes) Build(ctx context.Context) ([]string, error) {
+	return db.BuildDeferredIndexes(ctx, i.x)
+}
+
+// Deferred returns the names of the indexes set aside and not yet built.
+func (i *Indexes) Deferred(ctx context.Context) ([]string, error) {
+	return db.DeferredIndexes(ctx, i.x)
+}
+
+// MaxFileID returns the largest row id of files, 0 for none: a bound on the
+// number of rows, read from the end of one B-tree.
+func (f *Files) MaxFileID(ctx context.Context) (int64, error) {
+	var n int64
+	err := f.x.QueryRowxContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM files").Scan(&n)
+	return n, err
+}
