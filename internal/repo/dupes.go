@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -62,11 +63,9 @@ func groupsQuery(d DupeFilter) (string, []any) {
 
 // dupeRow is one row of the Dupes statement, scanned by position.
 type dupeRow struct {
-	Size, Device, Inode, Nlink int64
+	Size, Device, Inode        int64
 	N, Copies                  int
-	SHA256                     []byte
 	Machine, Path, ArchivePath string
-	IsArchived                 bool
 }
 
 // Dupes calls fn for every group of at least two selected files with the
@@ -81,8 +80,11 @@ type dupeRow struct {
 func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
 	groups, args := groupsQuery(d)
 	where, wargs := d.where("f2")
-	rows, err := f.x.QueryxContext(ctx, f.x.Rebind(`SELECT g.sha256, g.size, g.n, g.copies,
-			f2.machine, f2.path, f2.archive_path, f2.device, f2.inode, f2.nlink, f2.is_archived
+	// Device and inode only of files that may be hard links (see markLinked).
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT g.sha256, g.size, g.n, g.copies,
+			f2.machine, f2.path, f2.archive_path,
+			CASE WHEN f2.nlink > 1 AND f2.inode <> 0 AND f2.is_archived = 0 THEN f2.device ELSE 0 END,
+			CASE WHEN f2.nlink > 1 AND f2.inode <> 0 AND f2.is_archived = 0 THEN f2.inode ELSE 0 END
 		FROM (`+groups+`) g
 		CROSS JOIN files f2
 		WHERE f2.sha256 = g.sha256 AND `+where+`
@@ -93,6 +95,8 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 	defer rows.Close()
 	var g dto.DupeGroup
 	var cur []byte
+	var r dupeRow
+	var sum, machine sql.RawBytes
 	emit := func() error {
 		if len(g.Files) == 0 {
 			return nil
@@ -101,24 +105,24 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 		return fn(g)
 	}
 	for rows.Next() {
-		var r dupeRow
-		if err := rows.Scan(&r.SHA256, &r.Size, &r.N, &r.Copies, &r.Machine, &r.Path,
-			&r.ArchivePath, &r.Device, &r.Inode, &r.Nlink, &r.IsArchived); err != nil {
+		if err := rows.Scan(&sum, &r.Size, &r.N, &r.Copies, &machine, &r.Path,
+			&r.ArchivePath, &r.Device, &r.Inode); err != nil {
 			return fmt.Errorf("read duplicate: %w", err)
 		}
-		if !bytes.Equal(r.SHA256, cur) || len(g.Files) == 0 {
+		if !bytes.Equal(sum, cur) || len(g.Files) == 0 {
 			if err := emit(); err != nil {
 				return err
 			}
-			cur = r.SHA256
-			g = dto.DupeGroup{SHA256: hexOf(r.SHA256), Size: r.Size, Count: r.N, Copies: r.Copies,
+			cur = append(cur[:0], sum...)
+			g = dto.DupeGroup{SHA256: hexOf(sum), Size: r.Size, Count: r.N, Copies: r.Copies,
 				Reclaimable: int64(r.Copies-1) * r.Size, Files: make([]dto.DupeFile, 0, r.N)}
 		}
-		df := dto.DupeFile{Machine: r.Machine, Path: r.Path, ArchivePath: r.ArchivePath}
-		if r.Inode != 0 && r.Nlink > 1 && !r.IsArchived {
-			df.Device, df.Inode = uint64(r.Device), uint64(r.Inode)
+		// Machine names repeat on every row: keep one string per name.
+		if r.Machine != string(machine) {
+			r.Machine = string(machine)
 		}
-		g.Files = append(g.Files, df)
+		g.Files = append(g.Files, dto.DupeFile{Machine: r.Machine, Path: r.Path, ArchivePath: r.ArchivePath,
+			Device: uint64(r.Device), Inode: uint64(r.Inode)})
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("list duplicates: %w", err)
