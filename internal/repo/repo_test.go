@@ -442,6 +442,25 @@ func TestEachUnder(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("EachUnder(%q) = %q; want %q", tt.root, got, want)
 		}
+		// The rescan's reader finds the same rows by the index and by a
+		// pass over the table.
+		for _, whole := range []bool{false, true} {
+			var got []string
+			onPool(t, d, func(ctx context.Context, r repos) error {
+				return r.files.EachValidatorsUnder(ctx, "m1", tt.root, whole, func(m dto.FileMeta, _ []byte) error {
+					p := m.Path
+					if m.ArchivePath != "" {
+						p += "!" + m.ArchivePath
+					}
+					got = append(got, p)
+					return nil
+				})
+			})
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("EachValidatorsUnder(%q, whole %v) = %q; want %q", tt.root, whole, got, want)
+			}
+		}
 	}
 }
 

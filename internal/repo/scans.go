@@ -190,3 +190,23 @@ func (s *Scans) MarkInterrupted(ctx context.Context, id int64, finished time.Tim
 	}
 	return nil
 }
+
+// LastSeen returns how many files the latest complete or partial scan of
+// exactly roots on machine saw, and whether there was one.
+func (s *Scans) LastSeen(ctx context.Context, machine string, roots []string) (int64, bool, error) {
+	enc, err := encodeRoots(roots)
+	if err != nil {
+		return 0, false, err
+	}
+	var n int64
+	err = s.x.QueryRowxContext(ctx, s.x.Rebind(`SELECT files_seen FROM scans
+		WHERE machine = ? AND roots = ? AND status IN (?, ?) ORDER BY started DESC LIMIT 1`),
+		machine, enc, string(dto.ScanComplete), string(dto.ScanPartial)).Scan(&n)
+	if isNoRows(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read last scan: %w", err)
+	}
+	return n, true, nil
+}

@@ -497,7 +497,9 @@ func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs ch
 		return nil
 	}
 	s.opts.Progress.Files.Add(1)
-	dir := filepath.Dir(ev.Path)
+	// The walker's paths are absolute and clean: the directory is what
+	// precedes the last slash (filepath.Dir would clean it again, per file).
+	dir := ev.Path[:max(strings.LastIndexByte(ev.Path, '/'), 1)]
 	if cur := s.opts.Progress.dir.Load(); cur == nil || *cur != dir {
 		s.opts.Progress.dir.Store(&dir)
 	}
@@ -847,10 +849,22 @@ func describeRoot(err error) error {
 }
 
 // loadKnown reads the catalog's plain-file rows under the roots into s.known.
+// When the last scan of the same roots saw at least half the rows the
+// catalog has, they are read by a pass over the table (see
+// repo.Files.EachValidatorsUnder).
 func (s *scanRun) loadKnown(ctx context.Context) error {
 	return s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		seen, ok, err := r.Scans.LastSeen(ctx, s.opts.Machine, s.rep.Roots)
+		if err != nil {
+			return err
+		}
+		rows, err := r.Files.MaxFileID(ctx)
+		if err != nil {
+			return err
+		}
+		whole := ok && seen >= rows/2
 		for _, root := range s.rep.Roots {
-			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, func(m dto.FileMeta, sum []byte) error {
+			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, whole, func(m dto.FileMeta, sum []byte) error {
 				k := &known{id: m.ID, op: m.Operation, v: m.Validators}
 				k.hashed = copy(k.sha256[:], sum) == len(k.sha256)
 				if m.ArchivePath == "" {
