@@ -382,7 +382,9 @@ func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job
 		root string
 		ev   walk.Event
 	}
-	var pending []held
+	// Held events go in chunks: one slice of them all would be copied
+	// again and again as it grows, for a tree of a million files.
+	var pending [][]held
 	ready := false
 	// await returns once the known rows are loaded (or at once, when block is
 	// false and they are not), then handles the events held meanwhile.
@@ -408,9 +410,11 @@ func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job
 		if err != nil {
 			return fmt.Errorf("read catalog: %w", err)
 		}
-		for _, h := range pending {
-			if err := s.route(ctx, h.root, h.ev, jobs, results); err != nil {
-				return err
+		for _, chunk := range pending {
+			for _, h := range chunk {
+				if err := s.route(ctx, h.root, h.ev, jobs, results); err != nil {
+					return err
+				}
 			}
 		}
 		pending = nil
@@ -422,7 +426,10 @@ func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job
 				return err
 			}
 			if !ready {
-				pending = append(pending, held{root, ev})
+				if n := len(pending); n == 0 || len(pending[n-1]) == cap(pending[n-1]) {
+					pending = append(pending, make([]held, 0, 4096))
+				}
+				pending[len(pending)-1] = append(pending[len(pending)-1], held{root, ev})
 				return nil
 			}
 			return s.route(ctx, root, ev, jobs, results)
@@ -827,15 +834,19 @@ next:
 func catalogFiles(dbPath string) func(string) bool {
 	dir := filepath.Dir(dbPath)
 	backups := filepath.Join(dir, "backups")
+	// It runs for every entry walked: plain string tests, no path cleaning.
 	return func(p string) bool {
+		if !strings.HasPrefix(p, dir) {
+			return false // everything of the catalog's lies in its directory
+		}
 		if p == dbPath || strings.HasPrefix(p, dbPath+"-") || strings.HasPrefix(p, dbPath+".") ||
 			p == backups || strings.HasPrefix(p, backups+"/") {
 			return true
 		}
 		// Backup and restore stage their copies as .indexer-*.tmp beside
 		// the catalog; a half-written one is not a file to index.
-		name := filepath.Base(p)
-		return filepath.Dir(p) == dir && strings.HasPrefix(name, ".indexer-") && strings.HasSuffix(name, ".tmp")
+		name, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+		return ok && !strings.Contains(name, "/") && strings.HasPrefix(name, ".indexer-") && strings.HasSuffix(name, ".tmp")
 	}
 }
 
