@@ -189,7 +189,7 @@ func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
 			case <-done:
 				return
 			case <-t.C:
-				bar.Describe(fmt.Sprintf("%d files  %s", p.Files.Load(), p.Dir()))
+				bar.Describe(fmt.Sprintf("%d files  %s", p.Files.Load(), p.Status()))
 				_ = bar.Set64(p.Bytes.Load())
 			}
 		}

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -17,10 +18,10 @@ import (
 // indexes, only slower. Indexes that enforce a constraint (UNIQUE, PRIMARY
 // KEY) have no statement of their own in sqlite_master and are never set aside.
 
-// DeferIndexes drops the secondary indexes of table, recording how to build
-// each in deferred_indexes, and returns how many it dropped. Run it in a write
-// transaction.
-func DeferIndexes(ctx context.Context, x sqlx.ExtContext, table string) (int, error) {
+// DeferIndexes drops the secondary indexes of table, except those named in
+// keep, recording how to build each in deferred_indexes, and returns how many
+// it dropped. Run it in a write transaction.
+func DeferIndexes(ctx context.Context, x sqlx.ExtContext, table string, keep ...string) (int, error) {
 	var idx []struct {
 		Name string `db:"name"`
 		SQL  string `db:"sql"`
@@ -30,7 +31,12 @@ func DeferIndexes(ctx context.Context, x sqlx.ExtContext, table string) (int, er
 	if err != nil {
 		return 0, fmt.Errorf("list indexes of %s: %w", table, err)
 	}
+	n := 0
 	for _, i := range idx {
+		if slices.Contains(keep, i.Name) {
+			continue
+		}
+		n++
 		if _, err := x.ExecContext(ctx, "INSERT INTO deferred_indexes (name, sql) VALUES (?, ?)", i.Name, i.SQL); err != nil {
 			return 0, fmt.Errorf("set index %s aside: %w", i.Name, err)
 		}
@@ -38,30 +44,48 @@ func DeferIndexes(ctx context.Context, x sqlx.ExtContext, table string) (int, er
 			return 0, fmt.Errorf("set index %s aside: %w", i.Name, err)
 		}
 	}
-	return len(idx), nil
+	return n, nil
 }
 
-// BuildDeferredIndexes builds every index DeferIndexes set aside and returns
-// their names. Run it in a write transaction: the indexes appear all at once.
-func BuildDeferredIndexes(ctx context.Context, x sqlx.ExtContext) ([]string, error) {
-	var idx []struct {
-		Name string `db:"name"`
-		SQL  string `db:"sql"`
+// BuildDeferredIndex builds the index name that DeferIndexes set aside and
+// forgets its statement. An index that exists already (another scan, or a
+// migration, made it) is only forgotten; one not set aside is left alone.
+// Run it in a write transaction.
+func BuildDeferredIndex(ctx context.Context, x sqlx.ExtContext, name string) error {
+	var stmt []string
+	if err := sqlx.SelectContext(ctx, x, &stmt, "SELECT sql FROM deferred_indexes WHERE name = ?", name); err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
 	}
-	if err := sqlx.SelectContext(ctx, x, &idx, "SELECT name, sql FROM deferred_indexes ORDER BY name"); err != nil {
-		return nil, fmt.Errorf("list deferred indexes: %w", err)
+	if len(stmt) == 0 {
+		return nil
 	}
-	names := make([]string, 0, len(idx))
-	for _, i := range idx {
-		if _, err := x.ExecContext(ctx, i.SQL); err != nil {
-			return nil, fmt.Errorf("build index %s: %w", i.Name, err)
+	var exists int
+	if err := sqlx.GetContext(ctx, x, &exists, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?", name); err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	if exists == 0 {
+		if _, err := x.ExecContext(ctx, stmt[0]); err != nil {
+			return fmt.Errorf("build index %s: %w", name, err)
 		}
-		if _, err := x.ExecContext(ctx, "DELETE FROM deferred_indexes WHERE name = ?", i.Name); err != nil {
-			return nil, fmt.Errorf("build index %s: %w", i.Name, err)
-		}
-		names = append(names, i.Name)
 	}
-	return names, nil
+	if _, err := x.ExecContext(ctx, "DELETE FROM deferred_indexes WHERE name = ?", name); err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	return nil
+}
+
+// buildAllDeferred builds every index set aside, in the caller's transaction.
+func buildAllDeferred(ctx context.Context, x sqlx.ExtContext) error {
+	names, err := DeferredIndexes(ctx, x)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := BuildDeferredIndex(ctx, x, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeferredIndexes returns the names of the indexes set aside and not yet built.

@@ -156,6 +156,13 @@ func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 			return ErrNotExist
 		}
 	}
+	// Indexes a scan set aside are built first: a migration may alter or
+	// drop one, and would not find it.
+	if cur >= inlineDigests && cur < len(ms) {
+		if err := buildAllDeferred(ctx, tx); err != nil {
+			return err
+		}
+	}
 	for _, m := range ms[cur:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.name, err)

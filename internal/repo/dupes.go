@@ -33,9 +33,9 @@ func (d DupeFilter) where(a string) (string, []any) {
 		args = append(args, d.Machine)
 	}
 	if d.Under != "" {
-		lo, hi := PathRange(d.Under)
-		conds = append(conds, "("+a+".path = ? OR ("+a+".path >= ? AND "+a+".path < ?))")
-		args = append(args, d.Under, lo, hi)
+		under, uargs := underCond(a+".path", d.Under)
+		conds = append(conds, under)
+		args = append(args, uargs...)
 	}
 	return strings.Join(conds, " AND "), args
 }

@@ -120,9 +120,9 @@ func (f *Files) GetByPaths(ctx context.Context, machine string, paths []string) 
 // it, archive entries included, in no particular order. It streams: rows are
 // never all in memory at once.
 func (f *Files) EachUnder(ctx context.Context, machine, root string, fn func(dto.FileMeta) error) error {
-	lo, hi := PathRange(root)
+	under, args := underCond("path", root)
 	rows, err := f.x.QueryxContext(ctx, f.x.Rebind("SELECT "+fileColumns+
-		" FROM files WHERE machine = ? AND (path = ? OR (path >= ? AND path < ?))"), machine, root, lo, hi)
+		" FROM files WHERE machine = ? AND "+under), append([]any{machine}, args...)...)
 	if err != nil {
 		return fmt.Errorf("list files under %s: %w", root, err)
 	}
@@ -149,14 +149,14 @@ func (f *Files) EachUnder(ctx context.Context, machine, root string, fn func(dto
 // path index: when root holds most of the catalog, that reads each page once,
 // where the index would look every row up on its own.
 func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, whole bool, fn func(m dto.FileMeta, sha256 []byte) error) error {
-	lo, hi := PathRange(root)
-	where := "machine = ? AND (path = ? OR (path >= ? AND path < ?))"
+	machineCol, pathCol := "machine", "path"
 	if whole {
 		// An expression over a column is no index key: engines scan.
-		where = "machine || '' = ? AND (path || '' = ? OR (path || '' >= ? AND path || '' < ?))"
+		machineCol, pathCol = "machine || ''", "path || ''"
 	}
+	under, args := underCond(pathCol, root)
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT id, path, archive_path, sha256, operation,
-		size, mtime_ns, ctime_ns, inode, device FROM files WHERE `+where), machine, root, lo, hi)
+		size, mtime_ns, ctime_ns, inode, device FROM files WHERE `+machineCol+" = ? AND "+under), append([]any{machine}, args...)...)
 	if err != nil {
 		return fmt.Errorf("list files under %s: %w", root, err)
 	}

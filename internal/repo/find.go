@@ -114,8 +114,8 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 		add("f.machine = ?", q.Machine)
 	}
 	if q.Under != "" {
-		lo, hi := PathRange(q.Under)
-		add("(f.path = ? OR (f.path >= ? AND f.path < ?))", q.Under, lo, hi)
+		under, args := underCond("f.path", q.Under)
+		add(under, args...)
 	}
 	if !q.Deleted {
 		add("f.operation <> 'DEL'")

@@ -30,6 +30,16 @@ func PathRange(root string) (lo, hi string) {
 	return lo, lo[:len(lo)-1] + "0"
 }
 
+// underCond returns a condition that holds when the path expression col is
+// root or lies below it, and its arguments. Its outer range [root, hi) is one
+// an index on col can be searched by (an OR of two ranges makes engines read
+// every row of the other keys instead); the inner test drops what sorts in
+// that range without being below root ("/a-x" between "/a" and "/a/").
+func underCond(col, root string) (string, []any) {
+	lo, hi := PathRange(root)
+	return "(" + col + " >= ? AND " + col + " < ? AND (" + col + " = ? OR " + col + " >= ?))", []any{root, hi, root, lo}
+}
+
 // placeholders returns "(?, ?, ...), (...)" for rows rows of n columns.
 func placeholders(rows, n int) string {
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"

@@ -192,10 +192,17 @@ func benchWrites(b *testing.B, deferred bool) {
 	b.ReportMetric(float64(next)/cpu.Seconds(), "files/cpu-s")
 	if deferred {
 		start := time.Now()
-		err := c.UoW().Do(ctx, "build", func(ctx context.Context, r *uow.Repos) error {
-			_, err := r.Indexes.Build(ctx)
+		var names []string
+		err := c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+			var err error
+			names, err = r.Indexes.Deferred(ctx)
 			return err
 		})
+		for _, name := range names {
+			if err == nil {
+				err = c.UoW().Do(ctx, "build", func(ctx context.Context, r *uow.Repos) error { return r.Indexes.Build(ctx, name) })
+			}
+		}
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -111,7 +111,7 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		h.Add("counts", dto.StatusFail, err.Error())
 	} else if len(deferred) > 0 {
 		h.Facts["deferred_indexes"] = deferred
-		h.Add("indexes", dto.StatusDegraded, fmt.Sprintf("%d indexes (%s) are set aside by a scan that is adding many files or was killed; queries are correct but slower until a scan ends and builds them",
+		h.Add("indexes", dto.StatusDegraded, fmt.Sprintf("%d indexes (%s) are set aside by a scan that is adding many files or was killed; queries are correct but slower until a scan ends with no other scan running and builds them",
 			len(deferred), strings.Join(deferred, ", ")))
 	} else {
 		h.Add("indexes", dto.StatusOK, "all built")

@@ -53,8 +53,9 @@ type ScanProgress struct {
 	dir   atomic.Pointer[string]
 }
 
-// Dir returns the directory the walk is in.
-func (p *ScanProgress) Dir() string {
+// Status returns the directory the walk is in, or what the scan does once
+// the walk is over.
+func (p *ScanProgress) Status() string {
 	if d := p.dir.Load(); d != nil {
 		return *d
 	}
@@ -213,7 +214,7 @@ type scanRun struct {
 	dbIDs     []devIno
 
 	// rowsAtStart bounds the catalog's rows when the scan began; deferred
-	// is set once this scan owns the secondary indexes set aside, which it
+	// is set once this scan has set the secondary indexes aside, which it
 	// must build before it ends. Both belong to the writer while it runs.
 	rowsAtStart int64
 	deferred    bool
@@ -259,24 +260,12 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		if err != nil {
 			return err
 		}
-		live := 0
 		for id, pid := range running {
-			if !processAlive(pid) {
+			if !scanAlive(id, pid) {
 				if err := r.Scans.MarkInterrupted(ctx, id, s.rep.Started); err != nil {
 					return err
 				}
-				continue
 			}
-			live++
-		}
-		// Indexes set aside by a scan that died are this scan's to build
-		// at its end. While another scan runs, they may be its own.
-		if live == 0 {
-			names, err := r.Indexes.Deferred(ctx)
-			if err != nil {
-				return err
-			}
-			s.deferred = len(names) > 0
 		}
 		if s.rowsAtStart, err = r.Files.MaxFileID(ctx); err != nil {
 			return err
@@ -289,6 +278,8 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		<-loaded
 		return s.rep, fmt.Errorf("record scan: %w", err)
 	}
+	runningHere.Store(s.rep.ID, true)
+	defer runningHere.Delete(s.rep.ID)
 
 	walkErr := s.pipeline(ctx, wctx, loaded)
 	interrupted := ctx.Err() != nil
@@ -301,9 +292,7 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 			fatal = err
 		}
 	}
-	if err := s.buildIndexes(wctx); err != nil && fatal == nil {
-		fatal = err
-	}
+	s.buildIndexes(wctx, host)
 
 	s.rep.Duration = time.Since(s.rep.Started)
 	switch {
@@ -622,26 +611,64 @@ func (s *scanRun) maybeDeferIndexes(ctx context.Context) {
 	s.c.log.Debug("indexes set aside until the scan ends", "indexes", n, "added", added)
 }
 
-// buildIndexes builds the indexes this scan set aside (or took over from a
-// scan that died). It runs however the scan ended, so that queries are fast
-// again; if it fails, the next scan builds them.
-func (s *scanRun) buildIndexes(ctx context.Context) error {
-	if !s.deferred {
-		return nil
-	}
-	start := time.Now()
+// buildIndexes builds the indexes set aside: this scan's own, or those of a
+// scan that died, when no other scan on the host may still be adding rows
+// with them set aside. It runs however the scan ended, so that queries are
+// fast again, one transaction per index, so that the write lock is let go
+// between them. The scan's rows are committed whatever happens here: a
+// failure is a warning, and a later scan builds what is left.
+func (s *scanRun) buildIndexes(ctx context.Context, host string) {
 	var names []string
-	err := s.uow.Do(ctx, "scan.build_indexes", func(ctx context.Context, r *uow.Repos) error {
+	err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		var err error
-		names, err = r.Indexes.Build(ctx)
-		return err
+		if names, err = r.Indexes.Deferred(ctx); err != nil || len(names) == 0 || s.deferred {
+			return err
+		}
+		running, err := r.Scans.RunningOn(ctx, host)
+		if err != nil {
+			return err
+		}
+		for id, pid := range running {
+			if id != s.rep.ID && scanAlive(id, pid) {
+				names = nil // it may be adding rows with them set aside: its job
+			}
+		}
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("build the catalog's indexes (the next scan builds them): %w", err)
+	if err == nil && len(names) > 0 {
+		start := time.Now()
+		for i, name := range names {
+			status := fmt.Sprintf("building catalog index %s (%d of %d)", name, i+1, len(names))
+			s.opts.Progress.dir.Store(&status)
+			if err = s.uow.Do(ctx, "scan.build_index", func(ctx context.Context, r *uow.Repos) error {
+				return r.Indexes.Build(ctx, name)
+			}); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			s.deferred = false
+			s.c.log.Info("built the catalog's indexes", "indexes", names, "took", time.Since(start).Round(time.Millisecond))
+		}
 	}
-	s.deferred = false
-	s.c.log.Debug("indexes built", "indexes", names, "took", time.Since(start))
-	return nil
+	if err != nil {
+		s.c.log.Warn("could not build the catalog's indexes; queries are slower until a later scan builds them", "err", err)
+	}
+}
+
+// runningHere holds the ids of the scans this process runs.
+var runningHere sync.Map
+
+// scanAlive reports whether the scan id, recorded as running by process pid
+// of this host, may still run. A scan of this very process id that this
+// process does not run is dead: its pid was reused, by this process (in a
+// container, every run may be pid 1).
+func scanAlive(id int64, pid int) bool {
+	if pid == os.Getpid() {
+		_, ok := runningHere.Load(id)
+		return ok
+	}
+	return processAlive(pid)
 }
 
 // tally counts what a committed chunk did.

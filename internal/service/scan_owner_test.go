@@ -24,7 +24,7 @@ func TestScanMarksDeadScansInterrupted(t *testing.T) {
 	host, _ := os.Hostname()
 	c := openTestCatalog(t)
 	ctx := context.Background()
-	var deadID, liveID, otherHostID int64
+	var deadID, liveID, otherHostID, reusedID int64
 	err := c.UoW().Do(ctx, "test", func(ctx context.Context, r *uow.Repos) error {
 		var err error
 		started := time.Now().Add(-time.Hour)
@@ -34,7 +34,12 @@ func TestScanMarksDeadScansInterrupted(t *testing.T) {
 		if liveID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/y"}, Started: started, Host: host, PID: os.Getppid()}); err != nil {
 			return err
 		}
-		otherHostID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/z"}, Started: started, Host: host + "-elsewhere", PID: dead.Process.Pid})
+		if otherHostID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/z"}, Started: started, Host: host + "-elsewhere", PID: dead.Process.Pid}); err != nil {
+			return err
+		}
+		// Recorded by a process whose pid this one now has (in a
+		// container, every run may be pid 1): it cannot be running.
+		reusedID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/w"}, Started: started, Host: host, PID: os.Getpid()})
 		return err
 	})
 	if err != nil {
@@ -46,7 +51,7 @@ func TestScanMarksDeadScansInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[int64]dto.ScanStatus{deadID: dto.ScanInterrupted, liveID: dto.ScanRunning,
+	want := map[int64]dto.ScanStatus{deadID: dto.ScanInterrupted, reusedID: dto.ScanInterrupted, liveID: dto.ScanRunning,
 		otherHostID: dto.ScanRunning, rep.ID: dto.ScanComplete}
 	err = c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		for id, status := range want {

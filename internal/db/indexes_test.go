@@ -1,0 +1,84 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// TestDeferredIndexes proves the round trip of setting the indexes of files
+// aside and building them: the kept ones stay, the others are dropped with
+// their statements recorded, and building (as a migration does first, in
+// one transaction, or one index at a time) brings back exactly the schema's
+// indexes, also when one of them exists again already.
+func TestDeferredIndexes(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	indexes := func() (built, deferred []string) {
+		err := d.WithRead(func(r *sqlx.DB) error {
+			if err := r.Select(&built, `SELECT name FROM sqlite_master
+				WHERE type = 'index' AND tbl_name = 'files' AND sql IS NOT NULL ORDER BY name`); err != nil {
+				return err
+			}
+			var err error
+			deferred, err = DeferredIndexes(ctx, r)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return built, deferred
+	}
+	inTx := func(fn func(tx *sqlx.Tx) error) {
+		t.Helper()
+		err := d.WithWrite(func(w *sqlx.DB) error {
+			tx, err := w.BeginTxx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return tx.Commit()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _ := indexes()
+	for _, build := range []string{"all", "one by one"} {
+		var n int
+		inTx(func(tx *sqlx.Tx) error {
+			var err error
+			n, err = DeferIndexes(ctx, tx, "files", "files_path")
+			return err
+		})
+		built, deferred := indexes()
+		if n != len(all)-1 || !slices.Equal(built, []string{"files_path"}) || len(deferred) != n {
+			t.Fatalf("after DeferIndexes: %d dropped, built %q, set aside %q; all were %q", n, built, deferred, all)
+		}
+		// Something made one of them again meanwhile: building forgets it.
+		inTx(func(tx *sqlx.Tx) error {
+			_, err := tx.ExecContext(ctx, "CREATE INDEX files_name ON files (name)")
+			return err
+		})
+		if build == "all" {
+			inTx(func(tx *sqlx.Tx) error { return buildAllDeferred(ctx, tx) })
+		} else {
+			for _, name := range deferred {
+				inTx(func(tx *sqlx.Tx) error { return BuildDeferredIndex(ctx, tx, name) })
+			}
+		}
+		if built, deferred := indexes(); !slices.Equal(built, all) || len(deferred) != 0 {
+			t.Fatalf("built %s: indexes %q, set aside %q; want %q and none", build, built, deferred, all)
+		}
+	}
+}
