@@ -36,10 +36,28 @@ CREATE TABLE files_new (
     nlink        INTEGER NOT NULL DEFAULT 1,
     UNIQUE (machine, path, archive_path)
 );
+-- A version-3 catalog may hold rows that break its foreign keys (health
+-- reports them; version 3 worked on with them) and digests that are not hex
+-- of the right length. The copy runs with foreign keys enforced, so it must
+-- not fail on them, and it repairs what the next scan can redo:
+--   * a scan_id of a scan whose row is gone becomes NULL;
+--   * a file whose hash_id has no row, or whose content has any digest that
+--     is not hex of 16, 20 or 32 bytes, gets no digests at all, never some of
+--     them: a file with NULL digests is hashed again by the next scan, one
+--     with some is not. internal/db's countRows counts the contents of a
+--     version-3 catalog by this same rule, so a restore of a version-3 backup
+--     finds the counts it expects.
 INSERT INTO files_new (id, machine, path, archive_path, name, size, created, modified, scanned,
         operation, is_archived, md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
     SELECT f.id, f.machine, f.path, f.archive_path, f.name, f.size, f.created, f.modified, f.scanned,
-        f.operation, f.is_archived, unhex(h.md5), unhex(h.sha1), unhex(h.sha256), f.scan_id,
+        f.operation, f.is_archived,
+        CASE WHEN length(unhex(h.md5)) = 16 AND length(unhex(h.sha1)) = 20 AND length(unhex(h.sha256)) = 32
+            THEN unhex(h.md5) END,
+        CASE WHEN length(unhex(h.md5)) = 16 AND length(unhex(h.sha1)) = 20 AND length(unhex(h.sha256)) = 32
+            THEN unhex(h.sha1) END,
+        CASE WHEN length(unhex(h.md5)) = 16 AND length(unhex(h.sha1)) = 20 AND length(unhex(h.sha256)) = 32
+            THEN unhex(h.sha256) END,
+        CASE WHEN EXISTS (SELECT 1 FROM scans s WHERE s.id = f.scan_id) THEN f.scan_id END,
         f.mtime_ns, f.ctime_ns, f.inode, f.device, f.nlink
     FROM files f LEFT JOIN hashes h ON h.id = f.hash_id;
 DROP TABLE files;

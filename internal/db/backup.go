@@ -112,8 +112,14 @@ func backupConn(ctx context.Context, x *sqlx.DB, dst string) (Counts, error) {
 		return Counts{}, fmt.Errorf("begin snapshot: %w", err)
 	}
 	defer tx.Rollback()
-	// The first read fixes the snapshot the backup steps below will copy.
-	counts, err := countRows(ctx, tx, LatestVersion())
+	// The first read fixes the snapshot the backup steps below will copy. The
+	// schema version is read in it too: CopyFile's source may be a backup of
+	// an older schema, whose rows are counted the way that schema holds them.
+	version, err := catalogVersion(ctx, tx)
+	if err != nil {
+		return Counts{}, err
+	}
+	counts, err := countRows(ctx, tx, version)
 	if err != nil {
 		return Counts{}, err
 	}
@@ -276,14 +282,15 @@ func checkHeader(path string, size int64) error {
 
 // catalogVersion checks that x holds this project's schema and returns its
 // version: schema_migrations must name the same migrations this binary has,
-// and the catalog's tables must exist.
-func catalogVersion(ctx context.Context, x *sqlx.DB) (int, error) {
+// and the catalog's tables must exist. x may be a transaction, so that the
+// version is the one of the snapshot it reads.
+func catalogVersion(ctx context.Context, x sqlx.QueryerContext) (int, error) {
 	notCatalog := &causeError{"it is an SQLite database of another program, not an indexer catalog", ErrNotCatalog}
 	var history []struct {
 		Version int    `db:"version"`
 		Name    string `db:"name"`
 	}
-	if err := x.SelectContext(ctx, &history, "SELECT version, name FROM schema_migrations ORDER BY version"); err != nil {
+	if err := sqlx.SelectContext(ctx, x, &history, "SELECT version, name FROM schema_migrations ORDER BY version"); err != nil {
 		if IsCorrupt(err) {
 			return 0, classify(err, "read schema version")
 		}
@@ -317,7 +324,7 @@ func catalogVersion(ctx context.Context, x *sqlx.DB) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := x.GetContext(ctx, &tables, q, args...); err != nil {
+	if err := sqlx.GetContext(ctx, x, &tables, q, args...); err != nil {
 		return 0, classify(err, "read schema")
 	}
 	if tables != len(want) {
@@ -330,14 +337,20 @@ func catalogVersion(ctx context.Context, x *sqlx.DB) (int, error) {
 // (0004_inline_digests.sql). Older catalogs are still read, to be restored.
 const inlineDigests = 4
 
-// countRows reads Counts through q, in one statement so that the figures
-// agree with each other even outside a transaction. Hashes counts the
-// distinct contents the rows refer to, which a migration keeps, whatever the
-// schema version.
+// countRows reads Counts through q, from a catalog of the schema version
+// given, in one statement so that the figures agree with each other even
+// outside a transaction. Hashes counts the distinct contents the rows refer
+// to, deleted ones included, as the current schema will hold them: for an
+// older catalog, what 0004_inline_digests.sql will make of it, so that a
+// restore of an older backup, which migrates it, finds the same figure. That
+// migration keeps the digests of a content only when all three are hex of the
+// right length (a row with none is hashed again by the next scan), and
+// contents written in upper- and lower-case hex become one.
 func countRows(ctx context.Context, q sqlx.QueryerContext, version int) (Counts, error) {
 	contents := "(SELECT COUNT(DISTINCT sha256) FROM files)"
 	if version < inlineDigests {
-		contents = "(SELECT COUNT(DISTINCT hash_id) FROM files)"
+		contents = `(SELECT COUNT(DISTINCT unhex(h.sha256)) FROM files f JOIN hashes h ON h.id = f.hash_id
+			WHERE length(unhex(h.md5)) = 16 AND length(unhex(h.sha1)) = 20 AND length(unhex(h.sha256)) = 32)`
 	}
 	var c Counts
 	err := sqlx.GetContext(ctx, q, &c, `SELECT

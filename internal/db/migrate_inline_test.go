@@ -4,15 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/indexer/indexer/internal/db"
-	"github.com/indexer/indexer/migrations"
+	"github.com/indexer/indexer/internal/dbtest"
 )
 
 // v3Migrations are the migrations before 0004_inline_digests.sql, which moved
@@ -29,6 +29,7 @@ type v3File struct {
 	HashID      int64 // 0: NULL
 	Created     int64 // 0: NULL
 	Nlink       int64
+	ScanID      int64 // 0: scan 4, the fixture's one scan
 }
 
 type v3Hash struct {
@@ -60,39 +61,31 @@ var v3Files = []v3File{
 
 // writeV3Catalog writes, at path, a catalog at schema version 3 as an older
 // indexer left it (rollback journal, closed), holding v3Hashes, v3Files and
-// one scan.
-func writeV3Catalog(t *testing.T, path string) {
+// one scan, 4. damage, if not nil, then adds more rows through exec, on the
+// same connection: foreign keys are enforced until it turns them off.
+func writeV3Catalog(t *testing.T, path string, damage func(exec func(q string, args ...any))) {
 	t.Helper()
-	x, err := sql.Open(db.DriverName, path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := x.Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
+	dbtest.WriteOldCatalog(t, path, 3, func(exec func(q string, args ...any)) {
+		exec(`INSERT INTO scans (id, machine, roots, started, finished, status, host, pid)
+			VALUES (4, 'm', '["/"]', ?, ?, 'complete', 'h', 42)`, int64(1e18), int64(2e18))
+		insertV3Hashes(exec, v3Hashes)
+		insertV3Files(exec, v3Files)
+		if damage != nil {
+			damage(exec)
 		}
-	}
-	// The history table as migrate writes it.
-	exec(`CREATE TABLE schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL)`)
-	for i, name := range v3Migrations {
-		b, err := fs.ReadFile(migrations.FS, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(string(b))
-		exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", i+1, name, int64(i+1)*1e18)
-	}
-	exec(`INSERT INTO scans (id, machine, roots, started, finished, status, host, pid)
-		VALUES (4, 'm', '["/"]', ?, ?, 'complete', 'h', 42)`, int64(1e18), int64(2e18))
-	for _, h := range v3Hashes {
+	})
+}
+
+func insertV3Hashes(exec func(q string, args ...any), hs []v3Hash) {
+	for _, h := range hs {
 		exec("INSERT INTO hashes (id, size, md5, sha1, sha256) VALUES (?, 10, ?, ?, ?)", h.ID, h.MD5, h.SHA1, h.SHA256)
 	}
-	for i, f := range v3Files {
+}
+
+// insertV3Files inserts fs, in scan 4 unless a file says otherwise; the other
+// columns are derived from the file's id.
+func insertV3Files(exec func(q string, args ...any), fs []v3File) {
+	for _, f := range fs {
 		var hashID, created any
 		if f.HashID != 0 {
 			hashID = f.HashID
@@ -100,11 +93,16 @@ func writeV3Catalog(t *testing.T, path string) {
 		if f.Created != 0 {
 			created = f.Created
 		}
+		scanID := f.ScanID
+		if scanID == 0 {
+			scanID = 4
+		}
+		i := f.ID
 		exec(`INSERT INTO files (id, machine, path, archive_path, name, size, created, modified, scanned,
 			operation, is_archived, hash_id, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
-			VALUES (?, 'm', ?, ?, ?, 10, ?, ?, ?, ?, ?, ?, 4, ?, ?, ?, 77, ?)`,
-			f.ID, f.Path, f.ArchivePath, filepath.Base(f.Path), created, int64(i)*1e9, int64(3e18),
-			f.Operation, f.ArchivePath != "", hashID, int64(i)*1e9, int64(i)*1e9+1, 1000+i, f.Nlink)
+			VALUES (?, 'm', ?, ?, ?, 10, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 77, ?)`,
+			f.ID, f.Path, f.ArchivePath, filepath.Base(f.Path), created, i*1e9, int64(3e18),
+			f.Operation, f.ArchivePath != "", hashID, scanID, i*1e9, i*1e9+1, 1000+i, f.Nlink)
 	}
 }
 
@@ -194,7 +192,7 @@ func TestMigrateInlinesDigests(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "index.db")
-			writeV3Catalog(t, path)
+			writeV3Catalog(t, path, nil)
 			before := readFiles(t, path, false)
 			if len(before) != len(v3Files) {
 				t.Fatalf("the version-3 catalog holds %d files, want %d", len(before), len(v3Files))
@@ -252,13 +250,13 @@ func TestMigrateInlinesDigests(t *testing.T) {
 				}
 			}
 			// The digests are raw bytes of 16, 20 and 32, not hex text.
-			checkRawDigests(t, path)
+			checkRawDigests(t, path, 4)
 
 		})
 	}
 }
 
-func checkRawDigests(t *testing.T, path string) {
+func checkRawDigests(t *testing.T, path string, hashed int) {
 	t.Helper()
 	x, err := sqlx.Open(db.DriverName, "file:"+path+"?mode=ro")
 	if err != nil {
@@ -277,8 +275,8 @@ func checkRawDigests(t *testing.T, path string) {
 		FROM files WHERE sha256 IS NOT NULL ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 {
-		t.Errorf("%d hashed files after the migration, want 4", len(rows))
+	if len(rows) != hashed {
+		t.Errorf("%d hashed files after the migration, want %d", len(rows), hashed)
 	}
 	for _, r := range rows {
 		if r.Types != "blob blob blob" || len(r.MD5) != 16 || len(r.SHA1) != 20 || len(r.SHA256) != 32 {
@@ -286,4 +284,174 @@ func checkRawDigests(t *testing.T, path string) {
 				r.ID, r.Types, len(r.MD5), len(r.SHA1), len(r.SHA256), hex.EncodeToString(r.SHA256))
 		}
 	}
+}
+
+// v3DamagedHashes are contents an older catalog may hold that no correct
+// indexer wrote, but that hand edits or other tools can leave: md5 that is not
+// hex, and digests in upper-case hex (the same content as 9, so the same
+// content after the migration).
+var v3DamagedHashes = []v3Hash{
+	{12, "zz112233445566778899aabbccddeeff", "1212121212121212121212121212121212121212",
+		"1212121212121212121212121212121212121212121212121212121212121212"},
+	{14, strings.ToUpper(v3Hashes[1].MD5), strings.ToUpper(v3Hashes[1].SHA1), strings.ToUpper(v3Hashes[1].SHA256)},
+}
+
+// v3DamagedFiles: one in a scan whose row is gone, one that refers to a
+// content with no row, one to the content with malformed md5, one to the
+// upper-case one.
+var v3DamagedFiles = []v3File{
+	{ID: 34, Path: "/d/orphan-scan.txt", Operation: "ADD", HashID: 7, Nlink: 1, ScanID: 6},
+	{ID: 55, Path: "/d/orphan-hash.txt", Operation: "ADD", HashID: 404, Nlink: 1},
+	{ID: 89, Path: "/d/bad-md5.txt", Operation: "MOD", HashID: 12, Nlink: 1},
+	{ID: 144, Path: "/d/upper.txt", Operation: "ADD", HashID: 14, Nlink: 1},
+}
+
+// damageV3 adds v3DamagedHashes and v3DamagedFiles to the fixture with foreign
+// keys off, and deletes scan 6 after a file was recorded in it, as sqlite3
+// (whose foreign keys are off unless turned on) would let a user do.
+func damageV3(exec func(q string, args ...any)) {
+	exec("PRAGMA foreign_keys = OFF")
+	exec(`INSERT INTO scans (id, machine, roots, started, finished, status, host, pid)
+		VALUES (6, 'm', '["/d"]', ?, ?, 'complete', 'h', 43)`, int64(2e18), int64(2e18)+5)
+	insertV3Hashes(exec, v3DamagedHashes)
+	insertV3Files(exec, v3DamagedFiles)
+	exec("DELETE FROM scans WHERE id = 6")
+}
+
+// TestMigrateRepairsDamagedV3 upgrades a version-3 catalog holding rows that
+// break its foreign keys or hold malformed digests, as health reports them but
+// version 3 worked with. The migration must not fail on them: a scan_id of a
+// missing scan becomes NULL, and a file whose content has no row or malformed
+// digests gets no digests at all, never some of them, so that the next scan
+// hashes it again. Every other row and column is kept, and the counts a
+// restore compares are the same read before (version 3) and after.
+func TestMigrateRepairsDamagedV3(t *testing.T) {
+	ctx := context.Background()
+	for name, upgrade := range map[string]func(t *testing.T, path string) error{
+		"Open": func(t *testing.T, path string) error {
+			d, err := db.Open(ctx, path, db.DefaultOptions())
+			if err != nil {
+				return err
+			}
+			return d.Close()
+		},
+		"Migrate": func(t *testing.T, path string) error {
+			v, err := db.Migrate(ctx, path)
+			if err == nil && v != db.LatestVersion() {
+				t.Errorf("Migrate = version %d, want %d", v, db.LatestVersion())
+			}
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "index.db")
+			writeV3Catalog(t, path, damageV3)
+			before := readFiles(t, path, false)
+			if len(before) != len(v3Files)+len(v3DamagedFiles) {
+				t.Fatalf("the version-3 catalog holds %d files, want %d", len(before), len(v3Files)+len(v3DamagedFiles))
+			}
+			if n := foreignKeyViolations(t, path); n != 2 {
+				t.Fatalf("the version-3 catalog has %d foreign key violations, want 2 (the fixture is not damaged as it says)", n)
+			}
+			// Contents 7 and 9 (14 is 9 in upper case); 404 has no row, 12
+			// has malformed md5 and 11 is referred to by no file.
+			wantCounts := db.Counts{Files: 8, Deleted: 1, Hashes: 2, Scans: 1}
+			infoBefore, err := db.Inspect(ctx, path, true)
+			if err != nil {
+				t.Fatalf("Inspect the version-3 catalog: %v", err)
+			}
+			if infoBefore.SchemaVersion != 3 || infoBefore.Counts != wantCounts {
+				t.Errorf("Inspect the version-3 catalog = version %d, %+v; want 3, %+v",
+					infoBefore.SchemaVersion, infoBefore.Counts, wantCounts)
+			}
+			// A restore's first step: a copy of the old file, counted in the
+			// snapshot it copies, by that file's schema.
+			cp := filepath.Join(t.TempDir(), "copy.db")
+			if counts, err := db.CopyFile(ctx, path, cp); err != nil || counts != infoBefore.Counts {
+				t.Errorf("CopyFile of the version-3 catalog = %+v, %v; want %+v as Inspect counts", counts, err, infoBefore.Counts)
+			}
+
+			if err := upgrade(t, path); err != nil {
+				t.Fatalf("upgrade the damaged version-3 catalog: %v", err)
+			}
+			infoAfter, err := db.Inspect(ctx, path, true)
+			if err != nil {
+				t.Fatalf("Inspect after the migration: %v", err)
+			}
+			if infoAfter.SchemaVersion != db.LatestVersion() || infoAfter.Integrity != "ok" || infoAfter.Counts != wantCounts {
+				t.Errorf("Inspect after the migration = version %d, integrity %q, %+v; want %d, ok, %+v",
+					infoAfter.SchemaVersion, infoAfter.Integrity, infoAfter.Counts, db.LatestVersion(), wantCounts)
+			}
+			if infoAfter.Counts != infoBefore.Counts {
+				t.Errorf("counts after the migration %+v, before it %+v: a restore of the backup would fail its check",
+					infoAfter.Counts, infoBefore.Counts)
+			}
+			if n := foreignKeyViolations(t, path); n != 0 {
+				t.Errorf("%d foreign key violations after the migration, want 0", n)
+			}
+
+			// Every row as before, but for what the migration repairs.
+			want := slices.Clone(before)
+			noDigests := sql.NullString{}
+			for i := range want {
+				switch f := &want[i]; f.ID {
+				case 34:
+					f.ScanID = sql.NullInt64{}
+				case 55, 89:
+					f.MD5, f.SHA1, f.SHA256 = noDigests, noDigests, noDigests
+				case 144:
+					f.MD5.String = strings.ToLower(f.MD5.String)
+					f.SHA1.String = strings.ToLower(f.SHA1.String)
+					f.SHA256.String = strings.ToLower(f.SHA256.String)
+				}
+			}
+			after := readFiles(t, path, true)
+			if !slices.Equal(after, want) {
+				t.Errorf("files after the migration:\n%+v\nwant:\n%+v", after, want)
+			}
+			// Spot-check against the fixture, so that a fixture or reading
+			// that lost the damage could not pass.
+			byID := map[int64]fileState{}
+			for _, f := range after {
+				byID[f.ID] = f
+			}
+			if f := byID[34]; f.ScanID.Valid || f.SHA256.String != v3Hashes[0].SHA256 {
+				t.Errorf("file in the deleted scan: scan %+v, sha256 %q; want NULL and content 7's", f.ScanID, f.SHA256.String)
+			}
+			for _, id := range []int64{55, 89} {
+				if f := byID[id]; f.MD5.Valid || f.SHA1.Valid || f.SHA256.Valid || f.Path == "" {
+					t.Errorf("file %d (%s) has digests %+v %+v %+v, want all NULL", id, f.Path, f.MD5, f.SHA1, f.SHA256)
+				}
+			}
+			if f := byID[144]; f.MD5.String != v3Hashes[1].MD5 || f.SHA1.String != v3Hashes[1].SHA1 || f.SHA256.String != v3Hashes[1].SHA256 {
+				t.Errorf("file with upper-case digests has %s %s %s, want content 9's", f.MD5.String, f.SHA1.String, f.SHA256.String)
+			}
+			// 3, 5, 8, 21, 34 and 144; and no row has some digests but not all.
+			checkRawDigests(t, path, 6)
+			if n := countSQL(t, path, `SELECT COUNT(*) FROM files
+				WHERE (md5 IS NULL) + (sha1 IS NULL) + (sha256 IS NULL) NOT IN (0, 3)`); n != 0 {
+				t.Errorf("%d files have some digests but not all", n)
+			}
+		})
+	}
+}
+
+func foreignKeyViolations(t *testing.T, path string) int {
+	t.Helper()
+	return countSQL(t, path, "SELECT COUNT(*) FROM pragma_foreign_key_check")
+}
+
+// countSQL runs a COUNT query on the catalog at path, read-only.
+func countSQL(t *testing.T, path, q string) int {
+	t.Helper()
+	x, err := sqlx.Open(db.DriverName, "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var n int
+	if err := x.Get(&n, q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
 }
