@@ -23,6 +23,10 @@ var (
 	ErrInUse = errors.New("catalog is in use by another indexer process")
 	// ErrClosed is returned by WithRead and WithWrite after Close.
 	ErrClosed = errors.New("catalog is closed")
+	// ErrUpgrade is returned when a migration cannot be applied to the
+	// catalog's data (a constraint or schema error, not a busy or full
+	// disk): the catalog cannot be opened by this indexer as it is.
+	ErrUpgrade = errors.New("catalog cannot be upgraded to this indexer's schema")
 )
 
 // Code returns the primary SQLite result code carried by err, or 0.

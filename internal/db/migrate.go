@@ -165,6 +165,9 @@ func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 	}
 	for _, m := range ms[cur:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if k := Kind(err); k == "constraint" || k == "sqlite" {
+				return fmt.Errorf("%w: apply migration %s: %w", ErrUpgrade, m.name, err)
+			}
 			return fmt.Errorf("apply migration %s: %w", m.name, err)
 		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

@@ -93,6 +93,9 @@ type backupDest struct {
 	force          bool
 	// mode is the new file's permissions: the catalog's.
 	mode fs.FileMode
+	// older accepts a copy of an older schema: a safety copy keeps the
+	// replaced catalog as it was, not upgraded.
+	older bool
 }
 
 // writeBackup runs snapshot into a temporary file in dest.dir, fsyncs and
@@ -128,7 +131,7 @@ func writeBackup(ctx context.Context, snapshot func(tmp string) (db.Counts, erro
 	if info.Counts != want {
 		return dto.Backup{}, fmt.Errorf("the backup written to %s failed verification: it holds %+v rows, the snapshot had %+v", tmp, info.Counts, want)
 	}
-	if info.SchemaVersion != db.LatestVersion() {
+	if v := info.SchemaVersion; v != db.LatestVersion() && !(dest.older && v < db.LatestVersion()) {
 		return dto.Backup{}, fmt.Errorf("the backup written to %s failed verification: schema version %d, want %d", tmp, info.SchemaVersion, db.LatestVersion())
 	}
 

@@ -163,7 +163,8 @@ func PlanRestore(ctx context.Context, catalogPath, src string, dbOpts db.Options
 
 // Run carries out the plan and returns what was restored. A catalog with no
 // Problem is opened and restored as Catalog.Restore does. A damaged one, one
-// that fails to open because it is damaged, of a newer schema or (with Force)
+// that fails to open because it is damaged, of a newer schema, cannot be
+// upgraded (db.ErrUpgrade) or (with Force)
 // another program's, and a missing one are restored without opening them
 // (db.ReplaceFile): holding the same lock, a raw byte copy of the file and of
 // any -wal or -journal beside it is saved in BackupDir as
@@ -349,7 +350,7 @@ func (in *install) run(ctx context.Context, path string) error {
 			return err
 		}
 		b, err := writeBackup(ctx, func(tmp string) (db.Counts, error) { return db.CopyFile(ctx, path, tmp) },
-			backupDest{dir: dir, prefix: backupPrefix(path), suffix: safetySuffix, mode: mode}, in.now)
+			backupDest{dir: dir, prefix: backupPrefix(path), suffix: safetySuffix, mode: mode, older: true}, in.now)
 		if err == nil {
 			in.safety = b.Path
 			break
@@ -499,7 +500,8 @@ func (in *install) note(err error) error {
 // says that the file cannot be used as a catalog as it is.
 func unusable(err error) bool {
 	return errors.Is(err, db.ErrCorrupt) || errors.Is(err, db.ErrNotDatabase) ||
-		errors.Is(err, db.ErrSchemaTooNew) || errors.Is(err, db.ErrNotCatalog)
+		errors.Is(err, db.ErrSchemaTooNew) || errors.Is(err, db.ErrNotCatalog) ||
+		errors.Is(err, db.ErrUpgrade)
 }
 
 func rawSuffix(problem error) string {

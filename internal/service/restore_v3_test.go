@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -207,4 +208,37 @@ func TestRestoreV3Backup(t *testing.T) {
 		defer c.Close()
 		check(t, res, c.UoW())
 	})
+}
+
+// TestRestoreOverCatalogThatCannotBeUpgraded proves that a catalog whose
+// migration fails on its data (here a stray table in the way of 0004) is
+// restored over, with a copy of it kept, instead of blocking the very
+// restore that would repair it.
+func TestRestoreOverCatalogThatCannotBeUpgraded(t *testing.T) {
+	ctx := context.Background()
+	src := restoreV3Backup(t)
+	path := filepath.Join(t.TempDir(), "index.db")
+	dbtest.WriteOldCatalog(t, path, 3, func(exec func(q string, args ...any)) {
+		exec("INSERT INTO files (machine, path, name, size, modified, scanned, operation) VALUES ('m', '/kept', 'kept', 1, 1, 1, 'ADD')")
+		exec("CREATE TABLE files_new (x)")
+	})
+	if _, err := db.Open(ctx, path, db.Options{MustExist: true}); !errors.Is(err, db.ErrUpgrade) {
+		t.Fatalf("opening a catalog 0004 cannot upgrade: %v; want ErrUpgrade", err)
+	}
+	p, err := PlanRestore(ctx, path, src, db.DefaultOptions(), RestoreOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Run(ctx)
+	if err != nil {
+		t.Fatalf("restore over it: %v", err)
+	}
+	// It passes integrity_check, so the copy kept is a verified one, of its
+	// own (old) schema, with its row.
+	if info, err := db.Inspect(ctx, res.SafetyBackup, true); err != nil || info.SchemaVersion != 3 || info.Files != 1 {
+		t.Errorf("safety copy %q: %+v, %v; want schema 3 with the 1 file it held", res.SafetyBackup, info, err)
+	}
+	if h := Health(ctx, path, db.DefaultOptions(), true); h.Status != dto.StatusOK {
+		t.Errorf("health after the restore: %s: %+v", h.Status, h.Checks)
+	}
 }
