@@ -59,22 +59,33 @@ func (r fileRow) dto() dto.FileMeta {
 // digests). One prepared statement runs once per file: cheaper, per row, than
 // multi-row statements, which must also keep a statement journal.
 func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error {
-	if len(files) == 0 {
-		return nil
-	}
-	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
-			created, modified, scanned, operation, is_archived, md5, sha1, sha256, scan_id,
-			mtime_ns, ctime_ns, inode, device, nlink)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	return f.writeMany(ctx, files, `
 		ON CONFLICT (machine, path, archive_path) DO UPDATE SET
 		name = excluded.name, size = excluded.size, created = excluded.created,
 		modified = excluded.modified, scanned = excluded.scanned, operation = excluded.operation,
 		is_archived = excluded.is_archived, md5 = excluded.md5, sha1 = excluded.sha1,
 		sha256 = excluded.sha256, scan_id = excluded.scan_id,
 		mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
-		device = excluded.device, nlink = excluded.nlink`))
+		device = excluded.device, nlink = excluded.nlink`)
+}
+
+// InsertMany inserts files that have no row yet, as UpsertMany does; one
+// that has fails the statement on the unique key. A plain insert needs no
+// statement journal, which an upsert keeps.
+func (f *Files) InsertMany(ctx context.Context, files []dto.FileWithHash) error {
+	return f.writeMany(ctx, files, "")
+}
+
+func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConflict string) error {
+	if len(files) == 0 {
+		return nil
+	}
+	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
+			created, modified, scanned, operation, is_archived, md5, sha1, sha256, scan_id,
+			mtime_ns, ctime_ns, inode, device, nlink)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict))
 	if err != nil {
-		return fmt.Errorf("upsert files: %w", err)
+		return fmt.Errorf("write files: %w", err)
 	}
 	defer st.Close()
 	for _, m := range files {
@@ -84,12 +95,12 @@ func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error 
 		}
 		md5, sha1, sha256, err := digestArgs(m.Hash)
 		if err != nil {
-			return fmt.Errorf("upsert %s: %w", m.Path, err)
+			return fmt.Errorf("write %s: %w", m.Path, err)
 		}
 		if _, err := st.ExecContext(ctx, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
 			nullNanos(m.Created), nanos(m.Modified), nanos(m.Scanned), string(m.Operation),
 			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink)); err != nil {
-			return fmt.Errorf("upsert files: %w", err)
+			return fmt.Errorf("write files: %w", err)
 		}
 	}
 	return nil

@@ -678,7 +678,7 @@ func (s *scanRun) flush(ctx context.Context, batch []result) error {
 	var t tally
 	err := s.uow.Do(ctx, "scan.chunk", func(ctx context.Context, r *uow.Repos) error {
 		t = tally{}
-		return s.writeFiles(ctx, r, batch, &t)
+		return s.writeFiles(ctx, r, batch, &t, false)
 	})
 	if err == nil {
 		s.count(t, 0)
@@ -693,7 +693,7 @@ func (s *scanRun) flush(ctx context.Context, batch []result) error {
 		var t tally
 		err := s.uow.Do(ctx, "scan.file", func(ctx context.Context, r *uow.Repos) error {
 			t = tally{}
-			return s.writeFiles(ctx, r, batch[i:i+1], &t)
+			return s.writeFiles(ctx, r, batch[i:i+1], &t, true)
 		})
 		switch {
 		case err == nil:
@@ -717,12 +717,19 @@ func isFatalWrite(err error) bool {
 	return errors.Is(err, db.ErrClosed) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES)
 }
 
-func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, t *tally) error {
+// writeFiles stores batch. Files the catalog had no row of are inserted,
+// the others upserted: a plain insert needs no statement journal, and is the
+// bulk of a first scan. If another scan added one of them meanwhile, the
+// insert fails on the unique key, and the per-file retry (upsert true)
+// upserts every file.
+func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, t *tally, upsert bool) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	files := make([]dto.FileWithHash, len(batch))
+	newRows := make([]bool, len(batch))
 	for i, b := range batch {
+		newRows[i] = b.known == nil && !upsert
 		op := dto.OpAdd
 		switch {
 		case b.known == nil || b.known.op == dto.OpDel:
@@ -746,7 +753,18 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 			ScanID: s.rep.ID, Validators: v,
 		}}
 	}
-	return r.Files.UpsertMany(ctx, files)
+	var fresh, known []dto.FileWithHash
+	for i, f := range files {
+		if newRows[i] {
+			fresh = append(fresh, f)
+		} else {
+			known = append(known, f)
+		}
+	}
+	if err := r.Files.InsertMany(ctx, fresh); err != nil {
+		return err
+	}
+	return r.Files.UpsertMany(ctx, known)
 }
 
 func (s *scanRun) count(t tally, touched int64) {

@@ -675,3 +675,41 @@ func TestScanMachinesAreSeparate(t *testing.T) {
 		t.Fatalf("%d of m1's rows still carry its scan, want 2", n)
 	}
 }
+
+// TestScanFileAddedByAnotherScan: a file the catalog had no row of when the
+// scan loaded it, but that another scan stored meanwhile, is still stored
+// (the plain insert fails on the unique key, the per-file retry upserts),
+// with nothing reported failed.
+func TestScanFileAddedByAnotherScan(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 50 {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("f%02d.txt", i)), fmt.Appendf(nil, "file %d", i))
+	}
+	raced := filepath.Join(dir, "f07.txt")
+	c := openTestCatalog(t)
+	testHookBeforeHash = func(path string) {
+		if path != raced {
+			return
+		}
+		err := c.UoW().Do(context.Background(), "other scan", func(ctx context.Context, r *uow.Repos) error {
+			return r.Files.InsertMany(ctx, []dto.FileWithHash{{FileMeta: dto.FileMeta{Machine: "m", Path: raced,
+				Name: "f07.txt", Size: 1, Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd}}})
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookBeforeHash = nil }()
+	rep := mustScan(t, c, []string{dir}, ScanOptions{Machine: "m"})
+	if rep.Status != dto.ScanComplete || rep.Counts.Added != 50 || rep.Counts.Failed != 0 {
+		t.Fatalf("report %s %+v; want complete, 50 added", rep.Status, rep.Counts)
+	}
+	rows := dumpFiles(t, c)
+	if len(rows) != 50 {
+		t.Fatalf("%d rows, want 50", len(rows))
+	}
+	assertHashed(t, rows, raced, []byte("file 7"))
+	if m := getScan(t, c, rep.ID).TxMetrics; m.Ops["scan.chunk"].Failures["constraint"] != 1 {
+		t.Errorf("metrics %+v; want the chunk's insert to fail on the unique key once", m.Ops)
+	}
+}
