@@ -179,7 +179,7 @@ func benchWrites(b *testing.B, deferred bool) {
 		}
 		next += chunk
 		err := c.UoW().Do(ctx, "write", func(ctx context.Context, r *uow.Repos) error {
-			return r.Files.UpsertMany(ctx, files)
+			return r.Files.InsertMany(ctx, files) // new files, as a scan writes them
 		})
 		if err != nil {
 			b.Fatal(err)
