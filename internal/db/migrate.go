@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	sqlite3 "modernc.org/sqlite/lib"
 	"net/url"
 	"sort"
 	"strconv"
@@ -165,7 +166,9 @@ func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 	}
 	for _, m := range ms[cur:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			if k := Kind(err); k == "constraint" || k == "sqlite" {
+			// A constraint or SQL error is the data's; read-only, busy, full
+			// and I/O errors are the file's or the machine's.
+			if c := Code(err); c == sqlite3.SQLITE_CONSTRAINT || c == sqlite3.SQLITE_ERROR {
 				return fmt.Errorf("%w: apply migration %s: %w", ErrUpgrade, m.name, err)
 			}
 			return fmt.Errorf("apply migration %s: %w", m.name, err)

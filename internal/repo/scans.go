@@ -159,23 +159,29 @@ func (s *Scans) Get(ctx context.Context, id int64) (dto.Scan, error) {
 	return r.dto(), nil
 }
 
-// RunningOn returns the ids and pids of the scans recorded as running by
-// processes of host.
-func (s *Scans) RunningOn(ctx context.Context, host string) (map[int64]int, error) {
-	rows, err := s.x.QueryxContext(ctx, s.x.Rebind("SELECT id, pid FROM scans WHERE status = ? AND host = ? AND pid > 0"),
+// Owner is the process that recorded a running scan, and when the scan began.
+type Owner struct {
+	PID     int
+	Started time.Time
+}
+
+// RunningOn returns, by scan id, the owners of the scans recorded as running
+// by processes of host.
+func (s *Scans) RunningOn(ctx context.Context, host string) (map[int64]Owner, error) {
+	rows, err := s.x.QueryxContext(ctx, s.x.Rebind("SELECT id, pid, started FROM scans WHERE status = ? AND host = ? AND pid > 0"),
 		string(dto.ScanRunning), host)
 	if err != nil {
 		return nil, fmt.Errorf("list running scans: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]int{}
+	out := map[int64]Owner{}
 	for rows.Next() {
-		var id int64
+		var id, started int64
 		var pid int
-		if err := rows.Scan(&id, &pid); err != nil {
+		if err := rows.Scan(&id, &pid, &started); err != nil {
 			return nil, err
 		}
-		out[id] = pid
+		out[id] = Owner{PID: pid, Started: time.Unix(0, started)}
 	}
 	return out, rows.Err()
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,7 @@ import (
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
 )
@@ -260,8 +263,8 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		if err != nil {
 			return err
 		}
-		for id, pid := range running {
-			if !scanAlive(id, pid) {
+		for id, owner := range running {
+			if !s.scanAlive(id, owner) {
 				if err := r.Scans.MarkInterrupted(ctx, id, s.rep.Started); err != nil {
 					return err
 				}
@@ -270,16 +273,25 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		if s.rowsAtStart, err = r.Files.MaxFileID(ctx); err != nil {
 			return err
 		}
-		s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started,
-			Host: host, PID: os.Getpid()})
-		return err
+		if s.rep.ID != 0 { // a retry: the row of the last attempt was rolled back
+			runningHere.Delete(s.here())
+		}
+		if s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started,
+			Host: host, PID: os.Getpid()}); err != nil {
+			return err
+		}
+		// Known as this process's before any other scan can see the row.
+		runningHere.Store(s.here(), true)
+		return nil
 	})
 	if err != nil {
+		if s.rep.ID != 0 {
+			runningHere.Delete(s.here())
+		}
 		<-loaded
 		return s.rep, fmt.Errorf("record scan: %w", err)
 	}
-	runningHere.Store(s.rep.ID, true)
-	defer runningHere.Delete(s.rep.ID)
+	defer runningHere.Delete(s.here())
 
 	walkErr := s.pipeline(ctx, wctx, loaded)
 	interrupted := ctx.Err() != nil
@@ -362,9 +374,10 @@ func (s *scanRun) send(ctx context.Context, results chan<- result, r result) err
 	}
 }
 
-// walk walks every root and routes each file: unchanged ones straight to the
-// writer, the others to the hash workers.
+// walk walks every root and routes each file: unchanged ones are counted,
+// the others go to the hash workers.
 func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job, results chan<- result) error {
+	defer s.flushUnchanged() // also when the walk stops early: they were seen
 	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
 		Exclude: s.opts.Exclude, Ignore: s.ignore, Visited: walk.NewVisited(), Roots: s.rep.Roots}
 	type held struct {
@@ -427,11 +440,7 @@ func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job
 			return err
 		}
 	}
-	if err := await(true); err != nil {
-		return err
-	}
-	s.flushUnchanged()
-	return nil
+	return await(true)
 }
 
 // unchangedBatch is how many unchanged files the walker counts before it
@@ -458,7 +467,7 @@ func (s *scanRun) flushUnchanged() {
 }
 
 // route handles one walk event: errors and skips go to the report, unchanged
-// files straight to the writer, the others to the hash workers.
+// files are counted, the others go to the hash workers.
 func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs chan<- job, results chan<- result) error {
 	switch ev.Kind {
 	case walk.Error:
@@ -628,8 +637,8 @@ func (s *scanRun) buildIndexes(ctx context.Context, host string) {
 		if err != nil {
 			return err
 		}
-		for id, pid := range running {
-			if id != s.rep.ID && scanAlive(id, pid) {
+		for id, owner := range running {
+			if id != s.rep.ID && s.scanAlive(id, owner) {
 				names = nil // it may be adding rows with them set aside: its job
 			}
 		}
@@ -656,19 +665,29 @@ func (s *scanRun) buildIndexes(ctx context.Context, host string) {
 	}
 }
 
-// runningHere holds the ids of the scans this process runs.
+// runningHere holds the scans this process runs, by catalog and scan id.
 var runningHere sync.Map
 
-// scanAlive reports whether the scan id, recorded as running by process pid
-// of this host, may still run. A scan of this very process id that this
-// process does not run is dead: its pid was reused, by this process (in a
-// container, every run may be pid 1).
-func scanAlive(id int64, pid int) bool {
-	if pid == os.Getpid() {
-		_, ok := runningHere.Load(id)
+type scanKey struct {
+	catalog string
+	id      int64
+}
+
+func (s *scanRun) here() scanKey { return scanKey{s.c.db.Path(), s.rep.ID} }
+
+// scanAlive reports whether the scan id of this catalog, recorded as running
+// by a process of this host, may still run. Its pid may have been reused:
+// by this very process (in a container every run may be pid 1), which knows
+// the scans it runs, or by a process that started after the scan began.
+func (s *scanRun) scanAlive(id int64, owner repo.Owner) bool {
+	if owner.PID == os.Getpid() {
+		_, ok := runningHere.Load(scanKey{s.c.db.Path(), id})
 		return ok
 	}
-	return processAlive(pid)
+	if started, ok := processStart(owner.PID); ok && started.After(owner.Started.Add(time.Second)) {
+		return false
+	}
+	return processAlive(owner.PID)
 }
 
 // tally counts what a committed chunk did.
@@ -688,7 +707,14 @@ func (s *scanRun) flush(ctx context.Context, batch []result) error {
 		return fmt.Errorf("write to catalog: %w", err)
 	}
 	// One bad row must cost one file, not the chunk: retry each on its own.
-	s.c.log.Warn("chunk write failed, retrying file by file", "files", len(batch), "err", err)
+	// A unique-key conflict is most often another scan having stored some
+	// of these files since this one loaded the catalog: routine, not news.
+	// What the retry cannot store is listed as a failure either way.
+	if db.Kind(err) == "constraint" {
+		s.c.log.Debug("chunk write met a constraint, retrying file by file", "files", len(batch), "err", err)
+	} else {
+		s.c.log.Warn("chunk write failed, retrying file by file", "files", len(batch), "err", err)
+	}
 	for i := range batch {
 		var t tally
 		err := s.uow.Do(ctx, "scan.file", func(ctx context.Context, r *uow.Repos) error {
@@ -918,7 +944,8 @@ func (s *scanRun) loadKnown(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		whole := ok && seen >= rows/2
+		// One pass per root: with several roots the index reads less.
+		whole := ok && seen >= rows/2 && len(s.rep.Roots) == 1
 		for _, root := range s.rep.Roots {
 			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, whole, func(m dto.FileMeta, sum []byte) error {
 				k := &known{id: m.ID, op: m.Operation, v: m.Validators}
@@ -935,6 +962,44 @@ func (s *scanRun) loadKnown(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// processStart returns when process pid started, where /proc tells
+// (Linux): field 22 of /proc/PID/stat, in clock ticks (USER_HZ, 100 on
+// Linux) after boot, whose time is btime in /proc/stat.
+func processStart(pid int) (time.Time, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseInt(fields[19], 10, 64) // field 22 overall
+	if err != nil {
+		return time.Time{}, false
+	}
+	st, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for line := range strings.Lines(string(st)) {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			const userHZ = 100
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * time.Second / userHZ), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // processAlive reports whether a process with pid exists on this host. A

@@ -24,14 +24,20 @@ func TestScanMarksDeadScansInterrupted(t *testing.T) {
 	host, _ := os.Hostname()
 	c := openTestCatalog(t)
 	ctx := context.Background()
-	var deadID, liveID, otherHostID, reusedID int64
+	var deadID, liveID, otherHostID, reusedID, laterID int64
 	err := c.UoW().Do(ctx, "test", func(ctx context.Context, r *uow.Repos) error {
 		var err error
 		started := time.Now().Add(-time.Hour)
 		if deadID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/x"}, Started: started, Host: host, PID: dead.Process.Pid}); err != nil {
 			return err
 		}
-		if liveID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/y"}, Started: started, Host: host, PID: os.Getppid()}); err != nil {
+		// The parent process runs, and started before this scan row.
+		if liveID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/y"}, Started: time.Now(), Host: host, PID: os.Getppid()}); err != nil {
+			return err
+		}
+		// The same live process, but it started after the scan began: its
+		// pid was reused, the scan's process is gone.
+		if laterID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/v"}, Started: started, Host: host, PID: os.Getppid()}); err != nil {
 			return err
 		}
 		if otherHostID, err = r.Scans.Create(ctx, dto.Scan{Machine: "m", Roots: []string{"/z"}, Started: started, Host: host + "-elsewhere", PID: dead.Process.Pid}); err != nil {
@@ -51,7 +57,7 @@ func TestScanMarksDeadScansInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[int64]dto.ScanStatus{deadID: dto.ScanInterrupted, reusedID: dto.ScanInterrupted, liveID: dto.ScanRunning,
+	want := map[int64]dto.ScanStatus{deadID: dto.ScanInterrupted, reusedID: dto.ScanInterrupted, laterID: dto.ScanInterrupted, liveID: dto.ScanRunning,
 		otherHostID: dto.ScanRunning, rep.ID: dto.ScanComplete}
 	err = c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		for id, status := range want {
