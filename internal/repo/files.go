@@ -210,6 +210,14 @@ func (f *Files) updateIDs(ctx context.Context, stmt string, ids []int64, scanned
 	return nil
 }
 
+// MaxFileID returns the largest row id of files, 0 for none: a bound on the
+// number of rows, read from the end of one B-tree.
+func (f *Files) MaxFileID(ctx context.Context) (int64, error) {
+	var n int64
+	err := f.x.QueryRowxContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM files").Scan(&n)
+	return n, err
+}
+
 // Counts are catalog-wide totals.
 type Counts struct {
 	Files    int64 `db:"files"`

@@ -30,11 +30,3 @@ func (i *Indexes) Build(ctx context.Context, name string) error {
 func (i *Indexes) Deferred(ctx context.Context) ([]string, error) {
 	return db.DeferredIndexes(ctx, i.x)
 }
-
-// MaxFileID returns the largest row id of files, 0 for none: a bound on the
-// number of rows, read from the end of one B-tree.
-func (f *Files) MaxFileID(ctx context.Context) (int64, error) {
-	var n int64
-	err := f.x.QueryRowxContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM files").Scan(&n)
-	return n, err
-}
