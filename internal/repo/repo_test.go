@@ -429,11 +429,7 @@ func TestEachUnder(t *testing.T) {
 				if m.Machine != "m1" {
 					t.Errorf("EachUnder(%q) yielded machine %q", tt.root, m.Machine)
 				}
-				p := m.Path
-				if m.ArchivePath != "" {
-					p += "!" + m.ArchivePath
-				}
-				got = append(got, p)
+				got = append(got, underLabel(m))
 				return nil
 			})
 		})
@@ -448,11 +444,7 @@ func TestEachUnder(t *testing.T) {
 			var got []string
 			onPool(t, d, func(ctx context.Context, r repos) error {
 				return r.files.EachValidatorsUnder(ctx, "m1", tt.root, whole, func(m dto.FileMeta, _ []byte) error {
-					p := m.Path
-					if m.ArchivePath != "" {
-						p += "!" + m.ArchivePath
-					}
-					got = append(got, p)
+					got = append(got, underLabel(m))
 					return nil
 				})
 			})
@@ -462,6 +454,14 @@ func TestEachUnder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// underLabel names a row as TestEachUnder's wants do: path, or path!inner.
+func underLabel(m dto.FileMeta) string {
+	if m.ArchivePath != "" {
+		return m.Path + "!" + m.ArchivePath
+	}
+	return m.Path
 }
 
 func TestEachUnderStopsOnError(t *testing.T) {

@@ -164,8 +164,8 @@ func PlanRestore(ctx context.Context, catalogPath, src string, dbOpts db.Options
 // Run carries out the plan and returns what was restored. A catalog with no
 // Problem is opened and restored as Catalog.Restore does. A damaged one, one
 // that fails to open because it is damaged, of a newer schema, cannot be
-// upgraded (db.ErrUpgrade) or (with Force)
-// another program's, and a missing one are restored without opening them
+// upgraded (db.ErrUpgrade) or is (with Force) another program's, and a
+// missing one are restored without opening them
 // (db.ReplaceFile): holding the same lock, a raw byte copy of the file and of
 // any -wal or -journal beside it is saved in BackupDir as
 // <name>-<UTC time>-damaged.db (-newer-schema.db, -not-a-catalog.db), fsynced;
