@@ -1,29 +1,60 @@
 package service
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
 
+	"github.com/indexer/indexer/internal/walk"
+)
+
+// TestCatalogFiles: the catalog's own files are told by device and inode,
+// so that a user's file whose name starts like the catalog's is not one,
+// and a hard link or a symlink to one is.
 func TestCatalogFiles(t *testing.T) {
-	own := catalogFiles("/data/idx/index.db")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "photos")
+	c := openCatalogAt(t, db)
+	defer c.Close()
+	writeFile(t, db+"-journal", nil) // absent with WAL; present after a crash in rollback mode
+	writeFile(t, filepath.Join(dir, "backups", "photos-20261122T030405Z.db"), []byte("backup"))
+	for _, p := range []string{"photos-2019/a.jpg", "photos.bak", "photosx", "backupsX/b", ".indexer-notes.tmp", "other/photos"} {
+		writeFile(t, filepath.Join(dir, p), []byte(p))
+	}
+	if err := os.Link(db, filepath.Join(dir, "other", "hardlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "backups"), filepath.Join(dir, "other", "backups-link")); err != nil {
+		t.Fatal(err)
+	}
+	own := catalogFiles(db)
 	for _, tt := range []struct {
 		path string
 		want bool
 	}{
-		{"/data/idx/index.db", true},
-		{"/data/idx/index.db-wal", true},
-		{"/data/idx/index.db-shm", true},
-		{"/data/idx/index.db.lock", true},
-		{"/data/idx/backups", true},
-		{"/data/idx/backups/index-20261122T030405Z.db", true},
-		{"/data/idx/.indexer-restore-123.tmp", true},
-		{"/data/idx/.indexer-backup-9.tmp", true},
-		{"/data/idx/index.dbx", false},
-		{"/data/idx/other.db", false},
-		{"/data/idx/sub/.indexer-restore-1.tmp", false},
-		{"/data/idx/backupsX", false},
-		{"/data/idx/.indexer-notes.txt", false},
+		{"photos", true},
+		{"photos-wal", true},
+		{"photos-shm", true},
+		{"photos-journal", true},
+		{"photos.lock", true},
+		{"backups", true},
+		{"other/hardlink", true},
+		{"other/backups-link", true},
+		{"photos-2019", false},
+		{"photos-2019/a.jpg", false},
+		{"photos.bak", false},
+		{"photosx", false},
+		{"backupsX", false},
+		{"backups/photos-20261122T030405Z.db", false}, // below the folder, never reached
+		{".indexer-notes.tmp", false},
+		{"other/photos", false},
 	} {
-		if got := own(tt.path); got != tt.want {
-			t.Errorf("catalogFiles(%q) = %v, want %v", tt.path, got, tt.want)
+		st, err := walk.Follow(filepath.Join(dir, tt.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := own(st); got != tt.want {
+			t.Errorf("catalogFiles: %s is the catalog's own %v, want %v", tt.path, got, tt.want)
 		}
 	}
 }

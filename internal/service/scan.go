@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,8 +200,13 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 		known:     map[string]*known{},
 		entries:   map[string]map[string]*known{},
 		protected: map[string]bool{},
-		ignore:    catalogFiles(c.db.Path()),
+		below:     map[string]bool{},
+		roots:     map[string]bool{},
+		own:       catalogFiles(c.db.Path()),
 		rep:       ScanReport{Roots: roots, Started: time.Now()},
+	}
+	for _, r := range roots {
+		s.roots[r] = true
 	}
 	return s.run(ctx)
 }
@@ -213,10 +219,11 @@ type scanRun struct {
 	// Owned by the walker goroutine until it ends.
 	known     map[string]*known
 	entries   map[string]map[string]*known // archive entries: archive path → inner path → row
-	protected map[string]bool              // directories not fully walked: nothing below them becomes DEL
+	protected map[string]bool              // directories not fully walked: nothing at or below them becomes DEL
+	below     map[string]bool              // symlinks not walked through: nothing below them becomes DEL
+	roots     map[string]bool              // the roots, where protection from above ends
 	unchanged int64                        // files found unchanged, not yet counted
-	ignore    func(path string) bool
-	dbIDs     []devIno
+	own       func(walk.Stat) bool         // the catalog's own files, by identity
 
 	// rowsAtStart bounds the catalog's rows when the scan began; deferred
 	// is set once this scan has set the secondary indexes aside, which it
@@ -228,8 +235,6 @@ type scanRun struct {
 	rep         ScanReport
 	goneEntries []int64 // entries no longer in their (re-read) archive: DEL once the walk completes
 }
-
-type devIno struct{ dev, ino uint64 }
 
 func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	// A restore through this same catalog object must wait for the scan:
@@ -246,15 +251,6 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad() // a walk that stopped early leaves no reader behind
 	go func() { loaded <- s.loadKnown(loadCtx) }()
-	// The catalog's files are also recognised by identity, for when a root
-	// reaches them through a symlink: closing a descriptor of the database or
-	// its -shm would drop this process's SQLite locks on it.
-	for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {
-		p := s.c.db.Path() + suffix
-		if st, err := walk.Lstat(p); err == nil {
-			s.dbIDs = append(s.dbIDs, devIno{st.Device, st.Inode})
-		}
-	}
 
 	wctx := context.WithoutCancel(ctx) // commits of finished work survive Ctrl-C
 	host, _ := os.Hostname()
@@ -381,14 +377,10 @@ func (s *scanRun) send(ctx context.Context, results chan<- result, r result) err
 func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job, results chan<- result) error {
 	defer s.flushUnchanged() // also when the walk stops early: they were seen
 	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
-		Exclude: s.opts.Exclude, Ignore: s.ignore, Visited: walk.NewVisited(), Roots: s.rep.Roots}
-	type held struct {
-		root string
-		ev   walk.Event
-	}
+		Exclude: s.opts.Exclude, Own: s.own}
 	// Held events go in chunks: one slice of them all would be copied
 	// again and again as it grows, for a tree of a million files.
-	var pending [][]held
+	var pending [][]walk.Event
 	ready := false
 	// await returns once the known rows are loaded (or at once, when block is
 	// false and they are not), then handles the events held meanwhile.
@@ -415,8 +407,8 @@ func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job
 			return fmt.Errorf("read catalog: %w", err)
 		}
 		for _, chunk := range pending {
-			for _, h := range chunk {
-				if err := s.route(ctx, h.root, h.ev, jobs, results); err != nil {
+			for _, ev := range chunk {
+				if err := s.route(ctx, ev, jobs, results); err != nil {
 					return err
 				}
 			}
@@ -424,23 +416,21 @@ func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job
 		pending = nil
 		return nil
 	}
-	for _, root := range s.rep.Roots {
-		err := walk.Walk(ctx, root, wopts, func(ev walk.Event) error {
-			if err := await(false); err != nil {
-				return err
-			}
-			if !ready {
-				if n := len(pending); n == 0 || len(pending[n-1]) == cap(pending[n-1]) {
-					pending = append(pending, make([]held, 0, 4096))
-				}
-				pending[len(pending)-1] = append(pending[len(pending)-1], held{root, ev})
-				return nil
-			}
-			return s.route(ctx, root, ev, jobs, results)
-		})
-		if err != nil {
+	err := walk.Walk(ctx, s.rep.Roots, wopts, func(ev walk.Event) error {
+		if err := await(false); err != nil {
 			return err
 		}
+		if !ready {
+			if n := len(pending); n == 0 || len(pending[n-1]) == cap(pending[n-1]) {
+				pending = append(pending, make([]walk.Event, 0, 4096))
+			}
+			pending[len(pending)-1] = append(pending[len(pending)-1], ev)
+			return nil
+		}
+		return s.route(ctx, ev, jobs, results)
+	})
+	if err != nil {
+		return err
 	}
 	return await(true)
 }
@@ -470,13 +460,13 @@ func (s *scanRun) flushUnchanged() {
 
 // route handles one walk event: errors and skips go to the report, unchanged
 // files are counted, the others go to the hash workers.
-func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs chan<- job, results chan<- result) error {
+func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, results chan<- result) error {
 	switch ev.Kind {
 	case walk.Error:
 		// An entry that could not be stat'ed may be a directory (in a
 		// directory that can be listed but not searched, every entry
 		// fails so): nothing below it may become DEL.
-		gone := errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != root
+		gone := errors.Is(ev.Err, fs.ErrNotExist) && ev.Path != ev.Root
 		if ev.IsDir || !gone {
 			s.protected[ev.Path] = true
 		}
@@ -489,18 +479,21 @@ func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs ch
 	case walk.Skip:
 		s.skip(ev.Path, ev.Reason)
 		switch ev.Reason {
-		case walk.ReasonExcluded, walk.ReasonCatalog, walk.ReasonOtherFS, walk.ReasonSeen, walk.ReasonLoop:
-			// Still there, just not ours to look at: keep its rows.
+		case walk.ReasonSpecial, walk.ReasonDangling, walk.ReasonLinkIn:
+			// Not a regular file here (any more), or one catalogued under
+			// its own path: its own row, if any, is not of a file seen.
+		default:
+			// Still there, just not looked at: keep its row.
 			delete(s.known, ev.Path)
-			if ev.IsDir {
-				s.protected[ev.Path] = true
-			}
 		}
-		return nil
-	}
-	if s.isCatalog(ev.Stat) {
-		delete(s.known, ev.Path)
-		s.skip(ev.Path, walk.ReasonCatalog)
+		switch {
+		case ev.IsDir:
+			s.protected[ev.Path] = true
+		case ev.Link:
+			// Whatever an earlier scan found through the link (named as a
+			// PATH, or followed) was not looked at.
+			s.below[ev.Path] = true
+		}
 		return nil
 	}
 	s.opts.Progress.Files.Add(1)
@@ -520,20 +513,11 @@ func (s *scanRun) route(ctx context.Context, root string, ev walk.Event, jobs ch
 		return nil
 	}
 	select {
-	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == root, entries: entries}:
+	case jobs <- job{path: ev.Path, st: ev.Stat, known: k, follow: s.opts.FollowSymlinks || ev.Path == ev.Root, entries: entries}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func (s *scanRun) isCatalog(st walk.Stat) bool {
-	for _, id := range s.dbIDs {
-		if id.dev == st.Device && id.ino == st.Inode {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
@@ -843,13 +827,17 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 	return nil
 }
 
+// underProtected reports whether path lies at or below a directory not
+// fully walked, or below a symlink not walked through, within the deepest
+// root that holds it: a root is walked on its own, whatever was skipped
+// above it.
 func (s *scanRun) underProtected(path string) bool {
 	for p := path; ; {
-		if s.protected[p] {
+		if s.protected[p] || (p != path && s.below[p]) {
 			return true
 		}
 		parent := filepath.Dir(p)
-		if parent == p {
+		if s.roots[p] || parent == p {
 			return false
 		}
 		p = parent
@@ -866,8 +854,9 @@ func (s *scanRun) finish(ctx context.Context) error {
 	return nil
 }
 
-// normalizeRoots makes roots absolute and clean, drops repeats and roots that
-// lie below another root.
+// normalizeRoots makes roots absolute and clean, sorts them and drops
+// repeats. A root below another root is kept: the walk walks it as a root
+// of its own, whatever the outer root's walk would have done with it.
 func normalizeRoots(roots []string) ([]string, error) {
 	if len(roots) == 0 {
 		return nil, ErrNoRoots
@@ -880,13 +869,18 @@ func normalizeRoots(roots []string) ([]string, error) {
 		}
 		abs = append(abs, a)
 	}
+	sort.Strings(abs)
+	return slices.Compact(abs), nil
+}
+
+// outermost returns the roots (sorted) that lie below no other root.
+func outermost(roots []string) []string {
 	// Sorted, a root comes after every root it lies below, but not always
 	// right after one: "/a-x" sorts between "/a" and "/a/b". So each is
 	// checked against every root kept.
-	sort.Strings(abs)
-	out := abs[:0]
+	var out []string
 next:
-	for _, a := range abs {
+	for _, a := range roots {
 		for _, kept := range out {
 			if a == kept || strings.HasPrefix(a, strings.TrimSuffix(kept, "/")+"/") {
 				continue next
@@ -894,28 +888,24 @@ next:
 		}
 		out = append(out, a)
 	}
-	return out, nil
+	return out
 }
 
-// catalogFiles returns a predicate for the catalog's own files: the database,
-// its -wal, -shm and lock files, staged copies beside it, and its backups.
-func catalogFiles(dbPath string) func(string) bool {
-	dir := filepath.Dir(dbPath)
-	backups := filepath.Join(dir, "backups")
-	// It runs for every entry walked: plain string tests, no path cleaning.
-	return func(p string) bool {
-		if !strings.HasPrefix(p, dir) {
-			return false // everything of the catalog's lies in its directory
+// catalogFiles returns a predicate for the catalog's own files, told by
+// device and inode, not by name: the database, its -wal, -shm, -journal
+// and .lock files, and its backups folder, as they are when the scan
+// starts. A user's file whose name merely starts like the catalog's is not
+// one of them; a hard link to one, or a path through a symlink, is. Reading
+// the database or its -shm in-process would drop this process's SQLite
+// locks on it (closing any descriptor of a file drops them).
+func catalogFiles(dbPath string) func(walk.Stat) bool {
+	ids := map[[2]uint64]bool{}
+	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", dbPath + "-journal", dbPath + ".lock", BackupDir(dbPath)} {
+		if st, err := walk.Follow(p); err == nil {
+			ids[[2]uint64{st.Device, st.Inode}] = true
 		}
-		if p == dbPath || strings.HasPrefix(p, dbPath+"-") || strings.HasPrefix(p, dbPath+".") ||
-			p == backups || strings.HasPrefix(p, backups+"/") {
-			return true
-		}
-		// Backup and restore stage their copies as .indexer-*.tmp beside
-		// the catalog; a half-written one is not a file to index.
-		name, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/")
-		return ok && !strings.Contains(name, "/") && strings.HasPrefix(name, ".indexer-") && strings.HasSuffix(name, ".tmp")
 	}
+	return func(st walk.Stat) bool { return ids[[2]uint64{st.Device, st.Inode}] }
 }
 
 // describeRoot words a root's stat error as "PATH: cause".
@@ -943,7 +933,8 @@ func (s *scanRun) loadKnown(ctx context.Context) error {
 		}
 		// One pass per root: with several roots the index reads less.
 		whole := ok && seen >= rows/2 && len(s.rep.Roots) == 1
-		for _, root := range s.rep.Roots {
+		// A root below another has its rows read with the outer one's.
+		for _, root := range outermost(s.rep.Roots) {
 			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, whole, func(m dto.FileMeta, sum []byte) error {
 				k := &known{id: m.ID, op: m.Operation, v: m.Validators}
 				k.hashed = copy(k.sha256[:], sum) == len(k.sha256)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -40,10 +41,15 @@ const (
 
 // Event is one entry the walk met.
 type Event struct {
-	Kind   Kind
-	Path   string
-	Stat   Stat   // valid for File, and for Skip where known
-	IsDir  bool   // for Skip and Error: the entry is a directory
+	Kind Kind
+	Path string
+	// Root is the root the entry was met under.
+	Root  string
+	Stat  Stat // valid for File, and for Skip where known
+	IsDir bool // for Skip and Error: the entry is a directory
+	// Link: for Skip, the entry is a symlink (followed or not); whatever
+	// lies below its path was not walked through it.
+	Link   bool
 	Reason string // for Skip
 	Err    error  // for Error
 }
@@ -55,33 +61,11 @@ type Options struct {
 	// Exclude holds glob patterns matched against each entry's base name and
 	// its full path (filepath.Match syntax).
 	Exclude []string
-	// Ignore reports paths that must not be touched at all (the catalog's own
-	// files); they are reported as Skip with ReasonCatalog.
-	Ignore func(path string) bool
-	// Visited, when set, is shared by the walks of several roots, so that a
-	// directory reached from two roots (through a symlink) is walked once.
-	Visited *Visited
-	// Roots are all the roots of the scan. With FollowSymlinks, a symlink to
-	// a file that lies below one of them is skipped (ReasonLinkInside): the
-	// file is indexed under its own path, and one file must not look like
-	// two copies of itself.
-	Roots []string
-}
-
-// Visited is a set of directories walked.
-type Visited struct{ m map[devIno]bool }
-
-// NewVisited returns an empty set.
-func NewVisited() *Visited { return &Visited{m: map[devIno]bool{}} }
-
-// under reports whether p is one of roots or lies below one.
-func under(p string, roots []string) bool {
-	for _, r := range roots {
-		if p == r || strings.HasPrefix(p, strings.TrimSuffix(r, "/")+"/") {
-			return true
-		}
-	}
-	return false
+	// Own, when set, reports entries that must not be read at all (the
+	// catalog's own files), by their stat: they are reported as Skip with
+	// ReasonCatalog. It is asked of every entry, roots included, and of
+	// what a followed symlink leads to.
+	Own func(Stat) bool
 }
 
 // ValidatePatterns checks exclude patterns up front.
@@ -109,85 +93,149 @@ func (o Options) excluded(path string) bool {
 
 type devIno struct{ dev, ino uint64 }
 
-// Walk walks root (a directory or a single file) depth first and calls fn for
-// every entry that is not a directory being descended into. A non-nil error
-// from fn, or ctx being done, stops the walk and is returned; file system
-// errors never stop it: they are Error events.
-func Walk(ctx context.Context, root string, opts Options, fn func(Event) error) error {
-	if opts.Visited == nil {
-		opts.Visited = NewVisited()
-	}
-	w := walker{ctx: ctx, opts: opts, fn: fn, seen: opts.Visited.m}
-	st, err := Lstat(root)
-	if err != nil {
-		return fn(Event{Kind: Error, Path: root, Err: err})
-	}
-	if st.Mode&os.ModeSymlink != 0 {
-		// A root named on the command line is followed: the user pointed at it.
-		if st, err = Follow(root); err != nil {
-			return fn(Event{Kind: Error, Path: root, Err: err})
-		}
-	}
-	w.rootDev = st.Device
-	return w.visit(root, st)
-}
+func idOf(st Stat) devIno { return devIno{st.Device, st.Inode} }
 
-type walker struct {
-	ctx     context.Context
-	opts    Options
-	fn      func(Event) error
-	rootDev uint64
-	seen    map[devIno]bool // directories walked, against loops through symlinks
-}
-
-// visit handles one entry whose stat is known; directories are descended
-// into with an explicit stack so that deep trees cannot exhaust anything.
-func (w *walker) visit(path string, st Stat) error {
-	type dir struct {
+// Walk walks roots (directories or single files), each depth first, and
+// calls fn for every entry that is not a directory being descended into. A
+// non-nil error from fn, or ctx being done, stops the walk and is returned;
+// file system errors never stop it: they are Error events.
+//
+// Every root is walked, whatever the other roots, OneFileSystem and
+// Exclude say: a root below another root is not entered by the walk of the
+// outer one but walked as a root of its own, a root that is a symlink is
+// followed, and neither exclusion nor the device test applies to a root
+// itself. A root that is the very directory of an earlier root (the same
+// device and inode) is reported as ReasonSeen.
+//
+// Entries are taken in sorted order, so no outcome depends on the order in
+// which the file system lists a directory. A directory is walked once:
+// under its path in the roots when it has one (directories are walked
+// before any followed symlink), otherwise under the first followed symlink
+// that reaches it, taking symlinks in the order the walk met them. Any
+// other way to it is skipped as ReasonSeen; a symlink to a directory above
+// it, on its own path, is skipped as ReasonLoop.
+func Walk(ctx context.Context, roots []string, opts Options, fn func(Event) error) error {
+	w := walker{ctx: ctx, opts: opts, fn: fn, roots: roots, isRoot: map[string]bool{}, seen: map[devIno]string{}}
+	for _, r := range roots {
+		w.isRoot[r] = true
+	}
+	// Every root claims its directory first, so that the walk of another
+	// root reaching it (a bind mount, a followed symlink) skips it.
+	type start struct {
 		path string
 		st   Stat
 	}
-	var stack []dir
-	handle := func(path string, st Stat) error {
-		switch {
-		case st.IsDir():
-			if w.opts.OneFileSystem && st.Device != w.rootDev {
-				return w.fn(Event{Kind: Skip, Path: path, IsDir: true, Stat: st, Reason: ReasonOtherFS})
-			}
-			key := devIno{st.Device, st.Inode}
-			if w.seen[key] {
-				return w.fn(Event{Kind: Skip, Path: path, IsDir: true, Stat: st, Reason: ReasonSeen})
-			}
-			w.seen[key] = true
-			stack = append(stack, dir{path, st})
-			return nil
-		case st.IsRegular():
-			return w.fn(Event{Kind: File, Path: path, Stat: st})
-		default:
-			return w.fn(Event{Kind: Skip, Path: path, Stat: st, Reason: ReasonSpecial})
+	var starts []start
+	for _, r := range roots {
+		st, err := Lstat(r)
+		if err == nil && st.Mode&os.ModeSymlink != 0 {
+			// A root is followed: the user pointed at it.
+			st, err = Follow(r)
 		}
-	}
-	if err := handle(path, st); err != nil {
-		return err
-	}
-	for len(stack) > 0 {
-		if err := w.ctx.Err(); err != nil {
+		switch {
+		case err != nil:
+			err = fn(Event{Kind: Error, Path: r, Root: r, Err: err})
+		case opts.Own != nil && opts.Own(st):
+			err = fn(Event{Kind: Skip, Path: r, Root: r, Stat: st, IsDir: st.IsDir(), Reason: ReasonCatalog})
+		case !st.IsDir():
+			starts = append(starts, start{r, st})
+		case w.seen[idOf(st)] != "":
+			err = fn(Event{Kind: Skip, Path: r, Root: r, Stat: st, IsDir: true, Reason: ReasonSeen})
+		default:
+			w.seen[idOf(st)] = r
+			starts = append(starts, start{r, st})
+		}
+		if err != nil {
 			return err
 		}
-		d := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		dir, names, err := readNames(d.path)
-		if err != nil {
-			if err := w.fn(Event{Kind: Error, Path: d.path, IsDir: true, Err: err}); err != nil {
+	}
+	for _, s := range starts {
+		root := &rootDir{path: s.path, dev: s.st.Device}
+		if !s.st.IsDir() {
+			if err := w.nonDir(root, s.path, s.st, false); err != nil {
 				return err
 			}
 			continue
 		}
-		err = w.entries(dir, d.path, names, handle)
-		dir.Close()
+		w.stack = append(w.stack, &dir{path: s.path, st: s.st, root: root})
+		if err := w.drain(); err != nil {
+			return err
+		}
+	}
+	// Then the symlinks to directories, followed in the order met; those
+	// met meanwhile join the end of the queue.
+	for i := 0; i < len(w.links); i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := w.follow(w.links[i]); err != nil {
+			return err
+		}
+		w.links[i] = link{} // let what it holds go
+		if err := w.drain(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rootDir is one root being walked.
+type rootDir struct {
+	path string
+	dev  uint64 // for OneFileSystem
+}
+
+// dir is a directory to walk; parent is the one above it on its path, for
+// telling symlink loops.
+type dir struct {
+	path   string
+	st     Stat
+	parent *dir
+	root   *rootDir
+}
+
+// link is a followed symlink to a directory, waiting its turn.
+type link struct {
+	path   string
+	target Stat
+	parent *dir // the directory the link is in
+}
+
+type walker struct {
+	ctx    context.Context
+	opts   Options
+	fn     func(Event) error
+	roots  []string
+	isRoot map[string]bool
+	seen   map[devIno]string // directories walked or claimed by a root, with their path
+	stack  []*dir
+	links  []link
+}
+
+// drain walks the directories on the stack and all below them, depth
+// first with an explicit stack, so that deep trees cannot exhaust anything.
+func (w *walker) drain() error {
+	for len(w.stack) > 0 {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		d := w.stack[len(w.stack)-1]
+		w.stack = w.stack[:len(w.stack)-1]
+		f, names, err := readNames(d.path)
+		if err != nil {
+			if err := w.fn(Event{Kind: Error, Path: d.path, Root: d.root.path, IsDir: true, Err: err}); err != nil {
+				return err
+			}
+			continue
+		}
+		n := len(w.stack)
+		err = w.entries(f, d, names)
+		f.Close()
 		if err != nil {
 			return err
 		}
+		// Pushed in sorted order, the subdirectories must be popped in it.
+		slices.Reverse(w.stack[n:])
 	}
 	return nil
 }
@@ -195,55 +243,126 @@ func (w *walker) visit(path string, st Stat) error {
 // entries handles the entries of one directory. They are stat'ed relative to
 // the open directory, as find does: the kernel then resolves one name, not
 // the whole path, for each.
-func (w *walker) entries(dir *os.File, dirPath string, names []string, handle func(string, Stat) error) error {
-	fd := int(dir.Fd())
+func (w *walker) entries(f *os.File, d *dir, names []string) error {
+	fd := int(f.Fd())
 	for _, name := range names {
-		p := join(dirPath, name)
-		if err := w.entry(fd, name, p, handle); err != nil {
+		if err := w.entry(fd, d, name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *walker) entry(dirfd int, name, p string, handle func(string, Stat) error) error {
-	if w.opts.Ignore != nil && w.opts.Ignore(p) {
-		return w.fn(Event{Kind: Skip, Path: p, Reason: ReasonCatalog})
+func (w *walker) entry(dirfd int, d *dir, name string) error {
+	p := join(d.path, name)
+	if w.isRoot[p] {
+		return nil // a root of its own: walked as one
+	}
+	ev := Event{Path: p, Root: d.root.path}
+	skip := func(st Stat, reason string) error {
+		ev.Kind, ev.Stat, ev.Reason = Skip, st, reason
+		return w.fn(ev)
 	}
 	st, err := lstatAt(dirfd, name, p)
 	if err != nil {
-		return w.fn(Event{Kind: Error, Path: p, Err: err})
+		ev.Kind, ev.Err = Error, err
+		return w.fn(ev)
+	}
+	ev.IsDir = st.IsDir()
+	ev.Link = st.Mode&os.ModeSymlink != 0
+	if w.opts.Own != nil && w.opts.Own(st) {
+		return skip(st, ReasonCatalog)
 	}
 	if len(w.opts.Exclude) > 0 && w.opts.excluded(p) {
-		return w.fn(Event{Kind: Skip, Path: p, IsDir: st.IsDir(), Stat: st, Reason: ReasonExcluded})
+		return skip(st, ReasonExcluded)
 	}
-	if st.Mode&os.ModeSymlink != 0 {
-		if !w.opts.FollowSymlinks {
-			return w.fn(Event{Kind: Skip, Path: p, Stat: st, Reason: ReasonSymlink})
-		}
-		target, err := Follow(p)
-		switch {
-		case errors.Is(err, syscall.ELOOP):
-			return w.fn(Event{Kind: Skip, Path: p, Stat: st, Reason: ReasonLoop})
-		case errors.Is(err, os.ErrNotExist):
-			return w.fn(Event{Kind: Skip, Path: p, Stat: st, Reason: ReasonDangling})
-		case err != nil:
-			return w.fn(Event{Kind: Error, Path: p, Err: err})
-		}
-		if target.IsDir() && w.seen[devIno{target.Device, target.Inode}] {
-			return w.fn(Event{Kind: Skip, Path: p, IsDir: true, Stat: target, Reason: ReasonLoop})
-		}
-		if target.IsRegular() && len(w.opts.Roots) > 0 {
-			if real, err := filepath.EvalSymlinks(p); err == nil && under(real, w.opts.Roots) {
-				return w.fn(Event{Kind: Skip, Path: p, Stat: target, Reason: ReasonLinkIn})
-			}
-		}
-		st = target
+	if !ev.Link {
+		return w.handle(d, p, st, false)
 	}
-	return handle(p, st)
+	if !w.opts.FollowSymlinks {
+		return skip(st, ReasonSymlink)
+	}
+	target, err := Follow(p)
+	switch {
+	case errors.Is(err, syscall.ELOOP):
+		return skip(st, ReasonLoop)
+	case errors.Is(err, os.ErrNotExist):
+		return skip(st, ReasonDangling)
+	case err != nil:
+		ev.Kind, ev.Err = Error, err
+		return w.fn(ev)
+	}
+	ev.IsDir = target.IsDir()
+	if w.opts.Own != nil && w.opts.Own(target) {
+		return skip(target, ReasonCatalog)
+	}
+	if target.IsDir() {
+		// Followed once every directory of the roots has been walked, so
+		// that a directory is named by its own path where it has one.
+		w.links = append(w.links, link{path: p, target: target, parent: d})
+		return nil
+	}
+	if target.IsRegular() {
+		if real, err := filepath.EvalSymlinks(p); err == nil && under(real, w.roots) {
+			return skip(target, ReasonLinkIn)
+		}
+	}
+	return w.nonDir(d.root, p, target, true)
 }
 
-// readNames opens a directory and lists it without sorting or stat-ing its
+// follow walks the directory a symlink leads to, unless it is a loop or
+// the directory is walked already.
+func (w *walker) follow(l link) error {
+	id := idOf(l.target)
+	for a := l.parent; a != nil; a = a.parent {
+		if idOf(a.st) == id {
+			return w.fn(Event{Kind: Skip, Path: l.path, Root: l.parent.root.path, Stat: l.target,
+				IsDir: true, Link: true, Reason: ReasonLoop})
+		}
+	}
+	return w.handle(l.parent, l.path, l.target, true)
+}
+
+// handle handles an entry of directory parent whose stat is known (for a
+// followed symlink, isLink, its target's): a directory goes on the stack
+// unless it is skipped.
+func (w *walker) handle(parent *dir, path string, st Stat, isLink bool) error {
+	if !st.IsDir() {
+		return w.nonDir(parent.root, path, st, isLink)
+	}
+	skip := func(reason string) error {
+		return w.fn(Event{Kind: Skip, Path: path, Root: parent.root.path, Stat: st, IsDir: true, Link: isLink, Reason: reason})
+	}
+	if w.opts.OneFileSystem && st.Device != parent.root.dev {
+		return skip(ReasonOtherFS)
+	}
+	if w.seen[idOf(st)] != "" {
+		return skip(ReasonSeen)
+	}
+	w.seen[idOf(st)] = path
+	w.stack = append(w.stack, &dir{path: path, st: st, parent: parent, root: parent.root})
+	return nil
+}
+
+// nonDir reports an entry that is not a directory.
+func (w *walker) nonDir(root *rootDir, path string, st Stat, isLink bool) error {
+	if st.IsRegular() {
+		return w.fn(Event{Kind: File, Path: path, Root: root.path, Stat: st})
+	}
+	return w.fn(Event{Kind: Skip, Path: path, Root: root.path, Stat: st, Link: isLink, Reason: ReasonSpecial})
+}
+
+// under reports whether p is one of roots or lies below one.
+func under(p string, roots []string) bool {
+	for _, r := range roots {
+		if p == r || strings.HasPrefix(p, strings.TrimSuffix(r, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// readNames opens a directory and lists it, sorted, without stat-ing its
 // entries. The caller closes the returned directory.
 func readNames(path string) (*os.File, []string, error) {
 	f, err := os.Open(path)
@@ -255,6 +374,7 @@ func readNames(path string) (*os.File, []string, error) {
 		f.Close()
 		return nil, nil, &os.PathError{Op: "readdir", Path: path, Err: unwrapPath(err)}
 	}
+	slices.Sort(names)
 	return f, names, nil
 }
 

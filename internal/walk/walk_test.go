@@ -34,7 +34,7 @@ type collected struct {
 func collect(t *testing.T, root string, opts Options) collected {
 	t.Helper()
 	c := collected{skips: map[string]string{}, dirs: map[string]bool{}, errors: map[string]error{}}
-	err := Walk(context.Background(), root, opts, func(ev Event) error {
+	err := Walk(context.Background(), []string{root}, opts, func(ev Event) error {
 		rel, err := filepath.Rel(root, ev.Path)
 		if err != nil {
 			t.Fatal(err)
@@ -161,7 +161,7 @@ func TestWalkOneFileSystem(t *testing.T) {
 func TestWalkRootErrors(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "missing")
 	var evs []Event
-	err := Walk(context.Background(), root, Options{}, func(ev Event) error { evs = append(evs, ev); return nil })
+	err := Walk(context.Background(), []string{root}, Options{}, func(ev Event) error { evs = append(evs, ev); return nil })
 	if err != nil || len(evs) != 1 || evs[0].Kind != Error || !errors.Is(evs[0].Err, os.ErrNotExist) {
 		t.Fatalf("err %v, events %+v: want one not-exist Error", err, evs)
 	}
@@ -174,7 +174,7 @@ func TestWalkStopsOnCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	err := Walk(ctx, root, Options{}, func(ev Event) error {
+	err := Walk(ctx, []string{root}, Options{}, func(ev Event) error {
 		n++
 		cancel()
 		return nil
