@@ -183,3 +183,38 @@ func TestWalkStopsOnCancel(t *testing.T) {
 		t.Fatalf("err %v after %d events, want %v after 1", err, n, context.Canceled)
 	}
 }
+
+// TestWalkRoots: a root below another is walked as a root of its own, not
+// by the outer walk, and every event names its root; entries come sorted.
+func TestWalkRoots(t *testing.T) {
+	dir := t.TempDir()
+	top, sub := filepath.Join(dir, "top"), filepath.Join(dir, "top", "sub")
+	for _, f := range []string{"top/b", "top/a", "top/sub/s", "top/c/d"} {
+		writeFile(t, filepath.Join(dir, f))
+	}
+	if err := os.Symlink("sub", filepath.Join(top, "link")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := Walk(context.Background(), []string{top, sub}, Options{Exclude: []string{"sub"}}, func(ev Event) error {
+		rel, _ := filepath.Rel(dir, ev.Path)
+		root, _ := filepath.Rel(dir, ev.Root)
+		s := root + ": " + rel
+		if ev.Kind == Skip {
+			s += " " + ev.Reason
+			if ev.Link {
+				s += " (link)"
+			}
+		}
+		got = append(got, s)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A directory's own entries come before what lies below its subdirectories.
+	want := []string{"top: top/a", "top: top/b", "top: top/link symlink (link)", "top: top/c/d", "top/sub: top/sub/s"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events\n got %q\nwant %q", got, want)
+	}
+}
