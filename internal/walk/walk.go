@@ -104,8 +104,9 @@ func idOf(st Stat) devIno { return devIno{st.Device, st.Inode} }
 // Exclude say: a root below another root is not entered by the walk of the
 // outer one but walked as a root of its own, a root that is a symlink is
 // followed, and neither exclusion nor the device test applies to a root
-// itself. A root that is the very directory of an earlier root (the same
-// device and inode) is reported as ReasonSeen.
+// itself. A root that is the very directory of another root (the same
+// device and inode) is reported as ReasonSeen: the first root in the order
+// given that is not a symlink walks it, else the first symlink.
 //
 // Entries are taken in sorted order, so no outcome depends on the order in
 // which the file system lists a directory. A directory is walked once:
@@ -120,36 +121,52 @@ func Walk(ctx context.Context, roots []string, opts Options, fn func(Event) erro
 		w.isRoot[r] = true
 	}
 	// Every root claims its directory first, so that the walk of another
-	// root reaching it (a bind mount, a followed symlink) skips it.
+	// root reaching it (a bind mount, a followed symlink) skips it. Roots
+	// that are not symlinks claim before those that are: a directory named
+	// twice is walked under its own path.
 	type start struct {
 		path string
 		st   Stat
 	}
-	var starts []start
-	for _, r := range roots {
-		st, err := Lstat(r)
-		if err == nil && st.Mode&os.ModeSymlink != 0 {
-			// A root is followed: the user pointed at it.
-			st, err = Follow(r)
-		}
-		switch {
-		case err != nil:
-			err = fn(Event{Kind: Error, Path: r, Root: r, Err: err})
-		case opts.Own != nil && opts.Own(st):
-			err = fn(Event{Kind: Skip, Path: r, Root: r, Stat: st, IsDir: st.IsDir(), Reason: ReasonCatalog})
-		case !st.IsDir():
-			starts = append(starts, start{r, st})
-		case w.seen[idOf(st)] != "":
-			err = fn(Event{Kind: Skip, Path: r, Root: r, Stat: st, IsDir: true, Reason: ReasonSeen})
-		default:
-			w.seen[idOf(st)] = r
-			starts = append(starts, start{r, st})
-		}
-		if err != nil {
-			return err
+	starts := make([]*start, len(roots))
+	lstats := make([]Stat, len(roots))
+	lerrs := make([]error, len(roots))
+	for i, r := range roots {
+		lstats[i], lerrs[i] = Lstat(r)
+	}
+	for _, links := range []bool{false, true} {
+		for i, r := range roots {
+			st, err := lstats[i], lerrs[i]
+			isLink := err == nil && st.Mode&os.ModeSymlink != 0
+			if isLink != links {
+				continue
+			}
+			if isLink {
+				// A root is followed: the user pointed at it.
+				st, err = Follow(r)
+			}
+			switch {
+			case err != nil:
+				err = fn(Event{Kind: Error, Path: r, Root: r, Err: err})
+			case opts.Own != nil && opts.Own(st):
+				err = fn(Event{Kind: Skip, Path: r, Root: r, Stat: st, IsDir: st.IsDir(), Reason: ReasonCatalog})
+			case !st.IsDir():
+				starts[i] = &start{r, st}
+			case w.seen[idOf(st)] != "":
+				err = fn(Event{Kind: Skip, Path: r, Root: r, Stat: st, IsDir: true, Reason: ReasonSeen})
+			default:
+				w.seen[idOf(st)] = r
+				starts[i] = &start{r, st}
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	for _, s := range starts {
+		if s == nil {
+			continue // reported above
+		}
 		root := &rootDir{path: s.path, dev: s.st.Device}
 		if !s.st.IsDir() {
 			if err := w.nonDir(root, s.path, s.st, false); err != nil {
@@ -255,7 +272,7 @@ func (w *walker) entries(f *os.File, d *dir, names []string) error {
 
 func (w *walker) entry(dirfd int, d *dir, name string) error {
 	p := join(d.path, name)
-	if w.isRoot[p] {
+	if len(w.roots) > 1 && w.isRoot[p] {
 		return nil // a root of its own: walked as one
 	}
 	ev := Event{Path: p, Root: d.root.path}

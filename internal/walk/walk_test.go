@@ -218,3 +218,37 @@ func TestWalkRoots(t *testing.T) {
 		t.Fatalf("events\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestWalkOneDirectoryNamedTwice: a directory named as a root both by its
+// own path and through a symlink is walked once, under its own path,
+// whichever comes first.
+func TestWalkOneDirectoryNamedTwice(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "real", "f"))
+	link := filepath.Join(dir, "a-link") // sorts before "real"
+	if err := os.Symlink("real", link); err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(dir, "real")
+	for _, roots := range [][]string{{link, real}, {real, link}} {
+		var files []string
+		skips := map[string]string{}
+		err := Walk(context.Background(), roots, Options{}, func(ev Event) error {
+			switch ev.Kind {
+			case File:
+				files = append(files, ev.Path)
+			case Skip:
+				skips[ev.Path] = ev.Reason
+			default:
+				t.Errorf("event %+v", ev)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{filepath.Join(real, "f")}; !slices.Equal(files, want) || len(skips) != 1 || skips[link] != ReasonSeen {
+			t.Errorf("roots %q: files %q, skips %v; want %q, %s %q", roots, files, skips, want, link, ReasonSeen)
+		}
+	}
+}
