@@ -142,6 +142,7 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 	// now so that it is in the tree the reference pages are generated from, and
 	// make it runnable, like the root, so that an unknown shell is a usage error.
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultVersionFlag() // likewise --version, for the reference pages
 	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
 		c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	}
