@@ -613,7 +613,7 @@ type findEntry struct {
 }
 
 // exactPath returns a path printed as JSON as the exact bytes on disk: b64
-// decoded when present (the README's convention for a path that is not
+// decoded when present (docs/json.md's convention for a path that is not
 // valid UTF-8), else path. The test fails on a path that lost bytes.
 func exactPath(t testing.TB, path, b64 string) string {
 	t.Helper()
