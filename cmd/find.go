@@ -38,7 +38,7 @@ Text output is one entry per line: size, modification time (UTC) and path
 characters or bytes that are not UTF-8 is printed quoted, with escapes. --json
 prints an array of {machine, path, size, modified, md5, sha1, sha256,
 operation}, plus archive_path for archive entries and path_b64 when a path is
-not valid UTF-8 (see the README).`,
+not valid UTF-8 (see docs/json.md).`,
 		Example: `  indexer find --name '*.jpg' -i
   indexer find holiday --under ~/Pictures --min-size 1M
   indexer find --hash d41d8cd98f00b204e9800998ecf8427e --json

@@ -61,7 +61,8 @@ func newCatalog(t *testing.T, path string, files int) {
 }
 
 func TestHealthFreshCatalog(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "index.db")
+	// In a directory indexer creates, private: t.TempDir is 0755.
+	path := filepath.Join(t.TempDir(), "cat", "index.db")
 	newCatalog(t, path, 0)
 
 	code, stdout, stderr := runCLI(t, "health", "--json", "--db", path)
@@ -79,7 +80,7 @@ func TestHealthFreshCatalog(t *testing.T) {
 			t.Errorf("check %s = %s (%s); want ok", c.Name, c.Status, c.Detail)
 		}
 	}
-	for _, want := range []string{"open", "schema", "journal_mode", "quick_check", "foreign_keys", "latency", "pools", "counts", "last_scan", "size"} {
+	for _, want := range []string{"open", "schema", "journal_mode", "quick_check", "foreign_keys", "latency", "pools", "counts", "last_scan", "size", "permissions"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("checks %v lack %s", names, want)
 		}
@@ -92,6 +93,26 @@ func TestHealthFreshCatalog(t *testing.T) {
 	code, stdout, _ = runCLI(t, "health", "--db", path)
 	if first, _, _ := strings.Cut(stdout, "\n"); code != ExitOK || first != "catalog "+path+": ok" {
 		t.Errorf("human output %q, exit %d; want \"catalog %s: ok\", 0", first, code, path)
+	}
+}
+
+// TestHealthWarnsReadableCatalog: health --json carries the permissions
+// warning, and health still exits 0: a readable catalog works.
+func TestHealthWarnsReadableCatalog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	newCatalog(t, path, 0)
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "health", "--json", "--db", path)
+	if code != ExitOK || stderr != "" {
+		t.Errorf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+	h := healthJSON(t, stdout)
+	i := slices.IndexFunc(h.Checks, func(c dto.Check) bool { return c.Name == "permissions" })
+	if i < 0 || h.Status != dto.StatusDegraded || h.Checks[i].Status != dto.StatusDegraded ||
+		!strings.Contains(h.Checks[i].Detail, "can be read by other users") || h.Facts["catalog_mode"] != "0644" {
+		t.Errorf("health of a world-readable catalog: %s", stdout)
 	}
 }
 
@@ -114,7 +135,7 @@ func corruptCopy(t *testing.T, src, dst string, damage func(b []byte, mid int)) 
 }
 
 func TestHealthCorruptedCatalog(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "cat") // created private by newCatalog
 	good := filepath.Join(dir, "good.db")
 	newCatalog(t, good, 2000)
 	if code, stdout, _ := runCLI(t, "health", "--json", "--db", good); code != ExitOK || healthJSON(t, stdout).Status != dto.StatusOK {
@@ -243,7 +264,7 @@ func TestHealthLastScan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.status), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "index.db")
+			path := filepath.Join(t.TempDir(), "cat", "index.db")
 			c, err := service.Open(t.Context(), path, db.DefaultOptions(), nil)
 			if err != nil {
 				t.Fatal(err)

@@ -21,10 +21,17 @@ import (
 
 // restoreCmdHealthy fails the test unless a full health check of the catalog
 // at path passes.
+// The permissions check is left out: the fixtures write catalogs 0644, and
+// restore keeps the mode it finds (TestHealthWarnsReadableCatalog tests the
+// check).
 func restoreCmdHealthy(t *testing.T, path string) {
 	t.Helper()
-	if h := service.Health(context.Background(), path, db.DefaultOptions(), true); h.Status != dto.StatusOK {
-		t.Errorf("health of %s: %s: %+v", path, h.Status, h.Checks)
+	h := service.Health(context.Background(), path, db.DefaultOptions(), true)
+	for _, c := range h.Checks {
+		if c.Name != "permissions" && c.Status != dto.StatusOK {
+			t.Errorf("health of %s: %s: %+v", path, h.Status, h.Checks)
+			return
+		}
 	}
 }
 

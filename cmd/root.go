@@ -30,9 +30,6 @@ const (
 	ExitInterrupted = 130
 )
 
-// Version is set at build time with -ldflags "-X github.com/indexer/indexer/cmd.Version=...".
-var Version = "dev"
-
 // exitError carries an exit code other than 1 up to Execute.
 type exitError struct {
 	code int
@@ -87,7 +84,7 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 		Example: `  indexer scan ~/Pictures /mnt/backup
   indexer dupes --min-size 1M
   indexer lookup IMG_0042.jpg`,
-		Version:       Version,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -141,6 +138,14 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 	// must be runnable for Cobra to check its arguments at all.
 	root.Args = cobra.NoArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	// Cobra adds `completion bash|zsh|fish|powershell` when it executes; add it
+	// now so that it is in the tree the reference pages are generated from, and
+	// make it runnable, like the root, so that an unknown shell is a usage error.
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultVersionFlag() // likewise --version, for the reference pages
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	}
 	usageArgs(root)
 	return root, a
 }

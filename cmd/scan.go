@@ -216,7 +216,7 @@ type scanJSON struct {
 }
 
 // pathError and pathReason carry path_b64 beside a path that is not valid
-// UTF-8, as every JSON output does (see the README's JSON output).
+// UTF-8, as every JSON output does (see docs/json.md).
 type pathError struct {
 	Path    string `json:"path"`
 	PathB64 string `json:"path_b64,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -51,10 +52,28 @@ type catalog struct {
 	fsize uint64
 }
 
-// newCatalog returns a catalog path in a fresh directory; the file does not
-// exist yet.
+// newCatalog returns a catalog path in a fresh directory, private as indexer
+// makes one (health warns about any other); the file does not exist yet.
 func newCatalog(t testing.TB) *catalog {
-	return &catalog{t: t, path: filepath.Join(tempDir(t), "index.db")}
+	dir := filepath.Join(tempDir(t), "catalog")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return &catalog{t: t, path: filepath.Join(dir, "index.db")}
+}
+
+// share makes the catalog c and its directory readable by every user, as
+// someone sharing a catalog would, so that an unprivileged user can open it.
+func (c *catalog) share(t testing.TB, dirMode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(filepath.Dir(c.path), dirMode); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{c.path, c.path + "-wal", c.path + "-shm", c.path + ".lock"} {
+		if err := os.Chmod(p, 0o644); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
 }
 
 // tempDir is t.TempDir made world-readable (its parent too), so that an
@@ -594,7 +613,7 @@ type findEntry struct {
 }
 
 // exactPath returns a path printed as JSON as the exact bytes on disk: b64
-// decoded when present (the README's convention for a path that is not
+// decoded when present (docs/json.md's convention for a path that is not
 // valid UTF-8), else path. The test fails on a path that lost bytes.
 func exactPath(t testing.TB, path, b64 string) string {
 	t.Helper()

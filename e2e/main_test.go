@@ -56,7 +56,9 @@ func build(dir string) error {
 		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	cmd := exec.Command("go", "build", "-o", dir+"/", ".", "./e2e/readcatalog")
+	// -buildvcs=auto stamps the revision --version prints when the module is
+	// a git clone, whatever GOFLAGS says (a command-line flag overrides it).
+	cmd := exec.Command("go", "build", "-buildvcs=auto", "-o", dir+"/", ".", "./e2e/readcatalog")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var stderr bytes.Buffer

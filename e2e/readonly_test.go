@@ -30,13 +30,12 @@ func TestReadOnlyCatalog(t *testing.T) {
 		setup func(t *testing.T, c *catalog) (undo func())
 	}{
 		{"read-only directory", func(t *testing.T, c *catalog) func() {
+			c.share(t, 0o755)
 			c.cred = nobody // the directory and the file are root's, 0755 and 0644
 			return func() { c.cred = nil }
 		}},
 		{"read-only file", func(t *testing.T, c *catalog) func() {
-			if err := os.Chmod(filepath.Dir(c.path), 0o777); err != nil {
-				t.Fatal(err)
-			}
+			c.share(t, 0o777)
 			c.cred = nobody // may create files beside the catalog, not write it
 			return func() { c.cred = nil }
 		}},

@@ -28,7 +28,7 @@ func TestWriteFailure(t *testing.T) {
 
 	t.Run("full-disk", func(t *testing.T) {
 		dir := tempDir(t)
-		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", dir).CombinedOutput(); err != nil {
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 			t.Skipf("cannot mount a tmpfs here (%v: %s); the file-size-limit case covers write failures", err, strings.TrimSpace(string(out)))
 		}
 		t.Cleanup(func() {

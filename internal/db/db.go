@@ -107,7 +107,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	case errors.Is(err, fs.ErrNotExist) && opts.MustExist:
 		return nil, fmt.Errorf("%s: %w", abs, ErrNotExist)
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(abs), DirMode); err != nil {
 			return nil, fmt.Errorf("create catalog directory: %w", err)
 		}
 	case err != nil:
@@ -174,6 +174,11 @@ func fileURI(path string, q url.Values) string {
 }
 
 func (d *DB) openPools(ctx context.Context) error {
+	if !d.opts.MustExist {
+		if err := createPrivate(d.path); err != nil {
+			return err
+		}
+	}
 	if err := probe(ctx, d.path, d.opts); err != nil {
 		return err
 	}

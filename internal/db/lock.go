@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -41,7 +42,7 @@ func (l *fileLock) set(typ int16) error {
 }
 
 func acquireShared(ctx context.Context, path string, timeout time.Duration) (*fileLock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, sideFileMode(strings.TrimSuffix(path, ".lock")))
 	if err != nil {
 		f, err = os.Open(path) // a read-only directory may still hold the lock file
 	}

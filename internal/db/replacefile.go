@@ -30,7 +30,7 @@ func ReplaceFile(ctx context.Context, path string, opts Options, wait bool, swap
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("catalog path %s is a directory, not a file", abs)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(abs), DirMode); err != nil {
 		return nil, fmt.Errorf("create catalog directory: %w", err)
 	}
 	def := DefaultOptions()

@@ -65,7 +65,7 @@ func (c *Catalog) Backup(ctx context.Context, dst string, force bool) (dto.Backu
 	mode := fileMode(c.db.Path())
 	if dst == "" {
 		dir := BackupDir(c.db.Path())
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, db.DirMode); err != nil {
 			return dto.Backup{}, fmt.Errorf("create backup directory: %w", err)
 		}
 		return writeBackup(ctx, snapshot, backupDest{dir: dir, prefix: backupPrefix(c.db.Path()), mode: mode}, now)
@@ -266,13 +266,13 @@ func removeDB(path string) {
 	_ = os.Remove(path + "-journal")
 }
 
-// fileMode returns the permissions of the file at path, or 0644 (what SQLite
-// gives a new catalog) when it cannot be read.
+// fileMode returns the permissions of the file at path, or db.FileMode (what
+// a new catalog gets) when it cannot be read.
 func fileMode(path string) fs.FileMode {
 	if fi, err := os.Stat(path); err == nil {
 		return fi.Mode().Perm()
 	}
-	return 0o644
+	return db.FileMode
 }
 
 func sameFile(a, b string) bool {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +32,7 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 	defer d.Close()
 	h.Path = d.Path()
 	h.Add("open", dto.StatusOK, "opened "+d.Path())
+	checkPrivacy(&h, d.Path())
 	c := New(d, nil)
 
 	if v, err := d.Version(ctx); err != nil {
@@ -154,3 +157,32 @@ func summarizeMetrics(m dto.TxMetrics) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// checkPrivacy warns (degraded) when other users can read the catalog at path
+// or list its directory: the catalog names every file it has seen. It records
+// both modes as facts.
+func checkPrivacy(h *dto.Health, path string) {
+	var exposed, fixes []string
+	for _, p := range []struct{ what, path, fact, fix string }{
+		{"the catalog", path, "catalog_mode", "chmod 600"},
+		{"its directory", filepath.Dir(path), "directory_mode", "chmod 700"},
+	} {
+		fi, err := os.Stat(p.path)
+		if err != nil {
+			h.Add("permissions", dto.StatusFail, fmt.Sprintf("cannot read the permissions of %s: %v", p.path, err))
+			return
+		}
+		mode := fi.Mode().Perm()
+		h.Facts[p.fact] = fmt.Sprintf("%04o", mode)
+		if mode&0o044 != 0 {
+			exposed = append(exposed, fmt.Sprintf("%s %s (mode %04o)", p.what, p.path, mode))
+			fixes = append(fixes, p.fix+" "+p.path)
+		}
+	}
+	if len(exposed) > 0 {
+		h.Add("permissions", dto.StatusDegraded, fmt.Sprintf("%s can be read by other users, and the catalog names every file it has seen; run %s",
+			strings.Join(exposed, " and "), strings.Join(fixes, " and ")))
+		return
+	}
+	h.Add("permissions", dto.StatusOK, "only the owner can read the catalog and list its directory")
+}

@@ -201,7 +201,7 @@ func (p *RestorePlan) Run(ctx context.Context) (dto.Restore, error) {
 	if known == nil {
 		known = p.Problem
 	}
-	if err := os.MkdirAll(filepath.Dir(p.Catalog), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p.Catalog), db.DirMode); err != nil {
 		return dto.Restore{}, fmt.Errorf("create catalog directory: %w", err)
 	}
 	staged, err := stage(ctx, p.src, filepath.Dir(p.Catalog), p.info)
@@ -522,7 +522,7 @@ func notCatalogError(cat string, err error) error {
 // safetyDir creates BackupDir for the catalog at path and returns it.
 func safetyDir(path string) (string, error) {
 	dir := BackupDir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, db.DirMode); err != nil {
 		return "", fmt.Errorf("create backup directory: %w", err)
 	}
 	return dir, nil

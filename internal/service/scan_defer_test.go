@@ -171,7 +171,7 @@ func TestScanBuildsIndexesOfDeadScan(t *testing.T) {
 	host, _ := os.Hostname()
 	ctx := context.Background()
 	root := deferTree(t, 30)
-	path := filepath.Join(t.TempDir(), "c.db")
+	path := filepath.Join(t.TempDir(), "cat", "c.db") // a directory indexer creates, private
 	c := openCatalogAt(t, path)
 	mustScan(t, c, []string{root}, ScanOptions{})
 	want, _ := fileIndexes(t, c)
@@ -266,7 +266,7 @@ func TestScanInterruptedBuildsIndexes(t *testing.T) {
 func TestScanIndexBuildFailureIsAWarning(t *testing.T) {
 	ctx := context.Background()
 	root := deferTree(t, 20)
-	path := filepath.Join(t.TempDir(), "c.db")
+	path := filepath.Join(t.TempDir(), "cat", "c.db") // a directory indexer creates, private
 	c := openCatalogAt(t, path)
 	err := c.UoW().Do(ctx, "test", func(ctx context.Context, r *uow.Repos) error {
 		if _, err := r.Indexes.Defer(ctx); err != nil {
