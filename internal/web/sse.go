@@ -77,11 +77,12 @@ func (l *eventLog) since(id int64) ([]event, bool, <-chan struct{}) {
 	return out, l.closed, l.wake
 }
 
-// last returns the id of the newest event, 0 when there is none.
-func (l *eventLog) last() int64 {
+// lastAndDone returns the id of the newest event (0 when there is none) and
+// whether it is the done event.
+func (l *eventLog) lastAndDone() (int64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.next - 1
+	return l.next - 1, l.closed
 }
 
 // stream writes the log to w as text/event-stream: first a snapshot (what
@@ -92,7 +93,10 @@ func (l *eventLog) last() int64 {
 func (l *eventLog) stream(w http.ResponseWriter, r *http.Request, snapshot func() any) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // no deadline for the stream as a whole
-	after := l.last()
+	after, done := l.lastAndDone()
+	if done {
+		after-- // a finished scan's stream still ends with its done event
+	}
 	resumed := false
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id >= 0 && id <= after {
