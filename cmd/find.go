@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -84,7 +83,7 @@ not valid UTF-8 (see docs/json.md).`,
 			arr := &jsonArray{w: w}
 			_, err = cat.Find(cmd.Context(), opts, func(f dto.FileWithHash) error {
 				if a.json {
-					return arr.add(newFoundJSON(f))
+					return arr.add(dto.NewFound(f))
 				}
 				return writeFound(w, f, multi)
 			})
@@ -121,26 +120,4 @@ func writeFound(w *bufio.Writer, f dto.FileWithHash, multi bool) error {
 		w.WriteString("  (deleted)")
 	}
 	return w.WriteByte('\n')
-}
-
-// foundJSON is one element of `find --json`.
-type foundJSON struct {
-	Machine        string        `json:"machine"`
-	Path           string        `json:"path"`
-	PathB64        string        `json:"path_b64,omitempty"`
-	ArchivePath    string        `json:"archive_path,omitempty"`
-	ArchivePathB64 string        `json:"archive_path_b64,omitempty"`
-	Size           int64         `json:"size"`
-	Modified       time.Time     `json:"modified"`
-	MD5            string        `json:"md5"`
-	SHA1           string        `json:"sha1"`
-	SHA256         string        `json:"sha256"`
-	Operation      dto.Operation `json:"operation"`
-}
-
-func newFoundJSON(f dto.FileWithHash) foundJSON {
-	return foundJSON{Machine: f.Machine, Path: f.Path, PathB64: dto.PathB64(f.Path),
-		ArchivePath: f.ArchivePath, ArchivePathB64: dto.PathB64(f.ArchivePath),
-		Size: f.Size, Modified: f.Modified.UTC(), MD5: f.Hash.MD5, SHA1: f.Hash.SHA1, SHA256: f.Hash.SHA256,
-		Operation: f.Operation}
 }

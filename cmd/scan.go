@@ -202,54 +202,12 @@ func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
 	}
 }
 
-// scanJSON is the --json summary.
-type scanJSON struct {
-	ScanID int64    `json:"scan_id"`
-	Roots  []string `json:"roots"`
-	Status string   `json:"status"`
-	dto.ScanCounts
-	DurationMS      int64            `json:"duration_ms"`
-	ThroughputMBps  float64          `json:"throughput_mb_s"`
-	SkippedByReason map[string]int64 `json:"skipped_by_reason"`
-	Failures        []pathError      `json:"failures"`
-	Skips           []pathReason     `json:"skips"`
-}
-
-// pathError and pathReason carry path_b64 beside a path that is not valid
-// UTF-8, as every JSON output does (see docs/json.md).
-type pathError struct {
-	Path    string `json:"path"`
-	PathB64 string `json:"path_b64,omitempty"`
-	Error   string `json:"error"`
-}
-
-type pathReason struct {
-	Path    string `json:"path"`
-	PathB64 string `json:"path_b64,omitempty"`
-	Reason  string `json:"reason"`
-}
-
 func (a *app) printScan(rep service.ScanReport) error {
-	by := map[string]int64{}
-	for _, s := range rep.Skips {
-		by[s.Reason]++
-	}
-	mbps := 0.0
-	if secs := rep.Duration.Seconds(); secs > 0 {
-		mbps = float64(rep.Counts.BytesHashed) / 1e6 / secs
-	}
+	sum := rep.Result()
 	if a.json {
-		out := scanJSON{ScanID: rep.ID, Roots: rep.Roots, Status: string(rep.Status), ScanCounts: rep.Counts,
-			DurationMS: rep.Duration.Milliseconds(), ThroughputMBps: mbps, SkippedByReason: by,
-			Failures: []pathError{}, Skips: []pathReason{}}
-		for _, f := range rep.Failures {
-			out.Failures = append(out.Failures, pathError{Path: f.Path, PathB64: dto.PathB64(f.Path), Error: f.Err.Error()})
-		}
-		for _, s := range rep.Skips {
-			out.Skips = append(out.Skips, pathReason{Path: s.Path, PathB64: dto.PathB64(s.Path), Reason: s.Reason})
-		}
-		return a.printJSON(out)
+		return a.printJSON(sum)
 	}
+	by, mbps := sum.SkippedByReason, sum.ThroughputMBps
 	w := a.stdout
 	c := rep.Counts
 	fmt.Fprintf(w, "scan #%d %s in %s: %d files seen, %d added, %d modified, %d deleted, %d unchanged, %d skipped, %d failed\n",

@@ -41,6 +41,13 @@ type DB struct {
 	// for, or refuses, while it is above zero. The file lock does the same
 	// for other processes. Guarded by mu.
 	holds int
+
+	// leaseMu guards busy, the work in flight between Acquire and its
+	// release (see lease.go). Taken before mu, never under it.
+	leaseMu sync.Mutex
+	busy    int
+	// fileID and shmID identify the files the pools opened. Guarded by mu.
+	fileID, shmID fileID
 }
 
 // Hold keeps Replace from swapping the catalog until release is called: a
@@ -129,6 +136,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		lk.close()
 		return nil, err
 	}
+	if opts.UnlockIdle {
+		lk.unlock() // taken again by Acquire
+	}
 	return d, nil
 }
 
@@ -213,6 +223,7 @@ func (d *DB) openPools(ctx context.Context) error {
 		return err
 	}
 	d.write, d.read = w, r
+	d.recordIdentity()
 	return nil
 }
 

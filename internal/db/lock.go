@@ -50,24 +50,31 @@ func acquireShared(ctx context.Context, path string, timeout time.Duration) (*fi
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
 	l := &fileLock{f: f}
+	if err := l.waitShared(ctx, path, timeout); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// waitShared takes the lock shared, waiting up to timeout while another
+// process holds it exclusively (a restore).
+func (l *fileLock) waitShared(ctx context.Context, path string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := l.set(unix.F_RDLCK)
 		if err == nil {
-			return l, nil
+			return nil
 		}
 		if !errLocked(err) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return fmt.Errorf("lock %s: %w", path, err)
 		}
 		if time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("a restore holds the catalog (%s): %w", path, ErrInUse)
+			return fmt.Errorf("a restore holds the catalog (%s): %w", path, ErrInUse)
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -23,6 +23,11 @@ type Options struct {
 	// MustExist refuses to create a catalog: in a missing file, or in an
 	// empty one.
 	MustExist bool
+	// UnlockIdle holds the catalog's shared lock only between Acquire and its
+	// release instead of from Open to Close, so that a restore in another
+	// process can replace the file while this one is idle (see lease.go).
+	// Every use of such a DB must run inside Acquire.
+	UnlockIdle bool
 }
 
 // DefaultOptions returns the settings used when the environment says nothing.

@@ -48,6 +48,12 @@ type ScanOptions struct {
 	// Progress, when not nil, is updated as the scan goes; read it from
 	// another goroutine.
 	Progress *ScanProgress
+	// OnStart, when set, is called with the scan's id once its row is
+	// recorded, before any file is read.
+	OnStart func(id int64)
+	// OnFailure, when set, is called with each file that could not be
+	// indexed, as it fails, from the goroutine that met it: it must be quick.
+	OnFailure func(Failure)
 }
 
 // ScanProgress is live progress, safe to read while the scan runs.
@@ -290,6 +296,9 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		return s.rep, fmt.Errorf("record scan: %w", err)
 	}
 	defer runningHere.Delete(s.here())
+	if s.opts.OnStart != nil {
+		s.opts.OnStart(s.rep.ID)
+	}
 
 	walkErr := s.pipeline(ctx, wctx, loaded)
 	interrupted := ctx.Err() != nil
@@ -791,6 +800,9 @@ func (s *scanRun) fail(path string, err error) {
 	defer s.mu.Unlock()
 	s.rep.Counts.Failed++
 	s.rep.Failures = append(s.rep.Failures, Failure{Path: path, Err: err})
+	if s.opts.OnFailure != nil {
+		s.opts.OnFailure(Failure{Path: path, Err: err})
+	}
 }
 
 func (s *scanRun) skip(path, reason string) {

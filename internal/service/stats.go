@@ -86,23 +86,39 @@ func (c *Catalog) Stats(ctx context.Context, scans int) (dto.Stats, error) {
 		}
 		st.DuplicateGroups, st.DuplicateFiles, st.ReclaimableBytes = d.Groups, d.Files, d.Reclaimable
 
-		recent, err := r.Scans.Recent(ctx, scans)
-		if err != nil {
-			return err
-		}
-		st.Scans = make([]dto.ScanSummary, len(recent))
-		for i, s := range recent {
-			sum := dto.ScanSummary{ID: s.ID, Machine: s.Machine, Roots: s.Roots, Started: s.Started, Status: s.Status, ScanCounts: s.ScanCounts}
-			if !s.Finished.IsZero() {
-				fin := s.Finished
-				sum.Finished = &fin
-				sum.DurationMS = ms(fin.Sub(s.Started))
-			}
-			st.Scans[i] = sum
-		}
-		return nil
+		st.Scans, err = recentScans(ctx, r, scans)
+		return err
 	})
 	return st, err
+}
+
+// RecentScans returns the last n scans, newest first, as Stats lists them.
+func (c *Catalog) RecentScans(ctx context.Context, n int) ([]dto.ScanSummary, error) {
+	var out []dto.ScanSummary
+	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		out, err = recentScans(ctx, r, n)
+		return err
+	})
+	return out, err
+}
+
+func recentScans(ctx context.Context, r *uow.Repos, n int) ([]dto.ScanSummary, error) {
+	recent, err := r.Scans.Recent(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dto.ScanSummary, len(recent))
+	for i, s := range recent {
+		sum := dto.ScanSummary{ID: s.ID, Machine: s.Machine, Roots: s.Roots, Started: s.Started, Status: s.Status, ScanCounts: s.ScanCounts}
+		if !s.Finished.IsZero() {
+			fin := s.Finished
+			sum.Finished = &fin
+			sum.DurationMS = ms(fin.Sub(s.Started))
+		}
+		out[i] = sum
+	}
+	return out, nil
 }
 
 // Extension returns the lower-cased text after the last dot of a file name,

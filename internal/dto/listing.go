@@ -1,0 +1,85 @@
+package dto
+
+import "time"
+
+// Found is one entry as `find --json` prints it, and the API's /api/find:
+// path_b64 and archive_path_b64 appear beside paths that are not UTF-8.
+type Found struct {
+	Machine        string    `json:"machine"`
+	Path           string    `json:"path"`
+	PathB64        string    `json:"path_b64,omitempty"`
+	ArchivePath    string    `json:"archive_path,omitempty"`
+	ArchivePathB64 string    `json:"archive_path_b64,omitempty"`
+	Size           int64     `json:"size"`
+	Modified       time.Time `json:"modified"`
+	MD5            string    `json:"md5"`
+	SHA1           string    `json:"sha1"`
+	SHA256         string    `json:"sha256"`
+	Operation      Operation `json:"operation"`
+}
+
+// NewFound returns f as find prints it.
+func NewFound(f FileWithHash) Found {
+	return Found{Machine: f.Machine, Path: f.Path, PathB64: PathB64(f.Path),
+		ArchivePath: f.ArchivePath, ArchivePathB64: PathB64(f.ArchivePath),
+		Size: f.Size, Modified: f.Modified.UTC(), MD5: f.Hash.MD5, SHA1: f.Hash.SHA1, SHA256: f.Hash.SHA256,
+		Operation: f.Operation}
+}
+
+// ScanResult is a finished scan as `scan --json` prints it.
+type ScanResult struct {
+	ScanID int64    `json:"scan_id"`
+	Roots  []string `json:"roots"`
+	Status string   `json:"status"`
+	ScanCounts
+	DurationMS      int64            `json:"duration_ms"`
+	ThroughputMBps  float64          `json:"throughput_mb_s"`
+	SkippedByReason map[string]int64 `json:"skipped_by_reason"`
+	Failures        []PathError      `json:"failures"`
+	Skips           []PathReason     `json:"skips"`
+}
+
+// PathError and PathReason carry path_b64 beside a path that is not valid
+// UTF-8, as every JSON output does.
+type PathError struct {
+	Path    string `json:"path"`
+	PathB64 string `json:"path_b64,omitempty"`
+	Error   string `json:"error"`
+}
+
+// PathReason is a path left out and why.
+type PathReason struct {
+	Path    string `json:"path"`
+	PathB64 string `json:"path_b64,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// TreeEntry is one entry of a directory level: a subdirectory with what lies
+// below it, or a file. DupBytes are the bytes of those files whose content is
+// also present somewhere else in the catalog.
+type TreeEntry struct {
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	PathB64  string `json:"path_b64,omitempty"`
+	Dir      bool   `json:"dir"`
+	Files    int64  `json:"files"`
+	Bytes    int64  `json:"bytes"`
+	DupBytes int64  `json:"dup_bytes"`
+}
+
+// DupesPage is one page of duplicate groups and the totals of all of them.
+type DupesPage struct {
+	Groups []DupeGroup `json:"groups"`
+	DupeTotals
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+}
+
+// Content is one content and every present place it lives.
+type Content struct {
+	SHA256    string  `json:"sha256"`
+	SHA1      string  `json:"sha1"`
+	MD5       string  `json:"md5"`
+	Size      int64   `json:"size"`
+	Locations []Found `json:"locations"`
+}

@@ -1,0 +1,187 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts a headless Debian chromium for t and returns a context to
+// drive it, plus a function reporting every JavaScript exception and
+// console.error seen so far. Without chromium the test is skipped, except
+// under CI=true, where that is a failure.
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	bin := ""
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed; .ci/run installs it (apt-get install chromium)")
+		}
+		t.Skip("chromium is not installed")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1200, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(t.Context(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	var mu sync.Mutex
+	var problems []string
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, fmt.Sprintf("exception: %s %+v", e.ExceptionDetails.Text, e.ExceptionDetails.Exception))
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				var args []string
+				for _, a := range e.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				problems = append(problems, "console.error: "+strings.Join(args, " "))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("listen to chromium: %v", err)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), problems...)
+	}
+}
+
+// page drives one tab with small steps that fail the test on error.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (p page) do(a chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, a); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p page) js(expr string) string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[string]("String("+expr+")"))
+	if err != nil {
+		p.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// waitText waits until the element sel holds text containing want.
+func (p page) waitText(sel, want string) {
+	p.t.Helper()
+	var got string
+	for range 400 {
+		got = p.js(fmt.Sprintf("(document.querySelector(%q) || {}).innerText || ''", sel))
+		if strings.Contains(got, want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatalf("%s never showed %q; it shows %q", sel, want, got)
+}
+
+// TestBrowserPages drives every page in chromium against a real catalog:
+// each renders the catalog's data, /dupes filters and pages, and a scan
+// started on /scans shows live progress and its summary. Any JavaScript
+// exception or console.error fails it. It writes docs/serve-dupes.png.
+func TestBrowserPages(t *testing.T) {
+	f := newFixture(t, "")
+	ctx, problems := browser(t)
+	var sha string
+	{
+		var rows []struct{ SHA256 string }
+		decode(t, f.cli("find", "--json", "--name", "big1.bin"), &rows)
+		sha = rows[0].SHA256
+	}
+	more := filepath.Join(t.TempDir(), "more")
+	writeTree(t, more, map[string]string{"p/q.txt": "live", "r.txt": "scan"})
+	p := page{t, ctx}
+	go_ := func(path string) { p.do(chromedp.Navigate(f.ts.URL + path)) }
+
+	go_("/")
+	p.waitText("#totals", "Reclaimable")
+	p.waitText("#machines", "m2")
+	p.waitText("#topdupes", "KiB")
+	p.waitText("#lastscans", "complete")
+	p.waitText("#health", "Catalog ok")
+
+	go_("/dupes")
+	p.waitText("#summary", "3 groups")
+	p.waitText("#groups", "big1.bin")
+	n1, _ := strconv.Atoi(p.js(`document.querySelectorAll("#groups section").length`))
+	p.js(`(document.querySelector('input[name="ext"]').value = "jpg", document.querySelector('#filters button[type="submit"]').click(), 1)`)
+	p.waitText("#summary", "1 groups, 4 files")
+	p.waitText("#groups", "mid2.JPG")
+	go_("/dupes?min_size=0")
+	p.waitText("#summary", "4 groups")
+	n2, _ := strconv.Atoi(p.js(`document.querySelectorAll("#groups section").length`))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	go_("/search?name=*.txt")
+	p.waitText("#results", "unique.txt")
+	p.waitText("#summary", "Results 1")
+
+	go_("/tree?machine=m1&path=" + f.root)
+	p.waitText("#tree", "unique.txt")
+	p.js(`(document.querySelector("#tree button.dir").click(), 1)`)
+	p.waitText("#tree", "big1.bin")
+
+	go_("/file?hash=" + sha)
+	p.waitText("#file", sha)
+	p.waitText("#file", "3 places")
+
+	go_("/scans")
+	p.waitText("#recent", "complete")
+	p.js(fmt.Sprintf(`(document.querySelector('textarea[name="roots"]').value = %q, document.querySelector('#startscan button[type="submit"]').click(), 1)`, more))
+	p.waitText("#live-progress", "files")
+	p.waitText("#live-summary", "complete: 2 files seen, 2 added")
+
+	if n1 != 3 || n2 != 4 {
+		t.Errorf("/dupes shows %d groups, then %d with min_size=0; want 3 and 4", n1, n2)
+	}
+	for _, p := range problems() {
+		t.Error(p)
+	}
+	if len(shot) > 0 {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "serve-dupes.png"), shot, 0o644); err != nil {
+			t.Logf("screenshot not written: %v", err)
+		}
+	}
+}

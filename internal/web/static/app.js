@@ -1,0 +1,320 @@
+// indexer's pages: each fills itself from the JSON API. Plain DOM, no
+// framework, nothing fetched from elsewhere.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+
+// el builds an element: el("td", {class: "num"}, "text", child...).
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const k of kids.flat()) {
+    if (k === undefined || k === null) continue;
+    e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return e;
+}
+
+function size(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
+}
+
+function num(n) { return Number(n).toLocaleString("en"); }
+
+function when(t) { return t ? t.replace("T", " ").slice(0, 16) : ""; }
+
+// api fetches a JSON endpoint; an error answer becomes an exception with
+// the server's sentence.
+async function api(path, opts) {
+  const r = await fetch(path, Object.assign({headers: {"Accept": "application/json"}}, opts));
+  const body = await r.json().catch(() => ({error: "the server's answer is not JSON (" + r.status + ")"}));
+  if (!r.ok && !(path.startsWith("/api/health") && body.status)) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+function showError(where, err) {
+  where.replaceChildren(el("p", {class: "error", role: "alert"}, err.message));
+}
+
+function table(head, rows) {
+  return el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", {scope: "col"}, h)))),
+    el("tbody", {}, rows));
+}
+
+// place shows a file's location: machine, path (inner archive path too).
+function place(f) {
+  return (f.machine ? f.machine + ":" : "") + f.path + (f.archive_path ? "::" + f.archive_path : "");
+}
+
+function copyButton(text) {
+  return el("button", {type: "button", class: "copy", title: "Copy the path", "aria-label": "Copy the path",
+    onclick: (ev) => {
+      const b = ev.currentTarget;
+      if (navigator.clipboard) {
+        navigator.clipboard.writeText(text).then(() => { b.textContent = "copied"; }, () => { b.textContent = "select it"; });
+      } else {
+        b.textContent = "select it";
+      }
+    }}, "copy");
+}
+
+function fileLink(sha256, label) {
+  return el("a", {href: "/file?hash=" + encodeURIComponent(sha256)}, label);
+}
+
+// formParams returns a form's non-empty fields as URLSearchParams.
+function formParams(form) {
+  const p = new URLSearchParams();
+  for (const [k, v] of new FormData(form)) if (String(v).trim() !== "") p.set(k, String(v).trim());
+  return p;
+}
+
+// fillForm sets a form's fields from the page URL, so a page is bookmarkable.
+function fillForm(form, params) {
+  for (const [k, v] of params) {
+    const f = form.elements[k];
+    if (!f) continue;
+    if (f.type === "checkbox") f.checked = v === "true";
+    else f.value = v;
+  }
+}
+
+async function machineOptions(select, keepAll) {
+  const ms = await api("/api/machines");
+  const cur = select.value;
+  if (!keepAll) select.replaceChildren();
+  for (const m of ms) select.append(el("option", {value: m}, m));
+  if (cur) select.value = cur;
+  return ms;
+}
+
+// --- pages ---
+
+async function overview() {
+  try {
+    const st = await api("/api/stats?scans=5");
+    $("#totals").replaceChildren(el("dl", {class: "totals"},
+      el("dt", {}, "Files"), el("dd", {}, num(st.files) + " (" + size(st.bytes) + ")"),
+      el("dt", {}, "Deleted"), el("dd", {}, num(st.deleted)),
+      el("dt", {}, "Archive entries"), el("dd", {}, num(st.archive_entries)),
+      el("dt", {}, "Duplicate groups"), el("dd", {}, num(st.duplicate_groups) + " (" + num(st.duplicate_files) + " files)"),
+      el("dt", {}, "Reclaimable"), el("dd", {id: "reclaimable"}, size(st.reclaimable_bytes))));
+    $("#machines").replaceChildren(table(["Machine", "Files", "Bytes", "Deleted"],
+      st.machines.map((m) => el("tr", {}, el("td", {}, m.machine), el("td", {class: "num"}, num(m.files)),
+        el("td", {class: "num"}, size(m.bytes)), el("td", {class: "num"}, num(m.deleted))))));
+    $("#lastscans").replaceChildren(scanTable(st.last_scans || []));
+    const d = await api("/api/dupes?limit=5");
+    $("#topdupes").replaceChildren(d.groups.length === 0 ? el("p", {}, "No duplicates.") :
+      table(["Reclaimable", "Copies", "Size", "Content"], d.groups.map((g) => el("tr", {},
+        el("td", {class: "num"}, size(g.reclaimable)), el("td", {class: "num"}, g.count),
+        el("td", {class: "num"}, size(g.size)), el("td", {}, fileLink(g.sha256, g.sha256.slice(0, 16) + "…"))))));
+    const h = await api("/api/health");
+    $("#health").replaceChildren(el("p", {class: "status-" + h.status}, "Catalog " + h.status),
+      table(["Check", "Status", "Detail"], h.checks.map((c) => el("tr", {}, el("td", {}, c.name),
+        el("td", {class: "status-" + c.status}, c.status), el("td", {}, c.detail || "")))));
+  } catch (err) {
+    showError($("#totals"), err);
+  }
+}
+
+function scanTable(scans) {
+  if (scans.length === 0) return el("p", {}, "No scans yet.");
+  return table(["#", "Machine", "Started", "Status", "Files seen", "Roots"], scans.map((s) => el("tr", {},
+    el("td", {}, s.id), el("td", {}, s.machine), el("td", {}, when(s.started)), el("td", {}, s.status),
+    el("td", {class: "num"}, num(s.files_seen)), el("td", {}, (s.roots || []).join(" ")))));
+}
+
+// pager runs a paged listing whose state is in the URL: load(params, limit,
+// offset) renders one page and tells whether there is another.
+function pager(form, limit, load) {
+  const params = new URLSearchParams(location.search);
+  fillForm(form, params);
+  let offset = Number(params.get("offset") || 0);
+  async function show() {
+    const p = formParams(form);
+    if (offset > 0) p.set("offset", offset);
+    history.replaceState(null, "", location.pathname + (p.toString() ? "?" + p : ""));
+    p.set("limit", limit);
+    p.set("offset", offset);
+    let more = false;
+    try {
+      more = await load(p);
+    } catch (err) {
+      showError($("#summary"), err);
+    }
+    $("#prev").disabled = offset === 0;
+    $("#next").disabled = !more;
+    $("#pageno").textContent = "page " + (offset / limit + 1);
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); offset = 0; show(); });
+  $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - limit); show(); });
+  $("#next").addEventListener("click", () => { offset += limit; show(); });
+  return show;
+}
+
+function dupes() {
+  const form = $("#filters");
+  const limit = 20;
+  const show = pager(form, limit, async (p) => {
+    const d = await api("/api/dupes?" + p);
+    $("#summary").textContent = num(d.groups_total) + " groups, " + num(d.files_total) + " files, " +
+      size(d.reclaimable_total) + " reclaimable";
+    $("#groups").replaceChildren(...d.groups.map((g) => el("section", {class: "group"},
+      el("h2", {}, g.count + " copies of " + size(g.size) + ", " + size(g.reclaimable) + " reclaimable ",
+        fileLink(g.sha256, "sha256 " + g.sha256.slice(0, 12) + "…")),
+      table(["Path", "Machine", "Size", ""], g.files.map((f) => el("tr", {},
+        el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : ""), f.linked ? el("span", {class: "tag"}, " [linked]") : null),
+        el("td", {}, f.machine), el("td", {class: "num"}, size(g.size)),
+        el("td", {}, copyButton(f.path))))))));
+    return d.offset + d.groups.length < d.groups_total;
+  });
+  machineOptions(form.elements.machine, true).then(() => {
+    fillForm(form, new URLSearchParams(location.search));
+    return show();
+  }).catch((err) => showError($("#summary"), err));
+}
+
+function search() {
+  const form = $("#filters");
+  const show = pager(form, 50, async (p) => {
+    const d = await api("/api/find?" + p);
+    $("#summary").textContent = d.files.length === 0 ? "Nothing found." :
+      "Results " + (d.offset + 1) + "–" + (d.offset + d.files.length) + (d.more ? ", more follow" : "");
+    $("#results").replaceChildren(table(["Path", "Machine", "Size", "Modified", ""], d.files.map((f) => el("tr", {},
+      el("td", {class: "path"}, f.sha256 ? fileLink(f.sha256, f.path + (f.archive_path ? "::" + f.archive_path : "")) : f.path,
+        f.operation === "DEL" ? " (deleted)" : ""),
+      el("td", {}, f.machine), el("td", {class: "num"}, size(f.size)), el("td", {}, when(f.modified)),
+      el("td", {}, copyButton(f.path))))));
+    return d.more;
+  });
+  show();
+}
+
+function tree() {
+  const form = $("#filters");
+  fillForm(form, new URLSearchParams(location.search));
+  // level lists one directory under parent; a click on a directory opens it.
+  async function level(parent, machine, path) {
+    const d = await api("/api/tree?" + new URLSearchParams({machine, path}));
+    const ul = el("ul", {role: "group"});
+    for (const e of d.entries) {
+      const label = e.name + (e.dir ? "/" : "") + " — " + num(e.files) + " files, " + size(e.bytes) +
+        (e.dup_bytes ? ", " + size(e.dup_bytes) + " duplicated" : "");
+      const li = el("li", {role: "treeitem"});
+      if (e.dir) {
+        const b = el("button", {type: "button", class: "dir", "aria-expanded": "false"}, label);
+        b.addEventListener("click", async () => {
+          if (b.getAttribute("aria-expanded") === "true") {
+            b.setAttribute("aria-expanded", "false");
+            li.querySelector("ul")?.remove();
+            return;
+          }
+          b.setAttribute("aria-expanded", "true");
+          try { await level(li, machine, e.path); } catch (err) { showError(li, err); }
+        });
+        li.append(b);
+      } else {
+        li.append(label);
+      }
+      ul.append(li);
+    }
+    if (d.entries.length === 0) ul.append(el("li", {}, "(empty)"));
+    parent.append(ul);
+  }
+  async function show() {
+    const p = formParams(form);
+    history.replaceState(null, "", "/tree?" + p);
+    $("#tree").replaceChildren();
+    try { await level($("#tree"), p.get("machine") || "", p.get("path") || "/"); } catch (err) { showError($("#tree"), err); }
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); show(); });
+  machineOptions(form.elements.machine, false).then((ms) => {
+    fillForm(form, new URLSearchParams(location.search));
+    if (ms.length > 0) return show();
+    $("#tree").replaceChildren(el("p", {}, "The catalog is empty."));
+  }).catch((err) => showError($("#tree"), err));
+}
+
+async function file() {
+  const hash = new URLSearchParams(location.search).get("hash") || "";
+  try {
+    const c = await api("/api/lookup?" + new URLSearchParams({hash}));
+    $("#file").replaceChildren(el("dl", {class: "totals"},
+      el("dt", {}, "Size"), el("dd", {}, size(c.size) + " (" + num(c.size) + " bytes)"),
+      el("dt", {}, "sha256"), el("dd", {class: "hash"}, c.sha256),
+      el("dt", {}, "sha1"), el("dd", {class: "hash"}, c.sha1),
+      el("dt", {}, "md5"), el("dd", {class: "hash"}, c.md5)),
+    el("h2", {}, c.locations.length + " places"),
+    table(["Path", "Machine", "Modified", ""], c.locations.map((f) => el("tr", {},
+      el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : "")), el("td", {}, f.machine),
+      el("td", {}, when(f.modified)), el("td", {}, copyButton(f.path))))));
+  } catch (err) {
+    showError($("#file"), err);
+  }
+}
+
+function scans() {
+  const form = $("#startscan");
+  let source = null;
+  async function recent() {
+    try {
+      $("#recent").replaceChildren(scanTable(await api("/api/scans?limit=10")));
+    } catch (err) {
+      showError($("#recent"), err);
+    }
+  }
+  function progress(p) {
+    $("#live-progress").textContent = num(p.files) + " files, " + size(p.bytes) + " hashed at " +
+      size(p.rate_bytes_s) + "/s" + (p.failed ? ", " + p.failed + " failed" : "") + (p.current ? " — " + p.current : "");
+  }
+  function summary(s) {
+    $("#cancel").hidden = true;
+    $("#live-summary").replaceChildren(el("p", {class: "summary"}, "Scan #" + s.scan_id + " " + s.status + ": " +
+      num(s.files_seen) + " files seen, " + num(s.added) + " added, " + num(s.modified) + " modified, " +
+      num(s.deleted) + " deleted, " + num(s.unchanged) + " unchanged, " + num(s.failed) + " failed, in " +
+      (s.duration_ms / 1000).toFixed(1) + " s"));
+    recent();
+  }
+  function watch(id) {
+    $("#live").hidden = false;
+    $("#cancel").hidden = false;
+    $("#live-id").textContent = "#" + id;
+    $("#live-failures").replaceChildren();
+    $("#live-summary").replaceChildren();
+    if (source) source.close();
+    source = new EventSource("/api/scans/" + id + "/events");
+    const data = (ev) => JSON.parse(ev.data);
+    source.addEventListener("snapshot", (ev) => { const p = data(ev); progress(p); if (p.result) { summary(p.result); source.close(); } });
+    source.addEventListener("progress", (ev) => progress(data(ev)));
+    source.addEventListener("failure", (ev) => { const f = data(ev); $("#live-failures").append(el("li", {}, f.path + ": " + f.error)); });
+    source.addEventListener("done", (ev) => { summary(data(ev)); source.close(); });
+    $("#cancel").onclick = () => api("/api/scans/" + id, {method: "DELETE"}).catch((err) => showError($("#live-summary"), err));
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const lines = (s) => String(s).split("\n").map((x) => x.trim()).filter((x) => x !== "");
+    const body = {roots: lines(form.elements.roots.value), exclude: lines(form.elements.exclude.value), rehash: form.elements.rehash.checked};
+    try {
+      const r = await api("/api/scans", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+      history.replaceState(null, "", "/scans?watch=" + r.id);
+      watch(r.id);
+    } catch (err) {
+      $("#live").hidden = false;
+      showError($("#live-summary"), err);
+    }
+  });
+  const w = new URLSearchParams(location.search).get("watch");
+  if (w) watch(w);
+  recent();
+}
+
+const pages = {overview, dupes, search, tree, file, scans};
+const run = pages[document.body.dataset.page];
+if (run) run();
