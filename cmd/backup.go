@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
 )
@@ -40,14 +41,18 @@ counts, oldest first.`,
 				if len(args) > 0 || force {
 					return usageError("--list takes neither DEST nor --force")
 				}
-				bs, err := service.ListBackups(ctx, a.dbPath)
+				catalog, err := db.CatalogPath(a.dbPath)
+				if err != nil {
+					return err
+				}
+				bs, err := service.ListBackups(ctx, catalog)
 				if err != nil {
 					return err
 				}
 				if a.json {
 					return a.printJSON(bs)
 				}
-				return printBackupList(a, bs)
+				return printBackupList(a, catalog, bs)
 			}
 			cat, err := a.openExisting(ctx)
 			if err != nil {
@@ -78,9 +83,9 @@ counts, oldest first.`,
 	return c
 }
 
-func printBackupList(a *app, bs []dto.Backup) error {
+func printBackupList(a *app, catalog string, bs []dto.Backup) error {
 	if len(bs) == 0 {
-		fmt.Fprintf(a.stdout, "no backups in %s\n", service.BackupDir(a.dbPath))
+		fmt.Fprintf(a.stdout, "no backups in %s\n", service.BackupDir(catalog))
 		return nil
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)

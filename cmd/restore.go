@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mattn/go-isatty"
@@ -58,7 +57,9 @@ catalog yet, restore creates it from SRC.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			src := args[0]
-			catalog, err := filepath.Abs(a.dbPath)
+			// Resolved once, symlinks included: the file, its lock and its
+			// backups are all named from it.
+			catalog, err := db.CatalogPath(a.dbPath)
 			if err != nil {
 				return err
 			}

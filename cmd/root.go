@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -222,13 +223,16 @@ func (a *app) open(ctx context.Context) (*service.Catalog, error) {
 	return c, nil
 }
 
-// openExisting opens the catalog named by --db, refusing to create one.
+// openExisting opens the catalog named by --db for a command that only reads
+// it, refusing to create one. On a read-only file system it is opened
+// read-only.
 func (a *app) openExisting(ctx context.Context) (*service.Catalog, error) {
 	opts, err := db.OptionsFromEnv()
 	if err != nil {
 		return nil, usageError("%w", err)
 	}
 	opts.MustExist = true
+	opts.OnlyReads = true
 	c, err := service.Open(ctx, a.dbPath, opts, a.log)
 	if err != nil {
 		return nil, explainOpen(a.dbPath, err)
@@ -244,6 +248,10 @@ func explainOpen(path string, err error) error {
 		return fmt.Errorf("%s is not an SQLite database; pass --db with the catalog's path", path)
 	case errors.Is(err, db.ErrNotCatalog):
 		return fmt.Errorf("%s is an SQLite database of another program, not an indexer catalog", path)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("catalog %s is on a read-only file system, and this command writes to it; remount it read-write or pass --db", path)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("catalog %s cannot be used by this user: %w; run indexer as the catalog's owner or pass --db", path, err)
 	case db.IsBusy(err):
 		return fmt.Errorf("catalog %s is locked by another program; try again when it is done: %w", path, err)
 	case db.IsReadOnly(err):

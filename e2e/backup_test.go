@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,6 +120,44 @@ func TestRestoreDuringScan(t *testing.T) {
 		}
 		if got := fileState(t, snapPath); got != snapState {
 			t.Errorf("the restore changed its source: %s, was %s", got, snapState)
+		}
+	})
+
+	// A scan through a symlink to the catalog holds the same lock as one
+	// through its own name: a restore through the other name is refused,
+	// and one through the link replaces the file, not the link.
+	t.Run("through another name", func(t *testing.T) {
+		c := newCatalog(t)
+		link := &catalog{t: t, path: filepath.Join(filepath.Dir(c.path), "link.db")}
+		if err := os.Symlink("index.db", link.path); err != nil {
+			t.Fatal(err)
+		}
+		b := link.start("scan", "--quiet", tr.root)
+		if waitRows(t, c.path, 400, b.done) < 0 {
+			t.Fatalf("the scan ended before the restore: %s", b.wait())
+		}
+		r := c.run("restore", "--yes", snapPath)
+		if !b.running() {
+			t.Fatalf("the scan ended before the restore did: the tree is too small to tell (%s)", r)
+		}
+		if r.code != 1 {
+			t.Fatalf("want exit 1 for a restore under a scan through another name, got %s", r)
+		}
+		if msg := oneSentence(t, r); !strings.Contains(msg, "in use by another indexer process") {
+			t.Errorf("the message should say another indexer process uses the catalog: %q", msg)
+		}
+		if r := b.wait(); r.code != 0 {
+			t.Fatalf("the scan under the refused restore: %s", r)
+		}
+		assertCatalog(t, c.path, ref)
+
+		link.mustRun(0, "restore", "--yes", snapPath)
+		if target, err := os.Readlink(link.path); err != nil || target != "index.db" {
+			t.Errorf("the link is now %q, %v; want it left pointing at index.db", target, err)
+		}
+		assertCatalog(t, c.path, otherRows)
+		if _, err := os.Lstat(link.path + ".lock"); err == nil {
+			t.Error("a lock file was made for the link's name")
 		}
 	})
 

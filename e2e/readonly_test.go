@@ -28,33 +28,22 @@ func TestReadOnlyCatalog(t *testing.T) {
 		name string
 		// setup makes c read-only for the next run and returns what undoes it.
 		setup func(t *testing.T, c *catalog) (undo func())
+		// cause is what the message must say is wrong.
+		cause string
 	}{
 		{"read-only directory", func(t *testing.T, c *catalog) func() {
 			c.share(t, 0o755)
 			c.cred = nobody // the directory and the file are root's, 0755 and 0644
 			return func() { c.cred = nil }
-		}},
+		}, "permission denied"},
 		{"read-only file", func(t *testing.T, c *catalog) func() {
 			c.share(t, 0o777)
 			c.cred = nobody // may create files beside the catalog, not write it
 			return func() { c.cred = nil }
-		}},
+		}, "read-only"},
 		{"read-only mount", func(t *testing.T, c *catalog) func() {
-			dir := filepath.Dir(c.path)
-			if out, err := exec.Command("mount", "--bind", dir, dir).CombinedOutput(); err != nil {
-				t.Skipf("cannot bind-mount here (%v: %s); the other cases cover read-only catalogs", err, strings.TrimSpace(string(out)))
-			}
-			umount := func() {
-				if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-					t.Errorf("umount %s: %v: %s", dir, err, out)
-				}
-			}
-			if out, err := exec.Command("mount", "-o", "remount,bind,ro", dir).CombinedOutput(); err != nil {
-				umount()
-				t.Fatalf("remount read-only: %v: %s", err, out)
-			}
-			return umount
-		}},
+			return mountReadOnly(t, filepath.Dir(c.path))
+		}, "read-only file system"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,8 +58,8 @@ func TestReadOnlyCatalog(t *testing.T) {
 			}
 			msg := oneSentence(t, r)
 			t.Log(msg)
-			if !strings.Contains(msg, c.path) || !strings.Contains(msg, "read-only") {
-				t.Errorf("the message should name the catalog and say it is read-only: %q", msg)
+			if !strings.Contains(msg, c.path) || !strings.Contains(msg, tc.cause) {
+				t.Errorf("the message should name the catalog and say %q: %q", tc.cause, msg)
 			}
 			if after := fileState(t, c.path); after != before {
 				t.Errorf("the catalog changed: before %s, after %s", before, after)
@@ -78,6 +67,114 @@ func TestReadOnlyCatalog(t *testing.T) {
 			assertCatalog(t, c.path, refA)
 		})
 	}
+}
+
+// mountReadOnly bind-mounts dir over itself read-only and returns what
+// unmounts it; it skips the test where mounting is not allowed.
+func mountReadOnly(t *testing.T, dir string) (umount func()) {
+	t.Helper()
+	if out, err := exec.Command("mount", "--bind", dir, dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount here (%v: %s); the other cases cover read-only catalogs", err, strings.TrimSpace(string(out)))
+	}
+	umount = func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	}
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", dir).CombinedOutput(); err != nil {
+		umount()
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+	return umount
+}
+
+// TestQueriesOnReadOnlyCatalog reads a catalog that nobody can write, on a
+// read-only mount, with and without a lock file beside it: every command that
+// only reads it (find, dupes, lookup, stats, health, backup --list, and a
+// backup to a writable place) exits 0 and answers as it did before the mount,
+// and nothing beside the catalog changes; a scan fails naming the read-only
+// file system. As an unprivileged user in a directory it may not write, with
+// no lock file beside the catalog, a query fails naming the cause,
+// permission denied, not a missing lock file.
+func TestQueriesOnReadOnlyCatalog(t *testing.T) {
+	needRoot(t)
+	a := smallTree(t, 100, 10)
+	var file string
+	for p := range a.files {
+		file = p
+		break
+	}
+	queries := [][]string{
+		{"--json", "find"},
+		{"--json", "dupes"},
+		{"--json", "lookup", file},
+		{"--json", "stats"},
+		{"--json", "backup", "--list"},
+	}
+	for _, lock := range []string{"no lock file", "a lock file"} {
+		t.Run(lock, func(t *testing.T) {
+			c := newCatalog(t)
+			c.scan(0, a.root)
+			c.mustRun(0, "backup")
+			if lock == "no lock file" {
+				if err := os.Remove(c.path + ".lock"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := map[string]string{}
+			for _, q := range queries {
+				want[strings.Join(q, " ")] = c.mustRun(0, q...).stdout
+			}
+			dir := filepath.Dir(c.path)
+			before := dirState(t, dir)
+			defer mountReadOnly(t, dir)()
+
+			for _, q := range queries {
+				if got := c.mustRun(0, q...).stdout; got != want[strings.Join(q, " ")] {
+					t.Errorf("%s on the read-only catalog printed\n%s\nwant\n%s", strings.Join(q, " "), got, want[strings.Join(q, " ")])
+				}
+			}
+			c.health()
+			dst := filepath.Join(tempDir(t), "copy.db")
+			c.mustRun(0, "backup", dst)
+			assertCatalog(t, dst, reference(t, a.root, a.files))
+
+			r := c.run("scan", "--quiet", a.root)
+			if r.code != 1 {
+				t.Fatalf("want exit 1 for a scan into a read-only catalog, got %s", r)
+			}
+			if msg := oneSentence(t, r); !strings.Contains(msg, c.path) || !strings.Contains(msg, "read-only file system") {
+				t.Errorf("the message should name the catalog and its read-only file system: %q", msg)
+			}
+			if after := dirState(t, dir); after != before {
+				t.Errorf("the catalog's directory changed:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+
+	t.Run("permission denied", func(t *testing.T) {
+		c := newCatalog(t)
+		c.scan(0, a.root)
+		if err := os.Remove(c.path + ".lock"); err != nil {
+			t.Fatal(err)
+		}
+		before := dirState(t, filepath.Dir(c.path))
+		c.cred = nobody // the directory and the file are root's, 0755 and 0644
+		for _, q := range [][]string{{"find"}, {"stats"}, {"scan", "--quiet", a.root}} {
+			r := c.run(q...)
+			if r.code != 1 {
+				t.Fatalf("want exit 1, got %s", r)
+			}
+			msg := oneSentence(t, r)
+			if !strings.Contains(msg, c.path) || !strings.Contains(msg, "permission denied") || strings.Contains(msg, "no such file") {
+				t.Errorf("%s: the message should name the catalog and say permission denied: %q", q[0], msg)
+			}
+		}
+		c.cred = nil
+		if after := dirState(t, filepath.Dir(c.path)); after != before {
+			t.Errorf("the catalog's directory changed:\nbefore %s\nafter  %s", before, after)
+		}
+	})
 }
 
 // TestBogusCatalogPath points --db at a directory, at a file that is not

@@ -212,8 +212,8 @@ func Inspect(ctx context.Context, path string, verify bool) (Info, error) {
 		return info, &causeError{"it does not exist", err}
 	case err != nil:
 		return info, &causeError{"it cannot be read: " + err.Error(), err}
-	case fi.IsDir():
-		return info, &causeError{"it is a directory, not a file", ErrNotDatabase}
+	case !fi.Mode().IsRegular():
+		return info, &causeError{"it is " + FileKind(fi.Mode()) + ", not a regular file", errors.Join(ErrNotDatabase, ErrNotRegular)}
 	}
 	info.Bytes = fi.Size()
 	if err := checkHeader(path, fi.Size()); err != nil {

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/sys/unix"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -29,13 +31,16 @@ type DB struct {
 
 	// mu guards the pools: WithRead and WithWrite hold it shared for the length
 	// of their callback, Replace and Close hold it exclusively.
-	mu      sync.RWMutex
-	holdMu  sync.Mutex // guards holds; taken under mu held shared or exclusively
-	write   *sqlx.DB
-	read    *sqlx.DB
-	lock    *fileLock
-	closed  bool
-	reopens int
+	mu     sync.RWMutex
+	holdMu sync.Mutex // guards holds; taken under mu held shared or exclusively
+	write  *sqlx.DB
+	read   *sqlx.DB
+	lock   *fileLock // nil for a read-only catalog without a lock file
+	closed bool
+	// readOnly is set for a catalog on a read-only file system opened with
+	// OnlyReads: it has a read pool only.
+	readOnly bool
+	reopens  int
 	// holds counts the work in this process that spans many transactions
 	// (a scan) and must not see the file swapped under it: Replace waits
 	// for, or refuses, while it is above zero. The file lock does the same
@@ -99,48 +104,83 @@ func (d *DB) lockUnheld(ctx context.Context, wait bool) error {
 }
 
 // Open opens the catalog at path, creating it (and its directory) unless
-// opts.MustExist is set, and applies pending migrations. It holds a shared
-// inter-process lock on path+".lock" until Close, so that a restore in another
-// process cannot swap the file underneath.
+// opts.MustExist is set, and applies pending migrations. The path is resolved
+// by CatalogPath, which refuses anything but a regular file or nothing. Open
+// holds a shared inter-process lock on the catalog's lock file until Close, so
+// that a restore in another process cannot swap the file underneath.
+//
+// A catalog on a read-only file system is refused, unless opts.OnlyReads: then
+// it is opened read-only, with no write pool and without migrating it (a
+// catalog of an older schema is refused), and without a lock when there is no
+// lock file (none can be made, and nobody can write the catalog to need one).
+// Errors that come from where the catalog lies (permission denied, a
+// read-only file system) match the syscall error with errors.Is.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
-	abs, err := filepath.Abs(path)
+	abs, err := CatalogPath(path)
 	if err != nil {
-		return nil, fmt.Errorf("resolve catalog path %s: %w", path, err)
+		return nil, err
 	}
-	fi, err := os.Stat(abs)
+	opts = opts.withDefaults()
+	_, err = os.Stat(abs)
+	missing := errors.Is(err, fs.ErrNotExist)
 	switch {
-	case err == nil && fi.IsDir():
-		return nil, fmt.Errorf("catalog path %s is a directory, not a file", abs)
-	case errors.Is(err, fs.ErrNotExist) && opts.MustExist:
+	case missing && opts.MustExist:
 		return nil, fmt.Errorf("%s: %w", abs, ErrNotExist)
-	case errors.Is(err, fs.ErrNotExist):
+	case missing:
 		if err := os.MkdirAll(filepath.Dir(abs), DirMode); err != nil {
 			return nil, fmt.Errorf("create catalog directory: %w", err)
 		}
 	case err != nil:
 		return nil, fmt.Errorf("stat catalog: %w", err)
 	}
-	def := DefaultOptions()
-	if opts.BusyTimeout <= 0 {
-		opts.BusyTimeout = def.BusyTimeout
+	d := &DB{path: abs, opts: opts}
+	if readOnlyFS(filepath.Dir(abs)) {
+		if !opts.OnlyReads {
+			return nil, &fs.PathError{Op: "open catalog", Path: abs, Err: syscall.EROFS}
+		}
+		if missing {
+			return nil, fmt.Errorf("%s: %w", abs, ErrNotExist)
+		}
+		d.readOnly = true
 	}
-	if opts.ReadConns <= 0 {
-		opts.ReadConns = def.ReadConns
-	}
-	lk, err := acquireShared(ctx, abs+".lock", opts.BusyTimeout)
-	if err != nil {
+	d.lock, err = acquireShared(ctx, lockPath(abs), opts.BusyTimeout)
+	if err != nil && !(d.readOnly && errors.Is(err, syscall.EROFS)) {
 		return nil, err
 	}
-	d := &DB{path: abs, opts: opts, lock: lk}
 	if err := d.openPools(ctx); err != nil {
-		lk.close()
-		return nil, err
+		d.lock.close()
+		return nil, withPlaceCause(abs, err)
 	}
 	if opts.UnlockIdle {
-		lk.unlock() // taken again by Acquire
+		d.lock.unlock() // taken again by Acquire
 	}
 	return d, nil
 }
+
+// readOnlyFS reports whether dir lies on a file system mounted read-only,
+// where nobody can write.
+func readOnlyFS(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+}
+
+// withPlaceCause adds to err, an SQLite error that says the catalog could not
+// be opened or written, the cause when it is the catalog's directory: this
+// user may not create the -wal and -shm files in it.
+func withPlaceCause(path string, err error) error {
+	if !IsCantOpen(err) && !IsReadOnly(err) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if aerr := unix.Access(dir, unix.W_OK); aerr != nil {
+		return fmt.Errorf("%w (its -wal and -shm files cannot be created: %w)", err, &fs.PathError{Op: "write", Path: dir, Err: aerr})
+	}
+	return err
+}
+
+// ReadOnly reports whether the catalog was opened read-only, on a read-only
+// file system: it has no write pool.
+func (d *DB) ReadOnly() bool { return d.readOnly }
 
 // Path returns the catalog's absolute file path.
 func (d *DB) Path() string { return d.path }
@@ -184,12 +224,17 @@ func fileURI(path string, q url.Values) string {
 }
 
 func (d *DB) openPools(ctx context.Context) error {
+	if d.readOnly {
+		return d.openReadOnly(ctx)
+	}
 	if !d.opts.MustExist {
 		if err := createPrivate(d.path); err != nil {
 			return err
 		}
 	}
-	if err := probe(ctx, d.path, d.opts); err != nil {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(d.opts.BusyTimeout.Milliseconds(), 10)+")")
+	if err := probe(ctx, d.path, fileURI(d.path, q), d.opts.MustExist); err != nil {
 		return err
 	}
 	w, err := sqlx.Open(DriverName, dsn(d.path, d.opts, false))
@@ -225,6 +270,52 @@ func (d *DB) openPools(ctx context.Context) error {
 	d.write, d.read = w, r
 	d.recordIdentity()
 	return nil
+}
+
+// openReadOnly opens the read pool alone on a catalog that nobody can write.
+// With no -wal or -shm beside it the file holds the whole catalog and cannot
+// change, so SQLite reads it as immutable: it needs no -shm, which it could
+// not create here. Otherwise it reads it read-only with the log, as usual.
+// Nothing can be migrated, so the schema must be this binary's.
+func (d *DB) openReadOnly(ctx context.Context) error {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(d.opts.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "query_only(1)")
+	q.Set("mode", "ro")
+	if !exists(d.path+"-wal") && !exists(d.path+"-shm") {
+		q.Set("immutable", "1")
+	}
+	uri := fileURI(d.path, q)
+	if err := probe(ctx, d.path, uri, true); err != nil {
+		return err
+	}
+	r, err := sqlx.Open(DriverName, uri)
+	if err != nil {
+		return fmt.Errorf("open catalog %s: %w", d.path, err)
+	}
+	r.SetMaxOpenConns(d.opts.ReadConns)
+	r.SetMaxIdleConns(d.opts.ReadConns)
+	r.SetConnMaxLifetime(d.opts.ConnMaxLifetime)
+	v, err := SchemaVersion(ctx, r)
+	switch latest := LatestVersion(); {
+	case err != nil:
+		err = fmt.Errorf("open catalog %s: read schema version: %w", d.path, err)
+	case v > latest:
+		err = fmt.Errorf("catalog %s: %w: it has version %d, this binary knows up to %d; upgrade indexer", d.path, ErrSchemaTooNew, v, latest)
+	case v < latest:
+		err = fmt.Errorf("catalog %s has schema version %d and this indexer reads %d; it is on a read-only file system, so it cannot be upgraded: open it once where it can be written", d.path, v, latest)
+	}
+	if err != nil {
+		r.Close()
+		return err
+	}
+	d.read = r
+	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // checkWAL verifies the journal mode really is WAL: SQLite answers with the
@@ -270,6 +361,9 @@ func (d *DB) WithWrite(fn func(*sqlx.DB) error) error {
 	if d.closed {
 		return ErrClosed
 	}
+	if d.readOnly {
+		return fmt.Errorf("catalog %s: %w", d.path, ErrReadOnly)
+	}
 	return fn(d.write)
 }
 
@@ -297,7 +391,11 @@ func (d *DB) Stats() Stats {
 	if d.closed {
 		return Stats{Reopens: d.reopens}
 	}
-	return Stats{Write: d.write.Stats(), Read: d.read.Stats(), Reopens: d.reopens}
+	s := Stats{Read: d.read.Stats(), Reopens: d.reopens}
+	if d.write != nil {
+		s.Write = d.write.Stats()
+	}
+	return s
 }
 
 // Replace closes the pools, runs swap while no connection to the catalog is
@@ -306,11 +404,16 @@ func (d *DB) Stats() Stats {
 // and another process holds the catalog, Replace returns ErrInUse at once;
 // otherwise it waits until ctx is done. A waiting Replace keeps its shared
 // hold on the catalog, so two handles waiting in Replace at the same time
-// wait for each other until one's ctx ends.
+// wait for each other until one's ctx ends. swap is not run when the catalog
+// path no longer names a regular file (recheckPath); a catalog opened
+// read-only cannot be replaced (ErrReadOnly).
 //
 // Every holder of d sees the new pools from its next WithRead or WithWrite;
 // calls in flight finish on the old pools first.
 func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) error) error {
+	if d.readOnly {
+		return fmt.Errorf("catalog %s: %w", d.path, ErrReadOnly)
+	}
 	if err := d.lockUnheld(ctx, wait); err != nil {
 		return err
 	}
@@ -329,7 +432,10 @@ func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) erro
 		return fmt.Errorf("close pools: %w", err)
 	}
 	d.reopens++
-	swapErr := swap(d.path)
+	swapErr := recheckPath(d.path)
+	if swapErr == nil {
+		swapErr = swap(d.path)
+	}
 	// Reopen whatever is in place now, even if swap failed: the process must
 	// keep a usable catalog.
 	// Not ctx: once the file is swapped, an interrupt must not leave this
@@ -352,7 +458,10 @@ func (d *DB) Close() error {
 		return nil
 	}
 	d.closed = true
-	err := errors.Join(d.write.Close(), d.read.Close())
+	err := d.read.Close()
+	if d.write != nil {
+		err = errors.Join(d.write.Close(), err)
+	}
 	d.lock.close()
 	return err
 }

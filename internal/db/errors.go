@@ -21,6 +21,9 @@ var (
 	// ErrInUse is returned when another process holds the catalog and an
 	// exclusive lock was asked for without waiting.
 	ErrInUse = errors.New("catalog is in use by another indexer process")
+	// ErrReadOnly is returned by WithWrite and Replace on a catalog opened
+	// read-only (Options.OnlyReads on a read-only file system).
+	ErrReadOnly = errors.New("catalog is open read-only")
 	// ErrClosed is returned by WithRead and WithWrite after Close.
 	ErrClosed = errors.New("catalog is closed")
 	// ErrUpgrade is returned when a migration cannot be applied to the

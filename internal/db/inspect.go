@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -62,9 +63,27 @@ func (d *DB) ForeignKeyViolations(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// JournalMode returns the journal mode the write pool reports.
+// JournalMode returns the journal mode the write pool reports. A catalog
+// opened read-only has no write pool, and its read pool may read the file as
+// immutable, which SQLite reports as "delete" whatever the file says: its
+// mode is read from the file header instead (bytes 18 and 19 are 2 in WAL).
 func (d *DB) JournalMode(ctx context.Context) (string, error) {
 	var mode string
+	if d.ReadOnly() {
+		f, err := os.Open(d.path)
+		if err != nil {
+			return "", fmt.Errorf("read journal mode: %w", err)
+		}
+		defer f.Close()
+		h := make([]byte, 20)
+		if _, err := io.ReadFull(f, h); err != nil {
+			return "", fmt.Errorf("read journal mode: %w", err)
+		}
+		if h[18] == 2 && h[19] == 2 {
+			return "wal", nil
+		}
+		return mode, d.WithRead(func(r *sqlx.DB) error { return r.GetContext(ctx, &mode, "PRAGMA journal_mode") })
+	}
 	err := d.WithWrite(func(w *sqlx.DB) error { return w.GetContext(ctx, &mode, "PRAGMA journal_mode") })
 	return mode, err
 }

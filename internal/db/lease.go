@@ -95,7 +95,7 @@ func (d *DB) lockAndRefresh(ctx context.Context) error {
 	if closed {
 		return ErrClosed
 	}
-	if err := d.lock.waitShared(ctx, d.path+".lock", d.opts.BusyTimeout); err != nil {
+	if err := d.lock.waitShared(ctx, lockPath(d.path), d.opts.BusyTimeout); err != nil {
 		return err
 	}
 	d.mu.RLock()
@@ -127,7 +127,7 @@ func (d *DB) lockAndRefresh(ctx context.Context) error {
 
 // unlock releases the lock but keeps the lock file open.
 func (l *fileLock) unlock() {
-	if l.f != nil {
+	if l != nil && l.f != nil {
 		_ = l.set(unix.F_UNLCK)
 	}
 }

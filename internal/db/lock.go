@@ -41,13 +41,32 @@ func (l *fileLock) set(typ int16) error {
 	}
 }
 
-func acquireShared(ctx context.Context, path string, timeout time.Duration) (*fileLock, error) {
+// lockPath names the lock file of the catalog at path (as CatalogPath
+// returns it): every name of one catalog shares it.
+func lockPath(catalog string) string { return catalog + ".lock" }
+
+// openLockFile opens the lock file at path, creating it if it is missing. One
+// that exists but may not be written (another user's catalog, a read-only
+// file system) is opened for reading: a shared lock needs no more. When the
+// file can be neither created nor opened, the error is why it could not be
+// created (permission denied, read-only file system), not that it is missing.
+func openLockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, sideFileMode(strings.TrimSuffix(path, ".lock")))
-	if err != nil {
-		f, err = os.Open(path) // a read-only directory may still hold the lock file
+	if err == nil {
+		return f, nil
 	}
+	if rf, rerr := os.Open(path); rerr == nil {
+		return rf, nil
+	}
+	return nil, fmt.Errorf("create lock file: %w", err)
+}
+
+// acquireShared takes the shared lock on the lock file at path, waiting up to
+// timeout while a restore holds it exclusively.
+func acquireShared(ctx context.Context, path string, timeout time.Duration) (*fileLock, error) {
+	f, err := openLockFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
+		return nil, err
 	}
 	l := &fileLock{f: f}
 	if err := l.waitShared(ctx, path, timeout); err != nil {
@@ -105,15 +124,16 @@ func (l *fileLock) upgrade(ctx context.Context, wait bool) error {
 // downgrade turns the exclusive lock back into a shared one. Converting down
 // never conflicts.
 func (l *fileLock) downgrade() {
-	if l.f == nil {
+	if l == nil || l.f == nil {
 		return // released by close after a failed reopen
 	}
 	_ = l.set(unix.F_RDLCK)
 }
 
-// close releases the lock; it is safe to call twice.
+// close releases the lock; it is safe to call twice, and on a nil lock (a
+// read-only catalog opened without one).
 func (l *fileLock) close() {
-	if l.f != nil {
+	if l != nil && l.f != nil {
 		_ = l.f.Close() // closing the description releases the lock
 		l.f = nil
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	sqlite3 "modernc.org/sqlite/lib"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,11 +63,10 @@ func LatestVersion() int {
 // the file to WAL as the first connection opens, and that is a write: a file
 // that is not a catalog, or (with MustExist) holds none yet, must be refused
 // before it, and left as it was. probe's own connection sets no journal mode
-// and only reads. migrate checks the same again under its lock.
-func probe(ctx context.Context, path string, opts Options) error {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
-	x, err := sql.Open(DriverName, fileURI(path, q))
+// and only reads. migrate checks the same again under its lock. uri opens
+// the file at path.
+func probe(ctx context.Context, path, uri string, mustExist bool) error {
+	x, err := sql.Open(DriverName, uri)
 	if err != nil {
 		return fmt.Errorf("open catalog %s: %w", path, err)
 	}
@@ -96,7 +94,7 @@ func probe(ctx context.Context, path string, opts Options) error {
 		return nil
 	case other > 0:
 		return fmt.Errorf("catalog %s: %w", path, ErrNotCatalog)
-	case opts.MustExist:
+	case mustExist:
 		return fmt.Errorf("%s: %w", path, ErrNotExist)
 	}
 	return nil

@@ -28,6 +28,24 @@ type Options struct {
 	// process can replace the file while this one is idle (see lease.go).
 	// Every use of such a DB must run inside Acquire.
 	UnlockIdle bool
+	// OnlyReads says the caller never writes to the catalog (a query, a
+	// backup). On a read-only file system, where nobody can write the catalog,
+	// Open then opens it read-only, without creating a lock file or migrating
+	// it; elsewhere it changes nothing. Without it, Open refuses a catalog on a
+	// read-only file system.
+	OnlyReads bool
+}
+
+// withDefaults fills the zero fields that must not be zero.
+func (o Options) withDefaults() Options {
+	def := DefaultOptions()
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = def.BusyTimeout
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = def.ReadConns
+	}
+	return o
 }
 
 // DefaultOptions returns the settings used when the environment says nothing.

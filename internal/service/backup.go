@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,11 +46,24 @@ func BackupDir(catalogPath string) string {
 }
 
 // backupPrefix is what the names of the catalog's backups start with: the
-// catalog's file name without extension, so catalogs sharing a directory keep
-// their backups apart.
+// catalog's file name without extension, and a dash.
 func backupPrefix(catalogPath string) string {
 	base := filepath.Base(catalogPath)
 	return strings.TrimSuffix(base, filepath.Ext(base)) + "-"
+}
+
+// backupName matches the name of a backup of the catalog at catalogPath, as
+// publishNew makes them: prefix, UTC time, an optional -N, an optional
+// suffix, ".db". Nothing else does, so that catalogs sharing a directory keep
+// their backups apart even when one's name starts with the other's
+// (index.db and index-old.db).
+func backupName(catalogPath string) *regexp.Regexp {
+	suffixes := []string{safetySuffix, damagedSuffix, newerSchemaSuffix, notCatalogSuffix}
+	for i, s := range suffixes {
+		suffixes[i] = regexp.QuoteMeta(s)
+	}
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(backupPrefix(catalogPath)) +
+		`[0-9]{8}T[0-9]{6}Z(-[0-9]+)?(` + strings.Join(suffixes, "|") + `)?\.db$`)
 }
 
 // Backup writes a verified snapshot of the catalog to dst. An empty dst means
@@ -75,11 +89,16 @@ func (c *Catalog) Backup(ctx context.Context, dst string, force bool) (dto.Backu
 		return dto.Backup{}, fmt.Errorf("resolve backup path %s: %w", dst, err)
 	}
 	fi, err := os.Stat(abs)
-	if err == nil && fi.IsDir() {
+	switch {
+	case err == nil && fi.IsDir():
 		return writeBackup(ctx, snapshot, backupDest{dir: abs, prefix: backupPrefix(c.db.Path()), mode: mode}, now)
+	case err == nil && !fi.Mode().IsRegular():
+		return dto.Backup{}, fmt.Errorf("cannot back up to %s: it is %s, not a regular file", abs, db.FileKind(fi.Mode()))
 	}
-	if sameFile(abs, c.db.Path()) {
-		return dto.Backup{}, fmt.Errorf("cannot back up to %s: it is the catalog itself", abs)
+	if own, ok, err := db.OwnFile(c.db.Path(), abs); err != nil {
+		return dto.Backup{}, fmt.Errorf("cannot back up to %s: %w", abs, err)
+	} else if ok {
+		return dto.Backup{}, fmt.Errorf("cannot back up to %s: it is the catalog's own file %s", abs, own)
 	}
 	return writeBackup(ctx, snapshot, backupDest{dir: filepath.Dir(abs), name: abs, force: force, mode: mode}, now)
 }
@@ -198,15 +217,15 @@ func publish(tmp, name string, force bool) error {
 	return os.Remove(tmp)
 }
 
-// ListBackups describes the backups of the catalog at catalogPath found in
-// BackupDir, oldest first. Integrity is not checked, to keep listing cheap; a
+// ListBackups describes the backups of the catalog at catalogPath (resolved
+// by db.CatalogPath) found in BackupDir, oldest first. Integrity is not checked, to keep listing cheap; a
 // file that cannot be read is listed with its Error.
 func ListBackups(ctx context.Context, catalogPath string) ([]dto.Backup, error) {
-	abs, err := filepath.Abs(catalogPath)
+	abs, err := db.CatalogPath(catalogPath)
 	if err != nil {
-		return nil, fmt.Errorf("resolve catalog path %s: %w", catalogPath, err)
+		return nil, err
 	}
-	dir, prefix := BackupDir(abs), backupPrefix(abs)
+	dir, prefix, pattern := BackupDir(abs), backupPrefix(abs), backupName(abs)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return []dto.Backup{}, nil
@@ -218,7 +237,7 @@ func ListBackups(ctx context.Context, catalogPath string) ([]dto.Backup, error) 
 	mtimes := map[string]time.Time{}
 	for _, e := range entries {
 		n := e.Name()
-		if !e.Type().IsRegular() || !strings.HasPrefix(n, prefix) || !strings.HasSuffix(n, ".db") {
+		if !e.Type().IsRegular() || !pattern.MatchString(n) {
 			continue
 		}
 		p := filepath.Join(dir, n)
@@ -273,18 +292,6 @@ func fileMode(path string) fs.FileMode {
 		return fi.Mode().Perm()
 	}
 	return db.FileMode
-}
-
-func sameFile(a, b string) bool {
-	if a == b {
-		return true
-	}
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err == nil && os.SameFile(fa, fb)
 }
 
 func fsyncFile(path string) error {

@@ -20,6 +20,7 @@ import (
 func Health(ctx context.Context, path string, opts db.Options, full bool) dto.Health {
 	h := dto.Health{Status: dto.StatusOK, Path: path, Facts: map[string]any{}}
 	opts.MustExist = true
+	opts.OnlyReads = true
 	d, err := db.Open(ctx, path, opts)
 	if err != nil {
 		detail := err.Error()
@@ -31,7 +32,11 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 	}
 	defer d.Close()
 	h.Path = d.Path()
-	h.Add("open", dto.StatusOK, "opened "+d.Path())
+	if d.ReadOnly() {
+		h.Add("open", dto.StatusOK, "opened "+d.Path()+" read-only: its file system is read-only")
+	} else {
+		h.Add("open", dto.StatusOK, "opened "+d.Path())
+	}
 	checkPrivacy(&h, d.Path())
 	c := New(d, nil)
 

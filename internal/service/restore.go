@@ -112,17 +112,18 @@ type RestorePlan struct {
 // not the catalog itself. The catalog file is looked at without SQLite writing
 // to it or creating anything beside it.
 //
-// It refuses, with an error naming the file, a catalog path that is a
-// directory, and, unless opts.Force, one holding another program's SQLite
+// The catalog path is resolved by db.CatalogPath: through a symlink, the file
+// it points to is restored. A catalog path that names a directory, a device,
+// a FIFO or a socket is refused, with an error naming it, and so, unless opts.Force, one holding another program's SQLite
 // database (the error matches db.ErrNotCatalog). dbOpts and log are used when
 // the plan runs.
 func PlanRestore(ctx context.Context, catalogPath, src string, dbOpts db.Options, opts RestoreOptions, log *slog.Logger) (*RestorePlan, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cat, err := filepath.Abs(catalogPath)
+	cat, err := db.CatalogPath(catalogPath)
 	if err != nil {
-		return nil, fmt.Errorf("resolve catalog path %s: %w", catalogPath, err)
+		return nil, err
 	}
 	src, info, err := checkSource(ctx, src, cat)
 	if err != nil {
@@ -140,8 +141,6 @@ func PlanRestore(ctx context.Context, catalogPath, src string, dbOpts db.Options
 		return p, nil
 	case err != nil:
 		return nil, fmt.Errorf("cannot restore over %s: it cannot be read: %w", cat, err)
-	case fi.IsDir():
-		return nil, fmt.Errorf("cannot restore over %s: it is a directory, not a file", cat)
 	case fi.Size() == 0:
 		// SQLite takes an empty file for an empty database: it opens, and
 		// holds nothing to save.
@@ -247,8 +246,10 @@ func checkSource(ctx context.Context, src, cat string) (string, db.Info, error) 
 	if err != nil {
 		return "", db.Info{}, fmt.Errorf("resolve %s: %w", src, err)
 	}
-	if sameFile(abs, cat) {
-		return "", db.Info{}, fmt.Errorf("cannot restore from %s: it is the catalog itself", abs)
+	if own, ok, err := db.OwnFile(cat, abs); err != nil {
+		return "", db.Info{}, fmt.Errorf("cannot restore from %s: %w", abs, err)
+	} else if ok {
+		return "", db.Info{}, fmt.Errorf("cannot restore from %s: it is the catalog's own file %s", abs, own)
 	}
 	info, err := db.Inspect(ctx, abs, true)
 	if err != nil {
