@@ -264,7 +264,9 @@ func (a *app) printScan(rep service.ScanReport) error {
 		fmt.Fprintf(w, "skipped: %s\n", strings.Join(reasons, ", "))
 	}
 	printArchiveSkips(w, rep.Skips)
-	printFailures(w, rep.Failures)
+	// On stderr, just before the closing sentence that counts them: a
+	// summary redirected to a file still leaves them on the terminal.
+	printFailures(a.stderr, rep.Failures)
 	return nil
 }
 
