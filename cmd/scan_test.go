@@ -160,6 +160,7 @@ func TestScanCommandUsage(t *testing.T) {
 		{"no path", []string{"scan"}, "at least one PATH"},
 		{"unknown flag", []string{"scan", "--nope", dir}, "--nope"},
 		{"malformed exclude", []string{"scan", "--exclude", "[oops", dir}, "[oops"},
+		{"exclude that never matches", []string{"scan", "--exclude", "archive/tar", dir}, "can never match"},
 		{"negative workers", []string{"scan", "--workers", "-1", dir}, "--workers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,7 +53,8 @@ type Options struct {
 	FollowSymlinks bool
 	OneFileSystem  bool
 	// Exclude holds glob patterns matched against each entry's base name and
-	// its full path (filepath.Match syntax).
+	// its full path (filepath.Match syntax); a pattern ending in / matches
+	// directories only. See ValidatePatterns.
 	Exclude []string
 	// Ignore reports paths that must not be touched at all (the catalog's own
 	// files); they are reported as Skip with ReasonCatalog.
@@ -84,23 +85,38 @@ func under(p string, roots []string) bool {
 	return false
 }
 
-// ValidatePatterns checks exclude patterns up front.
+// ValidatePatterns checks exclude patterns up front: a malformed one, or one
+// that can never match anything, is an error that says why.
 func ValidatePatterns(patterns []string) error {
 	for _, p := range patterns {
-		if _, err := filepath.Match(p, ""); err != nil {
+		glob := strings.TrimSuffix(p, "/")
+		if _, err := filepath.Match(glob, ""); err != nil {
 			return fmt.Errorf("exclude pattern %q is malformed: %w", p, err)
+		}
+		if glob == "" {
+			return fmt.Errorf("exclude pattern %q names nothing", p)
+		}
+		// A base name holds no /, and an absolute path starts with one.
+		if strings.Contains(glob, "/") && !strings.HasPrefix(glob, "/") && !strings.HasPrefix(glob, "*") {
+			return fmt.Errorf("exclude pattern %q can never match: a pattern holding a / is matched against whole absolute paths, so it must start with / (such as /home/me/%s)", p, glob)
 		}
 	}
 	return nil
 }
 
-func (o Options) excluded(path string) bool {
+// excluded tells whether an entry matches an exclude pattern; a pattern
+// ending in / matches only a directory.
+func (o Options) excluded(path string, isDir bool) bool {
 	base := filepath.Base(path)
 	for _, p := range o.Exclude {
-		if ok, _ := filepath.Match(p, base); ok {
+		glob, dirOnly := strings.CutSuffix(p, "/")
+		if dirOnly && !isDir {
+			continue
+		}
+		if ok, _ := filepath.Match(glob, base); ok {
 			return true
 		}
-		if ok, _ := filepath.Match(p, path); ok {
+		if ok, _ := filepath.Match(glob, path); ok {
 			return true
 		}
 	}
@@ -214,7 +230,7 @@ func (w *walker) entry(dirfd int, name, p string, handle func(string, Stat) erro
 	if err != nil {
 		return w.fn(Event{Kind: Error, Path: p, Err: err})
 	}
-	if len(w.opts.Exclude) > 0 && w.opts.excluded(p) {
+	if len(w.opts.Exclude) > 0 && w.opts.excluded(p, st.IsDir()) {
 		return w.fn(Event{Kind: Skip, Path: p, IsDir: st.IsDir(), Stat: st, Reason: ReasonExcluded})
 	}
 	if st.Mode&os.ModeSymlink != 0 {
