@@ -298,10 +298,14 @@ func printFailures(w io.Writer, fs []service.Failure) {
 	}
 }
 
-// plural says "1 file" or "2 files".
+// plural says "1 file" or "2 files", "1 entry" or "2 entries", with
+// thousands separators as every count in text output has.
 func plural(n int64, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	if strings.HasSuffix(noun, "y") && !strings.HasSuffix(noun, "ey") {
+		return thousands(n) + " " + strings.TrimSuffix(noun, "y") + "ies"
+	}
+	return thousands(n) + " " + noun + "s"
 }
