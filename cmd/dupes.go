@@ -177,8 +177,8 @@ func (d *dupesText) begin(w *bufio.Writer, multi bool) error {
 }
 
 func (d *dupesText) group(g dto.DupeGroup) error {
-	fmt.Fprintf(d.w, "%d files of %s (%s bytes), %s reclaimable, sha256 %s\n",
-		g.Count, bytesize.Format(g.Size), thousands(g.Size), bytesize.Format(g.Reclaimable), g.SHA256[:min(16, len(g.SHA256))])
+	fmt.Fprintf(d.w, "%s of %s (%s), %s reclaimable, sha256 %s\n",
+		plural(int64(g.Count), "file"), bytesize.Format(g.Size), plural(g.Size, "byte"), bytesize.Format(g.Reclaimable), g.SHA256[:min(16, len(g.SHA256))])
 	sets, n := linkSets(g.Files)
 	for i, f := range g.Files {
 		d.w.WriteString("  ")
@@ -200,8 +200,8 @@ func (d *dupesText) end(t dto.DupeTotals) error {
 		_, err := d.w.WriteString("no duplicates\n")
 		return err
 	}
-	_, err := fmt.Fprintf(d.w, "%s groups, %s files, %s reclaimable (%s bytes)\n",
-		thousands(t.Groups), thousands(t.Files), bytesize.Format(t.Reclaimable), thousands(t.Reclaimable))
+	_, err := fmt.Fprintf(d.w, "%s, %s, %s reclaimable (%s)\n",
+		plural(t.Groups, "group"), plural(t.Files, "file"), bytesize.Format(t.Reclaimable), plural(t.Reclaimable, "byte"))
 	return err
 }
 

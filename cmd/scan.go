@@ -252,13 +252,18 @@ func (a *app) printScan(rep service.ScanReport) error {
 	}
 	w := a.stdout
 	c := rep.Counts
-	fmt.Fprintf(w, "scan #%d %s in %s: %d files seen, %d added, %d modified, %d deleted, %d unchanged, %d skipped, %d failed\n",
-		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), c.FilesSeen, c.Added, c.Modified, c.Deleted, c.Unchanged, c.Skipped, c.Failed)
-	fmt.Fprintf(w, "hashed %s at %.1f MB/s\n", bytesize.Format(c.BytesHashed), mbps)
+	fmt.Fprintf(w, "scan #%d %s in %s: %s seen, %s added, %s modified, %s deleted, %s unchanged, %s skipped, %s failed\n",
+		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), plural(c.FilesSeen, "file"), thousands(c.Added),
+		thousands(c.Modified), thousands(c.Deleted), thousands(c.Unchanged), thousands(c.Skipped), thousands(c.Failed))
+	mibps := 0.0
+	if secs := rep.Duration.Seconds(); secs > 0 {
+		mibps = float64(c.BytesHashed) / (1 << 20) / secs
+	}
+	fmt.Fprintf(w, "hashed %s at %.1f MiB/s\n", bytesize.Format(c.BytesHashed), mibps)
 	if len(by) > 0 {
 		reasons := make([]string, 0, len(by))
 		for r, n := range by {
-			reasons = append(reasons, fmt.Sprintf("%d %s", n, r))
+			reasons = append(reasons, thousands(n)+" "+r)
 		}
 		sort.Strings(reasons)
 		fmt.Fprintf(w, "skipped: %s\n", strings.Join(reasons, ", "))

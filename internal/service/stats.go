@@ -96,7 +96,7 @@ func (c *Catalog) Stats(ctx context.Context, scans int) (dto.Stats, error) {
 			if !s.Finished.IsZero() {
 				fin := s.Finished
 				sum.Finished = &fin
-				sum.DurationMS = ms(fin.Sub(s.Started))
+				sum.DurationMS = fin.Sub(s.Started).Milliseconds()
 			}
 			st.Scans[i] = sum
 		}
