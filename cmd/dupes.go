@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -20,11 +20,13 @@ func init() { register(newDupesCmd) }
 
 func newDupesCmd(a *app) *cobra.Command {
 	var (
-		minSize, under, format string
-		includeArchived        bool
+		minSize, maxSize, name, format string
+		under                          []string
+		includeArchived, print0        bool
+		limit                          int
 	)
 	c := &cobra.Command{
-		Use:   "dupes",
+		Use:   "dupes [PATH...]",
 		Short: "List files with identical content, largest reclaimable space first",
 		Long: `dupes lists groups of present files with the same content (same sha256),
 from the catalog alone: no file is read. Groups come largest reclaimable space
@@ -33,61 +35,85 @@ another (same machine, device and inode) are one copy: they are shown as
 linked and add nothing to the reclaimable space.
 
 By default every machine in the catalog takes part (paths get a "machine:"
-prefix when there are several); --machine restricts to one. --under PATH keeps
-the files below PATH, and a group when at least two of its files are there.
-Empty files are left out unless --min-size 0. Entries inside archives take part
-with --include-archived.
+prefix when there are several); --machine restricts to one. Each PATH, like
+--under PATH (repeatable), keeps the files below it: a group is listed when at
+least two of its files are below the paths given, and shows only those.
+Empty files are left out unless --min-size 0; --max-size leaves out larger
+files, --name GLOB keeps files whose name matches (as find --name, case
+sensitive), --limit N stops after N groups. Archive entries are left out
+unless --include-archived, as in find.
 
-Formats: text (default), fdupes (groups of paths separated by a blank line, as
+Formats: text (default, for people: odd names are quoted), fdupes (the paths
+of a group one per line, byte for byte, and a blank line after each group, as
 fdupes and jdupes print them), csv (one row per file), json (also --json):
 {"groups":[{"sha256","size","count","copies","reclaimable","files":[{"machine",
-"path"}]}],"groups_total","files_total","reclaimable_total"}. Output is
-streamed: memory stays flat however large the catalog.`,
+"path"}]}],"groups_total","files_total","reclaimable_total"}. -0 prints the
+fdupes format with every path ended by a NUL byte instead of a newline and
+each group ended by one more NUL (jdupes -0). Output is streamed: memory
+stays flat however large the catalog.`,
 		Example: `  indexer dupes
-  indexer dupes --min-size 1M --under ~/Pictures
+  indexer dupes --min-size 1M ~/Pictures /mnt/backup/photos
+  indexer dupes --name '*.jpg' --limit 10
   indexer dupes --machine nas --format fdupes
+  indexer dupes -0 ~/src | xargs -0 ls -l
   indexer dupes --json > dupes.json`,
-		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := service.DupesOptions{Machine: explicitMachine(cmd, a), IncludeArchived: includeArchived}
+			opts := service.DupesOptions{Machine: explicitMachine(cmd, a), IncludeArchived: includeArchived,
+				Name: name, Limit: limit}
 			var err error
 			if opts.MinSize, err = sizeFlag("min-size", minSize); err != nil {
 				return err
 			}
-			if under != "" {
-				if opts.Under, err = filepath.Abs(under); err != nil {
-					return usageError("--under %s: %w", under, err)
+			if maxSize != "" {
+				n, err := sizeFlag("max-size", maxSize)
+				if err != nil {
+					return err
 				}
+				opts.MaxSize = &n
 			}
-			if a.json {
-				if cmd.Flags().Changed("format") && format != "json" {
-					return usageError("--json and --format %s contradict each other; pass one", format)
-				}
-				format = "json"
+			if cmd.Flags().Changed("name") && name == "" {
+				return usageError("--name is empty; give a pattern such as '*.jpg'")
+			}
+			if limit < 0 {
+				return usageError("--limit %d is negative; use 0 for no limit", limit)
+			}
+			if opts.Under, err = absPaths(append(under, args...)); err != nil {
+				return err
+			}
+			if format, err = dupesFormat(cmd, a.json, print0, format); err != nil {
+				return err
 			}
 			var out dupesWriter
 			switch format {
 			case "text":
 				out = &dupesText{}
 			case "fdupes":
-				out = &dupesFdupes{}
+				out = &dupesFdupes{sep: '\n'}
+				if print0 {
+					out = &dupesFdupes{sep: 0}
+				}
 			case "csv":
 				out = &dupesCSV{}
 			case "json":
 				out = &dupesJSON{}
-			default:
-				return usageError("--format %q is not one of text, fdupes, csv, json", format)
 			}
 			cat, multi, err := a.openListing(cmd.Context(), opts.Machine)
 			if err != nil {
 				return err
 			}
 			defer cat.Close()
+			if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
+				return err
+			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			if err := out.begin(w, multi); err != nil {
 				return err
 			}
 			totals, err := cat.Dupes(cmd.Context(), opts, out.group)
+			var bad *service.BadQueryError
+			if errors.As(err, &bad) {
+				return usageError("--name: %w", err)
+			}
 			if err != nil {
 				w.Flush()
 				return fmt.Errorf("list duplicates: %w", err)
@@ -100,10 +126,37 @@ streamed: memory stays flat however large the catalog.`,
 	}
 	f := c.Flags()
 	f.StringVar(&minSize, "min-size", "1", "leave out files smaller than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&under, "under", "", "only files below this path")
-	f.BoolVar(&includeArchived, "include-archived", false, "also group entries inside archives")
+	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringArrayVar(&under, "under", nil, "only files below this `PATH` (repeatable; PATH arguments do the same)")
+	f.StringVar(&name, "name", "", "only files whose name matches this shell `GLOB`, such as '*.jpg'")
+	f.IntVar(&limit, "limit", 0, "stop after this many groups (0: no limit)")
+	f.BoolVar(&includeArchived, "include-archived", false, "also entries inside archives (left out by default)")
 	f.StringVar(&format, "format", "text", "output format: text, fdupes, csv or json")
+	f.BoolVarP(&print0, "print0", "0", false, "fdupes format with NUL after each path and after each group")
 	return c
+}
+
+// dupesFormat settles the output format from --format, --json and -0, which
+// must agree.
+func dupesFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string, error) {
+	set := cmd.Flags().Changed("format")
+	switch {
+	case asJSON && print0:
+		return "", usageError("--json and -0 contradict each other; pass one")
+	case asJSON && set && format != "json":
+		return "", usageError("--json and --format %s contradict each other; pass one", format)
+	case asJSON:
+		return "json", nil
+	case print0 && set && format != "fdupes":
+		return "", usageError("-0 prints the fdupes format, not --format %s; pass one", format)
+	case print0:
+		return "fdupes", nil
+	}
+	switch format {
+	case "text", "fdupes", "csv", "json":
+		return format, nil
+	}
+	return "", usageError("--format %q is not one of text, fdupes, csv, json", format)
 }
 
 // dupesWriter prints a stream of groups in one format.
@@ -124,8 +177,8 @@ func (d *dupesText) begin(w *bufio.Writer, multi bool) error {
 }
 
 func (d *dupesText) group(g dto.DupeGroup) error {
-	fmt.Fprintf(d.w, "%d files of %s (%s bytes), %s reclaimable, sha256 %s\n",
-		g.Count, bytesize.Format(g.Size), thousands(g.Size), bytesize.Format(g.Reclaimable), g.SHA256[:min(16, len(g.SHA256))])
+	fmt.Fprintf(d.w, "%s of %s (%s), %s reclaimable, sha256 %s\n",
+		plural(int64(g.Count), "file"), bytesize.Format(g.Size), plural(g.Size, "byte"), bytesize.Format(g.Reclaimable), g.SHA256[:min(16, len(g.SHA256))])
 	sets, n := linkSets(g.Files)
 	for i, f := range g.Files {
 		d.w.WriteString("  ")
@@ -147,8 +200,8 @@ func (d *dupesText) end(t dto.DupeTotals) error {
 		_, err := d.w.WriteString("no duplicates\n")
 		return err
 	}
-	_, err := fmt.Fprintf(d.w, "%s groups, %s files, %s reclaimable (%s bytes)\n",
-		thousands(t.Groups), thousands(t.Files), bytesize.Format(t.Reclaimable), thousands(t.Reclaimable))
+	_, err := fmt.Fprintf(d.w, "%s, %s, %s reclaimable (%s)\n",
+		plural(t.Groups, "group"), plural(t.Files, "file"), bytesize.Format(t.Reclaimable), plural(t.Reclaimable, "byte"))
 	return err
 }
 
@@ -175,11 +228,14 @@ func linkSets(fs []dto.DupeFile) ([]int, int) {
 	return out, len(ids)
 }
 
-// dupesFdupes prints what fdupes and jdupes print: the paths of a group one
-// per line, and a blank line after each group.
+// dupesFdupes prints what fdupes and jdupes print: the paths of a group, each
+// ended by sep, and one more sep after each group. Paths are written byte
+// for byte, never quoted: a program reads them back exactly when sep is NUL,
+// and with a newline whenever no name holds one.
 type dupesFdupes struct {
 	w     *bufio.Writer
 	multi bool
+	sep   byte
 }
 
 func (d *dupesFdupes) begin(w *bufio.Writer, multi bool) error {
@@ -189,10 +245,10 @@ func (d *dupesFdupes) begin(w *bufio.Writer, multi bool) error {
 
 func (d *dupesFdupes) group(g dto.DupeGroup) error {
 	for _, f := range g.Files {
-		d.w.WriteString(location(f.Machine, f.Path, f.ArchivePath, d.multi))
-		d.w.WriteByte('\n')
+		d.w.WriteString(exactLocation(f.Machine, f.Path, f.ArchivePath, d.multi))
+		d.w.WriteByte(d.sep)
 	}
-	return d.w.WriteByte('\n')
+	return d.w.WriteByte(d.sep)
 }
 
 func (d *dupesFdupes) end(dto.DupeTotals) error { return nil }

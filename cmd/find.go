@@ -2,9 +2,12 @@ package cmd
 
 import (
 	"bufio"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,41 +20,50 @@ func init() { register(newFindCmd) }
 
 func newFindCmd(a *app) *cobra.Command {
 	var (
-		name, hash, minSize, maxSize, under string
-		fold, deleted                       bool
-		limit                               int
+		name, hash, minSize, maxSize, under, format string
+		fold, deleted, includeArchived, print0      bool
+		limit                                       int
 	)
 	c := &cobra.Command{
-		Use:   "find [SUBSTRING]",
+		Use:   "find [TERM...]",
 		Short: "List catalog entries by name, path, hash, size or place",
 		Long: `find lists the catalog entries that match every filter given, ordered by
-machine and path: --name GLOB (the whole file name: * any run of characters,
-? one character, [abc], [a-z], [!a-z] a class, \ quotes the next character), a
-SUBSTRING of the path, --hash (an md5, sha1 or sha256 in hex, told apart by
-length), --min-size and --max-size, --under PATH, --machine. -i makes --name and
-SUBSTRING ignore case. Files a scan found gone are left out unless --deleted.
-Entries inside archives show as ARCHIVE::INNER.
+machine and path. Each TERM must match, as in plocate: a TERM with *, ? or [
+is a shell pattern (see --name) matched against the file name, or against the
+whole path when it holds a /; any other TERM must occur in the path. --name
+GLOB matches the whole file name: * any run of characters, ? one character,
+[abc], [a-z], [!a-z] a class, \ quotes the next character. --hash takes an
+md5, sha1 or sha256 in hex (told apart by length) or a sha256 prefix of 8 hex
+digits or more, such as the 16 that dupes prints (every match is listed).
+--min-size and --max-size, --under PATH, --machine. -i makes --name and the
+TERMs ignore case. Files a scan found gone are left out unless --deleted, and
+entries inside archives (ARCHIVE::INNER) unless --include-archived, as in
+dupes.
 
-Text output is one entry per line: size, modification time (UTC) and path
-(with "machine:" when several machines are involved); a path with control
-characters or bytes that are not UTF-8 is printed quoted, with escapes. --json
-prints an array of {machine, path, size, modified, md5, sha1, sha256,
+Formats: text (default, for people: size, modification time (UTC) and path,
+with "machine:" when several machines are involved; a path with control
+characters or bytes that are not UTF-8 is printed quoted, with escapes);
+paths (one path per line, byte for byte, never quoted); -0 (the same, each
+path ended by a NUL byte, for xargs -0); csv (machine, path, archive_path,
+size, modified, md5, sha1, sha256, operation; paths byte for byte); json
+(also --json): an array of {machine, path, size, modified, md5, sha1, sha256,
 operation}, plus archive_path for archive entries and path_b64 when a path is
 not valid UTF-8 (see docs/json.md).`,
-		Example: `  indexer find --name '*.jpg' -i
+		Example: `  indexer find '*.jpg' -i
+  indexer find python3 gzip
   indexer find holiday --under ~/Pictures --min-size 1M
-  indexer find --hash d41d8cd98f00b204e9800998ecf8427e --json
-  indexer find --name 'IMG_????.CR2' --machine nas --limit 20`,
-		Args: cobra.MaximumNArgs(1),
+  indexer find --hash 9f86d081884c7d65
+  indexer find -0 '*.tmp' | xargs -0 rm --
+  indexer find --name 'IMG_????.CR2' --machine nas --limit 20 --format csv`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := service.FindOptions{Name: name, Fold: fold, Hash: hash, Machine: explicitMachine(cmd, a),
-				Deleted: deleted, Limit: limit, MaxSize: -1}
-			if len(args) == 1 {
-				if args[0] == "" {
-					return usageError("the SUBSTRING argument is empty; leave it out to list everything")
+				Deleted: deleted, Limit: limit, MaxSize: -1, IncludeArchived: includeArchived}
+			for _, t := range args {
+				if t == "" {
+					return usageError("a TERM is empty; leave it out to list everything")
 				}
-				opts.Substring = args[0]
 			}
+			opts.Terms = args
 			if cmd.Flags().Changed("name") && name == "" {
 				return usageError("--name is empty; give a pattern such as '*.jpg'")
 			}
@@ -74,19 +86,55 @@ not valid UTF-8 (see docs/json.md).`,
 					return usageError("--under %s: %w", under, err)
 				}
 			}
+			if format, err = findFormat(cmd, a.json, print0, format); err != nil {
+				return err
+			}
 			cat, multi, err := a.openListing(cmd.Context(), opts.Machine)
 			if err != nil {
 				return err
 			}
 			defer cat.Close()
-			w := bufio.NewWriterSize(a.stdout, 64<<10)
-			arr := &jsonArray{w: w}
-			_, err = cat.Find(cmd.Context(), opts, func(f dto.FileWithHash) error {
-				if a.json {
-					return arr.add(dto.NewFound(f))
+			if opts.Under != "" {
+				if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, []string{opts.Under}); err != nil {
+					return err
 				}
-				return writeFound(w, f, multi)
-			})
+			}
+			w := bufio.NewWriterSize(a.stdout, 64<<10)
+			var out func(dto.FileWithHash) error
+			var done func() error
+			switch format {
+			case "json":
+				arr := &jsonArray{w: w}
+				out = func(f dto.FileWithHash) error { return arr.add(dto.NewFound(f)) }
+				done = arr.close
+			case "csv":
+				c := csv.NewWriter(w)
+				if err := c.Write(foundCSVHeader); err != nil {
+					return err
+				}
+				out = func(f dto.FileWithHash) error { return c.Write(foundCSV(f)) }
+				done = func() error {
+					c.Flush()
+					if err := c.Error(); err != nil {
+						return err
+					}
+					return w.Flush()
+				}
+			case "paths":
+				sep := byte('\n')
+				if print0 {
+					sep = 0
+				}
+				out = func(f dto.FileWithHash) error {
+					w.WriteString(exactLocation(f.Machine, f.Path, f.ArchivePath, multi))
+					return w.WriteByte(sep)
+				}
+				done = w.Flush
+			default:
+				out = func(f dto.FileWithHash) error { return writeFound(w, f, multi) }
+				done = w.Flush
+			}
+			_, err = cat.Find(cmd.Context(), opts, out)
 			var bad *service.BadQueryError
 			if errors.As(err, &bad) {
 				return usageError("%w", err)
@@ -95,22 +143,45 @@ not valid UTF-8 (see docs/json.md).`,
 				w.Flush()
 				return fmt.Errorf("find: %w", err)
 			}
-			if a.json {
-				return arr.close()
-			}
-			return w.Flush()
+			return done()
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&name, "name", "", "shell pattern the file name must match, such as '*.jpg'")
-	f.BoolVarP(&fold, "ignore-case", "i", false, "match --name and SUBSTRING ignoring case")
-	f.StringVar(&hash, "hash", "", "md5, sha1 or sha256 of the content, in hex")
-	f.StringVar(&minSize, "min-size", "", "smallest size: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&maxSize, "max-size", "", "largest size: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&under, "under", "", "only entries below this path")
+	f.BoolVarP(&fold, "ignore-case", "i", false, "match --name and the TERMs ignoring case")
+	f.StringVar(&hash, "hash", "", "md5, sha1 or sha256 of the content in hex, or a sha256 prefix of 8 digits or more")
+	f.StringVar(&minSize, "min-size", "", "leave out files smaller than this: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&under, "under", "", "only entries below this `PATH`")
 	f.BoolVar(&deleted, "deleted", false, "also list files a scan found gone")
+	f.BoolVar(&includeArchived, "include-archived", false, "also entries inside archives (left out by default)")
 	f.IntVar(&limit, "limit", 0, "stop after this many entries (0: no limit)")
+	f.StringVar(&format, "format", "text", "output format: text, paths, csv or json")
+	f.BoolVarP(&print0, "print0", "0", false, "paths format with NUL after each path")
 	return c
+}
+
+// findFormat settles the output format from --format, --json and -0, which
+// must agree.
+func findFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string, error) {
+	set := cmd.Flags().Changed("format")
+	switch {
+	case asJSON && print0:
+		return "", usageError("--json and -0 contradict each other; pass one")
+	case asJSON && set && format != "json":
+		return "", usageError("--json and --format %s contradict each other; pass one", format)
+	case asJSON:
+		return "json", nil
+	case print0 && set && format != "paths":
+		return "", usageError("-0 prints the paths format, not --format %s; pass one", format)
+	case print0:
+		return "paths", nil
+	}
+	switch format {
+	case "text", "paths", "csv", "json":
+		return format, nil
+	}
+	return "", usageError("--format %q is not one of text, paths, csv, json", format)
 }
 
 func writeFound(w *bufio.Writer, f dto.FileWithHash, multi bool) error {
@@ -120,4 +191,12 @@ func writeFound(w *bufio.Writer, f dto.FileWithHash, multi bool) error {
 		w.WriteString("  (deleted)")
 	}
 	return w.WriteByte('\n')
+}
+
+var foundCSVHeader = []string{"machine", "path", "archive_path", "size", "modified", "md5", "sha1", "sha256", "operation"}
+
+// foundCSV is one row of find --format csv; paths byte for byte.
+func foundCSV(f dto.FileWithHash) []string {
+	return []string{f.Machine, f.Path, f.ArchivePath, strconv.FormatInt(f.Size, 10),
+		f.Modified.UTC().Format(time.RFC3339Nano), f.Hash.MD5, f.Hash.SHA1, f.Hash.SHA256, string(f.Operation)}
 }

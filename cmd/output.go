@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -49,6 +51,50 @@ func location(machine, path, archivePath string, withMachine bool) string {
 		s = machine + ":" + s
 	}
 	return s
+}
+
+// exactLocation is location for programs: the same text, byte for byte,
+// never quoted.
+func exactLocation(machine, path, archivePath string, withMachine bool) string {
+	if archivePath != "" {
+		path += "::" + archivePath
+	}
+	if withMachine {
+		path = machine + ":" + path
+	}
+	return path
+}
+
+// absPaths makes each path absolute, as --under needs it.
+func absPaths(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		if p == "" {
+			return nil, usageError("an empty PATH was given; name a directory")
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, usageError("%s: %w", p, err)
+		}
+		out = append(out, abs)
+	}
+	return out, nil
+}
+
+// warnUncovered says on stderr, for each path no scanned root of machine
+// ("" for any) covers, that the catalog knows nothing there: an empty answer
+// then does not look like "nothing there".
+func (a *app) warnUncovered(ctx context.Context, cat *service.Catalog, machine string, paths []string) error {
+	for _, p := range paths {
+		ok, err := cat.Covered(ctx, machine, p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintf(a.stderr, "indexer: %s is not under any scanned root; run 'indexer scan %s' to catalog it\n", displayPath(p), displayPath(p))
+		}
+	}
+	return nil
 }
 
 // explicitMachine returns the --machine the user gave on the command line, or

@@ -49,10 +49,12 @@ func parseLocation(t *testing.T, line, m string) string {
 	return catalogtest.Label(m, path, inner)
 }
 
-func TestDupesFdupesParsesBack(t *testing.T) {
+// TestDupesFdupesAndPrint0 reads back -0 and checks the fdupes format is
+// the same paths, byte for byte, with newlines.
+func TestDupesFdupesAndPrint0(t *testing.T) {
 	catalogtest.EachSample(t, func(t *testing.T, s *catalogtest.SampleCatalog) {
 		for _, machine := range []string{"", catalogtest.M1} {
-			args := []string{"--db", s.DBPath, "dupes", "--format", "fdupes"}
+			args := []string{"--db", s.DBPath, "dupes", "-0"}
 			if machine != "" {
 				args = append(args, "--machine", machine)
 			}
@@ -60,23 +62,185 @@ func TestDupesFdupesParsesBack(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("%v: exit %d: %s", args, code, errOut)
 			}
-			if !strings.HasSuffix(out, "\n\n") {
-				t.Errorf("fdupes output does not end with a blank line: %q", out[max(0, len(out)-40):])
+			if !strings.HasSuffix(out, "\x00\x00") {
+				t.Fatalf("-0 output does not end a group with an empty record: %q", out[max(0, len(out)-40):])
 			}
 			var got [][]string
-			for _, block := range strings.Split(strings.TrimSuffix(out, "\n\n"), "\n\n") {
+			var lines strings.Builder
+			for _, block := range strings.Split(strings.TrimSuffix(out, "\x00\x00"), "\x00\x00") {
 				var g []string
-				for _, line := range strings.Split(block, "\n") {
-					g = append(g, parseLocation(t, line, machine))
+				for _, p := range strings.Split(block, "\x00") {
+					lines.WriteString(p + "\n")
+					m := machine
+					if m == "" {
+						m, p, _ = strings.Cut(p, ":")
+					}
+					path, inner, _ := strings.Cut(p, "::")
+					g = append(g, catalogtest.Label(m, path, inner))
 				}
+				lines.WriteString("\n")
 				got = append(got, g)
 			}
 			want := files(s.ExpectDupes(t, service.DupesOptions{MinSize: 1, Machine: machine}))
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("machine %q:\n got %q\nwant %q", machine, got, want)
 			}
+			args[3] = "--format=fdupes"
+			if _, fd, _ := runCLI(t, args...); fd != lines.String() {
+				t.Errorf("machine %q: fdupes format\n%q\nwant the -0 paths with newlines\n%q", machine, fd, lines.String())
+			}
 		}
 	})
+}
+
+// TestDupesPathsAreUnder checks PATH arguments act as --under, several at
+// once, and that the new filters reach the query.
+func TestDupesPathsAreUnder(t *testing.T) {
+	s := catalogtest.SampleScanned(t)
+	m1 := s.Roots[catalogtest.M1]
+	a, b := filepath.Join(m1, "a"), filepath.Join(m1, "b")
+	labels := func(args ...string) [][]string {
+		t.Helper()
+		code, out, errOut := runCLI(t, append([]string{"--db", s.DBPath, "dupes", "-0", "--machine", "m1"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, errOut)
+		}
+		if errOut != "" {
+			t.Errorf("%q: stderr %q", args, errOut)
+		}
+		var gs [][]string
+		for _, block := range strings.Split(strings.TrimSuffix(out, "\x00\x00"), "\x00\x00") {
+			if block != "" {
+				var g []string
+				for _, p := range strings.Split(block, "\x00") {
+					g = append(g, catalogtest.Label("m1", p, ""))
+				}
+				gs = append(gs, g)
+			}
+		}
+		return gs
+	}
+	under := files(s.ExpectDupes(t, service.DupesOptions{MinSize: 1, Machine: "m1", Under: []string{a, b}}))
+	if len(under) < 2 {
+		t.Fatalf("fixture: %d groups under a and b", len(under))
+	}
+	if got := labels(a, b); !reflect.DeepEqual(got, under) {
+		t.Errorf("dupes A B\n got %q\nwant %q", got, under)
+	}
+	if got := labels("--under", a, b); !reflect.DeepEqual(got, under) {
+		t.Errorf("dupes --under A B\n got %q\nwant %q", got, under)
+	}
+	jpg := files(s.ExpectDupes(t, service.DupesOptions{MinSize: 1, Machine: "m1", Name: "*.jpg"}))
+	if got := labels("--name", "*.jpg"); len(jpg) == 0 || !reflect.DeepEqual(got, jpg) {
+		t.Errorf("--name '*.jpg'\n got %q\nwant %q", got, jpg)
+	}
+	small := files(s.ExpectDupes(t, service.DupesOptions{MinSize: 1, Machine: "m1", MaxSize: ptr(3000)}))
+	if got := labels("--max-size", "3000"); len(small) == 0 || !reflect.DeepEqual(got, small) {
+		t.Errorf("--max-size 3000\n got %q\nwant %q", got, small)
+	}
+	all := files(s.ExpectDupes(t, service.DupesOptions{MinSize: 1, Machine: "m1"}))
+	if got := labels("--limit", "1"); !reflect.DeepEqual(got, all[:1]) {
+		t.Errorf("--limit 1\n got %q\nwant %q", got, all[:1])
+	}
+}
+
+func ptr(n int64) *int64 { return &n }
+
+// TestUnderOutsideScannedRoots checks that --under a path no scan covered
+// says so on stderr, and a covered one does not.
+func TestUnderOutsideScannedRoots(t *testing.T) {
+	s := catalogtest.SampleScanned(t)
+	elsewhere := t.TempDir()
+	for _, args := range [][]string{{"dupes", elsewhere}, {"dupes", "--under", elsewhere}, {"find", "--under", elsewhere}} {
+		code, out, errOut := runCLI(t, append([]string{"--db", s.DBPath}, args...)...)
+		if code != 0 || !strings.Contains(errOut, elsewhere+" is not under any scanned root") {
+			t.Errorf("%q: exit %d, stderr %q, stdout %q", args, code, errOut, out)
+		}
+	}
+	for _, under := range []string{s.Roots[catalogtest.M1], filepath.Join(s.Roots[catalogtest.M1], "a"), filepath.Dir(s.Roots[catalogtest.M1])} {
+		if code, _, errOut := runCLI(t, "--db", s.DBPath, "find", "--under", under); code != 0 || errOut != "" {
+			t.Errorf("find --under %s: exit %d, stderr %q", under, code, errOut)
+		}
+	}
+	// A root of another machine does not cover a path for --machine m1.
+	if _, _, errOut := runCLI(t, "--db", s.DBPath, "dupes", "--machine", "m1", s.Roots[catalogtest.M2]); !strings.Contains(errOut, "not under any scanned root") {
+		t.Errorf("m2's root for m1: stderr %q", errOut)
+	}
+}
+
+// TestFindFormats checks --format paths, csv and -0 list the same entries
+// as --json, byte for byte.
+func TestFindFormats(t *testing.T) {
+	s := catalogtest.Sample(t)
+	_, out, _ := runCLI(t, "--db", s.DBPath, "find", "--json", "--machine", "m1")
+	var js []dto.Found
+	if err := json.Unmarshal([]byte(out), &js); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range js {
+		p, err := dto.DecodePath(f.Path, f.PathB64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p)
+	}
+	if len(want) < 10 {
+		t.Fatalf("only %d entries", len(want))
+	}
+	_, zero, _ := runCLI(t, "--db", s.DBPath, "find", "-0", "--machine", "m1")
+	if got := strings.Split(strings.TrimSuffix(zero, "\x00"), "\x00"); !reflect.DeepEqual(got, want) {
+		t.Errorf("-0\n got %q\nwant %q", got, want)
+	}
+	_, lines, _ := runCLI(t, "--db", s.DBPath, "find", "--format", "paths", "--machine", "m1")
+	if lines != strings.Join(want, "\n")+"\n" {
+		t.Errorf("--format paths %q", lines)
+	}
+	_, c, _ := runCLI(t, "--db", s.DBPath, "find", "--format", "csv", "--machine", "m1")
+	recs, err := csv.NewReader(strings.NewReader(c)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(recs[0], foundCSVHeader) || len(recs) != len(want)+1 {
+		t.Fatalf("csv header %q, %d rows", recs[0], len(recs)-1)
+	}
+	for i, r := range recs[1:] {
+		if r[1] != want[i] || r[0] != "m1" || r[7] != js[i].SHA256 || r[3] != strconv.FormatInt(js[i].Size, 10) {
+			t.Errorf("csv row %q, want path %q", r, want[i])
+		}
+	}
+	// Several machines: the machine prefix, as text shows it.
+	_, zero, _ = runCLI(t, "--db", s.DBPath, "find", "-0", "photo1.jpg")
+	if !strings.Contains(zero, "\x00m2:"+filepath.Join(s.Roots["m2"], "photos", "photo1.jpg")+"\x00") {
+		t.Errorf("-0 over two machines: %q", zero)
+	}
+}
+
+// TestFindTermsAndArchives checks several terms, glob terms and the
+// archive default through the command line.
+func TestFindTermsAndArchives(t *testing.T) {
+	s := catalogtest.Sample(t)
+	m1, m2 := s.Roots["m1"], s.Roots["m2"]
+	zip := filepath.Join(m2, "docs", "old.zip")
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"*.jpg"}, []string{filepath.Join(m1, "a/photo1.jpg"), filepath.Join(m1, "b/deep/x.jpg"), filepath.Join(m1, "b/link.jpg"), filepath.Join(m2, "photos/photo1.jpg")}},
+		{[]string{"*.jpg", "--include-archived"}, []string{filepath.Join(m1, "a/photo1.jpg"), filepath.Join(m1, "b/deep/x.jpg"), filepath.Join(m1, "b/link.jpg"), zip + "::2019/photo1.jpg", filepath.Join(m2, "photos/photo1.jpg")}},
+		{[]string{"doc", "m1/b"}, []string{filepath.Join(m1, "b/doc.txt")}},
+		{[]string{"-i", "*.txt", "ODD", "[0-9]*"}, []string{filepath.Join(m1, "odd/100% done.txt"), filepath.Join(m1, "odd/100x done.txt")}},
+	} {
+		_, out, errOut := runCLI(t, append([]string{"--db", s.DBPath, "find", "-0"}, tt.args...)...)
+		var got []string
+		for _, p := range strings.Split(strings.TrimSuffix(out, "\x00"), "\x00") {
+			_, p, _ = strings.Cut(p, ":")
+			got = append(got, p)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("find %q\n got %q\nwant %q (stderr %q)", tt.args, got, tt.want, errOut)
+		}
+	}
 }
 
 func TestDupesCSV(t *testing.T) {
@@ -234,7 +398,7 @@ func TestDupesText(t *testing.T) {
 
 func TestFindJSONRoundTripsEveryName(t *testing.T) {
 	catalogtest.EachSample(t, func(t *testing.T, s *catalogtest.SampleCatalog) {
-		code, out, errOut := runCLI(t, "--db", s.DBPath, "find", "--json")
+		code, out, errOut := runCLI(t, "--db", s.DBPath, "find", "--json", "--include-archived")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -390,13 +554,22 @@ func TestQueryUsageErrors(t *testing.T) {
 		{"dupes", "--min-size", "-5"},
 		{"dupes", "--format", "xml"},
 		{"dupes", "--json", "--format", "csv"},
-		{"dupes", "extra"},
+		{"dupes", "-0", "--format", "csv"},
+		{"dupes", "-0", "--json"},
+		{"dupes", "--name", "[a-"},
+		{"dupes", "--name", ""},
+		{"dupes", "--limit", "-1"},
+		{"dupes", "--max-size", "x"},
+		{"find", "--format", "xml"},
+		{"find", "-0", "--format", "text"},
+		{"find", "--hash", "abcdef0"},
+		{"find", "[a-"},
+		{"find", ""},
 		{"find", "--name", "[a-"},
 		{"find", "--name", ""},
 		{"find", "--hash", "abc"},
 		{"find", "--max-size", "big"},
 		{"find", "--limit", "-1"},
-		{"find", "a", "b"},
 		{"lookup"},
 		{"stats", "extra"},
 		{"stats", "--scans", "-1"},

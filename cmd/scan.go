@@ -207,22 +207,29 @@ func (a *app) printScan(rep service.ScanReport) error {
 	if a.json {
 		return a.printJSON(sum)
 	}
-	by, mbps := sum.SkippedByReason, sum.ThroughputMBps
+	by := sum.SkippedByReason
 	w := a.stdout
 	c := rep.Counts
-	fmt.Fprintf(w, "scan #%d %s in %s: %d files seen, %d added, %d modified, %d deleted, %d unchanged, %d skipped, %d failed\n",
-		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), c.FilesSeen, c.Added, c.Modified, c.Deleted, c.Unchanged, c.Skipped, c.Failed)
-	fmt.Fprintf(w, "hashed %s at %.1f MB/s\n", bytesize.Format(c.BytesHashed), mbps)
+	fmt.Fprintf(w, "scan #%d %s in %s: %s seen, %s added, %s modified, %s deleted, %s unchanged, %s skipped, %s failed\n",
+		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), plural(c.FilesSeen, "file"), thousands(c.Added),
+		thousands(c.Modified), thousands(c.Deleted), thousands(c.Unchanged), thousands(c.Skipped), thousands(c.Failed))
+	mibps := 0.0
+	if secs := rep.Duration.Seconds(); secs > 0 {
+		mibps = float64(c.BytesHashed) / (1 << 20) / secs
+	}
+	fmt.Fprintf(w, "hashed %s at %.1f MiB/s\n", bytesize.Format(c.BytesHashed), mibps)
 	if len(by) > 0 {
 		reasons := make([]string, 0, len(by))
 		for r, n := range by {
-			reasons = append(reasons, fmt.Sprintf("%d %s", n, r))
+			reasons = append(reasons, thousands(n)+" "+r)
 		}
 		sort.Strings(reasons)
 		fmt.Fprintf(w, "skipped: %s\n", strings.Join(reasons, ", "))
 	}
 	printArchiveSkips(w, rep.Skips)
-	printFailures(w, rep.Failures)
+	// On stderr, just before the closing sentence that counts them: a
+	// summary redirected to a file still leaves them on the terminal.
+	printFailures(a.stderr, rep.Failures)
 	return nil
 }
 
@@ -254,10 +261,14 @@ func printFailures(w io.Writer, fs []service.Failure) {
 	}
 }
 
-// plural says "1 file" or "2 files".
+// plural says "1 file" or "2 files", "1 entry" or "2 entries", with
+// thousands separators as every count in text output has.
 func plural(n int64, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	if strings.HasSuffix(noun, "y") && !strings.HasSuffix(noun, "ey") {
+		return thousands(n) + " " + strings.TrimSuffix(noun, "y") + "ies"
+	}
+	return thousands(n) + " " + noun + "s"
 }

@@ -132,6 +132,22 @@ func TestScanCommandPartial(t *testing.T) {
 	if !strings.Contains(stderr, "1 file could not be indexed") {
 		t.Fatalf("stderr %q", stderr)
 	}
+	// In text, the failed files go to stderr with the closing sentence, so
+	// that a summary redirected to a file still leaves them in sight.
+	if err := os.WriteFile(filepath.Join(dir, "good.txt"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runIndexer(t, context.Background(), "--db", dbPath, "--machine", "box", "scan", "-q", dir)
+	if code != ExitPartial {
+		t.Fatalf("text: exit %d, want %d; stderr %s", code, ExitPartial, stderr)
+	}
+	wantErr := "failed:\n  " + bad + ": "
+	if !strings.HasPrefix(stderr, wantErr) || !strings.HasSuffix(stderr, "indexer: 1 file could not be indexed (listed above)\n") {
+		t.Errorf("text: stderr %q, want the failures (%q...) then the closing sentence", stderr, wantErr)
+	}
+	if strings.Contains(stdout, bad) || !strings.Contains(stdout, "1 failed") {
+		t.Errorf("text: stdout %q must hold the summary and not the failures", stdout)
+	}
 }
 
 func TestScanCommandUsage(t *testing.T) {
@@ -144,6 +160,7 @@ func TestScanCommandUsage(t *testing.T) {
 		{"no path", []string{"scan"}, "at least one PATH"},
 		{"unknown flag", []string{"scan", "--nope", dir}, "--nope"},
 		{"malformed exclude", []string{"scan", "--exclude", "[oops", dir}, "[oops"},
+		{"exclude that never matches", []string{"scan", "--exclude", "archive/tar", dir}, "can never match"},
 		{"negative workers", []string{"scan", "--workers", "-1", dir}, "--workers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -86,8 +86,8 @@ duration. --json prints all of it as one object.`,
 				for i, r := range s.Roots {
 					roots[i] = displayPath(r)
 				}
-				fmt.Fprintf(sw, "  #%d\t%s\t%s\t%s\t%s\t%s files\t%s\n", s.ID, s.Machine,
-					s.Started.Local().Format("2006-01-02 15:04"), s.Status, took, thousands(s.FilesSeen), strings.Join(roots, " "))
+				fmt.Fprintf(sw, "  #%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Machine,
+					s.Started.Local().Format("2006-01-02 15:04"), s.Status, took, plural(s.FilesSeen, "file"), strings.Join(roots, " "))
 			}
 			return sw.Flush()
 		},

@@ -4,11 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/indexer/indexer/internal/match"
 	"github.com/indexer/indexer/internal/service"
 )
 
@@ -39,7 +41,9 @@ func (s *SampleCatalog) ExpectDupes(t testing.TB, o service.DupesOptions) []Grou
 			e.Archived && !o.IncludeArchived,
 			o.Machine != "" && e.Machine != o.Machine,
 			int64(len(e.Content)) < o.MinSize,
-			o.Under != "" && e.Path != o.Under && !strings.HasPrefix(e.Path, o.Under+"/"):
+			o.MaxSize != nil && int64(len(e.Content)) > *o.MaxSize,
+			o.Name != "" && !nameMatches(o.Name, e),
+			len(o.Under) > 0 && !underAny(e.Path, o.Under):
 			continue
 		}
 		sum := sha256.Sum256(e.Content)
@@ -111,4 +115,25 @@ func Label(machine, path, inner string) string {
 		s += "::" + inner
 	}
 	return s
+}
+
+// underAny tells whether p is one of roots or below one.
+func underAny(p string, roots []string) bool {
+	for _, r := range roots {
+		if p == r || strings.HasPrefix(p, strings.TrimSuffix(r, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// nameMatches tells whether the entry's own name (the inner name for an
+// archive entry) matches the shell pattern.
+func nameMatches(pattern string, e Entry) bool {
+	name := filepath.Base(e.Path)
+	if e.ArchivePath != "" {
+		name = filepath.Base(e.ArchivePath)
+	}
+	m, err := match.Glob(pattern, false)
+	return err == nil && m.Match(name)
 }

@@ -67,7 +67,7 @@ type ScanSummary struct {
 	Started    time.Time  `json:"started"`
 	Finished   *time.Time `json:"finished,omitempty"`
 	Status     ScanStatus `json:"status"`
-	DurationMS float64    `json:"duration_ms"`
+	DurationMS int64      `json:"duration_ms"`
 	ScanCounts
 }
 

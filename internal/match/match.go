@@ -29,6 +29,9 @@ type Hint struct {
 // Matcher is a compiled pattern or substring.
 type Matcher struct {
 	glob string // normalized pattern for path.Match; "" for a substring
+	// path makes / an ordinary character: the text's are swapped for NUL,
+	// which no path holds, as the pattern's were.
+	path bool
 	sub  string
 	fold bool
 	hint Hint
@@ -52,6 +55,18 @@ func Glob(pattern string, fold bool) (*Matcher, error) {
 	}
 	m := &Matcher{glob: norm, fold: fold}
 	m.hint = hintOf(toks, fold)
+	return m, nil
+}
+
+// PathGlob is Glob for a whole path: * and ? match a / too, as fnmatch does
+// without FNM_PATHNAME (and plocate with a pattern).
+func PathGlob(pattern string, fold bool) (*Matcher, error) {
+	m, err := Glob(pattern, fold)
+	if err != nil {
+		return nil, err
+	}
+	m.glob = strings.ReplaceAll(m.glob, "/", "\x00")
+	m.path = true
 	return m, nil
 }
 
@@ -79,6 +94,9 @@ func (m *Matcher) Match(s string) bool {
 	}
 	if m.glob == "" {
 		return strings.Contains(s, m.sub)
+	}
+	if m.path {
+		s = strings.ReplaceAll(s, "/", "\x00")
 	}
 	ok, _ := path.Match(m.glob, s)
 	return ok

@@ -197,3 +197,27 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+func TestPathGlob(t *testing.T) {
+	tests := []struct {
+		pattern, path string
+		fold, want    bool
+	}{
+		{"*/b/*.jpg", "/x/b/c/d.jpg", false, true},
+		{"/x/*", "/x/b/c", false, true},
+		{"/x/?/c", "/x/b/c", false, true},
+		{"/x?b", "/x/b", false, true},
+		{"*/B/*", "/x/b/c", true, true},
+		{"*/B/*", "/x/b/c", false, false},
+		{"/y/*", "/x/b", false, false},
+	}
+	for _, tt := range tests {
+		m, err := PathGlob(tt.pattern, tt.fold)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Match(tt.path); got != tt.want {
+			t.Errorf("PathGlob(%q, %v).Match(%q) = %v, want %v", tt.pattern, tt.fold, tt.path, got, tt.want)
+		}
+	}
+}

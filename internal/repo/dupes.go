@@ -9,16 +9,19 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
 // DupeFilter selects the files that take part in duplicate grouping. Only
 // present files (not DEL) with a content hash ever do.
 type DupeFilter struct {
-	Machine         string // one machine; "" for all
-	Under           string // a subtree (path prefix); "" for everywhere
-	MinSize         int64  // smallest file size in bytes
-	IncludeArchived bool   // also entries inside archives
+	Machine         string   // one machine; "" for all
+	Under           []string // subtrees (path prefixes), any of them; none for everywhere
+	MinSize         int64    // smallest file size in bytes
+	MaxSize         int64    // largest file size in bytes; < 0 for no bound
+	Name            string   // a shell pattern the file name matches (see db.GlobFunction); "" for all
+	IncludeArchived bool     // also entries inside archives
 }
 
 // where returns the conditions on files aliased a, with their arguments.
@@ -32,10 +35,22 @@ func (d DupeFilter) where(a string) (string, []any) {
 		conds = append(conds, a+".machine = ?")
 		args = append(args, d.Machine)
 	}
-	if d.Under != "" {
-		under, uargs := underCond(a+".path", d.Under)
-		conds = append(conds, under)
-		args = append(args, uargs...)
+	if d.MaxSize >= 0 {
+		conds = append(conds, a+".size <= ?")
+		args = append(args, d.MaxSize)
+	}
+	if d.Name != "" {
+		conds = append(conds, db.GlobFunction+"(?, "+a+".name) = 1")
+		args = append(args, d.Name)
+	}
+	if len(d.Under) > 0 {
+		var any []string
+		for _, u := range d.Under {
+			under, uargs := underCond(a+".path", u)
+			any = append(any, under)
+			args = append(args, uargs...)
+		}
+		conds = append(conds, "("+strings.Join(any, " OR ")+")")
 	}
 	return strings.Join(conds, " AND "), args
 }

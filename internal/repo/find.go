@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -55,14 +56,16 @@ func (l Like) cond(col string) (string, any) {
 
 // FindFilter selects catalog entries. Every set field must hold.
 type FindFilter struct {
-	Name    Like   // on the file name
-	Path    Like   // on the path
-	Hash    string // a digest in lower-case hex: md5, sha1 or sha256 by length
+	Name    []Like // on the file name, all of them
+	Path    []Like // on the path, all of them
+	Hash    string // a digest in lower-case hex (see CheckHash)
 	MinSize int64
 	MaxSize int64  // < 0 for no bound
 	Machine string // "" for all
 	Under   string // a subtree (path prefix); "" for everywhere
 	Deleted bool   // also DEL rows
+	// IncludeArchived also lists entries inside archives.
+	IncludeArchived bool
 }
 
 type foundRow struct {
@@ -72,8 +75,47 @@ type foundRow struct {
 	SHA256 []byte `db:"sha256"`
 }
 
+// MinHashPrefix is the fewest hex digits a sha256 prefix may have.
+const MinHashPrefix = 8
+
+// CheckHash checks a hash find can search for: lower-case hex, an md5 (32
+// digits), a sha1 (40), a sha256 (64), or a prefix of a sha256 of
+// MinHashPrefix digits or more (any other length).
+func CheckHash(h string) error {
+	_, err := DigestColumn(h)
+	if err == nil || len(h) < MinHashPrefix || len(h) > 64 {
+		if err != nil {
+			err = fmt.Errorf("hash %q has %d hex digits; give an md5 (32), a sha1 (40), a sha256 (64) or a sha256 prefix of %d or more", h, len(h), MinHashPrefix)
+		}
+		return err
+	}
+	if strings.Trim(h, "0123456789abcdef") != "" {
+		return fmt.Errorf("hash %q is not lower-case hexadecimal", h)
+	}
+	return nil
+}
+
+// hashCond returns the condition on files aliased f for a hash CheckHash
+// accepts. A sha256 prefix is a range of the sha256 index: from the prefix
+// padded with 0 to it padded with f.
+func hashCond(h string) (string, []any, error) {
+	if err := CheckHash(h); err != nil {
+		return "", nil, err
+	}
+	if col, err := DigestColumn(h); err == nil {
+		raw, err := hex.DecodeString(h)
+		return "f." + col + " = ?", []any{raw}, err
+	}
+	lo, err := hex.DecodeString(h + strings.Repeat("0", 64-len(h)))
+	if err != nil {
+		return "", nil, err
+	}
+	hi, err := hex.DecodeString(h + strings.Repeat("f", 64-len(h)))
+	return "f.sha256 BETWEEN ? AND ?", []any{lo, hi}, err
+}
+
 // Find calls fn for each entry matching q, ordered by machine, path and
-// archive path; archive entries included. It streams. When fn returns
+// archive path. It streams. When fn returns
 // ErrStop, Find stops and returns nil; fn's other errors are returned.
 func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash) error) error {
 	var conds []string
@@ -86,23 +128,31 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 	// in a subquery makes the database scan the narrow name (or path) index
 	// and fetch only the rows that pass, instead of walking every row in
 	// output order.
-	name, nameArg := q.Name.cond("name")
-	path, pathArg := q.Path.cond("path")
-	switch {
-	case name != "" && path != "":
-		add("f.id IN (SELECT id FROM files WHERE "+name+")", nameArg)
-		add("f."+path, pathArg)
-	case name != "":
-		add("f.id IN (SELECT id FROM files WHERE "+name+")", nameArg)
-	case path != "":
-		add("f.id IN (SELECT id FROM files WHERE "+path+")", pathArg)
+	// One of them, the first the database can narrow with, becomes the
+	// subquery; the others are plain conditions.
+	sub := false
+	for i, l := range append(append([]Like{}, q.Name...), q.Path...) {
+		col := "name"
+		if i >= len(q.Name) {
+			col = "path"
+		}
+		if c, arg := l.cond(col); c != "" && !sub {
+			add("f.id IN (SELECT id FROM files WHERE "+c+")", arg)
+			sub = true
+		} else if c != "" {
+			c, arg = l.cond("f." + col)
+			add(c, arg)
+		}
 	}
 	if q.Hash != "" {
-		col, raw, err := digestParam(q.Hash)
+		c, a, err := hashCond(q.Hash)
 		if err != nil {
 			return err
 		}
-		add("f."+col+" = ?", raw)
+		add(c, a...)
+	}
+	if !q.IncludeArchived {
+		add("f.is_archived = 0")
 	}
 	if q.MinSize > 0 {
 		add("f.size >= ?", q.MinSize)

@@ -47,7 +47,7 @@ func TestMachinesAndLike(t *testing.T) {
 		}
 		for _, tt := range tests {
 			var got []string
-			err := r.Files.Find(ctx, repo.FindFilter{Name: tt.like, MaxSize: -1}, func(f dto.FileWithHash) error {
+			err := r.Files.Find(ctx, repo.FindFilter{Name: []repo.Like{tt.like}, MaxSize: -1}, func(f dto.FileWithHash) error {
 				got = append(got, f.Name)
 				return nil
 			})

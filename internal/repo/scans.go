@@ -216,3 +216,27 @@ func (s *Scans) LastSeen(ctx context.Context, machine string, roots []string) (i
 	}
 	return n, true, nil
 }
+
+// Roots returns the distinct roots of the scans of machine ("" for every
+// machine), in no particular order.
+func (s *Scans) Roots(ctx context.Context, machine string) ([]string, error) {
+	q, args := "SELECT DISTINCT roots FROM scans", []any{}
+	if machine != "" {
+		q, args = q+" WHERE machine = ?", append(args, machine)
+	}
+	var enc []string
+	if err := sqlx.SelectContext(ctx, s.x, &enc, s.x.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("list scan roots: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range enc {
+		for _, r := range decodeRoots(e) {
+			if !seen[r] {
+				seen[r] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}

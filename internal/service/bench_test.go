@@ -113,7 +113,7 @@ func BenchmarkQueries1M(b *testing.B) {
 	find("find-name-substring", service.FindOptions{Name: "*invoice_12*", MaxSize: -1})
 	find("find-name-glob", service.FindOptions{Name: "*-IMG_00?0.JP*G", MaxSize: -1})
 	find("find-name-glob-i", service.FindOptions{Name: "*-img_00?0.jp*g", Fold: true, MaxSize: -1})
-	find("find-path-substring", service.FindOptions{Substring: "Music/2011", MaxSize: -1, Limit: 100})
+	find("find-path-substring", service.FindOptions{Terms: []string{"Music/2011"}, MaxSize: -1, Limit: 100})
 	// The generator's content 12345: digests of its number, little-endian.
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], 12345)

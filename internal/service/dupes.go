@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/match"
 	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
@@ -13,17 +15,30 @@ import (
 type DupesOptions struct {
 	// Machine restricts the listing to one machine; "" means all.
 	Machine string
-	// Under restricts it to files below an absolute path: a group is listed
-	// when at least two of its files are under it, and shows only those.
-	Under string
+	// Under restricts it to files below any of these absolute paths: a group
+	// is listed when at least two of its files are below them, and shows
+	// only those.
+	Under []string
 	// MinSize skips files smaller than this many bytes.
 	MinSize int64
+	// MaxSize, when not nil, skips files larger than this many bytes.
+	MaxSize *int64
+	// Name is a shell pattern (see match.Glob) the file name must match,
+	// case sensitive; "" for all.
+	Name string
+	// Limit stops the listing after that many groups; 0 means no limit.
+	Limit int
 	// IncludeArchived also groups entries inside archives.
 	IncludeArchived bool
 }
 
 func (o DupesOptions) filter() repo.DupeFilter {
-	return repo.DupeFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, IncludeArchived: o.IncludeArchived}
+	f := repo.DupeFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, MaxSize: -1, Name: o.Name,
+		IncludeArchived: o.IncludeArchived}
+	if o.MaxSize != nil {
+		f.MaxSize = *o.MaxSize
+	}
+	return f
 }
 
 // Dupes calls fn for every group of at least two selected files with the same
@@ -31,19 +46,37 @@ func (o DupesOptions) filter() repo.DupeFilter {
 // path, and returns the totals of what it listed. Hard links of one another
 // count as one copy, so they add nothing to the reclaimable space. Groups
 // are streamed from one read transaction: memory does not grow with the
-// catalog. An error from fn stops the listing and is returned.
+// catalog. An error from fn stops the listing and is returned; a malformed
+// Name is a *BadQueryError.
 func (c *Catalog) Dupes(ctx context.Context, o DupesOptions, fn func(dto.DupeGroup) error) (dto.DupeTotals, error) {
+	if o.Name != "" {
+		if _, err := match.Glob(o.Name, false); err != nil {
+			return dto.DupeTotals{}, &BadQueryError{err}
+		}
+	}
 	var t dto.DupeTotals
 	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		return r.Files.Dupes(ctx, o.filter(), func(g dto.DupeGroup) error {
 			t.Groups++
 			t.Files += int64(len(g.Files))
 			t.Reclaimable += g.Reclaimable
-			return fn(g)
+			if err := fn(g); err != nil {
+				return err
+			}
+			if o.Limit > 0 && t.Groups >= int64(o.Limit) {
+				return errLimit
+			}
+			return nil
 		})
 	})
+	if errors.Is(err, errLimit) {
+		err = nil
+	}
 	return t, err
 }
+
+// errLimit stops a listing that reached its limit.
+var errLimit = errors.New("limit reached")
 
 // Machines returns the names of the machines the catalog has files of.
 func (c *Catalog) Machines(ctx context.Context) ([]string, error) {

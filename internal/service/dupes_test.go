@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -36,6 +37,25 @@ func collectDupes(t *testing.T, c *service.Catalog, o service.DupesOptions) ([]c
 	return got, totals
 }
 
+func ptr(n int64) *int64 { return &n }
+
+func TestDupesLimit(t *testing.T) {
+	s := catalogtest.Sample(t)
+	all, _ := collectDupes(t, s.Catalog, service.DupesOptions{MinSize: 1})
+	if len(all) < 3 {
+		t.Fatalf("only %d groups", len(all))
+	}
+	got, totals := collectDupes(t, s.Catalog, service.DupesOptions{MinSize: 1, Limit: 2})
+	if !reflect.DeepEqual(got, all[:2]) || totals.Groups != 2 {
+		t.Errorf("limit 2: %d groups (totals %+v), want the first 2 of %d", len(got), totals, len(all))
+	}
+	_, err := s.Dupes(context.Background(), service.DupesOptions{Name: "[a-"}, func(dto.DupeGroup) error { return nil })
+	var bad *service.BadQueryError
+	if !errors.As(err, &bad) {
+		t.Errorf("malformed --name: %v, want a *BadQueryError", err)
+	}
+}
+
 func TestDupesEqualGroupsOfContents(t *testing.T) {
 	catalogtest.EachSample(t, func(t *testing.T, s *catalogtest.SampleCatalog) {
 		m1 := s.Roots[catalogtest.M1]
@@ -49,12 +69,18 @@ func TestDupesEqualGroupsOfContents(t *testing.T) {
 			{"empty files too", service.DupesOptions{}, 5},
 			{"machine m1", service.DupesOptions{MinSize: 1, Machine: catalogtest.M1}, 4},
 			{"machine m2", service.DupesOptions{MinSize: 1, Machine: catalogtest.M2}, 0},
-			{"under m1/a", service.DupesOptions{MinSize: 1, Under: filepath.Join(m1, "a")}, 1},
-			{"under m1/b", service.DupesOptions{MinSize: 1, Under: filepath.Join(m1, "b")}, 0},
-			{"under m1/odd", service.DupesOptions{MinSize: 1, Under: filepath.Join(m1, "odd")}, 1},
+			{"under m1/a", service.DupesOptions{MinSize: 1, Under: []string{filepath.Join(m1, "a")}}, 1},
+			{"under m1/b", service.DupesOptions{MinSize: 1, Under: []string{filepath.Join(m1, "b")}}, 0},
+			{"under m1/odd", service.DupesOptions{MinSize: 1, Under: []string{filepath.Join(m1, "odd")}}, 1},
 			{"min size 10000", service.DupesOptions{MinSize: 10000}, 1},
 			{"min size above all", service.DupesOptions{MinSize: 1 << 20}, 0},
 			{"archives included", service.DupesOptions{MinSize: 1, IncludeArchived: true}, 4},
+			{"under two paths", service.DupesOptions{MinSize: 1, Under: []string{filepath.Join(m1, "a"), filepath.Join(m1, "b")}}, 2},
+			{"max size 3000", service.DupesOptions{MinSize: 1, MaxSize: ptr(3000)}, 2},
+			{"only empty files", service.DupesOptions{MaxSize: ptr(0)}, 1},
+			{"name glob", service.DupesOptions{MinSize: 1, Name: "*.jpg"}, 1},
+			{"name glob with a class", service.DupesOptions{MinSize: 1, Name: "[!p]*.jpg", IncludeArchived: true}, 1},
+			{"name glob -i is not dupes'", service.DupesOptions{MinSize: 1, Name: "*.JPG"}, 0},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

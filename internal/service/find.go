@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/indexer/indexer/internal/dto"
@@ -21,9 +22,12 @@ func (e *BadQueryError) Unwrap() error { return e.Err }
 type FindOptions struct {
 	// Name is a shell pattern (*, ?, [...], \) the whole file name must match.
 	Name string
-	// Substring must occur in the path (for an archive entry, the archive's).
-	Substring string
-	// Fold makes Name and Substring ignore case.
+	// Terms must all match, as plocate's: a term with *, ? or [ is a shell
+	// pattern matched against the file name when it holds no /, and against
+	// the whole path when it does (then * and ? match a / too); any other term must occur in the path
+	// (for an archive entry, the archive's path).
+	Terms []string
+	// Fold makes Name and Terms ignore case.
 	Fold bool
 	// Hash is an md5, sha1 or sha256 in hex, told apart by length.
 	Hash string
@@ -35,40 +39,71 @@ type FindOptions struct {
 	Under string
 	// Deleted also lists files a scan found gone (operation DEL).
 	Deleted bool
+	// IncludeArchived also lists entries inside archives.
+	IncludeArchived bool
 	// Limit stops after that many entries; 0 means no limit.
 	Limit int
 }
 
 // Find calls fn for each catalog entry matching o, ordered by machine, path
 // and archive path, and returns how many it passed. It streams. Name and
-// substring filters run twice: coarsely in SQL on the literal text they
+// term filters run twice: coarsely in SQL on the literal text they
 // contain, then exactly in Go, so SQL dialects of LIKE cannot change the
 // result. A malformed pattern or hash is a *BadQueryError.
 func (c *Catalog) Find(ctx context.Context, o FindOptions, fn func(dto.FileWithHash) error) (int, error) {
-	q := repo.FindFilter{MinSize: o.MinSize, MaxSize: o.MaxSize, Machine: o.Machine, Under: o.Under, Deleted: o.Deleted}
-	var name, sub *match.Matcher
+	q := repo.FindFilter{MinSize: o.MinSize, MaxSize: o.MaxSize, Machine: o.Machine, Under: o.Under, Deleted: o.Deleted,
+		IncludeArchived: o.IncludeArchived}
+	// Each matcher reads the file name or the path.
+	var names, paths []*match.Matcher
 	if o.Name != "" {
-		var err error
-		if name, err = match.Glob(o.Name, o.Fold); err != nil {
-			return 0, &BadQueryError{err}
+		m, err := match.Glob(o.Name, o.Fold)
+		if err != nil {
+			return 0, &BadQueryError{fmt.Errorf("--name: %w", err)}
 		}
-		q.Name = like(name.Hint())
+		names = append(names, m)
 	}
-	if o.Substring != "" {
-		sub = match.Substring(o.Substring, o.Fold)
-		q.Path = like(sub.Hint())
+	for _, t := range o.Terms {
+		switch {
+		case !IsGlob(t):
+			paths = append(paths, match.Substring(t, o.Fold))
+		case strings.Contains(t, "/"):
+			m, err := match.PathGlob(t, o.Fold)
+			if err != nil {
+				return 0, &BadQueryError{err}
+			}
+			paths = append(paths, m)
+		default:
+			m, err := match.Glob(t, o.Fold)
+			if err != nil {
+				return 0, &BadQueryError{err}
+			}
+			names = append(names, m)
+		}
+	}
+	for _, m := range names {
+		q.Name = append(q.Name, like(m.Hint()))
+	}
+	for _, m := range paths {
+		q.Path = append(q.Path, like(m.Hint()))
 	}
 	if o.Hash != "" {
 		q.Hash = strings.ToLower(o.Hash)
-		if _, err := repo.DigestColumn(q.Hash); err != nil {
+		if err := repo.CheckHash(q.Hash); err != nil {
 			return 0, &BadQueryError{err}
 		}
 	}
 	n := 0
 	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		return r.Files.Find(ctx, q, func(m dto.FileWithHash) error {
-			if name != nil && !name.Match(m.Name) || sub != nil && !sub.Match(m.Path) {
-				return nil
+			for _, nm := range names {
+				if !nm.Match(m.Name) {
+					return nil
+				}
+			}
+			for _, pm := range paths {
+				if !pm.Match(m.Path) {
+					return nil
+				}
 			}
 			if err := fn(m); err != nil {
 				return err
@@ -82,6 +117,10 @@ func (c *Catalog) Find(ctx context.Context, o FindOptions, fn func(dto.FileWithH
 	})
 	return n, err
 }
+
+// IsGlob tells whether a find term is a shell pattern: whether it holds *, ?
+// or [.
+func IsGlob(term string) bool { return strings.ContainsAny(term, "*?[") }
 
 func like(h match.Hint) repo.Like {
 	return repo.Like{Parts: h.Parts, Prefix: h.Prefix, Suffix: h.Suffix, Lower: h.Lower}

@@ -63,9 +63,9 @@ func TestFindFiltersCombine(t *testing.T) {
 			{"newline in name", service.FindOptions{Name: "new\nline*"}, []string{p1("odd/new\nline.txt")}},
 			{"invalid UTF-8 name", service.FindOptions{Name: "bad?name"}, []string{p1("odd/bad\xffname")}},
 			{"hidden file has its name", service.FindOptions{Name: ".*"}, []string{p1(".profile")}},
-			{"substring", service.FindOptions{Substring: "deep/"}, []string{p1("b/deep/x.jpg")}},
-			{"substring -i", service.FindOptions{Substring: "/DOCS/", Fold: true}, []string{p2("docs/doc.txt"), p2("docs/old.zip"), catalogtest.Label("m2", zip, "2019/photo1.jpg"), catalogtest.Label("m2", zip, "readme.md"), p2("docs/report.pdf")}},
-			{"substring and glob", service.FindOptions{Substring: "/b/", Name: "*.jpg"}, []string{p1("b/deep/x.jpg"), p1("b/link.jpg")}},
+			{"substring", service.FindOptions{Terms: []string{"deep/"}}, []string{p1("b/deep/x.jpg")}},
+			{"substring -i", service.FindOptions{Terms: []string{"/DOCS/"}, Fold: true}, []string{p2("docs/doc.txt"), p2("docs/old.zip"), catalogtest.Label("m2", zip, "2019/photo1.jpg"), catalogtest.Label("m2", zip, "readme.md"), p2("docs/report.pdf")}},
+			{"substring and glob", service.FindOptions{Terms: []string{"/b/"}, Name: "*.jpg"}, []string{p1("b/deep/x.jpg"), p1("b/link.jpg")}},
 			{"md5", service.FindOptions{Hash: hex.EncodeToString(md[:]), Machine: "m2"}, []string{catalogtest.Label("m2", zip, "2019/photo1.jpg"), p2("photos/photo1.jpg")}},
 			{"sha1 upper case, under", service.FindOptions{Hash: strings.ToUpper(hex.EncodeToString(s1[:])), Under: filepath.Join(m1, "b")}, []string{p1("b/deep/x.jpg"), p1("b/link.jpg")}},
 			{"sha256 and name", service.FindOptions{Hash: hex.EncodeToString(s256[:]), Name: "*copy*"}, []string{p1("a/photo1-copy.JPG")}},
@@ -77,10 +77,17 @@ func TestFindFiltersCombine(t *testing.T) {
 			{"limit", service.FindOptions{Name: "*.txt", Machine: "m1", Limit: 2}, []string{p1("a/doc.txt"), p1("b/doc.txt")}},
 			{"under a file's own path", service.FindOptions{Under: filepath.Join(m1, "a", "doc.txt")}, []string{p1("a/doc.txt")}},
 			{"no match", service.FindOptions{Name: "*.nothing"}, nil},
+			{"terms all match", service.FindOptions{Terms: []string{"m1/", "doc"}}, []string{p1("a/doc.txt"), p1("b/doc.txt")}},
+			{"glob term matches the name", service.FindOptions{Terms: []string{"*.jpg"}, Machine: "m1"}, []string{p1("a/photo1.jpg"), p1("b/deep/x.jpg"), p1("b/link.jpg")}},
+			{"glob term with a slash matches the path", service.FindOptions{Terms: []string{"*/b/*/*.jpg"}}, []string{p1("b/deep/x.jpg")}},
+			{"glob and substring terms, -i", service.FindOptions{Terms: []string{"*.JPG", "deep"}, Fold: true}, []string{p1("b/deep/x.jpg")}},
+			{"sha256 prefix", service.FindOptions{Hash: hex.EncodeToString(s256[:])[:8], Machine: "m1"}, []string{p1("a/photo1-copy.JPG"), p1("a/photo1.jpg"), p1("b/deep/x.jpg"), p1("b/link.jpg")}},
+			{"odd sha256 prefix", service.FindOptions{Hash: hex.EncodeToString(s256[:])[:11], Machine: "m1"}, []string{p1("a/photo1-copy.JPG"), p1("a/photo1.jpg"), p1("b/deep/x.jpg"), p1("b/link.jpg")}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				o := tt.opts
+				o.IncludeArchived = true
 				if o.MaxSize == 0 && tt.name != "max size 0" {
 					o.MaxSize = -1
 				}
@@ -97,9 +104,35 @@ func TestFindFiltersCombine(t *testing.T) {
 	})
 }
 
+func TestFindLeavesOutArchiveEntriesByDefault(t *testing.T) {
+	catalogtest.EachSample(t, func(t *testing.T, s *catalogtest.SampleCatalog) {
+		var want, all []string
+		for _, e := range s.Entries {
+			if e.Deleted {
+				continue
+			}
+			l := catalogtest.Label(e.Machine, e.Path, e.ArchivePath)
+			all = append(all, l)
+			if !e.Archived {
+				want = append(want, l)
+			}
+		}
+		got := find(t, s.Catalog, service.FindOptions{MaxSize: -1})
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("default\n got %q\nwant %q", got, want)
+		}
+		if got := find(t, s.Catalog, service.FindOptions{MaxSize: -1, IncludeArchived: true}); len(got) != len(all) || len(all) == len(want) {
+			t.Errorf("with archive entries: %d entries, want %d (of which %d plain)", len(got), len(all), len(want))
+		}
+	})
+}
+
 func TestFindBadQuery(t *testing.T) {
 	s := catalogtest.Sample(t)
-	for _, o := range []service.FindOptions{{Name: "[a-"}, {Name: `x\`}, {Hash: "abc"}, {Hash: strings.Repeat("g", 32)}} {
+	for _, o := range []service.FindOptions{{Name: "[a-"}, {Name: `x\`}, {Hash: "abc"}, {Hash: strings.Repeat("g", 32)},
+		{Hash: "abcdef0"}, {Hash: "abcdef0g"}, {Hash: strings.Repeat("a", 65)}, {Terms: []string{"[a-"}}} {
 		_, err := s.Find(context.Background(), o, func(dto.FileWithHash) error { return nil })
 		var bad *service.BadQueryError
 		if !errorsAs(err, &bad) {
@@ -143,7 +176,7 @@ func TestFindNamePrefilterKeepsEveryMatch(t *testing.T) {
 				want = append(want, ls...)
 			}
 		}
-		got := find(t, s.Catalog, service.FindOptions{Name: p.String(), Fold: fold, MaxSize: -1})
+		got := find(t, s.Catalog, service.FindOptions{Name: p.String(), Fold: fold, MaxSize: -1, IncludeArchived: true})
 		sort.Strings(want)
 		sort.Strings(got)
 		if !reflect.DeepEqual(got, want) {

@@ -112,7 +112,7 @@ func TestRestoreV3Backup(t *testing.T) {
 		got := map[key]dto.FileWithHash{}
 		var contents int64
 		err := u.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-			if err := r.Files.Find(ctx, repo.FindFilter{MaxSize: -1, Deleted: true}, func(f dto.FileWithHash) error {
+			if err := r.Files.Find(ctx, repo.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
 				got[key{f.Path, f.ArchivePath}] = f
 				return nil
 			}); err != nil {

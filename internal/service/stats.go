@@ -114,7 +114,7 @@ func recentScans(ctx context.Context, r *uow.Repos, n int) ([]dto.ScanSummary, e
 		if !s.Finished.IsZero() {
 			fin := s.Finished
 			sum.Finished = &fin
-			sum.DurationMS = ms(fin.Sub(s.Started))
+			sum.DurationMS = fin.Sub(s.Started).Milliseconds()
 		}
 		out[i] = sum
 	}

@@ -59,7 +59,8 @@ type Options struct {
 	FollowSymlinks bool
 	OneFileSystem  bool
 	// Exclude holds glob patterns matched against each entry's base name and
-	// its full path (filepath.Match syntax).
+	// its full path (filepath.Match syntax); a pattern ending in / matches
+	// directories only. See ValidatePatterns.
 	Exclude []string
 	// Own, when set, reports entries that must not be read at all (the
 	// catalog's own files), by their stat: they are reported as Skip with
@@ -68,23 +69,38 @@ type Options struct {
 	Own func(Stat) bool
 }
 
-// ValidatePatterns checks exclude patterns up front.
+// ValidatePatterns checks exclude patterns up front: a malformed one, or one
+// that can never match anything, is an error that says why.
 func ValidatePatterns(patterns []string) error {
 	for _, p := range patterns {
-		if _, err := filepath.Match(p, ""); err != nil {
+		glob := strings.TrimSuffix(p, "/")
+		if _, err := filepath.Match(glob, ""); err != nil {
 			return fmt.Errorf("exclude pattern %q is malformed: %w", p, err)
+		}
+		if glob == "" {
+			return fmt.Errorf("exclude pattern %q names nothing", p)
+		}
+		// A base name holds no /, and an absolute path starts with one.
+		if strings.Contains(glob, "/") && !strings.HasPrefix(glob, "/") && !strings.HasPrefix(glob, "*") {
+			return fmt.Errorf("exclude pattern %q can never match: a pattern holding a / is matched against whole absolute paths, so it must start with / (such as /home/me/%s)", p, glob)
 		}
 	}
 	return nil
 }
 
-func (o Options) excluded(path string) bool {
+// excluded tells whether an entry matches an exclude pattern; a pattern
+// ending in / matches only a directory.
+func (o Options) excluded(path string, isDir bool) bool {
 	base := filepath.Base(path)
 	for _, p := range o.Exclude {
-		if ok, _ := filepath.Match(p, base); ok {
+		glob, dirOnly := strings.CutSuffix(p, "/")
+		if dirOnly && !isDir {
+			continue
+		}
+		if ok, _ := filepath.Match(glob, base); ok {
 			return true
 		}
-		if ok, _ := filepath.Match(p, path); ok {
+		if ok, _ := filepath.Match(glob, path); ok {
 			return true
 		}
 	}
@@ -290,7 +306,7 @@ func (w *walker) entry(dirfd int, d *dir, name string) error {
 	if w.opts.Own != nil && w.opts.Own(st) {
 		return skip(st, ReasonCatalog)
 	}
-	if len(w.opts.Exclude) > 0 && w.opts.excluded(p) {
+	if len(w.opts.Exclude) > 0 && w.opts.excluded(p, st.IsDir()) {
 		return skip(st, ReasonExcluded)
 	}
 	if !ev.Link {

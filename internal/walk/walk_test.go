@@ -60,7 +60,8 @@ func collect(t *testing.T, root string, opts Options) collected {
 func TestWalkExclude(t *testing.T) {
 	root := t.TempDir()
 	for _, f := range []string{"keep.txt", "a.tmp", "node_modules/x.js", "src/node_modules.txt",
-		"src/gen/out.go", "src/gen2/out.go", "docs/drop-me.md", "docs/keep.md", "deep/er/node_modules/y.js"} {
+		"src/gen/out.go", "src/gen2/out.go", "docs/drop-me.md", "docs/keep.md", "deep/er/node_modules/y.js",
+		"build/x.o", "other/build"} {
 		writeFile(t, filepath.Join(root, f))
 	}
 	opts := Options{Exclude: []string{
@@ -68,14 +69,15 @@ func TestWalkExclude(t *testing.T) {
 		"node_modules",                       // base name of a directory, at any depth
 		filepath.Join(root, "src", "gen"),    // full path of a directory
 		filepath.Join(root, "docs", "drop*"), // full path with a glob
-		"src/gen2",                           // relative paths with a slash match nothing
+		"build/",                             // a directory only: not the file other/build
 	}}
 	got := collect(t, root, opts)
-	if want := []string{"docs/keep.md", "keep.txt", "src/gen2/out.go", "src/node_modules.txt"}; !slices.Equal(got.files, want) {
+	if want := []string{"docs/keep.md", "keep.txt", "other/build", "src/gen2/out.go", "src/node_modules.txt"}; !slices.Equal(got.files, want) {
 		t.Errorf("files %q, want %q", got.files, want)
 	}
 	wantSkips := map[string]bool{ // path → is a directory
 		"a.tmp": false, "node_modules": true, "src/gen": true, "docs/drop-me.md": false, "deep/er/node_modules": true,
+		"build": true,
 	}
 	if len(got.skips) != len(wantSkips) {
 		t.Errorf("skips %v, want %v", got.skips, wantSkips)
@@ -91,8 +93,13 @@ func TestWalkExclude(t *testing.T) {
 }
 
 func TestValidatePatterns(t *testing.T) {
-	if err := ValidatePatterns([]string{"*.tmp", "a/b/*", "[abc]"}); err != nil {
+	if err := ValidatePatterns([]string{"*.tmp", "/a/b/*", "[abc]", "dir/", "*/cache", "/srv/x/"}); err != nil {
 		t.Fatalf("good patterns: %v", err)
+	}
+	for _, p := range []string{"archive/tar", "src/gen2/", "a/*", "/", "?/x"} {
+		if err := ValidatePatterns([]string{p}); err == nil {
+			t.Errorf("pattern %q can never match, and was accepted", p)
+		}
 	}
 	err := ValidatePatterns([]string{"ok", "[unclosed"})
 	if !errors.Is(err, filepath.ErrBadPattern) || !strings.Contains(err.Error(), "[unclosed") {

@@ -148,8 +148,12 @@ func (s *Server) readEndpoints() []readEndpoint {
 				if q.MinSize, err = p.size("min_size", 1); err != nil {
 					return nil, err
 				}
-				if q.Under, err = p.absPath("under"); err != nil {
+				under, err := p.absPath("under")
+				if err != nil {
 					return nil, err
+				}
+				if under != "" {
+					q.Under = []string{under}
 				}
 				if q.IncludeArchived, err = p.boolean("include_archived"); err != nil {
 					return nil, err
@@ -159,10 +163,16 @@ func (s *Server) readEndpoints() []readEndpoint {
 				}
 				return cat.DupesPage(ctx, q)
 			}},
-		{path: "/api/find", params: []string{"name", "q", "i", "hash", "under", "machine", "min_size", "max_size", "deleted", "limit", "offset"},
+		{path: "/api/find", params: []string{"name", "q", "i", "hash", "under", "machine", "min_size", "max_size", "deleted", "include_archived", "limit", "offset"},
 			load: func(ctx context.Context, p params) (any, error) {
-				o := service.FindOptions{Name: p.str("name"), Substring: p.str("q"), Hash: p.str("hash"), Machine: p.str("machine")}
+				o := service.FindOptions{Name: p.str("name"), Hash: p.str("hash"), Machine: p.str("machine")}
+				if q := p.str("q"); q != "" {
+					o.Terms = []string{q} // one term: the text as typed, spaces included
+				}
 				var err error
+				if o.IncludeArchived, err = p.boolean("include_archived"); err != nil {
+					return nil, err
+				}
 				if o.Fold, err = p.boolean("i"); err != nil {
 					return nil, err
 				}

@@ -1,0 +1,54 @@
+package db
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"sync"
+
+	"modernc.org/sqlite"
+
+	"github.com/indexer/indexer/internal/match"
+)
+
+// GlobFunction is the SQL function GlobFunction(pattern, name): 1 when name
+// matches the shell pattern exactly as internal/match reads it (case
+// sensitive), 0 when not. Queries that must count only matching rows, such
+// as the groups of dupes --name, filter with it in the database; SQLite's
+// own GLOB differs from match on escapes and [!...].
+const GlobFunction = "indexer_glob"
+
+// globs caches compiled patterns: a query passes the same one for every row.
+var globs sync.Map // pattern → *match.Matcher
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(GlobFunction, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		pattern, ok1 := text(args[0])
+		name, ok2 := text(args[1])
+		if !ok1 || !ok2 {
+			return nil, nil
+		}
+		m, ok := globs.Load(pattern)
+		if !ok {
+			g, err := match.Glob(pattern, false)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", GlobFunction, err)
+			}
+			m, _ = globs.LoadOrStore(pattern, g)
+		}
+		if m.(*match.Matcher).Match(name) {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	})
+}
+
+// text returns a TEXT or BLOB argument as a string, byte for byte.
+func text(v driver.Value) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	}
+	return "", false
+}
