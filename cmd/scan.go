@@ -204,9 +204,10 @@ func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
 
 // scanJSON is the --json summary.
 type scanJSON struct {
-	ScanID int64    `json:"scan_id"`
-	Roots  []string `json:"roots"`
-	Status string   `json:"status"`
+	ScanID   int64    `json:"scan_id"`
+	Roots    []string `json:"roots"`
+	RootsB64 []string `json:"roots_b64,omitempty"`
+	Status   string   `json:"status"`
 	dto.ScanCounts
 	DurationMS      int64            `json:"duration_ms"`
 	ThroughputMBps  float64          `json:"throughput_mb_s"`
@@ -239,7 +240,7 @@ func (a *app) printScan(rep service.ScanReport) error {
 		mbps = float64(rep.Counts.BytesHashed) / 1e6 / secs
 	}
 	if a.json {
-		out := scanJSON{ScanID: rep.ID, Roots: rep.Roots, Status: string(rep.Status), ScanCounts: rep.Counts,
+		out := scanJSON{ScanID: rep.ID, Roots: rep.Roots, RootsB64: dto.PathsB64(rep.Roots), Status: string(rep.Status), ScanCounts: rep.Counts,
 			DurationMS: rep.Duration.Milliseconds(), ThroughputMBps: mbps, SkippedByReason: by,
 			Failures: []pathError{}, Skips: []pathReason{}}
 		for _, f := range rep.Failures {
