@@ -131,16 +131,22 @@ type foundJSON struct {
 	ArchivePath    string        `json:"archive_path,omitempty"`
 	ArchivePathB64 string        `json:"archive_path_b64,omitempty"`
 	Size           int64         `json:"size"`
-	Modified       time.Time     `json:"modified"`
+	Modified       string        `json:"modified"`
 	MD5            string        `json:"md5"`
 	SHA1           string        `json:"sha1"`
 	SHA256         string        `json:"sha256"`
 	Operation      dto.Operation `json:"operation"`
 }
 
+// jsonTime formats a file's time for JSON output as RFC 3339 in UTC with its
+// nanoseconds, what encoding/json writes for a time.Time. A file's time can
+// lie beyond the year 9999 (a tar entry can hold any), where encoding/json
+// fails; Format writes the year's digits instead.
+func jsonTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
 func newFoundJSON(f dto.FileWithHash) foundJSON {
 	return foundJSON{Machine: f.Machine, Path: f.Path, PathB64: dto.PathB64(f.Path),
 		ArchivePath: f.ArchivePath, ArchivePathB64: dto.PathB64(f.ArchivePath),
-		Size: f.Size, Modified: f.Modified.UTC(), MD5: f.Hash.MD5, SHA1: f.Hash.SHA1, SHA256: f.Hash.SHA256,
+		Size: f.Size, Modified: jsonTime(f.Modified), MD5: f.Hash.MD5, SHA1: f.Hash.SHA1, SHA256: f.Hash.SHA256,
 		Operation: f.Operation}
 }
