@@ -20,9 +20,9 @@ ALTER TABLE files ADD COLUMN created_nsec INTEGER NOT NULL DEFAULT 0;
 -- time ext4 and XFS hold) most likely had a time after 2262 that wrapped:
 -- its ctime_ns becomes 0 so that the next scan reads it again and records
 -- its true time (the scan's own "read it again" mark, as for a racily clean
--- file). An archive entry never held a time outside that range (one outside
--- took the archive's own time), so none of them wrapped; `scan --rehash`
--- reads such archives again.
+-- file). No archive entry wrapped: one whose own time lay outside that range
+-- was given the archive's time instead, and keeps it until `scan --rehash`
+-- reads its archive again.
 UPDATE files SET
     ctime_ns = CASE WHEN archive_path = '' AND modified_sec < -2147483648000000000 THEN 0 ELSE ctime_ns END,
     modified_sec = modified_sec / 1000000000 - (modified_sec % 1000000000 < 0),
