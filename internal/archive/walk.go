@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/bodgit/sevenzip"
 	"github.com/klauspost/compress/zip"
@@ -159,7 +158,7 @@ func (w *walker) entry(lv *levelState, fi archives.FileInfo, prefix string, dept
 	if !isRegular(fi) {
 		return nil
 	}
-	e := Entry{Name: prefix + entryName(fi), Size: fi.Size(), Modified: sane(fi.ModTime())}
+	e := Entry{Name: prefix + entryName(fi), Size: fi.Size(), Modified: fi.ModTime()}
 	if encryptedHeader(fi) {
 		e.Encrypted = true
 		e.Err = &Error{Archive: w.name, Entry: e.Name, Kind: ErrEncrypted}
@@ -345,13 +344,4 @@ func entryName(fi archives.FileInfo) string {
 		return DecodeZipName(h.Name, h.Flags, h.Extra)
 	}
 	return fi.NameInArchive
-}
-
-// sane drops times that cannot be stored as Unix nanoseconds, such as the
-// zero FILETIME of some 7z writers.
-func sane(t time.Time) time.Time {
-	if t.Year() < 1678 || t.Year() > 2261 {
-		return time.Time{}
-	}
-	return t
 }

@@ -27,7 +27,7 @@ func TestBackupToManyStepsUnderWriter(t *testing.T) {
 	insert := func(from, n int) error {
 		return d.WithWrite(func(w *sqlx.DB) error {
 			_, err := w.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM c WHERE x < ?)
-				INSERT INTO files (machine, path, name, size, modified, scanned, operation, md5, sha1, sha256)
+				INSERT INTO files (machine, path, name, size, modified_sec, scanned, operation, md5, sha1, sha256)
 				SELECT 'm', printf('/f%d', x), printf('f%d', x), x, 1, 1, 'ADD',
 				       unhex(printf('%032x', x)), unhex(printf('%040x', x)), unhex(printf('%064x', x)) FROM c`, from, from+n-1)
 			return err

@@ -30,7 +30,7 @@ func backupTestCatalog(t *testing.T, n int) *db.DB {
 	t.Cleanup(func() { d.Close() })
 	err = d.WithWrite(func(w *sqlx.DB) error {
 		_, err := w.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
-			INSERT INTO files (machine, path, name, size, modified, scanned, operation, md5, sha1, sha256)
+			INSERT INTO files (machine, path, name, size, modified_sec, scanned, operation, md5, sha1, sha256)
 			SELECT 'm', printf('/data/some/rather/long/directory/name/file-%08d.bin', x), printf('file-%08d.bin', x), x, 1, 1,
 			       CASE WHEN x % 10 = 0 THEN 'DEL' ELSE 'ADD' END,
 			       unhex(printf('%032x', x)), unhex(printf('%040x', x)), unhex(printf('%064x', x)) FROM c`, n)

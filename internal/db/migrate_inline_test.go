@@ -131,11 +131,20 @@ type fileState struct {
 	SHA256      sql.NullString `db:"sha256"`
 }
 
-const fileStateColumns = `f.id, f.machine, f.path, f.archive_path, f.name, f.size, f.created, f.modified,
+const fileStateColumns = `f.id, f.machine, f.path, f.archive_path, f.name, f.size,
 	f.scanned, f.operation, f.is_archived, f.scan_id, f.mtime_ns, f.ctime_ns, f.inode, f.device, f.nlink`
 
+// v3Times are a version-3 file's times, Unix nanoseconds; latestTimes are
+// the same, from the seconds and nanoseconds the latest schema holds (the
+// fixtures' times are all within what nanoseconds in an int64 reach).
+const (
+	v3Times     = `f.created, f.modified`
+	latestTimes = `CASE WHEN f.created_sec IS NULL THEN NULL ELSE f.created_sec * 1000000000 + f.created_nsec END AS created,
+		f.modified_sec * 1000000000 + f.modified_nsec AS modified`
+)
+
 // readFiles returns the files of the catalog at path, by id, reading the
-// digests from hashes (version 3) or from files (version 4 on).
+// digests from hashes (version 3) or from files (inline: the latest version).
 func readFiles(t *testing.T, path string, inline bool) []fileState {
 	t.Helper()
 	x, err := sqlx.Open(db.DriverName, "file:"+path+"?mode=ro")
@@ -146,13 +155,13 @@ func readFiles(t *testing.T, path string, inline bool) []fileState {
 	var rows []fileState
 	if inline {
 		// hex(NULL) is '', so the NULLs are kept apart.
-		err = x.Select(&rows, `SELECT `+fileStateColumns+`,
+		err = x.Select(&rows, `SELECT `+fileStateColumns+`, `+latestTimes+`,
 			CASE WHEN f.md5 IS NULL THEN NULL ELSE lower(hex(f.md5)) END AS md5,
 			CASE WHEN f.sha1 IS NULL THEN NULL ELSE lower(hex(f.sha1)) END AS sha1,
 			CASE WHEN f.sha256 IS NULL THEN NULL ELSE lower(hex(f.sha256)) END AS sha256
 			FROM files f ORDER BY f.id`)
 	} else {
-		err = x.Select(&rows, `SELECT `+fileStateColumns+`, h.md5, h.sha1, h.sha256
+		err = x.Select(&rows, `SELECT `+fileStateColumns+`, `+v3Times+`, h.md5, h.sha1, h.sha256
 			FROM files f LEFT JOIN hashes h ON h.id = f.hash_id ORDER BY f.id`)
 	}
 	if err != nil {

@@ -47,7 +47,7 @@ func rawExec(t *testing.T, path string, stmts ...string) {
 }
 
 // oneFile inserts one row into a catalog.
-const oneFile = "INSERT INTO files (machine, path, name, size, modified, scanned, operation) VALUES ('m', '/a', 'a', 1, 1, 1, 'ADD')"
+const oneFile = "INSERT INTO files (machine, path, name, size, modified_sec, scanned, operation) VALUES ('m', '/a', 'a', 1, 1, 1, 'ADD')"
 
 // tables returns the names of the ordinary tables in the catalog.
 func tables(t *testing.T, d *db.DB) []string {
@@ -160,7 +160,7 @@ func TestUniqueKeyIncludesArchivePathNotNull(t *testing.T) {
 	// Two plain files at one path must collide: archive_path is '' and never
 	// NULL, because NULLs never collide in a UNIQUE index.
 	err := d.WithWrite(func(w *sqlx.DB) error {
-		const ins = "INSERT INTO files (machine, path, name, size, modified, scanned, operation) VALUES ('m', '/a', 'a', 1, 1, 1, 'ADD')"
+		const ins = "INSERT INTO files (machine, path, name, size, modified_sec, scanned, operation) VALUES ('m', '/a', 'a', 1, 1, 1, 'ADD')"
 		if _, err := w.Exec(ins); err != nil {
 			return err
 		}

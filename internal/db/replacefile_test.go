@@ -26,7 +26,7 @@ func replaceFileTestBackup(t *testing.T, n int) string {
 	defer d.Close()
 	err = d.WithWrite(func(w *sqlx.DB) error {
 		_, err := w.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
-			INSERT INTO files (machine, path, name, size, modified, scanned, operation, md5, sha1, sha256)
+			INSERT INTO files (machine, path, name, size, modified_sec, scanned, operation, md5, sha1, sha256)
 			SELECT 'm', printf('/f%d', x), printf('f%d', x), x, 1, 1, 'ADD',
 			       unhex(printf('%032x', x)), unhex(printf('%040x', x)), unhex(printf('%064x', x)) FROM c`, n)
 		return err

@@ -13,7 +13,9 @@ const (
 )
 
 // Validators are the stat fields an incremental rescan compares to decide that
-// a file is unchanged without reading it.
+// a file is unchanged without reading it. MtimeNS and CtimeNS are Unix
+// nanoseconds, wrapping modulo 2^64 outside 1677-2262: fingerprints compared
+// for equality, not times to print (FileMeta.Modified is the exact time).
 type Validators struct {
 	Size    int64
 	MtimeNS int64

@@ -11,7 +11,7 @@ type Found struct {
 	ArchivePath    string    `json:"archive_path,omitempty"`
 	ArchivePathB64 string    `json:"archive_path_b64,omitempty"`
 	Size           int64     `json:"size"`
-	Modified       time.Time `json:"modified"`
+	Modified       string    `json:"modified"`
 	MD5            string    `json:"md5"`
 	SHA1           string    `json:"sha1"`
 	SHA256         string    `json:"sha256"`
@@ -22,15 +22,22 @@ type Found struct {
 func NewFound(f FileWithHash) Found {
 	return Found{Machine: f.Machine, Path: f.Path, PathB64: PathB64(f.Path),
 		ArchivePath: f.ArchivePath, ArchivePathB64: PathB64(f.ArchivePath),
-		Size: f.Size, Modified: f.Modified.UTC(), MD5: f.Hash.MD5, SHA1: f.Hash.SHA1, SHA256: f.Hash.SHA256,
+		Size: f.Size, Modified: JSONTime(f.Modified), MD5: f.Hash.MD5, SHA1: f.Hash.SHA1, SHA256: f.Hash.SHA256,
 		Operation: f.Operation}
 }
 
+// JSONTime formats a file's time for JSON output as RFC 3339 in UTC with its
+// nanoseconds, what encoding/json writes for a time.Time. A file's time can
+// lie beyond the year 9999 (a tar entry can hold any), where encoding/json
+// fails; Format writes the year's digits instead.
+func JSONTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
 // ScanResult is a finished scan as `scan --json` prints it.
 type ScanResult struct {
-	ScanID int64    `json:"scan_id"`
-	Roots  []string `json:"roots"`
-	Status string   `json:"status"`
+	ScanID   int64    `json:"scan_id"`
+	Roots    []string `json:"roots"`
+	RootsB64 []string `json:"roots_b64,omitempty"`
+	Status   string   `json:"status"`
 	ScanCounts
 	DurationMS      int64            `json:"duration_ms"`
 	ThroughputMBps  float64          `json:"throughput_mb_s"`

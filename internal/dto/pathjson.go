@@ -17,6 +17,24 @@ func PathB64(p string) string {
 	return base64.StdEncoding.EncodeToString([]byte(p))
 }
 
+// PathsB64 is PathB64 for a list of paths printed as one JSON array: nil when
+// every path is valid UTF-8, else one entry per path ("" for a valid one).
+// JSON output prints it as "<name>_b64" beside the array, only when not nil.
+func PathsB64(ps []string) []string {
+	var out []string
+	for i, p := range ps {
+		b := PathB64(p)
+		if b == "" {
+			continue
+		}
+		if out == nil {
+			out = make([]string, len(ps))
+		}
+		out[i] = b
+	}
+	return out
+}
+
 // DecodePath returns the exact bytes of a path read back from JSON: the
 // decoded b64 when it is set, s otherwise. It fails only on malformed base64.
 func DecodePath(s, b64 string) (string, error) {
@@ -39,4 +57,22 @@ func (l Location) MarshalJSON() ([]byte, error) {
 		PathB64        string `json:"path_b64,omitempty"`
 		ArchivePathB64 string `json:"archive_path_b64,omitempty"`
 	}{plain(l), PathB64(l.Path), PathB64(l.ArchivePath)})
+}
+
+// MarshalJSON adds "roots_b64" where a root is not valid UTF-8 (see PathsB64).
+func (s Scan) MarshalJSON() ([]byte, error) {
+	type plain Scan
+	return json.Marshal(struct {
+		plain
+		RootsB64 []string `json:"roots_b64,omitempty"`
+	}{plain(s), PathsB64(s.Roots)})
+}
+
+// MarshalJSON adds "roots_b64" where a root is not valid UTF-8 (see PathsB64).
+func (s ScanSummary) MarshalJSON() ([]byte, error) {
+	type plain ScanSummary
+	return json.Marshal(struct {
+		plain
+		RootsB64 []string `json:"roots_b64,omitempty"`
+	}{plain(s), PathsB64(s.Roots)})
 }

@@ -19,37 +19,39 @@ type Files struct{ x Executor }
 func NewFiles(x Executor) *Files { return &Files{x: x} }
 
 type fileRow struct {
-	ID          int64         `db:"id"`
-	Machine     string        `db:"machine"`
-	Path        string        `db:"path"`
-	ArchivePath string        `db:"archive_path"`
-	Name        string        `db:"name"`
-	Size        int64         `db:"size"`
-	Created     sql.NullInt64 `db:"created"`
-	Modified    int64         `db:"modified"`
-	Scanned     int64         `db:"scanned"`
-	Operation   string        `db:"operation"`
-	IsArchived  bool          `db:"is_archived"`
-	ScanID      sql.NullInt64 `db:"scan_id"`
-	MtimeNS     int64         `db:"mtime_ns"`
-	CtimeNS     int64         `db:"ctime_ns"`
-	Inode       int64         `db:"inode"`
-	Device      int64         `db:"device"`
-	Nlink       int64         `db:"nlink"`
+	ID           int64         `db:"id"`
+	Machine      string        `db:"machine"`
+	Path         string        `db:"path"`
+	ArchivePath  string        `db:"archive_path"`
+	Name         string        `db:"name"`
+	Size         int64         `db:"size"`
+	CreatedSec   sql.NullInt64 `db:"created_sec"`
+	CreatedNsec  int64         `db:"created_nsec"`
+	ModifiedSec  int64         `db:"modified_sec"`
+	ModifiedNsec int64         `db:"modified_nsec"`
+	Scanned      int64         `db:"scanned"`
+	Operation    string        `db:"operation"`
+	IsArchived   bool          `db:"is_archived"`
+	ScanID       sql.NullInt64 `db:"scan_id"`
+	MtimeNS      int64         `db:"mtime_ns"`
+	CtimeNS      int64         `db:"ctime_ns"`
+	Inode        int64         `db:"inode"`
+	Device       int64         `db:"device"`
+	Nlink        int64         `db:"nlink"`
 }
 
-const fileColumns = "id, machine, path, archive_path, name, size, created, modified, scanned, operation, is_archived, scan_id, mtime_ns, ctime_ns, inode, device, nlink"
+const fileColumns = "id, machine, path, archive_path, name, size, created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived, scan_id, mtime_ns, ctime_ns, inode, device, nlink"
 
 func (r fileRow) dto() dto.FileMeta {
 	m := dto.FileMeta{
 		ID: r.ID, Machine: r.Machine, Path: r.Path, ArchivePath: r.ArchivePath, Name: r.Name,
-		Size: r.Size, Modified: fromNanos(r.Modified), Scanned: fromNanos(r.Scanned),
+		Size: r.Size, Modified: time.Unix(r.ModifiedSec, r.ModifiedNsec), Scanned: fromNanos(r.Scanned),
 		Operation: dto.Operation(r.Operation), IsArchived: r.IsArchived, ScanID: r.ScanID.Int64,
 		Validators: dto.Validators{Size: r.Size, MtimeNS: r.MtimeNS, CtimeNS: r.CtimeNS,
 			Inode: uint64(r.Inode), Device: uint64(r.Device), Nlink: uint64(r.Nlink)},
 	}
-	if r.Created.Valid {
-		m.Created = time.Unix(0, r.Created.Int64)
+	if r.CreatedSec.Valid {
+		m.Created = time.Unix(r.CreatedSec.Int64, r.CreatedNsec)
 	}
 	return m
 }
@@ -61,8 +63,10 @@ func (r fileRow) dto() dto.FileMeta {
 func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error {
 	return f.writeMany(ctx, files, `
 		ON CONFLICT (machine, path, archive_path) DO UPDATE SET
-		name = excluded.name, size = excluded.size, created = excluded.created,
-		modified = excluded.modified, scanned = excluded.scanned, operation = excluded.operation,
+		name = excluded.name, size = excluded.size,
+		created_sec = excluded.created_sec, created_nsec = excluded.created_nsec,
+		modified_sec = excluded.modified_sec, modified_nsec = excluded.modified_nsec,
+		scanned = excluded.scanned, operation = excluded.operation,
 		is_archived = excluded.is_archived, md5 = excluded.md5, sha1 = excluded.sha1,
 		sha256 = excluded.sha256, scan_id = excluded.scan_id,
 		mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
@@ -81,9 +85,9 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConfl
 		return nil
 	}
 	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
-			created, modified, scanned, operation, is_archived, md5, sha1, sha256, scan_id,
-			mtime_ns, ctime_ns, inode, device, nlink)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict))
+			created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived,
+			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict))
 	if err != nil {
 		return fmt.Errorf("write files: %w", err)
 	}
@@ -97,8 +101,13 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConfl
 		if err != nil {
 			return fmt.Errorf("write %s: %w", m.Path, err)
 		}
+		var createdSec any // NULL where the file system records no birth time
+		var createdNsec int64
+		if !m.Created.IsZero() {
+			createdSec, createdNsec = m.Created.Unix(), int64(m.Created.Nanosecond())
+		}
 		if _, err := st.ExecContext(ctx, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
-			nullNanos(m.Created), nanos(m.Modified), nanos(m.Scanned), string(m.Operation),
+			createdSec, createdNsec, m.Modified.Unix(), int64(m.Modified.Nanosecond()), nanos(m.Scanned), string(m.Operation),
 			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink)); err != nil {
 			return fmt.Errorf("write files: %w", err)
 		}

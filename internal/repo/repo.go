@@ -54,19 +54,15 @@ func placeholders(rows, n int) string {
 	return b.String()
 }
 
+// nanos and fromNanos store the times of scans (started, finished, and a
+// row's scanned), which come from this machine's clock: Unix nanoseconds hold
+// them until 2262, and 0 stands for none. A file's own times can be anything
+// and are stored as seconds and nanoseconds instead (see Files).
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
 	return t.UnixNano()
-}
-
-func nullNanos(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	n := t.UnixNano()
-	return &n
 }
 
 func fromNanos(n int64) time.Time {

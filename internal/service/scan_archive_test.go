@@ -71,7 +71,8 @@ type arcRow struct {
 	ArchivePath string         `db:"archive_path"`
 	Name        string         `db:"name"`
 	Size        int64          `db:"size"`
-	Modified    int64          `db:"modified"`
+	ModifiedSec int64          `db:"modified_sec"`
+	ModifiedNs  int64          `db:"modified_nsec"`
 	Op          string         `db:"operation"`
 	IsArchived  bool           `db:"is_archived"`
 	ScanID      int64          `db:"scan_id"`
@@ -87,7 +88,7 @@ func arcRows(tb testing.TB, c *Catalog) map[string]arcRow {
 	tb.Helper()
 	var rows []arcRow
 	err := c.DB().WithRead(func(r *sqlx.DB) error {
-		return r.Select(&rows, `SELECT path, archive_path, name, size, modified, operation,
+		return r.Select(&rows, `SELECT path, archive_path, name, size, modified_sec, modified_nsec, operation,
 			is_archived, scan_id, ctime_ns, `+hexDigestColumns+` FROM files`)
 	})
 	if err != nil {
@@ -179,8 +180,8 @@ func TestScanIndexesTheEntriesOfEveryFormat(t *testing.T) {
 				r.Op != string(dto.OpAdd) || r.ScanID != rep.ID {
 				t.Errorf("%s: %+v", key, r)
 			}
-			if r.Modified != archivetest.Mod.UnixNano() {
-				t.Errorf("%s: modified %v, want the archive's %v", key, time.Unix(0, r.Modified), archivetest.Mod)
+			if m := time.Unix(r.ModifiedSec, r.ModifiedNs); !m.Equal(archivetest.Mod) {
+				t.Errorf("%s: modified %v, want the archive's %v", key, m, archivetest.Mod)
 			}
 		}
 	}

@@ -12,7 +12,7 @@ func (rep ScanReport) Result() dto.ScanResult {
 	if secs := rep.Duration.Seconds(); secs > 0 {
 		mbps = float64(rep.Counts.BytesHashed) / 1e6 / secs
 	}
-	out := dto.ScanResult{ScanID: rep.ID, Roots: rep.Roots, Status: string(rep.Status), ScanCounts: rep.Counts,
+	out := dto.ScanResult{ScanID: rep.ID, Roots: rep.Roots, RootsB64: dto.PathsB64(rep.Roots), Status: string(rep.Status), ScanCounts: rep.Counts,
 		DurationMS: rep.Duration.Milliseconds(), ThroughputMBps: mbps, SkippedByReason: by,
 		Failures: []dto.PathError{}, Skips: []dto.PathReason{}}
 	for _, f := range rep.Failures {

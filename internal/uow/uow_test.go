@@ -304,7 +304,7 @@ func TestMetricsByKind(t *testing.T) {
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error { return errors.New("plain") }},
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error {
 			// The same (machine, path, archive_path) again: a UNIQUE violation.
-			_, err := r.Tx.ExecContext(ctx, `INSERT INTO files (machine, path, name, size, modified, scanned, operation)
+			_, err := r.Tx.ExecContext(ctx, `INSERT INTO files (machine, path, name, size, modified_sec, scanned, operation)
 				VALUES ('m', ?, 'dup', 1, 1, 1, 'ADD')`, "/"+dup)
 			return err
 		}},

@@ -64,8 +64,8 @@ func statx(dirfd int, path string, flags int) (Stat, error) {
 		Modified: ts(sx.Mtime),
 		Validators: dto.Validators{
 			Size:    int64(sx.Size),
-			MtimeNS: ts(sx.Mtime).UnixNano(),
-			CtimeNS: ts(sx.Ctime).UnixNano(),
+			MtimeNS: validatorNS(sx.Mtime),
+			CtimeNS: validatorNS(sx.Ctime),
 			Inode:   sx.Ino,
 			Device:  unix.Mkdev(sx.Dev_major, sx.Dev_minor),
 			Nlink:   uint64(sx.Nlink),
@@ -78,6 +78,13 @@ func statx(dirfd int, path string, flags int) (Stat, error) {
 }
 
 func ts(t unix.StatxTimestamp) time.Time { return time.Unix(t.Sec, int64(t.Nsec)) }
+
+// validatorNS is t in Unix nanoseconds, wrapping modulo 2^64 outside
+// 1677-09-21 to 2262-04-11 (Go defines signed overflow as wrapping). The
+// validators are only compared for equality, and two times that wrap to one
+// value are 584 years apart; within that range it is the exact value, the
+// one older catalogs hold.
+func validatorNS(t unix.StatxTimestamp) int64 { return t.Sec*1e9 + int64(t.Nsec) }
 
 func modeType(m uint16) fs.FileMode {
 	switch uint32(m) & unix.S_IFMT {

@@ -100,8 +100,8 @@ func Compress(tb testing.TB, c archives.Compressor, b []byte) []byte {
 type RarEntry struct {
 	Name      string
 	Data      []byte
-	Modified  time.Time
-	Encrypted bool // adds a file encryption record; the data stays clear
+	Modified  time.Time // zero: the entry records no time
+	Encrypted bool      // adds a file encryption record; the data stays clear
 }
 
 // Rar packs files, stored, as Rar5 does.
@@ -149,10 +149,16 @@ func Rar5(entries []RarEntry) []byte {
 	block(1, 0, vint(nil, 0), nil, nil) // main header, no archive flags
 	for _, e := range entries {
 		var b []byte
-		b = vint(b, 0x2|0x4) // mtime and CRC32 present
+		flags := uint64(0x4) // CRC32 present
+		if !e.Modified.IsZero() {
+			flags |= 0x2 // mtime present
+		}
+		b = vint(b, flags)
 		b = vint(b, uint64(len(e.Data)))
 		b = vint(b, 0o100644) // attributes: a regular file, rw-r--r--
-		b = binary.LittleEndian.AppendUint32(b, uint32(e.Modified.Unix()))
+		if !e.Modified.IsZero() {
+			b = binary.LittleEndian.AppendUint32(b, uint32(e.Modified.Unix()))
+		}
 		b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(e.Data))
 		b = vint(b, 0) // version 0, not solid, method 0 (store), 128 KiB dictionary
 		b = vint(b, 1) // host OS: Unix
