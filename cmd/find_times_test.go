@@ -49,7 +49,7 @@ func TestFindPrintsEveryTimeExactly(t *testing.T) {
 		t.Fatalf("scan: exit %d: %s", code, errOut)
 	}
 
-	code, out, errOut := runIndexer(t, context.Background(), "--db", db, "find")
+	code, out, errOut := runIndexer(t, context.Background(), "--db", db, "find", "--include-archived")
 	if code != 0 {
 		t.Fatalf("find: exit %d: %s", code, errOut)
 	}
@@ -63,7 +63,7 @@ func TestFindPrintsEveryTimeExactly(t *testing.T) {
 		}
 	}
 
-	code, out, errOut = runIndexer(t, context.Background(), "--db", db, "find", "--json")
+	code, out, errOut = runIndexer(t, context.Background(), "--db", db, "find", "--json", "--include-archived")
 	if code != 0 {
 		t.Fatalf("find --json: exit %d: %s", code, errOut)
 	}

@@ -99,7 +99,7 @@ func TestMigrateExactTimes(t *testing.T) {
 		"/elsewhere/before-epoch":       time.Unix(0, -1),
 		"/elsewhere/build.tar::epoch.o": {},
 	}
-	_, err := c.Find(context.Background(), FindOptions{MaxSize: -1}, func(f dto.FileWithHash) error {
+	_, err := c.Find(context.Background(), FindOptions{MaxSize: -1, IncludeArchived: true}, func(f dto.FileWithHash) error {
 		k := entryPath(f.Path, f.ArchivePath)
 		if w, ok := wantCreated[k]; ok && !f.Created.Equal(w) {
 			t.Errorf("%s: created %v, want %v", k, f.Created, w)

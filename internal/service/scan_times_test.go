@@ -53,7 +53,7 @@ func tarWithTimes(tb testing.TB, times map[string]time.Time) []byte {
 func modifiedTimes(tb testing.TB, c *Catalog) map[string]time.Time {
 	tb.Helper()
 	out := map[string]time.Time{}
-	_, err := c.Find(context.Background(), FindOptions{MaxSize: -1}, func(f dto.FileWithHash) error {
+	_, err := c.Find(context.Background(), FindOptions{MaxSize: -1, IncludeArchived: true}, func(f dto.FileWithHash) error {
 		out[entryPath(f.Path, f.ArchivePath)] = f.Modified
 		return nil
 	})
