@@ -62,9 +62,11 @@ type Options struct {
 	// directory reached from two roots (through a symlink) is walked once.
 	Visited *Visited
 	// Roots are all the roots of the scan. With FollowSymlinks, a symlink to
-	// a file that lies below one of them is skipped (ReasonLinkInside): the
-	// file is indexed under its own path, and one file must not look like
-	// two copies of itself.
+	// a file that lies below one of them is skipped (ReasonLinkIn): the file
+	// is indexed under its own path, and one file must not look like two
+	// copies of itself. The link's target and the roots are compared with
+	// every symlink resolved, so a root that is or passes through a symlink
+	// counts too.
 	Roots []string
 }
 
@@ -118,6 +120,9 @@ func Walk(ctx context.Context, root string, opts Options, fn func(Event) error) 
 		opts.Visited = NewVisited()
 	}
 	w := walker{ctx: ctx, opts: opts, fn: fn, seen: opts.Visited.m}
+	if opts.FollowSymlinks {
+		w.realRoots = realPaths(opts.Roots)
+	}
 	st, err := Lstat(root)
 	if err != nil {
 		return fn(Event{Kind: Error, Path: root, Err: err})
@@ -138,6 +143,22 @@ type walker struct {
 	fn      func(Event) error
 	rootDev uint64
 	seen    map[devIno]bool // directories walked, against loops through symlinks
+	// realRoots are opts.Roots with every symlink resolved, as the targets
+	// of followed links are.
+	realRoots []string
+}
+
+// realPaths returns paths with their symlinks resolved; a path that cannot
+// be resolved (it does not exist) is kept as it is.
+func realPaths(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = p
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			out[i] = r
+		}
+	}
+	return out
 }
 
 // visit handles one entry whose stat is known; directories are descended
@@ -233,8 +254,8 @@ func (w *walker) entry(dirfd int, name, p string, handle func(string, Stat) erro
 		if target.IsDir() && w.seen[devIno{target.Device, target.Inode}] {
 			return w.fn(Event{Kind: Skip, Path: p, IsDir: true, Stat: target, Reason: ReasonLoop})
 		}
-		if target.IsRegular() && len(w.opts.Roots) > 0 {
-			if real, err := filepath.EvalSymlinks(p); err == nil && under(real, w.opts.Roots) {
+		if target.IsRegular() && len(w.realRoots) > 0 {
+			if real, err := filepath.EvalSymlinks(p); err == nil && under(real, w.realRoots) {
 				return w.fn(Event{Kind: Skip, Path: p, Stat: target, Reason: ReasonLinkIn})
 			}
 		}
