@@ -28,9 +28,11 @@ func newDupesCmd(a *app) *cobra.Command {
 		Short: "List files with identical content, largest reclaimable space first",
 		Long: `dupes lists groups of present files with the same content (same sha256),
 from the catalog alone: no file is read. Groups come largest reclaimable space
-first, (copies - 1) * size, and files within a group by path. Hard links of one
-another (same machine, device and inode) are one copy: they are shown as
-linked and add nothing to the reclaimable space.
+first, (copies - 1) * size, and files within a group by path. Names of one
+file (same machine, device and inode: hard links, or one file scanned through
+a symlinked directory or a bind mount) are one copy: they are shown as linked,
+add nothing to the reclaimable space, and a content with only one copy is no
+duplicate and is not listed.
 
 By default every machine in the catalog takes part (paths get a "machine:"
 prefix when there are several); --machine restricts to one. --under PATH keeps
@@ -39,7 +41,7 @@ Empty files are left out unless --min-size 0. Entries inside archives take part
 with --include-archived.
 
 Formats: text (default), fdupes (groups of paths separated by a blank line, as
-fdupes and jdupes print them), csv (one row per file), json (also --json):
+fdupes and jdupes print them, one name per copy), csv (one row per file), json (also --json):
 {"groups":[{"sha256","size","count","copies","reclaimable","files":[{"machine",
 "path"}]}],"groups_total","files_total","reclaimable_total"}. Output is
 streamed: memory stays flat however large the catalog.`,
@@ -176,7 +178,10 @@ func linkSets(fs []dto.DupeFile) ([]int, int) {
 }
 
 // dupesFdupes prints what fdupes and jdupes print: the paths of a group one
-// per line, and a blank line after each group.
+// per line, and a blank line after each group. Like them, it lists one name
+// per copy: of names that are one file (linked), only the first. A script
+// that keeps one path of a group and deletes the others must never delete a
+// file through one name while keeping it "safe" under another.
 type dupesFdupes struct {
 	w     *bufio.Writer
 	multi bool
@@ -188,7 +193,15 @@ func (d *dupesFdupes) begin(w *bufio.Writer, multi bool) error {
 }
 
 func (d *dupesFdupes) group(g dto.DupeGroup) error {
-	for _, f := range g.Files {
+	sets, _ := linkSets(g.Files)
+	printed := map[int]bool{}
+	for i, f := range g.Files {
+		if sets[i] > 0 {
+			if printed[sets[i]] {
+				continue
+			}
+			printed[sets[i]] = true
+		}
 		d.w.WriteString(location(f.Machine, f.Path, f.ArchivePath, d.multi))
 		d.w.WriteByte('\n')
 	}

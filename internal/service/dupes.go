@@ -14,7 +14,7 @@ type DupesOptions struct {
 	// Machine restricts the listing to one machine; "" means all.
 	Machine string
 	// Under restricts it to files below an absolute path: a group is listed
-	// when at least two of its files are under it, and shows only those.
+	// when at least two of its copies are under it, and shows only those.
 	Under string
 	// MinSize skips files smaller than this many bytes.
 	MinSize int64
@@ -26,10 +26,11 @@ func (o DupesOptions) filter() repo.DupeFilter {
 	return repo.DupeFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, IncludeArchived: o.IncludeArchived}
 }
 
-// Dupes calls fn for every group of at least two selected files with the same
-// content (same sha256), largest reclaimable space first, files ordered by
-// path, and returns the totals of what it listed. Hard links of one another
-// count as one copy, so they add nothing to the reclaimable space. Groups
+// Dupes calls fn for every group of selected files with the same content
+// (same sha256) and at least two distinct copies, largest reclaimable space
+// first, files ordered by path, and returns the totals of what it listed.
+// Names of one inode on one machine (hard links, or one file scanned under
+// two paths) count as one copy: they add nothing to the reclaimable space. Groups
 // are streamed from one read transaction: memory does not grow with the
 // catalog. An error from fn stops the listing and is returned.
 func (c *Catalog) Dupes(ctx context.Context, o DupesOptions, fn func(dto.DupeGroup) error) (dto.DupeTotals, error) {
