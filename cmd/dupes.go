@@ -30,9 +30,11 @@ func newDupesCmd(a *app) *cobra.Command {
 		Short: "List files with identical content, largest reclaimable space first",
 		Long: `dupes lists groups of present files with the same content (same sha256),
 from the catalog alone: no file is read. Groups come largest reclaimable space
-first, (copies - 1) * size, and files within a group by path. Hard links of one
-another (same machine, device and inode) are one copy: they are shown as
-linked and add nothing to the reclaimable space.
+first, (copies - 1) * size, and files within a group by path. Names of one
+file (same machine, device and inode: hard links, or one file scanned through
+a symlinked directory or a bind mount) are one copy: they are shown as linked,
+add nothing to the reclaimable space, and a content with only one copy is no
+duplicate and is not listed.
 
 By default every machine in the catalog takes part (paths get a "machine:"
 prefix when there are several); --machine restricts to one. Each PATH, like
@@ -45,7 +47,7 @@ unless --include-archived, as in find.
 
 Formats: text (default, for people: odd names are quoted), fdupes (the paths
 of a group one per line, byte for byte, and a blank line after each group, as
-fdupes and jdupes print them), csv (one row per file), json (also --json):
+fdupes and jdupes print them, one name per copy), csv (one row per file), json (also --json):
 {"groups":[{"sha256","size","count","copies","reclaimable","files":[{"machine",
 "path"}]}],"groups_total","files_total","reclaimable_total"}. -0 prints the
 fdupes format with every path ended by a NUL byte instead of a newline and
@@ -232,6 +234,11 @@ func linkSets(fs []dto.DupeFile) ([]int, int) {
 // ended by sep, and one more sep after each group. Paths are written byte
 // for byte, never quoted: a program reads them back exactly when sep is NUL,
 // and with a newline whenever no name holds one.
+//
+// Like them, it lists one name per copy: of names that are one file (linked),
+// only the first. A script that keeps one path of a group and deletes the
+// others must never delete a file through one name while keeping it "safe"
+// under another.
 type dupesFdupes struct {
 	w     *bufio.Writer
 	multi bool
@@ -244,7 +251,15 @@ func (d *dupesFdupes) begin(w *bufio.Writer, multi bool) error {
 }
 
 func (d *dupesFdupes) group(g dto.DupeGroup) error {
-	for _, f := range g.Files {
+	sets, _ := linkSets(g.Files)
+	printed := map[int]bool{}
+	for i, f := range g.Files {
+		if sets[i] > 0 {
+			if printed[sets[i]] {
+				continue
+			}
+			printed[sets[i]] = true
+		}
 		d.w.WriteString(exactLocation(f.Machine, f.Path, f.ArchivePath, d.multi))
 		d.w.WriteByte(d.sep)
 	}

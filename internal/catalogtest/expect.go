@@ -27,6 +27,8 @@ type Group struct {
 // ExpectDupes computes from the sample's file contents and the file system,
 // independently of the catalog, the groups Dupes must return for o, in the
 // documented order: largest reclaimable first, ties by sha256, files by path.
+// Names of one machine, device and inode are one copy, and a group needs two
+// copies.
 func (s *SampleCatalog) ExpectDupes(t testing.TB, o service.DupesOptions) []Group {
 	t.Helper()
 	type file struct {
@@ -94,6 +96,9 @@ func (s *SampleCatalog) ExpectDupes(t testing.TB, o service.DupesOptions) []Grou
 				g.Copies++
 				inodes[k] = -1 // count the set once
 			}
+		}
+		if g.Copies < 2 {
+			continue // one file under several names is no duplicate
 		}
 		g.Reclaimable = int64(g.Copies-1) * g.Size
 		out = append(out, g)

@@ -119,8 +119,10 @@ type TxMetrics struct {
 }
 
 // DupeFile is one place a duplicated content lives. Linked is set when another
-// file of the group is the same inode on the same machine (a hard link): the
-// two are one copy on disk.
+// file of the group is the same inode on the same machine (a hard link, or
+// the same file reached by another path: a symlinked directory, a bind
+// mount): the two are one copy on disk. Device and Inode are set for plain
+// files, 0 for archive entries.
 type DupeFile struct {
 	Machine     string `json:"machine"`
 	Path        string `json:"path"`
@@ -131,8 +133,8 @@ type DupeFile struct {
 }
 
 // DupeGroup is a set of files with identical content. Copies counts distinct
-// copies on disk: hard links of one another count once. Reclaimable is
-// (Copies-1) * Size, the bytes freed by keeping one copy.
+// copies on disk, at least two: names of one inode on one machine count
+// once. Reclaimable is (Copies-1) * Size, the bytes freed by keeping one copy.
 type DupeGroup struct {
 	SHA256      string     `json:"sha256"`
 	Size        int64      `json:"size"`

@@ -13,29 +13,70 @@ type DupeTotals struct {
 }
 
 // Location is one place a content lives: a machine, a path and, for an entry
-// of an archive, the entry's inner path.
+// of an archive, the entry's inner path. Check says, in a lookup, what was
+// found on disk there (see the Check constants); it is empty elsewhere.
 type Location struct {
 	Machine     string `json:"machine"`
 	Path        string `json:"path"`
 	ArchivePath string `json:"archive_path,omitempty"`
+	Check       string `json:"check,omitempty"`
+}
+
+// What a lookup found at a catalogued location.
+const (
+	// CheckVerified: on this machine, the file (for an archive entry, its
+	// archive) is there with the catalogued size and modification time.
+	CheckVerified = "verified"
+	// CheckOtherMachine: on another machine, so it could not be checked.
+	CheckOtherMachine = "other machine"
+	// CheckSkipped: on this machine, not checked (--no-check).
+	CheckSkipped = "not checked"
+	// CheckGone: on this machine, nothing is there any more.
+	CheckGone = "gone"
+	// CheckChanged: on this machine, something is there, but not with the
+	// catalogued size and modification time (or it is not a regular file).
+	CheckChanged = "changed"
+	// CheckFailed: on this machine, it could not be examined (permission
+	// denied, an I/O error).
+	CheckFailed = "cannot be checked"
+)
+
+// StoredLocation is a Location with what the catalog recorded of the file
+// there: for an archive entry, of its archive. Size is -1 when unknown.
+type StoredLocation struct {
+	Location
+	Size    int64
+	MtimeNS int64
+	Device  uint64
+	Inode   uint64
 }
 
 // LookupResult says whether the content of one local file is in the catalog,
-// and where. Error is set, and the rest empty, when the file could not be read.
+// and where. Locations are the places that count: verified on disk, or not
+// checkable (another machine) or not checked. Self are the catalogued names
+// of the looked-up file itself (same machine and absolute path, or same
+// device and inode), which are not copies. Stale are places on this machine
+// that are no longer as catalogued (Check says how). Found is true when
+// Locations is not empty. Error is set, and the rest empty, when the file
+// could not be read.
 type LookupResult struct {
 	File      string     `json:"file"`
 	SHA256    string     `json:"sha256,omitempty"`
 	Size      int64      `json:"size"`
 	Found     bool       `json:"found"`
 	Locations []Location `json:"locations"`
+	Self      []Location `json:"self"`
+	Stale     []Location `json:"stale"`
 	Error     string     `json:"error,omitempty"`
 }
 
 // MarshalJSON adds "file_b64" when File is not valid UTF-8 (see PathB64).
 func (r LookupResult) MarshalJSON() ([]byte, error) {
 	type plain LookupResult
-	if r.Locations == nil {
-		r.Locations = []Location{}
+	for _, l := range []*[]Location{&r.Locations, &r.Self, &r.Stale} {
+		if *l == nil {
+			*l = []Location{}
+		}
 	}
 	return json.Marshal(struct {
 		plain

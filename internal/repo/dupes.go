@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"database/sql"
 	"fmt"
@@ -56,13 +57,18 @@ func (d DupeFilter) where(a string) (string, []any) {
 }
 
 // groupsQuery lists the contents held by at least two selected files as
-// (sha256, n, copies, size): the number of files and of distinct copies.
+// (sha256, n, copies, size): the number of files, and an upper bound on the
+// number of distinct copies.
 //
-// Copies are the files minus the extra names of hard links: rows of one
-// machine, device and inode. Only files that had more than one link when
-// scanned can be such names, so that correction reads the few rows of the
-// partial index files_links instead of counting distinct inodes in every
-// group, which would cost more than the grouping itself.
+// Copies are the files minus the extra names of one file: rows of one
+// machine, device and inode, whatever their link count (hard links, and one
+// file reached through a symlinked directory or a bind mount). Counting
+// distinct inodes in every group costs more than the grouping itself, so
+// this query subtracts only the extra names it finds cheaply, among files
+// that had more than one link when scanned (the few rows of the partial
+// index files_links). Its copies is exact for every group without other
+// aliases; Dupes counts the rest exactly from the rows it reads anyway, and
+// exactGroupsQuery does it in SQL.
 func groupsQuery(d DupeFilter) (string, []any) {
 	where, args := d.where("f")
 	q := `SELECT g.sha256 AS sha256, g.n AS n, g.n - COALESCE(l.extra, 0) AS copies, g.size AS size
@@ -72,7 +78,27 @@ func groupsQuery(d DupeFilter) (string, []any) {
 			FROM (SELECT f.sha256 AS sha256, COUNT(*) AS k FROM files f
 				WHERE f.nlink > 1 AND f.inode <> 0 AND f.is_archived = 0 AND ` + where + `
 				GROUP BY f.sha256, f.machine, f.device, f.inode HAVING COUNT(*) > 1) s
-			GROUP BY s.sha256) l ON l.sha256 = g.sha256`
+			GROUP BY s.sha256) l ON l.sha256 = g.sha256
+		WHERE g.n - COALESCE(l.extra, 0) >= 2`
+	return q, append(args, args...)
+}
+
+// exactGroupsQuery is groupsQuery with copies counted exactly: the rows of
+// every group are grouped by machine, device and inode, whatever their link
+// count. On a catalog of a million files this adds about as much again as
+// the grouping costs, which is why Dupes does not use it.
+func exactGroupsQuery(d DupeFilter) (string, []any) {
+	where, args := d.where("f")
+	q := `WITH g AS MATERIALIZED (SELECT f.sha256 AS sha256, COUNT(*) AS n, MAX(f.size) AS size
+			FROM files f WHERE ` + where + ` GROUP BY f.sha256 HAVING COUNT(*) >= 2)
+		SELECT sha256, n, copies, size FROM (
+			SELECT g.sha256 AS sha256, g.n AS n, g.n - COALESCE(l.extra, 0) AS copies, g.size AS size
+			FROM g LEFT JOIN (SELECT s.sha256 AS sha256, SUM(s.k - 1) AS extra
+				FROM (SELECT f.sha256 AS sha256, COUNT(*) AS k FROM g CROSS JOIN files f
+					WHERE f.sha256 = g.sha256 AND f.inode <> 0 AND f.is_archived = 0 AND ` + where + `
+					GROUP BY f.sha256, f.machine, f.device, f.inode HAVING COUNT(*) > 1) s
+				GROUP BY s.sha256) l ON l.sha256 = g.sha256)
+		WHERE copies >= 2`
 	return q, append(args, args...)
 }
 
@@ -83,23 +109,29 @@ type dupeRow struct {
 	Machine, Path, ArchivePath string
 }
 
-// Dupes calls fn for every group of at least two selected files with the
-// same content, largest reclaimable space ((copies-1) * size) first, ties by
-// sha256, files within a group by path (then machine and archive path).
+// Dupes calls fn for every group of selected files with the same content
+// and at least two distinct copies, largest reclaimable space ((copies-1) *
+// size) first, ties by sha256, files within a group by path (then machine and
+// archive path). Files of one machine, device and inode are one copy, shown
+// as Linked.
 //
 // It is one statement: the groups come from one pass over files_content in
 // content order, their files from the same index, adjacent, and the database
 // sorts the rows, spilling to temporary files when they outgrow its memory.
-// Only the group being read is held here, so memory does not grow with the
-// catalog. fn's error stops the listing and is returned.
+// The statement orders groups by groupsQuery's copies, an upper bound; the
+// copies counted here from the rows can only be fewer, and then the group
+// belongs later in the listing: it is held until the listing gets there.
+// Only those groups and the group being read are held, so memory does not
+// grow with the catalog unless most of it was scanned twice under two
+// names. fn's error stops the listing and is returned.
 func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
 	groups, args := groupsQuery(d)
 	where, wargs := d.where("f2")
-	// Device and inode only of files that may be hard links (see markLinked).
+	// Device and inode of plain files; 0 for archive entries (see markLinked).
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT g.sha256, g.size, g.n, g.copies,
 			f2.machine, f2.path, f2.archive_path,
-			CASE WHEN f2.nlink > 1 AND f2.inode <> 0 AND f2.is_archived = 0 THEN f2.device ELSE 0 END,
-			CASE WHEN f2.nlink > 1 AND f2.inode <> 0 AND f2.is_archived = 0 THEN f2.inode ELSE 0 END
+			CASE WHEN f2.inode <> 0 AND f2.is_archived = 0 THEN f2.device ELSE 0 END,
+			CASE WHEN f2.inode <> 0 AND f2.is_archived = 0 THEN f2.inode ELSE 0 END
 		FROM (`+groups+`) g
 		CROSS JOIN files f2
 		WHERE f2.sha256 = g.sha256 AND `+where+`
@@ -112,11 +144,25 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 	var cur []byte
 	var r dupeRow
 	var sum, machine sql.RawBytes
+	var later laterGroups
 	emit := func() error {
 		if len(g.Files) == 0 {
 			return nil
 		}
-		markLinked(g.Files)
+		copies := markLinked(g.Files)
+		switch {
+		case copies < 2:
+			return nil // one file under several names: nothing to reclaim
+		case copies < g.Copies:
+			g.Copies, g.Reclaimable = copies, int64(copies-1)*g.Size
+			heap.Push(&later, g)
+			return nil
+		}
+		for len(later) > 0 && later.before(0, &g) {
+			if err := fn(heap.Pop(&later).(dto.DupeGroup)); err != nil {
+				return err
+			}
+		}
 		return fn(g)
 	}
 	for rows.Next() {
@@ -142,36 +188,91 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("list duplicates: %w", err)
 	}
-	return emit()
+	if err := emit(); err != nil {
+		return err
+	}
+	for len(later) > 0 {
+		if err := fn(heap.Pop(&later).(dto.DupeGroup)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// laterGroups is a heap of groups held back by Dupes, in listing order.
+type laterGroups []dto.DupeGroup
+
+// before reports whether held group i is listed before g: more reclaimable
+// space, or as much and a smaller sha256 (hex sorts as the raw bytes do).
+func (h laterGroups) before(i int, g *dto.DupeGroup) bool {
+	if h[i].Reclaimable != g.Reclaimable {
+		return h[i].Reclaimable > g.Reclaimable
+	}
+	return h[i].SHA256 < g.SHA256
+}
+
+func (h laterGroups) Len() int           { return len(h) }
+func (h laterGroups) Less(i, j int) bool { return h.before(i, &h[j]) }
+func (h laterGroups) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *laterGroups) Push(x any)        { *h = append(*h, x.(dto.DupeGroup)) }
+func (h *laterGroups) Pop() any {
+	old := *h
+	g := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return g
 }
 
 // markLinked sets Linked on files that share machine, device and inode with
-// another file of the group: hard links, which Dupes counts as one copy.
-// Device and Inode are set only on files that may be links (see Dupes).
-func markLinked(fs []dto.DupeFile) {
+// another file of the group, and returns the number of distinct copies: the
+// files, each set of names of one inode counted once. Such names are hard
+// links, or one file reached by two paths (a symlinked directory, a bind
+// mount); either way they are one copy on disk. Device and Inode are 0 for
+// archive entries, each its own copy.
+func markLinked(fs []dto.DupeFile) int {
 	type key struct {
 		machine       string
 		device, inode uint64
 	}
-	var n map[key]int
+	copies := len(fs)
+	// Most groups are a few files: comparing each pair costs less than a map.
+	if len(fs) <= 16 {
+		for i := range fs {
+			if fs[i].Inode == 0 {
+				continue
+			}
+			extra := false
+			for j := range i {
+				if fs[j].Inode == fs[i].Inode && fs[j].Device == fs[i].Device && fs[j].Machine == fs[i].Machine {
+					fs[i].Linked, fs[j].Linked = true, true
+					extra = true
+				}
+			}
+			if extra {
+				copies--
+			}
+		}
+		return copies
+	}
+	n := make(map[key]int)
 	for _, f := range fs {
 		if f.Inode != 0 {
-			if n == nil {
-				n = make(map[key]int)
-			}
 			n[key{f.Machine, f.Device, f.Inode}]++
 		}
 	}
 	for i, f := range fs {
-		if f.Inode != 0 && n[key{f.Machine, f.Device, f.Inode}] > 1 {
+		if k := n[key{f.Machine, f.Device, f.Inode}]; f.Inode != 0 && k > 1 {
 			fs[i].Linked = true
 		}
 	}
+	for _, c := range n {
+		copies -= c - 1
+	}
+	return copies
 }
 
 // DupeTotals returns the totals of what Dupes would list with d.
 func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, error) {
-	q, args := groupsQuery(d)
+	q, args := exactGroupsQuery(d)
 	var t struct {
 		Groups      int64 `db:"groups_total"`
 		Files       int64 `db:"files_total"`

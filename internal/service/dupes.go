@@ -16,7 +16,7 @@ type DupesOptions struct {
 	// Machine restricts the listing to one machine; "" means all.
 	Machine string
 	// Under restricts it to files below any of these absolute paths: a group
-	// is listed when at least two of its files are below them, and shows
+	// is listed when at least two of its copies are below them, and shows
 	// only those.
 	Under []string
 	// MinSize skips files smaller than this many bytes.
@@ -41,10 +41,11 @@ func (o DupesOptions) filter() repo.DupeFilter {
 	return f
 }
 
-// Dupes calls fn for every group of at least two selected files with the same
-// content (same sha256), largest reclaimable space first, files ordered by
-// path, and returns the totals of what it listed. Hard links of one another
-// count as one copy, so they add nothing to the reclaimable space. Groups
+// Dupes calls fn for every group of selected files with the same content
+// (same sha256) and at least two distinct copies, largest reclaimable space
+// first, files ordered by path, and returns the totals of what it listed.
+// Names of one inode on one machine (hard links, or one file scanned under
+// two paths) count as one copy: they add nothing to the reclaimable space. Groups
 // are streamed from one read transaction: memory does not grow with the
 // catalog. An error from fn stops the listing and is returned; a malformed
 // Name is a *BadQueryError.

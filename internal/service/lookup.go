@@ -2,37 +2,83 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
+	"github.com/indexer/indexer/internal/walk"
 )
 
-// Lookup hashes each local file in one pass, as scan does, and calls fn with where its
-// content is in the catalog: every present file and archive entry with the
-// same sha256, on any machine. A file that cannot be read gets a result with
-// Error set, and Lookup goes on with the next. Only fn's error, a cancelled
-// ctx or a catalog failure stop it.
-func (c *Catalog) Lookup(ctx context.Context, files []string, fn func(dto.LookupResult) error) error {
+// LookupOptions tune Lookup.
+type LookupOptions struct {
+	// Machine is the machine Lookup runs on: its catalogued files can be
+	// checked on disk, and one of them may be the looked-up file itself.
+	Machine string
+	// NoCheck trusts the catalog: places on Machine are not checked on disk.
+	NoCheck bool
+}
+
+// Lookup hashes each local file in one pass, as scan does, and calls fn with
+// where its content is in the catalog: every present file and archive entry
+// with the same sha256, on any machine. A place that is the looked-up file
+// itself (on o.Machine, the same absolute path, or the same device and inode
+// as catalogued or as found on disk now) is no copy: it goes to Self. Every
+// other place on o.Machine is checked on disk unless o.NoCheck: it counts
+// only when the file (for an archive entry, its archive) is there with the
+// catalogued size and modification time, and goes to Stale otherwise.
+// Places on other machines cannot be checked and count. A file that cannot
+// be read gets a result with Error set, and Lookup goes on with the next.
+// Only fn's error, a cancelled ctx or a catalog failure stop it.
+func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, fn func(dto.LookupResult) error) error {
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		res := dto.LookupResult{File: name}
-		h, err := lookupHash(ctx, name)
+		h, st, err := lookupHash(ctx, name)
 		if err != nil {
 			res.Error = err.Error()
 		} else {
 			res.SHA256, res.Size = h.SHA256, h.Size
+			var places []dto.StoredLocation
 			err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 				var err error
-				res.Locations, err = r.Files.Locations(ctx, h.SHA256)
+				places, err = r.Files.Locations(ctx, h.SHA256)
 				return err
 			})
 			if err != nil {
 				return err
+			}
+			abs, err := filepath.Abs(name)
+			if err != nil {
+				return fmt.Errorf("resolve %s: %w", name, err)
+			}
+			for _, p := range places {
+				l := p.Location
+				switch {
+				case p.Machine != o.Machine:
+					l.Check = dto.CheckOtherMachine
+				case p.ArchivePath == "" && (p.Path == abs || sameInode(p.Device, p.Inode, st)):
+					res.Self = append(res.Self, l)
+					continue
+				case o.NoCheck:
+					l.Check = dto.CheckSkipped
+				default:
+					l.Check = checkPlace(p, st)
+				}
+				switch l.Check {
+				case dto.CheckVerified, dto.CheckOtherMachine, dto.CheckSkipped:
+					res.Locations = append(res.Locations, l)
+				case checkSelf:
+					l.Check = ""
+					res.Self = append(res.Self, l)
+				default:
+					res.Stale = append(res.Stale, l)
+				}
 			}
 			res.Found = len(res.Locations) > 0
 		}
@@ -43,23 +89,51 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, fn func(dto.Lookup
 	return nil
 }
 
-// lookupHash returns the digests of a regular file, read once as scan reads
-// it (a file that keeps changing while read is an error), or an error that
-// names the file. It stats first, so that a directory or a named pipe gets a
-// clear sentence.
-func lookupHash(ctx context.Context, name string) (dto.FileHash, error) {
-	fi, err := os.Stat(name)
-	if err != nil {
-		return dto.FileHash{}, fmt.Errorf("cannot read %s: %w", name, cause(err))
+// checkSelf is what checkPlace says of a place that is, on disk now, the
+// looked-up file itself.
+const checkSelf = "self"
+
+// sameInode reports whether a catalogued device and inode are those of st.
+func sameInode(device, inode uint64, st walk.Stat) bool {
+	return inode != 0 && device == st.Device && inode == st.Inode
+}
+
+// checkPlace examines a catalogued place on this machine: it is verified when
+// the file there (an entry's archive) has the catalogued size and mtime.
+// self is the looked-up file, which a place reached through another name
+// (a symlink, a bind mount) may be although the catalog does not say so.
+func checkPlace(p dto.StoredLocation, self walk.Stat) string {
+	st, err := walk.Follow(p.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		return dto.CheckGone
+	case err != nil:
+		return dto.CheckFailed + ": " + cause(err).Error()
+	case p.ArchivePath == "" && sameInode(st.Device, st.Inode, self):
+		return checkSelf
+	case !st.IsRegular() || st.Size != p.Size || st.MtimeNS != p.MtimeNS:
+		return dto.CheckChanged
 	}
-	if !fi.Mode().IsRegular() {
-		return dto.FileHash{}, fmt.Errorf("cannot read %s: it is %s, not a regular file", name, kind(fi.Mode()))
+	return dto.CheckVerified
+}
+
+// lookupHash returns the digests of a regular file, read once as scan reads
+// it (a file that keeps changing while read is an error), and its stat, or
+// an error that names the file. It stats first, so that a directory or a
+// named pipe gets a clear sentence.
+func lookupHash(ctx context.Context, name string) (dto.FileHash, walk.Stat, error) {
+	st, err := walk.Follow(name)
+	if err != nil {
+		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: %w", name, cause(err))
+	}
+	if !st.IsRegular() {
+		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: it is %s, not a regular file", name, kind(st.Mode))
 	}
 	_, h, err := hashFile(ctx, name, true, &ScanProgress{})
 	if err != nil {
-		return dto.FileHash{}, fmt.Errorf("cannot read %s: %w", name, err)
+		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: %w", name, err)
 	}
-	return h, nil
+	return h, st, nil
 }
 
 func kind(m fs.FileMode) string {

@@ -30,7 +30,8 @@ func TestLookup(t *testing.T) {
 		})
 		missing := filepath.Join(dir, "missing.jpg")
 		var got []dto.LookupResult
-		err := s.Lookup(context.Background(), []string{have, fresh, missing, dir, onlyGone}, func(r dto.LookupResult) error {
+		// From a machine without files in the catalog: every place is elsewhere.
+		err := s.Lookup(context.Background(), []string{have, fresh, missing, dir, onlyGone}, service.LookupOptions{Machine: "here"}, func(r dto.LookupResult) error {
 			got = append(got, r)
 			return nil
 		})
@@ -43,13 +44,14 @@ func TestLookup(t *testing.T) {
 		m1, m2 := s.Roots[catalogtest.M1], s.Roots[catalogtest.M2]
 		zip := filepath.Join(m2, "docs", "old.zip")
 		sum := sha256.Sum256([]byte(strings.Repeat("photo ", 500)))
+		other := dto.CheckOtherMachine
 		want := dto.LookupResult{File: have, SHA256: hex.EncodeToString(sum[:]), Size: 3000, Found: true, Locations: []dto.Location{
-			{Machine: "m1", Path: filepath.Join(m1, "a", "photo1-copy.JPG")},
-			{Machine: "m1", Path: filepath.Join(m1, "a", "photo1.jpg")},
-			{Machine: "m1", Path: filepath.Join(m1, "b", "deep", "x.jpg")},
-			{Machine: "m1", Path: filepath.Join(m1, "b", "link.jpg")},
-			{Machine: "m2", Path: zip, ArchivePath: "2019/photo1.jpg"},
-			{Machine: "m2", Path: filepath.Join(m2, "photos", "photo1.jpg")},
+			{Machine: "m1", Path: filepath.Join(m1, "a", "photo1-copy.JPG"), Check: other},
+			{Machine: "m1", Path: filepath.Join(m1, "a", "photo1.jpg"), Check: other},
+			{Machine: "m1", Path: filepath.Join(m1, "b", "deep", "x.jpg"), Check: other},
+			{Machine: "m1", Path: filepath.Join(m1, "b", "link.jpg"), Check: other},
+			{Machine: "m2", Path: zip, ArchivePath: "2019/photo1.jpg", Check: other},
+			{Machine: "m2", Path: filepath.Join(m2, "photos", "photo1.jpg"), Check: other},
 		}}
 		if !reflect.DeepEqual(got[0], want) {
 			t.Errorf("have.jpg:\n got %+v\nwant %+v", got[0], want)
@@ -77,7 +79,7 @@ func TestLookupDeletedIsNotFound(t *testing.T) {
 	dir := t.TempDir()
 	// "hello\n" is also in present files; only the DEL row must be left out.
 	catalogtest.WriteFiles(t, dir, map[string]string{"h.txt": "hello\n"})
-	err := s.Lookup(context.Background(), []string{filepath.Join(dir, "h.txt")}, func(r dto.LookupResult) error {
+	err := s.Lookup(context.Background(), []string{filepath.Join(dir, "h.txt")}, service.LookupOptions{Machine: "here"}, func(r dto.LookupResult) error {
 		for _, l := range r.Locations {
 			if strings.HasSuffix(l.Path, "gone.txt") {
 				t.Errorf("deleted %s listed", l.Path)

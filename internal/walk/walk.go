@@ -69,6 +69,19 @@ type Options struct {
 	Own func(Stat) bool
 }
 
+// realPaths returns paths with their symlinks resolved; a path that cannot
+// be resolved (it does not exist) is kept as it is.
+func realPaths(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = p
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			out[i] = r
+		}
+	}
+	return out
+}
+
 // ValidatePatterns checks exclude patterns up front: a malformed one, or one
 // that can never match anything, is an error that says why.
 func ValidatePatterns(patterns []string) error {
@@ -135,6 +148,9 @@ func Walk(ctx context.Context, roots []string, opts Options, fn func(Event) erro
 	w := walker{ctx: ctx, opts: opts, fn: fn, roots: roots, isRoot: map[string]bool{}, seen: map[devIno]string{}}
 	for _, r := range roots {
 		w.isRoot[r] = true
+	}
+	if opts.FollowSymlinks {
+		w.realRoots = realPaths(roots)
 	}
 	// Every root claims its directory first, so that the walk of another
 	// root reaching it (a bind mount, a followed symlink) skips it. Roots
@@ -243,6 +259,10 @@ type walker struct {
 	seen   map[devIno]string // directories walked or claimed by a root, with their path
 	stack  []*dir
 	links  []link
+	// realRoots are the roots with every symlink resolved, as the targets
+	// of followed links are: a symlink to a file below a root that is, or
+	// passes through, a symlink is still a link inside the roots.
+	realRoots []string
 }
 
 // drain walks the directories on the stack and all below them, depth
@@ -336,7 +356,7 @@ func (w *walker) entry(dirfd int, d *dir, name string) error {
 		return nil
 	}
 	if target.IsRegular() {
-		if real, err := filepath.EvalSymlinks(p); err == nil && under(real, w.roots) {
+		if real, err := filepath.EvalSymlinks(p); err == nil && under(real, w.realRoots) {
 			return skip(target, ReasonLinkIn)
 		}
 	}
