@@ -140,7 +140,7 @@ func MarkDeleted(tb testing.TB, c *service.Catalog, machine string, paths ...str
 		if sc.ID, err = r.Scans.Create(ctx, sc); err != nil {
 			return err
 		}
-		if err := r.Files.MarkDeleted(ctx, ids, sc.ID, now); err != nil {
+		if err := r.Files.MarkDeleted(ctx, machine, ids, sc.ID, now); err != nil {
 			return err
 		}
 		sc.Finished, sc.Status, sc.Deleted = time.Now(), dto.ScanComplete, int64(len(ids))

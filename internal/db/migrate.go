@@ -176,6 +176,11 @@ func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 			return fmt.Errorf("record migration %s: %w", m.name, err)
 		}
 	}
+	// Every answer a server cached from the old schema is suspect: tell
+	// them all (a new catalog has no server yet, but a row costs nothing).
+	if _, err := RecordEvent(ctx, tx, []string{EpochTag}); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit migration: %w", err)
 	}

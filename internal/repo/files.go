@@ -13,10 +13,19 @@ import (
 )
 
 // Files stores one row per file per machine.
-type Files struct{ x Executor }
+type Files struct {
+	x Executor
+	t *Touched
+}
 
 // NewFiles returns a Files working on x.
 func NewFiles(x Executor) *Files { return &Files{x: x} }
+
+// Touching makes f record the tags of its writes in t, and returns f.
+func (f *Files) Touching(t *Touched) *Files {
+	f.t = t
+	return f
+}
 
 type fileRow struct {
 	ID           int64         `db:"id"`
@@ -84,6 +93,7 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConfl
 	if len(files) == 0 {
 		return nil
 	}
+	f.t.touchFiles(files)
 	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
 			created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived,
 			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
@@ -199,16 +209,17 @@ func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, w
 	return rows.Err()
 }
 
-// MarkDeleted sets operation DEL on the files with ids. The rows stay, so the
-// history is kept.
-func (f *Files) MarkDeleted(ctx context.Context, ids []int64, scanID int64, scanned time.Time) error {
-	return f.updateIDs(ctx, "UPDATE files SET operation = 'DEL', scanned = ?, scan_id = ? WHERE id IN (?)", ids, nanos(scanned), scanID)
-}
-
-func (f *Files) updateIDs(ctx context.Context, stmt string, ids []int64, scanned, scanID int64) error {
+// MarkDeleted sets operation DEL on the files of machine with ids. The rows
+// stay, so the history is kept.
+func (f *Files) MarkDeleted(ctx context.Context, machine string, ids []int64, scanID int64, scanned time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	f.t.Add(dto.TagFiles, dto.MachineTag(machine))
 	for start := 0; start < len(ids); start += ChunkSize {
 		chunk := ids[start:min(start+ChunkSize, len(ids))]
-		q, args, err := sqlx.In(stmt, scanned, scanID, chunk)
+		q, args, err := sqlx.In("UPDATE files SET operation = 'DEL', scanned = ?, scan_id = ? WHERE machine = ? AND id IN (?)",
+			nanos(scanned), scanID, machine, chunk)
 		if err != nil {
 			return err
 		}

@@ -514,7 +514,7 @@ func TestMarkDeletedCounts(t *testing.T) {
 			return err
 		}
 		// 210 deleted (two chunks); the others are left as they were.
-		return r.files.MarkDeleted(ctx, ids[20:230], scanID, seen.Add(time.Second))
+		return r.files.MarkDeleted(ctx, "m1", ids[20:230], scanID, seen.Add(time.Second))
 	})
 
 	got := getByPaths(t, d, "m1", paths)

@@ -14,10 +14,19 @@ import (
 )
 
 // Scans stores one row per scan run.
-type Scans struct{ x Executor }
+type Scans struct {
+	x Executor
+	t *Touched
+}
 
 // NewScans returns a Scans working on x.
 func NewScans(x Executor) *Scans { return &Scans{x: x} }
+
+// Touching makes s record the tags of its writes in t, and returns s.
+func (s *Scans) Touching(t *Touched) *Scans {
+	s.t = t
+	return s
+}
 
 type scanRow struct {
 	ID          int64          `db:"id"`
@@ -107,6 +116,7 @@ func (s *Scans) Create(ctx context.Context, sc dto.Scan) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.t.Add(dto.TagScans)
 	var id int64
 	err = sqlx.GetContext(ctx, s.x, &id, s.x.Rebind(
 		"INSERT INTO scans (machine, roots, started, status, host, pid) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"),
@@ -119,6 +129,7 @@ func (s *Scans) Create(ctx context.Context, sc dto.Scan) (int64, error) {
 
 // Finish stores the final status, counts and metrics of scan sc.ID.
 func (s *Scans) Finish(ctx context.Context, sc dto.Scan) error {
+	s.t.Add(dto.TagScans)
 	var metrics any
 	if sc.TxMetrics != nil {
 		b, err := json.Marshal(sc.TxMetrics)
@@ -189,6 +200,7 @@ func (s *Scans) RunningOn(ctx context.Context, host string) (map[int64]Owner, er
 // MarkInterrupted records scan id, still marked running, as interrupted at
 // finished.
 func (s *Scans) MarkInterrupted(ctx context.Context, id int64, finished time.Time) error {
+	s.t.Add(dto.TagScans)
 	_, err := s.x.ExecContext(ctx, s.x.Rebind("UPDATE scans SET status = ?, finished = ? WHERE id = ? AND status = ?"),
 		string(dto.ScanInterrupted), finished.UnixNano(), id, string(dto.ScanRunning))
 	if err != nil {

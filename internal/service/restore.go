@@ -70,6 +70,10 @@ func (c *Catalog) restoreChecked(ctx context.Context, src string, info db.Info, 
 
 	in := &install{staged: staged, force: opts.Force, now: time.Now()}
 	err = withWait(opts, c.log, cat, func(wait bool) error { return c.db.Replace(ctx, wait, in.swap(ctx)) })
+	if in.swapped {
+		// Whatever this process cached was read from the file replaced.
+		c.uow.Announce(dto.TagEpoch)
+	}
 	if err != nil {
 		return dto.Restore{}, in.note(fmt.Errorf("restore %s from %s: %w", cat, src, err))
 	}
@@ -314,6 +318,7 @@ type install struct {
 	logs    []string // where its logs were saved
 	problem error    // why the replaced file could not be used; nil if it could
 	created bool     // there was no file
+	swapped bool     // the staged file was moved over the catalog
 }
 
 func (in *install) swap(ctx context.Context) func(path string) error {
@@ -388,6 +393,7 @@ func (in *install) run(ctx context.Context, path string) error {
 	if err := os.Rename(in.staged, path); err != nil {
 		return fmt.Errorf("move the restored catalog into place: %w", err)
 	}
+	in.swapped = true
 	return fsyncDir(filepath.Dir(path))
 }
 

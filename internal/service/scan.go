@@ -202,7 +202,7 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 	s := &scanRun{
 		c:         c,
 		opts:      opts,
-		uow:       uow.New(c.db), // its own, so the metrics are this scan's
+		uow:       c.uow.Fork(), // its own, so the metrics are this scan's
 		known:     map[string]*known{},
 		entries:   map[string]map[string]*known{},
 		protected: map[string]bool{},
@@ -829,7 +829,7 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 	for start := 0; start < len(ids); start += deleteIDs {
 		chunk := ids[start:min(start+deleteIDs, len(ids))]
 		err := s.uow.Do(ctx, "scan.delete", func(ctx context.Context, r *uow.Repos) error {
-			return r.Files.MarkDeleted(ctx, chunk, s.rep.ID, s.rep.Started)
+			return r.Files.MarkDeleted(ctx, s.opts.Machine, chunk, s.rep.ID, s.rep.Started)
 		})
 		if err != nil {
 			return fmt.Errorf("record deletions: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -21,12 +22,22 @@ type Repos struct {
 	Scans   *repo.Scans
 	Indexes *repo.Indexes
 	// Tx is the transaction itself, for the rare statement no repository has.
+	// A write through it names what it changed with Touch.
 	Tx *sqlx.Tx
+
+	touched *repo.Touched
 }
 
 func newRepos(tx *sqlx.Tx) *Repos {
-	return &Repos{Files: repo.NewFiles(tx), Scans: repo.NewScans(tx), Indexes: repo.NewIndexes(tx), Tx: tx}
+	t := &repo.Touched{}
+	return &Repos{Files: repo.NewFiles(tx).Touching(t), Scans: repo.NewScans(tx).Touching(t),
+		Indexes: repo.NewIndexes(tx).Touching(t), Tx: tx, touched: t}
 }
+
+// Touch records tags (see dto.TagFiles and its kin) as changed by this
+// transaction, for a write made through Tx. Repository methods record their
+// own.
+func (r *Repos) Touch(tags ...string) { r.touched.Add(tags...) }
 
 // UoW runs units of work against a catalog and keeps their metrics.
 type UoW struct {
@@ -37,11 +48,46 @@ type UoW struct {
 
 	mu      sync.Mutex
 	metrics map[string]*dto.OpMetrics
+
+	// onCommit is shared with the units of work forked from this one.
+	onCommit *atomic.Pointer[func(tags []string)]
 }
 
 // New returns a UoW over d, retrying busy transactions d.Options().BusyRetries times.
 func New(d *db.DB) *UoW {
-	return &UoW{db: d, retries: d.Options().BusyRetries, backoff: 50 * time.Millisecond, metrics: map[string]*dto.OpMetrics{}}
+	return &UoW{db: d, retries: d.Options().BusyRetries, backoff: 50 * time.Millisecond, metrics: map[string]*dto.OpMetrics{},
+		onCommit: &atomic.Pointer[func(tags []string)]{}}
+}
+
+// Fork returns a unit of work on the same catalog with metrics of its own
+// (a scan keeps its own), sharing u's OnCommit function: one set on either,
+// before or after the fork, is called for the commits of both.
+func (u *UoW) Fork() *UoW {
+	f := New(u.db)
+	f.retries, f.backoff, f.onCommit = u.retries, u.backoff, u.onCommit
+	return f
+}
+
+// OnCommit sets fn to be called, in the committing goroutine, after each
+// write transaction that changed rows commits, with the tags it touched
+// (sorted); nil removes it. A server sets it to invalidate its cache at once:
+// the same tags are recorded in the catalog's events table in the
+// transaction itself, for other processes. fn must not block for long.
+func (u *UoW) OnCommit(fn func(tags []string)) {
+	if fn == nil {
+		u.onCommit.Store(nil)
+		return
+	}
+	u.onCommit.Store(&fn)
+}
+
+// Announce hands tags to the OnCommit function, if one is set: for a change
+// to the catalog that is no transaction of Do, such as a restore replacing
+// the file (dto.TagEpoch).
+func (u *UoW) Announce(tags ...string) {
+	if fn := u.onCommit.Load(); fn != nil && len(tags) > 0 {
+		(*fn)(tags)
+	}
 }
 
 // DB returns the catalog the unit of work runs on.
@@ -49,16 +95,23 @@ func (u *UoW) DB() *db.DB { return u.db }
 
 // Do runs fn in one write transaction and commits it. If fn returns an error or
 // panics, the transaction is rolled back and the error (or panic) passed on.
-// The commit's error is returned. When the catalog is busy (SQLITE_BUSY or
+// The commit's error is returned. The tags the repositories touched in fn are
+// written in the transaction, last, as one row of the events table, and
+// after the commit handed to the OnCommit function. When the catalog is busy (SQLITE_BUSY or
 // SQLITE_LOCKED, after SQLite's own busy timeout) the whole of fn is run again,
 // up to the configured number of retries, so fn must not have effects outside
 // the transaction that cannot be repeated. op names the operation in metrics.
 func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos) error) error {
 	start := time.Now()
 	var err error
+	var tags []string
 	retries := 0
 	for attempt := 0; ; attempt++ {
-		err = u.db.WithWrite(func(w *sqlx.DB) error { return runTx(ctx, w, nil, fn) })
+		err = u.db.WithWrite(func(w *sqlx.DB) error {
+			var err error
+			tags, err = runTx(ctx, w, nil, fn)
+			return err
+		})
 		if err == nil || !db.IsBusy(err) || attempt >= u.retries || ctx.Err() != nil {
 			break
 		}
@@ -71,6 +124,9 @@ func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos
 		}
 	}
 	u.record(op, time.Since(start), retries, err)
+	if err == nil {
+		u.Announce(tags...)
+	}
 	return err
 }
 
@@ -78,14 +134,18 @@ func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos
 // the same snapshot. Repositories handed to fn must not write.
 func (u *UoW) Read(ctx context.Context, fn func(context.Context, *Repos) error) error {
 	return u.db.WithRead(func(r *sqlx.DB) error {
-		return runTx(ctx, r, &sqlReadOnly, fn)
+		_, err := runTx(ctx, r, &sqlReadOnly, fn)
+		return err
 	})
 }
 
-func runTx(ctx context.Context, x *sqlx.DB, opts *txOptions, fn func(context.Context, *Repos) error) (err error) {
+// runTx runs fn in a transaction and commits it. A write transaction (opts
+// nil) records the tags fn touched in the events table before the commit,
+// and returns them.
+func runTx(ctx context.Context, x *sqlx.DB, opts *txOptions, fn func(context.Context, *Repos) error) (tags []string, err error) {
 	tx, err := x.BeginTxx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -96,13 +156,21 @@ func runTx(ctx context.Context, x *sqlx.DB, opts *txOptions, fn func(context.Con
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(ctx, newRepos(tx)); err != nil {
-		return err
+	r := newRepos(tx)
+	if err = fn(ctx, r); err != nil {
+		return nil, err
+	}
+	if opts == nil {
+		if tags = r.touched.Tags(); len(tags) > 0 {
+			if _, err = db.RecordEvent(ctx, tx, tags); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return nil, fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return tags, nil
 }
 
 func (u *UoW) record(op string, d time.Duration, retries int, err error) {
