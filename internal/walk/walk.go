@@ -66,6 +66,10 @@ type Options struct {
 	// ReasonCatalog. It is asked of every entry, roots included, and of
 	// what a followed symlink leads to.
 	Own func(Stat) bool
+	// Dir, when set, is called with the path of each directory whose
+	// entries were listed, before the events of those entries; a directory
+	// that could not be listed is an Error event instead.
+	Dir func(path string)
 }
 
 // ValidatePatterns checks exclude patterns up front.
@@ -244,6 +248,9 @@ func (w *walker) drain() error {
 				return err
 			}
 			continue
+		}
+		if w.opts.Dir != nil {
+			w.opts.Dir(d.path)
 		}
 		n := len(w.stack)
 		err = w.entries(f, d, names)
