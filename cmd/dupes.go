@@ -22,6 +22,7 @@ func newDupesCmd(a *app) *cobra.Command {
 	var (
 		minSize, under, format string
 		includeArchived        bool
+		dirs                   dirsFlags
 	)
 	c := &cobra.Command{
 		Use:   "dupes",
@@ -49,6 +50,9 @@ streamed: memory stays flat however large the catalog.`,
   indexer dupes --json > dupes.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if dirs.dirs || dirs.content || dirs.subset {
+				return runDupeDirs(cmd, a, dirs, minSize, under, format)
+			}
 			opts := service.DupesOptions{Machine: explicitMachine(cmd, a), IncludeArchived: includeArchived}
 			var err error
 			if opts.MinSize, err = sizeFlag("min-size", minSize); err != nil {
@@ -103,6 +107,7 @@ streamed: memory stays flat however large the catalog.`,
 	f.StringVar(&under, "under", "", "only files below this path")
 	f.BoolVar(&includeArchived, "include-archived", false, "also group entries inside archives")
 	f.StringVar(&format, "format", "text", "output format: text, fdupes, csv or json")
+	dirs.register(c)
 	return c
 }
 

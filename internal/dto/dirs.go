@@ -62,3 +62,20 @@ type DirSubset struct {
 	// Extra is how many files In holds that Dir lacks.
 	Extra int64 `json:"extra"`
 }
+
+// MarshalJSON writes {"machine", "path"}, with "linked": true for a
+// directory in a link set and "path_b64" for a path that is not UTF-8.
+func (d DirRef) MarshalJSON() ([]byte, error) {
+	b := append([]byte(`{"machine":`), appendString(nil, d.Machine)...)
+	b = append(b, `,"path":`...)
+	b = appendString(b, d.Path)
+	if d.Link > 0 {
+		b = append(b, `,"linked":true`...)
+	}
+	if s := PathB64(d.Path); s != "" {
+		b = append(b, `,"path_b64":"`...)
+		b = append(b, s...)
+		b = append(b, '"')
+	}
+	return append(b, '}'), nil
+}
