@@ -212,22 +212,33 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 	return rows.Err()
 }
 
-// ChangedDirs returns the directories (by DirKey) of the plain files of
-// machine that the scans ids wrote.
-func (r *Dirs) ChangedDirs(ctx context.Context, machine string, ids []int64) ([]string, error) {
-	var out []string
+// ChangedDirs returns the directories of the plain files of machine that
+// the scans ids wrote, each with whether a file written there is present
+// (not DEL).
+func (r *Dirs) ChangedDirs(ctx context.Context, machine string, ids []int64) (map[string]bool, error) {
+	out := map[string]bool{}
 	for start := 0; start < len(ids); start += ChunkSize {
-		q, args, err := sqlx.In("SELECT DISTINCT "+fileDir+" FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0",
+		q, args, err := sqlx.In("SELECT "+fileDir+", MAX(operation <> 'DEL') FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0 GROUP BY 1",
 			ids[start:min(start+ChunkSize, len(ids))], machine)
 		if err != nil {
 			return nil, err
 		}
-		var keys []string
-		if err := sqlx.SelectContext(ctx, r.x, &keys, r.x.Rebind(q), args...); err != nil {
+		rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
+		if err != nil {
 			return nil, fmt.Errorf("list changed directories: %w", err)
 		}
-		for _, k := range keys {
-			out = append(out, DirOf(k))
+		for rows.Next() {
+			var key string
+			var present bool
+			if err := rows.Scan(&key, &present); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[DirOf(key)] = out[DirOf(key)] || present
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

@@ -190,6 +190,8 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 			old[d.Path] = d
 		}
 	}
+	// changed: directory → whether the catalog must hold it (its files
+	// are present); see recomputeDirs.
 	changed := map[string]bool{}
 	var marks []dto.Dir
 	for p := range listed {
@@ -211,7 +213,9 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 			if err := r.Dirs.SetIncomplete(ctx, machine, p); err != nil {
 				return err
 			}
-			changed[p] = true
+			if _, ok := changed[p]; !ok {
+				changed[p] = false
+			}
 		}
 	}
 	if walked {
@@ -219,7 +223,9 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 		for p, d := range old {
 			if !listed[p] {
 				gone = append(gone, d.ID)
-				changed[filepath.Dir(p)] = true
+				if _, ok := changed[filepath.Dir(p)]; !ok {
+					changed[filepath.Dir(p)] = false
+				}
 			}
 		}
 		if err := r.Dirs.Delete(ctx, gone); err != nil {
@@ -234,8 +240,8 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	if err != nil {
 		return err
 	}
-	for _, p := range written {
-		changed[p] = true
+	for p, present := range written {
+		changed[p] = changed[p] || present
 	}
 	if err := recomputeDirs(ctx, r, machine, changed); err != nil {
 		return err
@@ -247,7 +253,8 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 // the catalog holds and of all their ancestors it holds, deepest first. A
 // changed directory the catalog does not hold (files written below a
 // directory no scan listed, by a scan that died) makes its nearest held
-// ancestor incomplete: its digests would leave those files out.
+// ancestor incomplete: its digests would leave those files out. changed maps
+// each directory to whether it holds present files written by the scans.
 func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool) error {
 	all := map[string]bool{}
 	for p := range changed {
@@ -269,8 +276,8 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 	if err != nil {
 		return err
 	}
-	for p := range changed {
-		if _, ok := held[p]; ok {
+	for p, present := range changed {
+		if _, ok := held[p]; ok || !present {
 			continue
 		}
 		for q := filepath.Dir(p); ; q = filepath.Dir(q) {
