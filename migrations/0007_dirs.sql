@@ -17,7 +17,7 @@ CREATE TABLE dirs (
     path        TEXT    NOT NULL,
     parent      TEXT    NOT NULL,          -- the directory above; '' for '/'
     complete    INTEGER NOT NULL,
-    scan_id     INTEGER,                   -- the scan that last listed it
+    scan_id     INTEGER,                   -- the scan that last recorded it (new, or completeness changed)
     size        INTEGER NOT NULL DEFAULT 0, -- bytes of the files below it
     files       INTEGER NOT NULL DEFAULT 0, -- files below it
     tree        BLOB,

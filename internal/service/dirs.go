@@ -197,9 +197,10 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	for p := range listed {
 		// An interrupted scan may not have handled every entry it listed.
 		complete := walked && !bad[p]
-		if o, ok := old[p]; !ok || o.Complete != complete {
-			changed[p] = true
+		if o, ok := old[p]; ok && o.Complete == complete {
+			continue // a rescan of an unchanged tree writes no directory
 		}
+		changed[p] = true
 		marks = append(marks, dto.Dir{Machine: machine, Path: p, Parent: parentKey(p), Complete: complete, ScanID: s.rep.ID})
 	}
 	slices.SortFunc(marks, func(a, b dto.Dir) int { return strings.Compare(a.Path, b.Path) })
