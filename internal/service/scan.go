@@ -304,7 +304,9 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		}
 	}
 	s.buildIndexes(wctx, host)
-	s.updateDirs(wctx, fatal == nil && !interrupted)
+	if fatal == nil { // else the catalog cannot be written: the next scan does it
+		s.updateDirs(wctx, !interrupted)
+	}
 
 	s.rep.Duration = time.Since(s.rep.Started)
 	switch {
