@@ -24,6 +24,7 @@ func newDupesCmd(a *app) *cobra.Command {
 		under                          []string
 		includeArchived, print0        bool
 		limit                          int
+		dirs                           dirsFlags
 	)
 	c := &cobra.Command{
 		Use:   "dupes [PATH...]",
@@ -60,6 +61,17 @@ stays flat however large the catalog.`,
   indexer dupes -0 ~/src | xargs -0 ls -l
   indexer dupes --json > dupes.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if dirs.dirs || dirs.content || dirs.subset {
+				paths := append(under, args...)
+				if len(paths) > 1 {
+					return usageError("--dirs takes one PATH (or --under PATH), not %d", len(paths))
+				}
+				one := ""
+				if len(paths) == 1 {
+					one = paths[0]
+				}
+				return runDupeDirs(cmd, a, dirs, minSize, one, format)
+			}
 			opts := service.DupesOptions{Machine: explicitMachine(cmd, a), IncludeArchived: includeArchived,
 				Name: name, Limit: limit}
 			var err error
@@ -135,6 +147,7 @@ stays flat however large the catalog.`,
 	f.BoolVar(&includeArchived, "include-archived", false, "also entries inside archives (left out by default)")
 	f.StringVar(&format, "format", "text", "output format: text, fdupes, csv or json")
 	f.BoolVarP(&print0, "print0", "0", false, "fdupes format with NUL after each path and after each group")
+	dirs.register(c)
 	return c
 }
 

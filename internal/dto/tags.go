@@ -15,6 +15,9 @@ const (
 	// TagIndexes is touched when the catalog's indexes are set aside or
 	// built. Health reads it.
 	TagIndexes = "indexes"
+	// TagDirs is touched by every change to the rows of dirs (directory
+	// digests): duplicate directories read it.
+	TagDirs = "dirs"
 	// TagEpoch stands for everything: it is touched when the whole catalog
 	// may have changed (a restore, a migration) or nobody can tell what did.
 	TagEpoch = "epoch"

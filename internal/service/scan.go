@@ -230,6 +230,7 @@ type scanRun struct {
 	roots     map[string]bool              // the roots, where protection from above ends
 	unchanged int64                        // files found unchanged, not yet counted
 	own       func(walk.Stat) bool         // the catalog's own files, by identity
+	dirs      dirWalk                      // the directories listed, for updateDirs
 
 	// rowsAtStart bounds the catalog's rows when the scan began; deferred
 	// is set once this scan has set the secondary indexes aside, which it
@@ -312,6 +313,9 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		}
 	}
 	s.buildIndexes(wctx, host)
+	if fatal == nil { // else the catalog cannot be written: the next scan does it
+		s.updateDirs(wctx, !interrupted)
+	}
 
 	s.rep.Duration = time.Since(s.rep.Started)
 	switch {
@@ -386,7 +390,7 @@ func (s *scanRun) send(ctx context.Context, results chan<- result, r result) err
 func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job, results chan<- result) error {
 	defer s.flushUnchanged() // also when the walk stops early: they were seen
 	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
-		Exclude: s.opts.Exclude, Own: s.own}
+		Exclude: s.opts.Exclude, Own: s.own, Dir: s.dirs.add}
 	// Held events go in chunks: one slice of them all would be copied
 	// again and again as it grows, for a tree of a million files.
 	var pending [][]walk.Event

@@ -120,8 +120,8 @@ func TestScanDefersIndexes(t *testing.T) {
 	if rep.Counts.Added != 600 || rep.Status != dto.ScanComplete {
 		t.Fatalf("scan: %s %+v", rep.Status, rep.Counts)
 	}
-	if n := ops(bulk, rep.ID); n["scan.defer_indexes"] != 1 || n["scan.build_index"] != 4 {
-		t.Fatalf("scan transactions %v; want one that sets the indexes aside and one per index (4) that builds it", n)
+	if n := ops(bulk, rep.ID); n["scan.defer_indexes"] != 1 || n["scan.build_index"] != 6 {
+		t.Fatalf("scan transactions %v; want one that sets the indexes aside and one per index (6, files_scan and files_dir since version 7) that builds it", n)
 	}
 	built, deferred := fileIndexes(t, bulk)
 	if !slices.Equal(built, wantIndexes) || len(deferred) != 0 {

@@ -98,8 +98,9 @@ func TestScanRecordsTags(t *testing.T) {
 		"scans":            2, // start, finish
 		"files machine:m1": ops["scan.chunk"].Count,
 		"indexes":          ops["scan.defer_indexes"].Count + ops["scan.build_index"].Count,
+		"dirs scans":       ops["scan.dirs"].Count, // directory digests, and the scan marked done with them
 	}
-	if want["indexes"] != 5 || want["files machine:m1"] == 0 {
+	if want["indexes"] != 7 || want["files machine:m1"] == 0 || want["dirs scans"] != 1 {
 		t.Fatalf("scan transactions %v; the test needs chunks, indexes set aside and built", ops)
 	}
 	for k, v := range want {
@@ -122,7 +123,7 @@ func TestScanRecordsTags(t *testing.T) {
 	}
 	calls = w.take()
 	rows, _ = eventTags(t, c, last)
-	wantCalls := []string{"scans", "files machine:m1", "scans"}
+	wantCalls := []string{"scans", "files machine:m1", "dirs scans", "scans"}
 	if !slices.Equal(calls, wantCalls) || !slices.Equal(rows, wantCalls) {
 		t.Errorf("rescan: OnCommit %q, events %q; want %q", calls, rows, wantCalls)
 	}

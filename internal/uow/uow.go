@@ -21,6 +21,7 @@ type Repos struct {
 	Files   *repo.Files
 	Scans   *repo.Scans
 	Indexes *repo.Indexes
+	Dirs    *repo.Dirs
 	// Tx is the transaction itself, for the rare statement no repository has.
 	// A write through it names what it changed with Touch.
 	Tx *sqlx.Tx
@@ -31,7 +32,7 @@ type Repos struct {
 func newRepos(tx *sqlx.Tx) *Repos {
 	t := &repo.Touched{}
 	return &Repos{Files: repo.NewFiles(tx).Touching(t), Scans: repo.NewScans(tx).Touching(t),
-		Indexes: repo.NewIndexes(tx).Touching(t), Tx: tx, touched: t}
+		Indexes: repo.NewIndexes(tx).Touching(t), Dirs: repo.NewDirs(tx).Touching(t), Tx: tx, touched: t}
 }
 
 // Touch records tags (see dto.TagFiles and its kin) as changed by this

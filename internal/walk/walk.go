@@ -67,6 +67,10 @@ type Options struct {
 	// ReasonCatalog. It is asked of every entry, roots included, and of
 	// what a followed symlink leads to.
 	Own func(Stat) bool
+	// Dir, when set, is called with the path of each directory whose
+	// entries were listed, before the events of those entries; a directory
+	// that could not be listed is an Error event instead.
+	Dir func(path string)
 }
 
 // realPaths returns paths with their symlinks resolved; a path that cannot
@@ -280,6 +284,9 @@ func (w *walker) drain() error {
 				return err
 			}
 			continue
+		}
+		if w.opts.Dir != nil {
+			w.opts.Dir(d.path)
 		}
 		n := len(w.stack)
 		err = w.entries(f, d, names)

@@ -1,0 +1,194 @@
+package cmd
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/indexer/indexer/internal/bytesize"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/service"
+)
+
+// dirsFlags are dupes' flags for duplicate directories.
+type dirsFlags struct{ dirs, content, subset bool }
+
+func (d *dirsFlags) register(c *cobra.Command) {
+	f := c.Flags()
+	f.BoolVar(&d.dirs, "dirs", false, "list identical directories instead of files")
+	f.BoolVar(&d.content, "content", false, "with --dirs: directories holding the same files in any layout and under any names")
+	f.BoolVar(&d.subset, "subset", false, "with --dirs: directories whose files are all in another directory")
+}
+
+// runDupeDirs is dupes --dirs [--content | --subset].
+func runDupeDirs(cmd *cobra.Command, a *app, d dirsFlags, minSize, under, format string) error {
+	if !d.dirs {
+		return usageError("--content and --subset go with --dirs")
+	}
+	if d.content && d.subset {
+		return usageError("--content and --subset contradict each other; pass one")
+	}
+	if cmd.Flags().Changed("include-archived") {
+		return usageError("--include-archived does not go with --dirs: entries inside archives are not part of a directory's digests")
+	}
+	machine := explicitMachine(cmd, a)
+	min, err := sizeFlag("min-size", minSize)
+	if err != nil {
+		return err
+	}
+	if under != "" {
+		if under, err = filepath.Abs(under); err != nil {
+			return usageError("--under %s: %w", under, err)
+		}
+	}
+	if a.json {
+		if cmd.Flags().Changed("format") && format != "json" {
+			return usageError("--json and --format %s contradict each other; pass one", format)
+		}
+		format = "json"
+	}
+	switch format {
+	case "text", "csv", "json":
+	case "fdupes":
+		if d.subset {
+			return usageError("--format fdupes lists groups of copies; --subset has none")
+		}
+	default:
+		return usageError("--format %q is not one of text, fdupes, csv, json", format)
+	}
+	cat, multi, err := a.openListing(cmd.Context(), machine)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	w := bufio.NewWriterSize(a.stdout, 64<<10)
+	if d.subset {
+		subs, err := cat.DirSubsets(cmd.Context(), service.SubsetOptions{Machine: machine, Under: under, MinSize: min})
+		if err != nil {
+			return fmt.Errorf("list directories held by others: %w", err)
+		}
+		if err := writeSubsets(w, format, subs, multi); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	groups, totals, err := cat.DupeDirs(cmd.Context(), service.DirDupesOptions{Machine: machine, Under: under, MinSize: min, Content: d.content})
+	if err != nil {
+		return fmt.Errorf("list duplicate directories: %w", err)
+	}
+	if err := writeDirGroups(w, format, groups, totals, multi, d.content); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func writeDirGroups(w *bufio.Writer, format string, groups []dto.DirGroup, t dto.DirTotals, multi, content bool) error {
+	switch format {
+	case "json":
+		if groups == nil {
+			groups = []dto.DirGroup{}
+		}
+		b, err := json.Marshal(struct {
+			Groups []dto.DirGroup `json:"groups"`
+			dto.DirTotals
+		}{groups, t})
+		if err != nil {
+			return err
+		}
+		w.Write(b)
+		return w.WriteByte('\n')
+	case "csv":
+		c := csv.NewWriter(w)
+		c.Write([]string{"digest", "size", "files", "count", "reclaimable", "machine", "path", "linked"})
+		for _, g := range groups {
+			for _, d := range g.Dirs {
+				c.Write([]string{g.Digest, strconv.FormatInt(g.Size, 10), strconv.FormatInt(g.Files, 10), strconv.Itoa(len(g.Dirs)),
+					strconv.FormatInt(g.Reclaimable, 10), d.Machine, d.Path, strconv.FormatBool(d.Link > 0)})
+			}
+		}
+		c.Flush()
+		return c.Error()
+	case "fdupes":
+		for _, g := range groups {
+			for _, d := range g.Dirs {
+				w.WriteString(location(d.Machine, d.Path, "", multi))
+				w.WriteByte('\n')
+			}
+			w.WriteByte('\n')
+		}
+		return nil
+	}
+	kind := "tree"
+	if content {
+		kind = "content"
+	}
+	for _, g := range groups {
+		fmt.Fprintf(w, "%d directories of %s (%s bytes) in %s files, %s reclaimable, %s %s\n",
+			len(g.Dirs), bytesize.Format(g.Size), thousands(g.Size), thousands(g.Files), bytesize.Format(g.Reclaimable), kind, g.Digest[:16])
+		sets := 0
+		for _, d := range g.Dirs {
+			sets = max(sets, d.Link)
+		}
+		for _, d := range g.Dirs {
+			w.WriteString("  ")
+			w.WriteString(location(d.Machine, d.Path, "", multi))
+			switch {
+			case d.Link > 0 && sets > 1:
+				fmt.Fprintf(w, "  [linked %d]", d.Link)
+			case d.Link > 0:
+				w.WriteString("  [linked]")
+			}
+			w.WriteByte('\n')
+		}
+		w.WriteByte('\n')
+	}
+	if t.Groups == 0 {
+		_, err := w.WriteString("no duplicate directories\n")
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s groups, %s directories, %s reclaimable (%s bytes)\n",
+		thousands(t.Groups), thousands(t.Dirs), bytesize.Format(t.Reclaimable), thousands(t.Reclaimable))
+	return err
+}
+
+func writeSubsets(w *bufio.Writer, format string, subs []dto.DirSubset, multi bool) error {
+	switch format {
+	case "json":
+		if subs == nil {
+			subs = []dto.DirSubset{}
+		}
+		b, err := json.Marshal(struct {
+			Subsets []dto.DirSubset `json:"subsets"`
+			Total   int             `json:"subsets_total"`
+		}{subs, len(subs)})
+		if err != nil {
+			return err
+		}
+		w.Write(b)
+		return w.WriteByte('\n')
+	case "csv":
+		c := csv.NewWriter(w)
+		c.Write([]string{"machine", "path", "size", "files", "in_machine", "in_path", "extra"})
+		for _, s := range subs {
+			c.Write([]string{s.Dir.Machine, s.Dir.Path, strconv.FormatInt(s.Size, 10), strconv.FormatInt(s.Files, 10),
+				s.In.Machine, s.In.Path, strconv.FormatInt(s.Extra, 10)})
+		}
+		c.Flush()
+		return c.Error()
+	}
+	for _, s := range subs {
+		fmt.Fprintf(w, "%s (%s files, %s) is within %s, which has %s more files\n",
+			location(s.Dir.Machine, s.Dir.Path, "", multi), thousands(s.Files), bytesize.Format(s.Size),
+			location(s.In.Machine, s.In.Path, "", multi), thousands(s.Extra))
+	}
+	if len(subs) == 0 {
+		_, err := w.WriteString("no directory is held by another\n")
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDupesDirsCommand(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	writeTree(t, base, map[string]string{"a/x": "AAAA", "a/s/y": "BB", "b/x": "AAAA", "b/s/y": "BB",
+		"c/p": "AAAA", "c/q/r": "BB", "big/x": "AAAA", "big/y": "BB", "big/z": "CC"})
+	db := filepath.Join(t.TempDir(), "index.db")
+	if code, _, errOut := runIndexer(t, ctx, "--db", db, "--machine", "m1", "scan", "-q", base); code != 0 {
+		t.Fatalf("scan exit %d: %s", code, errOut)
+	}
+	code, out, errOut := runIndexer(t, ctx, "--db", db, "dupes", "--dirs", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got struct {
+		Groups []struct {
+			Digest      string `json:"digest"`
+			Size        int64  `json:"size"`
+			Files       int64  `json:"files"`
+			Reclaimable int64  `json:"reclaimable"`
+			Dirs        []struct{ Machine, Path string }
+		} `json:"groups"`
+		GroupsTotal      int64 `json:"groups_total"`
+		DirsTotal        int64 `json:"dirs_total"`
+		ReclaimableTotal int64 `json:"reclaimable_total"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(got.Groups) != 1 || len(got.Groups[0].Digest) != 64 || got.Groups[0].Size != 6 || got.Groups[0].Files != 2 ||
+		got.Groups[0].Reclaimable != 6 || got.GroupsTotal != 1 || got.DirsTotal != 2 || got.ReclaimableTotal != 6 {
+		t.Fatalf("got %+v", got)
+	}
+	if d := got.Groups[0].Dirs; d[0].Path != filepath.Join(base, "a") || d[1].Path != filepath.Join(base, "b") || d[0].Machine != "m1" {
+		t.Errorf("dirs %+v: want a and b of m1", d)
+	}
+	_, out, _ = runIndexer(t, ctx, "--db", db, "dupes", "--dirs", "--content", "--format", "fdupes")
+	want := strings.Join([]string{filepath.Join(base, "a"), filepath.Join(base, "b"), filepath.Join(base, "c"), "", ""}, "\n")
+	if out != want {
+		t.Errorf("content, fdupes: %q, want %q", out, want)
+	}
+	_, out, _ = runIndexer(t, ctx, "--db", db, "dupes", "--dirs", "--subset")
+	if !strings.Contains(out, filepath.Join(base, "a")+" (2 files, 6 B) is within "+filepath.Join(base, "big")+", which has 1 more files") {
+		t.Errorf("subset: %q", out)
+	}
+	for _, args := range [][]string{{"--content"}, {"--dirs", "--content", "--subset"}, {"--dirs", "--include-archived"}, {"--dirs", "--subset", "--format", "fdupes"}} {
+		if code, _, _ := runIndexer(t, ctx, append([]string{"--db", db, "dupes"}, args...)...); code != 2 {
+			t.Errorf("dupes %v: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -1,0 +1,342 @@
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/dto"
+)
+
+// Dirs stores the directories of each machine and their digests.
+type Dirs struct {
+	x Executor
+	t *Touched
+}
+
+// NewDirs returns a Dirs working on x.
+func NewDirs(x Executor) *Dirs { return &Dirs{x: x} }
+
+// Touching makes r record the tags of its writes in t, and returns r.
+func (r *Dirs) Touching(t *Touched) *Dirs {
+	r.t = t
+	return r
+}
+
+// fileDir is a plain file's directory as the expression of the index
+// files_dir spells it: its path without "/" and its name ("" for a file in
+// "/"). A query must spell it the same to be answered by the index.
+const fileDir = "substr(path, 1, length(path) - length(name) - 1)"
+
+// DirKey returns how fileDir spells the directory path.
+func DirKey(path string) string {
+	if path == "/" {
+		return ""
+	}
+	return path
+}
+
+// DirOf returns the directory fileDir names by key.
+func DirOf(key string) string {
+	if key == "" {
+		return "/"
+	}
+	return key
+}
+
+const dirColumns = "id, machine, path, parent, complete, COALESCE(scan_id, 0), size, files, tree, content, content_sum"
+
+func scanDir(s interface{ Scan(...any) error }) (dto.Dir, error) {
+	var d dto.Dir
+	err := s.Scan(&d.ID, &d.Machine, &d.Path, &d.Parent, &d.Complete, &d.ScanID, &d.Size, &d.Files, &d.Tree, &d.Content, &d.ContentSum)
+	return d, err
+}
+
+func (r *Dirs) list(ctx context.Context, q string, args ...any) ([]dto.Dir, error) {
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []dto.Dir
+	for rows.Next() {
+		d, err := scanDir(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Under returns machine's directories at or below root.
+func (r *Dirs) Under(ctx context.Context, machine, root string) ([]dto.Dir, error) {
+	under, args := underCond("path", root)
+	out, err := r.list(ctx, "SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND "+under, append([]any{machine}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list directories under %s: %w", root, err)
+	}
+	return out, nil
+}
+
+// Get returns machine's directories among paths, by path.
+func (r *Dirs) Get(ctx context.Context, machine string, paths []string) (map[string]dto.Dir, error) {
+	out := make(map[string]dto.Dir, len(paths))
+	for start := 0; start < len(paths); start += ChunkSize {
+		q, args, err := sqlx.In("SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND path IN (?)", machine, paths[start:min(start+ChunkSize, len(paths))])
+		if err != nil {
+			return nil, err
+		}
+		ds, err := r.list(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read directories: %w", err)
+		}
+		for _, d := range ds {
+			out[d.Path] = d
+		}
+	}
+	return out, nil
+}
+
+// Children returns the directories right below path.
+func (r *Dirs) Children(ctx context.Context, machine, path string) ([]dto.Dir, error) {
+	out, err := r.list(ctx, "SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND parent = ?", machine, DirKey(path))
+	if err != nil {
+		return nil, fmt.Errorf("list directories in %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// Mark records that a scan listed the directories ds (Machine, Path,
+// Parent, Complete, ScanID), keeping their digests until they are computed
+// again.
+func (r *Dirs) Mark(ctx context.Context, ds []dto.Dir) error {
+	r.t.Add(dto.TagDirs)
+	stmt, err := r.x.PreparexContext(ctx, r.x.Rebind(`INSERT INTO dirs (machine, path, parent, complete, scan_id)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (machine, path) DO UPDATE SET
+		parent = excluded.parent, complete = excluded.complete, scan_id = excluded.scan_id`))
+	if err != nil {
+		return fmt.Errorf("record directories: %w", err)
+	}
+	defer stmt.Close()
+	for _, d := range ds {
+		if _, err := stmt.ExecContext(ctx, d.Machine, d.Path, d.Parent, d.Complete, d.ScanID); err != nil {
+			return fmt.Errorf("record directory %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+// SetIncomplete marks the directory path of machine as not held in full.
+func (r *Dirs) SetIncomplete(ctx context.Context, machine, path string) error {
+	r.t.Add(dto.TagDirs)
+	_, err := r.x.ExecContext(ctx, r.x.Rebind("UPDATE dirs SET complete = 0 WHERE machine = ? AND path = ?"), machine, path)
+	if err != nil {
+		return fmt.Errorf("record directory %s: %w", path, err)
+	}
+	return nil
+}
+
+// Delete removes the directories with ids.
+func (r *Dirs) Delete(ctx context.Context, ids []int64) error {
+	r.t.Add(dto.TagDirs)
+	for start := 0; start < len(ids); start += ChunkSize {
+		q, args, err := sqlx.In("DELETE FROM dirs WHERE id IN (?)", ids[start:min(start+ChunkSize, len(ids))])
+		if err != nil {
+			return err
+		}
+		if _, err := r.x.ExecContext(ctx, r.x.Rebind(q), args...); err != nil {
+			return fmt.Errorf("remove directories: %w", err)
+		}
+	}
+	return nil
+}
+
+// SetDigests stores d's size, files and digests (nil digests: none).
+func (r *Dirs) SetDigests(ctx context.Context, d dto.Dir) error {
+	r.t.Add(dto.TagDirs)
+	_, err := r.x.ExecContext(ctx, r.x.Rebind("UPDATE dirs SET size = ?, files = ?, tree = ?, content = ?, content_sum = ? WHERE id = ?"),
+		d.Size, d.Files, d.Tree, d.Content, d.ContentSum, d.ID)
+	if err != nil {
+		return fmt.Errorf("record digests of %s: %w", d.Path, err)
+	}
+	return nil
+}
+
+// Files returns the present plain files right in the directory path, with
+// their names in Path.
+func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, error) {
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind(`SELECT name, size, sha256, device, inode, nlink FROM files
+		WHERE machine = ? AND `+fileDir+` = ? AND is_archived = 0 AND operation <> 'DEL'`), machine, DirKey(path))
+	if err != nil {
+		return nil, fmt.Errorf("list files in %s: %w", path, err)
+	}
+	defer rows.Close()
+	var out []dto.DirFile
+	for rows.Next() {
+		var f dto.DirFile
+		var dev, ino, nlink int64
+		if err := rows.Scan(&f.Path, &f.Size, &f.SHA256, &dev, &ino, &nlink); err != nil {
+			return nil, err
+		}
+		f.Device, f.Inode, f.Nlink = uint64(dev), uint64(ino), uint64(nlink)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// EachFileUnder calls fn for every present plain file of machine at or
+// below root ("" for everywhere; machine "" for every machine), with its
+// directory in Path. sha256 is valid during fn only.
+func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(machine string, f dto.DirFile) error) error {
+	conds := []string{"is_archived = 0", "operation <> 'DEL'"}
+	var args []any
+	if machine != "" {
+		conds = append(conds, "machine = ?")
+		args = append(args, machine)
+	}
+	if root != "" {
+		under, uargs := underCond("path", root)
+		conds = append(conds, under)
+		args = append(args, uargs...)
+	}
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind("SELECT machine, "+fileDir+", size, sha256, device, inode, nlink FROM files WHERE "+
+		strings.Join(conds, " AND ")), args...)
+	if err != nil {
+		return fmt.Errorf("list files: %w", err)
+	}
+	defer rows.Close()
+	var m string
+	var f dto.DirFile
+	var sum sql.RawBytes
+	var dev, ino, nlink int64
+	for rows.Next() {
+		if err := rows.Scan(&m, &f.Path, &f.Size, &sum, &dev, &ino, &nlink); err != nil {
+			return err
+		}
+		f.Path, f.SHA256, f.Device, f.Inode, f.Nlink = DirOf(f.Path), sum, uint64(dev), uint64(ino), uint64(nlink)
+		if err := fn(m, f); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ChangedDirs returns the directories of the plain files of machine that
+// the scans ids wrote, each with whether a file written there is present
+// (not DEL).
+func (r *Dirs) ChangedDirs(ctx context.Context, machine string, ids []int64) (map[string]bool, error) {
+	out := map[string]bool{}
+	for start := 0; start < len(ids); start += ChunkSize {
+		q, args, err := sqlx.In("SELECT "+fileDir+", MAX(operation <> 'DEL') FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0 GROUP BY 1",
+			ids[start:min(start+ChunkSize, len(ids))], machine)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
+		if err != nil {
+			return nil, fmt.Errorf("list changed directories: %w", err)
+		}
+		for rows.Next() {
+			var key string
+			var present bool
+			if err := rows.Scan(&key, &present); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[DirOf(key)] = out[DirOf(key)] || present
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PendingScans returns the scans of machine whose changes the directory
+// digests do not include yet: scan current, and those no longer running.
+func (r *Dirs) PendingScans(ctx context.Context, machine string, current int64) ([]int64, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, r.x, &ids, r.x.Rebind(`SELECT id FROM scans
+		WHERE machine = ? AND dirs_done = 0 AND (id = ? OR status <> 'running') ORDER BY id`), machine, current)
+	if err != nil {
+		return nil, fmt.Errorf("list scans: %w", err)
+	}
+	return ids, nil
+}
+
+// ScansDone records that the directory digests include the changes of the
+// scans ids.
+func (r *Dirs) ScansDone(ctx context.Context, ids []int64) error {
+	r.t.Add(dto.TagScans, dto.TagDirs)
+	for start := 0; start < len(ids); start += ChunkSize {
+		q, args, err := sqlx.In("UPDATE scans SET dirs_done = 1 WHERE id IN (?)", ids[start:min(start+ChunkSize, len(ids))])
+		if err != nil {
+			return err
+		}
+		if _, err := r.x.ExecContext(ctx, r.x.Rebind(q), args...); err != nil {
+			return fmt.Errorf("record scans: %w", err)
+		}
+	}
+	return nil
+}
+
+// DirFilter selects the directories a listing considers.
+type DirFilter struct {
+	Machine string // one machine; "" for all
+	Under   string // at or below this path; "" for everywhere
+	MinSize int64
+	Content bool // group by content digest, not tree digest
+}
+
+// Duplicates returns the directories with a digest shared by at least two
+// selected directories, ordered by digest then machine and path; the digest
+// is in Tree (or Content with f.Content).
+func (r *Dirs) Duplicates(ctx context.Context, f DirFilter) ([]dto.Dir, error) {
+	col := "tree"
+	if f.Content {
+		col = "content"
+	}
+	conds := []string{col + " IS NOT NULL", "size >= ?"}
+	args := []any{f.MinSize}
+	if f.Machine != "" {
+		conds = append(conds, "machine = ?")
+		args = append(args, f.Machine)
+	}
+	if f.Under != "" {
+		under, uargs := underCond("path", f.Under)
+		conds = append(conds, under)
+		args = append(args, uargs...)
+	}
+	where := strings.Join(conds, " AND ")
+	out, err := r.list(ctx, "SELECT "+dirColumns+" FROM dirs WHERE "+where+" AND "+col+" IN (SELECT "+col+
+		" FROM dirs WHERE "+where+" GROUP BY "+col+" HAVING COUNT(*) >= 2) ORDER BY "+col+", machine, path", append(args, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list duplicate directories: %w", err)
+	}
+	return out, nil
+}
+
+// Complete returns the selected directories that have digests.
+func (r *Dirs) Complete(ctx context.Context, f DirFilter) ([]dto.Dir, error) {
+	conds := []string{"content IS NOT NULL"}
+	var args []any
+	if f.Machine != "" {
+		conds = append(conds, "machine = ?")
+		args = append(args, f.Machine)
+	}
+	if f.Under != "" {
+		under, uargs := underCond("path", f.Under)
+		conds = append(conds, under)
+		args = append(args, uargs...)
+	}
+	out, err := r.list(ctx, "SELECT "+dirColumns+" FROM dirs WHERE "+strings.Join(conds, " AND ")+" ORDER BY machine, path", args...)
+	if err != nil {
+		return nil, fmt.Errorf("list directories: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,363 @@
+package service
+
+import (
+	"context"
+	"encoding/binary"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
+	"github.com/indexer/indexer/internal/uow"
+)
+
+// Directory digests (see migrations/0007_dirs.sql).
+//
+// A directory's digests are computed from its entries' rows alone, never by
+// reading a file: a plain file's sha256, a subdirectory's digests. Each
+// digest kind has its own BLAKE3 key, derived from one context string, so
+// that no value of one kind can be taken for another.
+//
+// Tree: BLAKE3 over the entries sorted by name (bytes), each as
+// uvarint(len(name)) name kind digest, kind 'f' with the file's sha256 or
+// 'd' with the subdirectory's tree digest. The catalog records no
+// permissions, so the executable bit is not part of it.
+//
+// Content: a multiset hash. Each file content of the subtree maps to a
+// 256-bit value, BLAKE3 keyed over its sha256; the directory's sum is the
+// sum of its files' values and its subdirectories' sums, modulo 2^256, so a
+// file counts as often as it occurs ({A,A,A,B} is not {A,B,B,B}, where an
+// XOR would cancel pairs). The digest is BLAKE3 over (files, bytes, sum).
+// A sum over the sorted list of sha256 would need the whole subtree's list
+// for every ancestor of a change; the sum needs only the children's.
+//
+// A directory has no digests when it is not complete (its last listing
+// did not hold every entry in full), when a directory below it has none,
+// or when a file in it has no sha256.
+const digestContext = "github.com/indexer/indexer 2026-12 directory digests v1"
+
+var treeKey, contentKey, elementKey = deriveKey("tree"), deriveKey("content"), deriveKey("content element")
+
+func deriveKey(kind string) []byte {
+	k := make([]byte, 32)
+	blake3.DeriveKey(digestContext, []byte(kind), k)
+	return k
+}
+
+func keyed(key []byte) *blake3.Hasher {
+	h, err := blake3.NewKeyed(key)
+	if err != nil {
+		panic(err) // the keys are 32 bytes
+	}
+	return h
+}
+
+// dirEntry is one entry of a directory for its tree digest.
+type dirEntry struct {
+	name   string
+	dir    bool
+	digest []byte
+}
+
+func treeDigest(entries []dirEntry) []byte {
+	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
+	h := keyed(treeKey)
+	var n [binary.MaxVarintLen64]byte
+	for _, e := range entries {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(e.name)))])
+		h.Write([]byte(e.name))
+		if e.dir {
+			h.Write([]byte{'d'})
+		} else {
+			h.Write([]byte{'f'})
+		}
+		h.Write(e.digest)
+	}
+	return h.Sum(nil)
+}
+
+// sum256 is a number modulo 2^256, little-endian words.
+type sum256 [4]uint64
+
+func (s *sum256) add(b []byte) {
+	var carry uint64
+	for i := range s {
+		w := binary.LittleEndian.Uint64(b[i*8:])
+		s[i], carry = addc(s[i], w, carry)
+	}
+}
+
+func addc(a, b, c uint64) (uint64, uint64) {
+	s := a + b
+	c1 := uint64(0)
+	if s < a {
+		c1 = 1
+	}
+	t := s + c
+	if t < s {
+		c1 = 1
+	}
+	return t, c1
+}
+
+func (s *sum256) bytes() []byte {
+	b := make([]byte, 32)
+	for i, w := range s {
+		binary.LittleEndian.PutUint64(b[i*8:], w)
+	}
+	return b
+}
+
+func contentElement(sha256 []byte) []byte {
+	h := keyed(elementKey)
+	h.Write(sha256)
+	return h.Sum(nil)
+}
+
+func contentDigest(files, size int64, sum []byte) []byte {
+	h := keyed(contentKey)
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(files))])
+	h.Write(n[:binary.PutUvarint(n[:], uint64(size))])
+	h.Write(sum)
+	return h.Sum(nil)
+}
+
+// dirWalk collects, on the walker goroutine, the directories a scan listed.
+type dirWalk struct{ listed []string }
+
+func (w *dirWalk) add(path string) { w.listed = append(w.listed, path) }
+
+// parentKey is the Parent of a directory row.
+func parentKey(path string) string {
+	if path == "/" {
+		return ""
+	}
+	return repo.DirKey(filepath.Dir(path))
+}
+
+// updateDirs brings the catalog's directories up to date at the end of a
+// scan: the directories it listed are recorded, complete or not, those it
+// no longer found are removed (after a complete walk only), and the digests
+// of every directory whose subtree changed are computed again, bottom-up,
+// from the rows of its entries. "Changed" is known without reading the
+// subtree: the directories of the files written by this scan (and by scans
+// that died before doing this), the directories recorded, removed or whose
+// completeness changed, and all their ancestors. It runs in one transaction;
+// a failure is a warning: the next scan of the machine does the work.
+func (s *scanRun) updateDirs(ctx context.Context, walked bool) {
+	err := s.uow.Do(ctx, "scan.dirs", func(ctx context.Context, r *uow.Repos) error {
+		return s.updateDirsTx(ctx, r, walked)
+	})
+	if err != nil {
+		s.c.log.Warn("could not bring the directory digests up to date; the next scan will", "err", err)
+	}
+}
+
+func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) error {
+	machine := s.opts.Machine
+	// Directories with an entry that is not held in full: failed (an
+	// unreadable directory, file or archive) or skipped (excluded, special,
+	// symlink, ...). An archive's entries are not part of digests: a skip
+	// inside one (encrypted) does not count, a failure in one counts for
+	// the archive, which is.
+	bad := map[string]bool{}
+	for _, f := range s.rep.Failures {
+		bad[filepath.Dir(f.Path)] = true
+		if outer, _, ok := strings.Cut(f.Path, "::"); ok {
+			bad[filepath.Dir(outer)] = true
+		}
+	}
+	for _, k := range s.rep.Skips {
+		if !strings.Contains(k.Path, "::") {
+			bad[filepath.Dir(k.Path)] = true
+		}
+	}
+	listed := map[string]bool{}
+	for _, p := range s.dirs.listed {
+		listed[p] = true
+	}
+	old := map[string]dto.Dir{}
+	for _, root := range outermost(s.rep.Roots) {
+		ds, err := r.Dirs.Under(ctx, machine, root)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			old[d.Path] = d
+		}
+	}
+	// changed: directory → whether the catalog must hold it (its files
+	// are present); see recomputeDirs.
+	changed := map[string]bool{}
+	var marks []dto.Dir
+	for p := range listed {
+		// An interrupted scan may not have handled every entry it listed.
+		complete := walked && !bad[p]
+		if o, ok := old[p]; ok && o.Complete == complete {
+			continue // a rescan of an unchanged tree writes no directory
+		}
+		changed[p] = true
+		marks = append(marks, dto.Dir{Machine: machine, Path: p, Parent: parentKey(p), Complete: complete, ScanID: s.rep.ID})
+	}
+	slices.SortFunc(marks, func(a, b dto.Dir) int { return strings.Compare(a.Path, b.Path) })
+	if err := r.Dirs.Mark(ctx, marks); err != nil {
+		return err
+	}
+	for p := range bad {
+		if !listed[p] {
+			// Not listed by this scan (the parent of a root that failed):
+			// whatever the catalog holds of it is not whole any more.
+			if err := r.Dirs.SetIncomplete(ctx, machine, p); err != nil {
+				return err
+			}
+			if _, ok := changed[p]; !ok {
+				changed[p] = false
+			}
+		}
+	}
+	if walked {
+		var gone []int64
+		for p, d := range old {
+			if !listed[p] {
+				gone = append(gone, d.ID)
+				if _, ok := changed[filepath.Dir(p)]; !ok {
+					changed[filepath.Dir(p)] = false
+				}
+			}
+		}
+		if err := r.Dirs.Delete(ctx, gone); err != nil {
+			return err
+		}
+	}
+	scans, err := r.Dirs.PendingScans(ctx, machine, s.rep.ID)
+	if err != nil {
+		return err
+	}
+	written, err := r.Dirs.ChangedDirs(ctx, machine, scans)
+	if err != nil {
+		return err
+	}
+	for p, present := range written {
+		changed[p] = changed[p] || present
+	}
+	if err := recomputeDirs(ctx, r, machine, changed); err != nil {
+		return err
+	}
+	return r.Dirs.ScansDone(ctx, scans)
+}
+
+// recomputeDirs computes again the digests of the directories changed that
+// the catalog holds and of all their ancestors it holds, deepest first. A
+// changed directory the catalog does not hold (files written below a
+// directory no scan listed, by a scan that died) makes its nearest held
+// ancestor incomplete: its digests would leave those files out. changed maps
+// each directory to whether it holds present files written by the scans.
+func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool) error {
+	all := map[string]bool{}
+	for p := range changed {
+		for q := p; ; q = filepath.Dir(q) {
+			if all[q] {
+				break
+			}
+			all[q] = true
+			if q == "/" || q == "." {
+				break
+			}
+		}
+	}
+	paths := make([]string, 0, len(all))
+	for p := range all {
+		paths = append(paths, p)
+	}
+	held, err := r.Dirs.Get(ctx, machine, paths)
+	if err != nil {
+		return err
+	}
+	for p, present := range changed {
+		if _, ok := held[p]; ok || !present {
+			continue
+		}
+		for q := filepath.Dir(p); ; q = filepath.Dir(q) {
+			if d, ok := held[q]; ok {
+				if err := r.Dirs.SetIncomplete(ctx, machine, q); err != nil {
+					return err
+				}
+				d.Complete = false
+				held[q] = d
+				break
+			}
+			if q == "/" || q == "." {
+				break
+			}
+		}
+	}
+	todo := make([]dto.Dir, 0, len(held))
+	for _, d := range held {
+		todo = append(todo, d)
+	}
+	// Deepest first: a directory's children are done before it.
+	slices.SortFunc(todo, func(a, b dto.Dir) int {
+		if da, db := strings.Count(a.Path, "/"), strings.Count(b.Path, "/"); da != db {
+			return db - da
+		}
+		return strings.Compare(a.Path, b.Path)
+	})
+	for _, d := range todo {
+		if err := computeDir(ctx, r, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// computeDir computes d's size, file count and digests from the rows of its
+// entries, and stores them.
+func computeDir(ctx context.Context, r *uow.Repos, d dto.Dir) error {
+	files, err := r.Dirs.Files(ctx, d.Machine, d.Path)
+	if err != nil {
+		return err
+	}
+	subs, err := r.Dirs.Children(ctx, d.Machine, d.Path)
+	if err != nil {
+		return err
+	}
+	ok := d.Complete
+	entries := make([]dirEntry, 0, len(files)+len(subs))
+	var sum sum256
+	d.Size, d.Files = 0, 0
+	for _, f := range files {
+		d.Size += f.Size
+		d.Files++
+		if len(f.SHA256) != 32 {
+			ok = false
+			continue
+		}
+		entries = append(entries, dirEntry{name: f.Path, digest: f.SHA256})
+		if ok {
+			sum.add(contentElement(f.SHA256))
+		}
+	}
+	for _, c := range subs {
+		d.Size += c.Size
+		d.Files += c.Files
+		if c.Tree == nil || len(c.ContentSum) != 32 {
+			ok = false
+			continue
+		}
+		entries = append(entries, dirEntry{name: filepath.Base(c.Path), dir: true, digest: c.Tree})
+		if ok {
+			sum.add(c.ContentSum)
+		}
+	}
+	d.Tree, d.Content, d.ContentSum = nil, nil, nil
+	if ok {
+		d.Tree = treeDigest(entries)
+		d.ContentSum = sum.bytes()
+		d.Content = contentDigest(d.Files, d.Size, d.ContentSum)
+	}
+	return r.Dirs.SetDigests(ctx, d)
+}
