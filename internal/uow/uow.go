@@ -20,12 +20,16 @@ type Repos struct {
 	Files   *repo.Files
 	Scans   *repo.Scans
 	Indexes *repo.Indexes
+	// Changes is the change log; Verifications the last verification of each file.
+	Changes       *repo.Changes
+	Verifications *repo.Verifications
 	// Tx is the transaction itself, for the rare statement no repository has.
 	Tx *sqlx.Tx
 }
 
 func newRepos(tx *sqlx.Tx) *Repos {
-	return &Repos{Files: repo.NewFiles(tx), Scans: repo.NewScans(tx), Indexes: repo.NewIndexes(tx), Tx: tx}
+	return &Repos{Files: repo.NewFiles(tx), Scans: repo.NewScans(tx), Indexes: repo.NewIndexes(tx),
+		Changes: repo.NewChanges(tx), Verifications: repo.NewVerifications(tx), Tx: tx}
 }
 
 // UoW runs units of work against a catalog and keeps their metrics.
