@@ -218,9 +218,10 @@ func pairMoves(d *dto.Diff) {
 				break
 			}
 		}
-		from := d.Deleted[cands[pick]]
+		i := cands[pick]
 		gone[a.SHA256] = slices.Delete(cands, pick, pick+1)
-		movedFrom[cands[pick]] = true
+		movedFrom[i] = true
+		from := d.Deleted[i]
 		d.Moved = append(d.Moved, dto.DiffMove{From: from.Path, FromArchivePath: from.ArchivePath, To: a.Path, ToArchivePath: a.ArchivePath,
 			Size: a.Size, SHA256: a.SHA256, ScanID: a.ScanID})
 	}
