@@ -57,6 +57,8 @@ type VerifyTarget struct {
 	ArchivePath string
 	Size        int64
 	MtimeNS     int64
+	Inode       uint64
+	Device      uint64
 	Hash        FileHash
 	Verified    time.Time
 }

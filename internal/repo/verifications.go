@@ -58,7 +58,7 @@ type VerifySelect struct {
 	Before  time.Time // when set, only files last verified before it, or never
 }
 
-const verifyColumns = `f.id, f.path, f.archive_path, f.size, f.mtime_ns, f.md5, f.sha1, f.sha256, COALESCE(v.verified, 0)`
+const verifyColumns = `f.id, f.path, f.archive_path, f.size, f.mtime_ns, f.inode, f.device, f.md5, f.sha1, f.sha256, COALESCE(v.verified, 0)`
 
 func (v *Verifications) where(sel VerifySelect, plain bool) (string, []any) {
 	q := " FROM files f LEFT JOIN verifications v ON v.file_id = f.id WHERE f.machine = ? AND f.operation <> 'DEL' AND f.sha256 IS NOT NULL"
@@ -148,10 +148,11 @@ func (v *Verifications) Entries(ctx context.Context, machine, path string) (map[
 func scanTarget(rows *sql.Rows) (dto.VerifyTarget, error) {
 	var t dto.VerifyTarget
 	var md5, sha1, sha256 []byte
-	var verified int64
-	if err := rows.Scan(&t.FileID, &t.Path, &t.ArchivePath, &t.Size, &t.MtimeNS, &md5, &sha1, &sha256, &verified); err != nil {
+	var verified, inode, device int64
+	if err := rows.Scan(&t.FileID, &t.Path, &t.ArchivePath, &t.Size, &t.MtimeNS, &inode, &device, &md5, &sha1, &sha256, &verified); err != nil {
 		return t, err
 	}
+	t.Inode, t.Device = uint64(inode), uint64(device)
 	t.Hash = dto.FileHash{Size: t.Size, MD5: hexOf(md5), SHA1: hexOf(sha1), SHA256: hexOf(sha256)}
 	t.Verified = fromNanos(verified)
 	return t, nil
