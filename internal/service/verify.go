@@ -428,3 +428,18 @@ func (c *Catalog) VerifySummary(ctx context.Context) (dto.VerifySummary, error) 
 	})
 	return s, err
 }
+
+// verificationCheck grades what verify found for health: corruption not
+// resolved since is degraded, for the catalog no longer describes the disk.
+func verificationCheck(v dto.VerifySummary) (string, dto.CheckStatus, string) {
+	switch {
+	case len(v.Corrupt) > 0:
+		first := v.Corrupt[0]
+		return "verification", dto.StatusDegraded, fmt.Sprintf("%d files found corrupt and not resolved since (rescan them, or 'indexer verify --accept PATH'), first: %s",
+			len(v.Corrupt), entryPath(first.Path, first.ArchivePath))
+	case v.LastVerified.IsZero():
+		return "verification", dto.StatusOK, "never verified ('indexer verify' re-reads the files)"
+	}
+	return "verification", dto.StatusOK, fmt.Sprintf("last verified at %s, %d files verified, no corruption found",
+		v.LastVerified.UTC().Format(time.RFC3339), v.Verified)
+}
