@@ -156,7 +156,7 @@ func (a *app) printVerify(rep service.VerifyReport) {
 			}
 			fmt.Fprintf(w, "%-10s  %s\n", what, loc)
 			if f.Expected != nil {
-				act := dto.FileHash{MD5: "(unreadable)", SHA1: "(unreadable)", SHA256: "(unreadable)"}
+				act := service.Digests{MD5: "(unreadable)", SHA1: "(unreadable)", SHA256: "(unreadable)"}
 				if f.Actual != nil {
 					act = *f.Actual
 				}

@@ -59,10 +59,22 @@ type VerifyFinding struct {
 	Path        string            `json:"path"`
 	ArchivePath string            `json:"archive_path,omitempty"`
 	Outcome     dto.VerifyOutcome `json:"outcome"`
-	Expected    *dto.FileHash     `json:"expected,omitempty"` // for corrupt files
-	Actual      *dto.FileHash     `json:"actual,omitempty"`
+	Expected    *Digests          `json:"expected,omitempty"` // for corrupt files
+	Actual      *Digests          `json:"actual,omitempty"`
 	Detail      string            `json:"detail,omitempty"`
 	Accepted    bool              `json:"accepted,omitempty"` // --accept took the new content
+}
+
+// Digests are a content's size and digests, in lower-case hex.
+type Digests struct {
+	Size   int64  `json:"size"`
+	MD5    string `json:"md5"`
+	SHA1   string `json:"sha1"`
+	SHA256 string `json:"sha256"`
+}
+
+func newDigests(h dto.FileHash) *Digests {
+	return &Digests{Size: h.Size, MD5: h.MD5, SHA1: h.SHA1, SHA256: h.SHA256}
 }
 
 // VerifyReport is the outcome of a verify run.
@@ -407,10 +419,10 @@ func (v *verifyRun) tally(c checked) {
 	}
 	f := VerifyFinding{Path: c.t.Path, ArchivePath: c.t.ArchivePath, Outcome: c.v.Outcome, Detail: c.v.Detail}
 	if c.v.Outcome == dto.VerifyCorrupt {
-		exp, act := c.v.Expected, c.v.Actual
-		f.Expected = &exp
+		act := c.v.Actual
+		f.Expected = newDigests(c.v.Expected)
 		if act.SHA256 != "" {
-			f.Actual = &act
+			f.Actual = newDigests(act)
 		}
 		f.Accepted = v.o.Accept && act.SHA256 != ""
 	}
