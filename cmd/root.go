@@ -28,6 +28,7 @@ const (
 	ExitError       = 1
 	ExitUsage       = 2
 	ExitPartial     = 3
+	ExitCorrupt     = 4 // verify found corruption
 	ExitInterrupted = 130
 )
 

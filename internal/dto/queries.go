@@ -129,4 +129,6 @@ type Stats struct {
 	Machines         []MachineStats   `json:"machines"`
 	Extensions       []ExtensionStats `json:"top_extensions"`
 	Scans            []ScanSummary    `json:"last_scans"`
+	// Verification: when verify last ran, and corruption not resolved since.
+	Verification VerifySummary `json:"verification"`
 }

@@ -142,6 +142,13 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		h.Add("last_scan", st, detail)
 	}
 
+	if v, err := c.VerifySummary(ctx); err != nil {
+		h.Add("verification", dto.StatusFail, err.Error())
+	} else {
+		h.Facts["verification"] = v
+		h.Add(verificationCheck(v))
+	}
+
 	dbSize, walSize := d.FileSizes()
 	h.Facts["db_bytes"], h.Facts["wal_bytes"] = dbSize, walSize
 	h.Add("size", dto.StatusOK, fmt.Sprintf("database %d bytes, WAL %d bytes", dbSize, walSize))

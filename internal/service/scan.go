@@ -752,8 +752,10 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 		return nil
 	}
 	var fresh, known []dto.FileWithHash // rows to insert, rows to upsert
+	var changes []dto.Change            // for the change log, in this same transaction
 	for _, b := range batch {
 		op := dto.OpAdd
+		logged := true
 		switch {
 		case b.known == nil || b.known.op == dto.OpDel:
 			t.added++
@@ -762,6 +764,7 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 			t.modified++
 		default:
 			op = b.known.op // same content: only the stat changed
+			logged = false
 			t.unchanged++
 		}
 		t.bytes += b.hash.Size
@@ -775,6 +778,9 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 				ScanID: s.rep.ID, Validators: b.st.Validators,
 			}
 		}
+		if logged {
+			changes = append(changes, changeOf(f, b.known))
+		}
 		if b.known == nil && !upsert {
 			fresh = append(fresh, f)
 		} else {
@@ -782,6 +788,9 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 		}
 	}
 	if err := r.Files.InsertMany(ctx, fresh); err != nil {
+		return err
+	}
+	if err := r.Changes.Record(ctx, changes); err != nil {
 		return err
 	}
 	return r.Files.UpsertMany(ctx, known)
@@ -833,6 +842,9 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 	for start := 0; start < len(ids); start += deleteIDs {
 		chunk := ids[start:min(start+deleteIDs, len(ids))]
 		err := s.uow.Do(ctx, "scan.delete", func(ctx context.Context, r *uow.Repos) error {
+			if err := r.Changes.RecordDeleted(ctx, chunk, s.rep.ID); err != nil {
+				return err
+			}
 			return r.Files.MarkDeleted(ctx, s.opts.Machine, chunk, s.rep.ID, s.rep.Started)
 		})
 		if err != nil {

@@ -95,12 +95,12 @@ func TestScanRecordsTags(t *testing.T) {
 		count[c]++
 	}
 	want := map[string]int64{
-		"scans":            2, // start, finish
-		"files machine:m1": ops["scan.chunk"].Count,
-		"indexes":          ops["scan.defer_indexes"].Count + ops["scan.build_index"].Count,
-		"dirs scans":       ops["scan.dirs"].Count, // directory digests, and the scan marked done with them
+		"scans":                    2, // start, finish
+		"changes files machine:m1": ops["scan.chunk"].Count,
+		"indexes":                  ops["scan.defer_indexes"].Count + ops["scan.build_index"].Count,
+		"dirs scans":               ops["scan.dirs"].Count, // directory digests, and the scan marked done with them
 	}
-	if want["indexes"] != 7 || want["files machine:m1"] == 0 || want["dirs scans"] != 1 {
+	if want["indexes"] != 7 || want["changes files machine:m1"] == 0 || want["dirs scans"] != 1 {
 		t.Fatalf("scan transactions %v; the test needs chunks, indexes set aside and built", ops)
 	}
 	for k, v := range want {
@@ -123,14 +123,14 @@ func TestScanRecordsTags(t *testing.T) {
 	}
 	calls = w.take()
 	rows, _ = eventTags(t, c, last)
-	wantCalls := []string{"scans", "files machine:m1", "dirs scans", "scans"}
+	wantCalls := []string{"scans", "changes files machine:m1", "dirs scans", "scans"}
 	if !slices.Equal(calls, wantCalls) || !slices.Equal(rows, wantCalls) {
 		t.Errorf("rescan: OnCommit %q, events %q; want %q", calls, rows, wantCalls)
 	}
 
 	// Another machine's scan names its own machine.
 	mustScan(t, c, []string{filepath.Join(root, "d01")}, ScanOptions{Machine: "m2"})
-	if calls := w.take(); !slices.Contains(calls, "files machine:m2") {
+	if calls := w.take(); !slices.Contains(calls, "changes files machine:m2") {
 		t.Errorf("scan of m2: OnCommit %q; want one touching machine:m2", calls)
 	}
 }

@@ -22,6 +22,9 @@ type Repos struct {
 	Scans   *repo.Scans
 	Indexes *repo.Indexes
 	Dirs    *repo.Dirs
+	// Changes is the change log; Verifications the last verification of each file.
+	Changes       *repo.Changes
+	Verifications *repo.Verifications
 	// Tx is the transaction itself, for the rare statement no repository has.
 	// A write through it names what it changed with Touch.
 	Tx *sqlx.Tx
@@ -32,7 +35,8 @@ type Repos struct {
 func newRepos(tx *sqlx.Tx) *Repos {
 	t := &repo.Touched{}
 	return &Repos{Files: repo.NewFiles(tx).Touching(t), Scans: repo.NewScans(tx).Touching(t),
-		Indexes: repo.NewIndexes(tx).Touching(t), Dirs: repo.NewDirs(tx).Touching(t), Tx: tx, touched: t}
+		Indexes: repo.NewIndexes(tx).Touching(t), Dirs: repo.NewDirs(tx).Touching(t),
+		Changes: repo.NewChanges(tx).Touching(t), Verifications: repo.NewVerifications(tx).Touching(t), Tx: tx, touched: t}
 }
 
 // Touch records tags (see dto.TagFiles and its kin) as changed by this
