@@ -210,8 +210,13 @@ func (a *app) printScan(rep service.ScanReport) error {
 	by := sum.SkippedByReason
 	w := a.stdout
 	c := rep.Counts
-	fmt.Fprintf(w, "scan #%d %s in %s: %s seen, %s added, %s modified, %s deleted, %s unchanged, %s skipped, %s failed\n",
-		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), plural(c.FilesSeen, "file"), thousands(c.Added),
+	seen := plural(c.FilesSeen, "file") + " seen"
+	if rep.ArchiveEntries > 0 {
+		// stats counts files and archive entries apart: say how this count splits.
+		seen += fmt.Sprintf(" (%s, %s)", plural(c.FilesSeen-rep.ArchiveEntries, "file"), plural(rep.ArchiveEntries, "archive entry"))
+	}
+	fmt.Fprintf(w, "scan #%d %s in %s: %s, %s added, %s modified, %s deleted, %s unchanged, %s skipped, %s failed\n",
+		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), seen, thousands(c.Added),
 		thousands(c.Modified), thousands(c.Deleted), thousands(c.Unchanged), thousands(c.Skipped), thousands(c.Failed))
 	mibps := 0.0
 	if secs := rep.Duration.Seconds(); secs > 0 {

@@ -94,6 +94,9 @@ type ScanReport struct {
 	Duration time.Duration
 	Failures []Failure
 	Skips    []Skip
+
+	// ArchiveEntries is how many of Counts.FilesSeen are archive entries.
+	ArchiveEntries int64
 }
 
 // chunkFiles is how many files one write transaction carries; deleteIDs is
@@ -686,7 +689,7 @@ func (s *scanRun) scanAlive(id int64, owner repo.Owner) bool {
 }
 
 // tally counts what a committed chunk did.
-type tally struct{ added, modified, unchanged, bytes int64 }
+type tally struct{ added, modified, unchanged, bytes, entries int64 }
 
 func (s *scanRun) flush(ctx context.Context, batch []result) error {
 	var t tally
@@ -763,6 +766,7 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 		t.bytes += b.hash.Size
 		f := dto.FileWithHash{Hash: b.hash}
 		if b.inner != "" {
+			t.entries++
 			f.FileMeta = s.entryMeta(b, op)
 		} else {
 			f.FileMeta = dto.FileMeta{
@@ -792,6 +796,7 @@ func (s *scanRun) count(t tally, touched int64) {
 	c.Unchanged += t.unchanged + touched
 	c.BytesHashed += t.bytes
 	c.FilesSeen += t.added + t.modified + t.unchanged + touched
+	s.rep.ArchiveEntries += t.entries
 }
 
 func (s *scanRun) fail(path string, err error) {

@@ -70,10 +70,15 @@ func (s *scanRun) touchEntries(entries map[string]*known) {
 	if !s.opts.Archives {
 		return
 	}
+	var n int64
 	for _, k := range entries {
 		if k.op != dto.OpDel {
 			s.touch()
+			n++
 		}
+	}
+	if n > 0 {
+		s.count(tally{entries: n}, 0) // seen among the files touched
 	}
 }
 
