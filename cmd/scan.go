@@ -223,6 +223,9 @@ func (a *app) printScan(rep service.ScanReport) error {
 		mibps = float64(c.BytesHashed) / (1 << 20) / secs
 	}
 	fmt.Fprintf(w, "hashed %s at %.1f MiB/s\n", bytesize.Format(c.BytesHashed), mibps)
+	if rep.ExcludedGone > 0 {
+		fmt.Fprintf(w, "%s marked gone (DEL)\n", plural(rep.ExcludedGone, "excluded row"))
+	}
 	if len(by) > 0 {
 		reasons := make([]string, 0, len(by))
 		for r, n := range by {

@@ -41,7 +41,10 @@ type ScanResult struct {
 	ScanCounts
 	// ArchiveEntriesSeen is how many of files_seen are entries inside
 	// archives (stats counts them apart from files).
-	ArchiveEntriesSeen int64            `json:"archive_entries_seen"`
+	ArchiveEntriesSeen int64 `json:"archive_entries_seen"`
+	// ExcludedMarkedGone is how many rows of files an --exclude pattern
+	// matched were marked DEL (not counted in deleted).
+	ExcludedMarkedGone int64            `json:"excluded_marked_gone"`
 	DurationMS         int64            `json:"duration_ms"`
 	ThroughputMBps     float64          `json:"throughput_mb_s"`
 	SkippedByReason    map[string]int64 `json:"skipped_by_reason"`

@@ -97,6 +97,8 @@ type ScanReport struct {
 
 	// ArchiveEntries is how many of Counts.FilesSeen are archive entries.
 	ArchiveEntries int64
+	// ExcludedGone is how many rows of excluded files were marked DEL.
+	ExcludedGone int64
 }
 
 // chunkFiles is how many files one write transaction carries; deleteIDs is
@@ -233,6 +235,7 @@ type scanRun struct {
 	roots     map[string]bool              // the roots, where protection from above ends
 	unchanged int64                        // files found unchanged, not yet counted
 	own       func(walk.Stat) bool         // the catalog's own files, by identity
+	excluded  map[string]bool              // entries --exclude matched: their rows become DEL (scan_exclude.go)
 
 	// rowsAtStart bounds the catalog's rows when the scan began; deferred
 	// is set once this scan has set the secondary indexes aside, which it
@@ -490,6 +493,10 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 		return nil
 	case walk.Skip:
 		s.skip(ev.Path, ev.Reason)
+		if ev.Reason == walk.ReasonExcluded {
+			s.exclude(ev)
+			return nil
+		}
 		switch ev.Reason {
 		case walk.ReasonSpecial, walk.ReasonDangling, walk.ReasonLinkIn:
 			// Not a regular file here (any more), or one catalogued under
@@ -822,6 +829,9 @@ func (s *scanRun) skip(path, reason string) {
 // completed walk did not find, into DEL, except below directories that were
 // not fully walked.
 func (s *scanRun) markDeleted(ctx context.Context) error {
+	if err := s.markExcluded(ctx); err != nil {
+		return err
+	}
 	var ids []int64
 	for path, k := range s.known {
 		if k.op != dto.OpDel && !s.underProtected(path) {
