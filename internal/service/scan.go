@@ -61,6 +61,8 @@ type ScanProgress struct {
 	Files atomic.Int64 // regular files met by the walk
 	Bytes atomic.Int64 // bytes hashed
 	dir   atomic.Pointer[string]
+
+	progressMore // totals, ETA and slow reads: scan_progress.go
 }
 
 // Status returns the directory the walk is in, or what the scan does once
@@ -306,7 +308,9 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		s.opts.OnStart(s.rep.ID)
 	}
 
+	stopCount := s.countRoots(ctx) // scan_count.go: the totals of the progress's ETA
 	walkErr := s.pipeline(ctx, wctx, loaded)
+	stopCount()
 	interrupted := ctx.Err() != nil
 	var fatal error
 	if walkErr != nil && !interrupted {
@@ -527,6 +531,7 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 	entries := s.entries[ev.Path]
 	delete(s.entries, ev.Path)
 	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashed && k.v.Same(ev.Stat.Validators) {
+		s.opts.Progress.unread.Add(ev.Stat.Size)
 		s.touchEntries(entries)
 		s.touch()
 		return nil

@@ -164,7 +164,7 @@ func (s *scanRun) indexEntry(ctx context.Context, h *digest.Hasher, j job, st wa
 	}
 	seen[e.Name] = true
 	h.Reset()
-	if _, err := h.ReadFrom(&progressReader{ctx: ctx, r: r, p: s.opts.Progress}); err != nil {
+	if _, err := h.ReadFrom(&progressReader{ctx: ctx, r: r, p: s.opts.Progress, entry: true}); err != nil {
 		if errors.Is(err, archive.ErrEncrypted) {
 			s.skip(full, ReasonEncrypted)
 			return nil
