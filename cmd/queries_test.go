@@ -245,11 +245,15 @@ func TestFindTermsAndArchives(t *testing.T) {
 		{[]string{"doc", "m1/b"}, []string{filepath.Join(m1, "b/doc.txt")}},
 		{[]string{"-i", "*.txt", "ODD", "[0-9]*"}, []string{filepath.Join(m1, "odd/100% done.txt"), filepath.Join(m1, "odd/100x done.txt")}},
 	} {
-		_, out, errOut := runCLI(t, append([]string{"--db", s.DBPath, "find", "-0"}, tt.args...)...)
+		// csv: the paths of both machines, byte for byte (-0 needs --machine).
+		_, out, errOut := runCLI(t, append([]string{"--db", s.DBPath, "find", "--format", "csv"}, tt.args...)...)
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("find %q: csv %q: %v", tt.args, out, err)
+		}
 		var got []string
-		for _, p := range strings.Split(strings.TrimSuffix(out, "\x00"), "\x00") {
-			_, p, _ = strings.Cut(p, ":")
-			got = append(got, p)
+		for _, r := range recs[1:] {
+			got = append(got, exactLocation(r[1], r[2]))
 		}
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("find %q\n got %q\nwant %q (stderr %q)", tt.args, got, tt.want, errOut)

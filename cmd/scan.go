@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/indexer/indexer/internal/archive"
 	"github.com/indexer/indexer/internal/bytesize"
@@ -160,46 +157,6 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 		return withCode(ExitPartial, fmt.Errorf("%s could not be indexed (listed above)", plural(rep.Counts.Failed, "file")))
 	}
 	return nil
-}
-
-// showProgress draws a progress line on stderr while it is a terminal, and
-// returns the function that removes it.
-func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
-	f, ok := a.stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
-		return func() {}
-	}
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(f),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetWidth(10),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionSpinnerType(14),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionFullWidth(),
-	)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(150 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				bar.Describe(fmt.Sprintf("%d files  %s", p.Files.Load(), p.Status()))
-				_ = bar.Set64(p.Bytes.Load())
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-		_ = bar.Finish()
-		_ = bar.Clear()
-	}
 }
 
 func (a *app) printScan(rep service.ScanReport) error {
