@@ -52,8 +52,10 @@ fdupes and jdupes print them, one name per copy), csv (one row per file), json (
 {"groups":[{"sha256","size","count","copies","reclaimable","files":[{"machine",
 "path"}]}],"groups_total","files_total","reclaimable_total"}. -0 prints the
 fdupes format with every path ended by a NUL byte instead of a newline and
-each group ended by one more NUL (jdupes -0). Output is streamed: memory
-stays flat however large the catalog.`,
+each group ended by one more NUL (jdupes -0). Both are bare paths of one
+machine: over a catalog of several machines they need --machine (a usage
+error says so). Output is streamed: memory stays flat however large the
+catalog.`,
 		Example: `  indexer dupes
   indexer dupes --min-size 1M ~/Pictures /mnt/backup/photos
   indexer dupes --name '*.jpg' --limit 10
@@ -116,6 +118,9 @@ stays flat however large the catalog.`,
 				return err
 			}
 			defer cat.Close()
+			if multi && format == "fdupes" {
+				return a.exactAcrossMachines(cmd.Context(), cat, fdupesName(print0))
+			}
 			if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
 				return err
 			}
@@ -149,6 +154,14 @@ stays flat however large the catalog.`,
 	f.BoolVarP(&print0, "print0", "0", false, "fdupes format with NUL after each path and after each group")
 	dirs.register(c)
 	return c
+}
+
+// fdupesName names the exact format of dupes as the user asked for it.
+func fdupesName(print0 bool) string {
+	if print0 {
+		return "-0"
+	}
+	return "--format fdupes"
 }
 
 // dupesFormat settles the output format from --format, --json and -0, which
@@ -246,20 +259,21 @@ func linkSets(fs []dto.DupeFile) ([]int, int) {
 // dupesFdupes prints what fdupes and jdupes print: the paths of a group, each
 // ended by sep, and one more sep after each group. Paths are written byte
 // for byte, never quoted: a program reads them back exactly when sep is NUL,
-// and with a newline whenever no name holds one.
+// and with a newline whenever no name holds one. They carry no "machine:"
+// prefix: the command refuses this format over several machines unless
+// --machine picks one (see exactAcrossMachines).
 //
 // Like them, it lists one name per copy: of names that are one file (linked),
 // only the first. A script that keeps one path of a group and deletes the
 // others must never delete a file through one name while keeping it "safe"
 // under another.
 type dupesFdupes struct {
-	w     *bufio.Writer
-	multi bool
-	sep   byte
+	w   *bufio.Writer
+	sep byte
 }
 
-func (d *dupesFdupes) begin(w *bufio.Writer, multi bool) error {
-	d.w, d.multi = w, multi
+func (d *dupesFdupes) begin(w *bufio.Writer, _ bool) error {
+	d.w = w
 	return nil
 }
 
@@ -273,7 +287,7 @@ func (d *dupesFdupes) group(g dto.DupeGroup) error {
 			}
 			printed[sets[i]] = true
 		}
-		d.w.WriteString(exactLocation(f.Machine, f.Path, f.ArchivePath, d.multi))
+		d.w.WriteString(exactLocation(f.Path, f.ArchivePath))
 		d.w.WriteByte(d.sep)
 	}
 	return d.w.WriteByte(d.sep)

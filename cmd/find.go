@@ -44,7 +44,8 @@ Formats: text (default, for people: size, modification time (UTC) and path,
 with "machine:" when several machines are involved; a path with control
 characters or bytes that are not UTF-8 is printed quoted, with escapes);
 paths (one path per line, byte for byte, never quoted); -0 (the same, each
-path ended by a NUL byte, for xargs -0); csv (machine, path, archive_path,
+path ended by a NUL byte, for xargs -0; both list one machine, so over a
+catalog of several they need --machine); csv (machine, path, archive_path,
 size, modified, md5, sha1, sha256, operation; paths byte for byte); json
 (also --json): an array of {machine, path, size, modified, md5, sha1, sha256,
 operation}, plus archive_path for archive entries and path_b64 when a path is
@@ -94,6 +95,13 @@ not valid UTF-8 (see docs/json.md).`,
 				return err
 			}
 			defer cat.Close()
+			if multi && format == "paths" {
+				name := "--format paths"
+				if print0 {
+					name = "-0"
+				}
+				return a.exactAcrossMachines(cmd.Context(), cat, name)
+			}
 			if opts.Under != "" {
 				if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, []string{opts.Under}); err != nil {
 					return err
@@ -126,7 +134,7 @@ not valid UTF-8 (see docs/json.md).`,
 					sep = 0
 				}
 				out = func(f dto.FileWithHash) error {
-					w.WriteString(exactLocation(f.Machine, f.Path, f.ArchivePath, multi))
+					w.WriteString(exactLocation(f.Path, f.ArchivePath))
 					return w.WriteByte(sep)
 				}
 				done = w.Flush

@@ -53,14 +53,11 @@ func location(machine, path, archivePath string, withMachine bool) string {
 	return s
 }
 
-// exactLocation is location for programs: the same text, byte for byte,
-// never quoted.
-func exactLocation(machine, path, archivePath string, withMachine bool) string {
+// exactLocation is location for programs: the path, byte for byte, never
+// quoted, and never with a machine (exact formats list one machine).
+func exactLocation(path, archivePath string) string {
 	if archivePath != "" {
 		path += "::" + archivePath
-	}
-	if withMachine {
-		path = machine + ":" + path
 	}
 	return path
 }
@@ -165,6 +162,20 @@ func thousands(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// exactAcrossMachines refuses an exact format (bare paths, for programs)
+// over a catalog of several machines when no --machine chose one: a
+// "machine:" prefix would make a line that is no file name, and another
+// machine's path is no file here. Text, csv and json name each file's
+// machine and stay available.
+func (a *app) exactAcrossMachines(ctx context.Context, cat *service.Catalog, format string) error {
+	ms, err := cat.Machines(ctx)
+	if err != nil {
+		return err
+	}
+	return usageError("%s prints bare paths and the catalog holds %d machines (%s): pass --machine NAME (this one is %s), or use --format csv or json to list them all",
+		format, len(ms), strings.Join(ms, ", "), a.machine)
 }
 
 // openListing opens the catalog for a listing and tells whether it names

@@ -61,6 +61,8 @@ type ScanProgress struct {
 	Files atomic.Int64 // regular files met by the walk
 	Bytes atomic.Int64 // bytes hashed
 	dir   atomic.Pointer[string]
+
+	progressMore // totals, ETA and slow reads: scan_progress.go
 }
 
 // Status returns the directory the walk is in, or what the scan does once
@@ -94,6 +96,11 @@ type ScanReport struct {
 	Duration time.Duration
 	Failures []Failure
 	Skips    []Skip
+
+	// ArchiveEntries is how many of Counts.FilesSeen are archive entries.
+	ArchiveEntries int64
+	// ExcludedGone is how many rows of excluded files were marked DEL.
+	ExcludedGone int64
 }
 
 // chunkFiles is how many files one write transaction carries; deleteIDs is
@@ -231,6 +238,7 @@ type scanRun struct {
 	unchanged int64                        // files found unchanged, not yet counted
 	own       func(walk.Stat) bool         // the catalog's own files, by identity
 	dirs      dirWalk                      // the directories listed, for updateDirs
+	excluded  map[string]bool              // entries --exclude matched: their rows become DEL (scan_exclude.go)
 
 	// rowsAtStart bounds the catalog's rows when the scan began; deferred
 	// is set once this scan has set the secondary indexes aside, which it
@@ -301,7 +309,9 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		s.opts.OnStart(s.rep.ID)
 	}
 
+	stopCount := s.countRoots(ctx) // scan_count.go: the totals of the progress's ETA
 	walkErr := s.pipeline(ctx, wctx, loaded)
+	stopCount()
 	interrupted := ctx.Err() != nil
 	var fatal error
 	if walkErr != nil && !interrupted {
@@ -491,6 +501,10 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 		return nil
 	case walk.Skip:
 		s.skip(ev.Path, ev.Reason)
+		if ev.Reason == walk.ReasonExcluded {
+			s.exclude(ev)
+			return nil
+		}
 		switch ev.Reason {
 		case walk.ReasonSpecial, walk.ReasonDangling, walk.ReasonLinkIn:
 			// Not a regular file here (any more), or one catalogued under
@@ -521,6 +535,7 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 	entries := s.entries[ev.Path]
 	delete(s.entries, ev.Path)
 	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashed && k.v.Same(ev.Stat.Validators) {
+		s.opts.Progress.unread.Add(ev.Stat.Size)
 		s.touchEntries(entries)
 		s.touch()
 		return nil
@@ -690,7 +705,7 @@ func (s *scanRun) scanAlive(id int64, owner repo.Owner) bool {
 }
 
 // tally counts what a committed chunk did.
-type tally struct{ added, modified, unchanged, bytes int64 }
+type tally struct{ added, modified, unchanged, bytes, entries int64 }
 
 func (s *scanRun) flush(ctx context.Context, batch []result) error {
 	var t tally
@@ -770,6 +785,7 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 		t.bytes += b.hash.Size
 		f := dto.FileWithHash{Hash: b.hash}
 		if b.inner != "" {
+			t.entries++
 			f.FileMeta = s.entryMeta(b, op)
 		} else {
 			f.FileMeta = dto.FileMeta{
@@ -805,6 +821,7 @@ func (s *scanRun) count(t tally, touched int64) {
 	c.Unchanged += t.unchanged + touched
 	c.BytesHashed += t.bytes
 	c.FilesSeen += t.added + t.modified + t.unchanged + touched
+	s.rep.ArchiveEntries += t.entries
 }
 
 func (s *scanRun) fail(path string, err error) {
@@ -830,6 +847,9 @@ func (s *scanRun) skip(path, reason string) {
 // completed walk did not find, into DEL, except below directories that were
 // not fully walked.
 func (s *scanRun) markDeleted(ctx context.Context) error {
+	if err := s.markExcluded(ctx); err != nil {
+		return err
+	}
 	var ids []int64
 	for path, k := range s.known {
 		if k.op != dto.OpDel && !s.underProtected(path) {

@@ -69,7 +69,9 @@ func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p
 		return walk.Stat{}, dto.FileHash{}, ErrNotRegular
 	}
 	h.Reset()
-	var r io.Reader = &progressReader{ctx: ctx, r: f, p: p}
+	read := p.startRead(path, before.Size) // scan_progress.go: names a slow read
+	defer p.endRead(read)
+	var r io.Reader = &progressReader{ctx: ctx, r: f, p: p, file: read}
 	if before.Size > 0 {
 		// Stop at the size stat gave, saving the read(2) that would only
 		// say EOF: a file that grows or shrinks meanwhile changes its stat,
@@ -114,22 +116,6 @@ func cause(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// progressReader counts bytes and stops the read when ctx is done.
-type progressReader struct {
-	ctx context.Context
-	r   io.Reader
-	p   *ScanProgress
-}
-
-func (r *progressReader) Read(b []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := r.r.Read(b)
-	r.p.Bytes.Add(int64(n))
-	return n, err
 }
 
 // fd is a file descriptor read directly with read(2).

@@ -447,7 +447,8 @@ func TestScanSharedContent(t *testing.T) {
 }
 
 // TestScanKeepsWhatItCannotSee: files below an excluded directory, and
-// excluded files, keep their rows as they were.
+// excluded files, are not counted as deleted; their rows become DEL as
+// excluded ones (see TestScanExcludeMarksRowsGone).
 func TestScanKeepsWhatItCannotSee(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "sub", "deep", "in.txt")
@@ -458,8 +459,8 @@ func TestScanKeepsWhatItCannotSee(t *testing.T) {
 	c := openTestCatalog(t)
 	mustScan(t, c, []string{dir}, ScanOptions{})
 	rep := mustScan(t, c, []string{dir}, ScanOptions{Exclude: []string{"sub", "*.log"}})
-	if rep.Counts.Deleted != 0 {
-		t.Fatalf("%d deleted, want 0", rep.Counts.Deleted)
+	if rep.Counts.Deleted != 0 || rep.ExcludedGone != 2 {
+		t.Fatalf("%d deleted, %d excluded rows marked gone; want 0 and 2", rep.Counts.Deleted, rep.ExcludedGone)
 	}
 	skips := skipsByPath(rep)
 	if skips[filepath.Join(dir, "sub")] != walk.ReasonExcluded || skips[log] != walk.ReasonExcluded {
@@ -467,8 +468,8 @@ func TestScanKeepsWhatItCannotSee(t *testing.T) {
 	}
 	rows := dumpFiles(t, c)
 	for _, p := range []string{in, log} {
-		if rows[p].Op != string(dto.OpAdd) {
-			t.Errorf("%s: %s, want ADD", p, rows[p].Op)
+		if rows[p].Op != string(dto.OpDel) {
+			t.Errorf("%s: %s, want DEL", p, rows[p].Op)
 		}
 	}
 }
