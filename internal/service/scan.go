@@ -143,6 +143,9 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 		uow:       uow.New(c.db), // its own, so the metrics are this scan's
 		known:     map[string]*known{},
 		entries:   map[string]map[string]*known{},
+		listed:    map[string]bool{},
+		rootFiles: map[string]bool{},
+		keep:      map[string]bool{},
 		protected: map[string]bool{},
 		below:     map[string]bool{},
 		roots:     map[string]bool{},
@@ -160,9 +163,16 @@ type scanRun struct {
 	opts ScanOptions
 	uow  *uow.UoW
 
-	// Owned by the walker goroutine until it ends.
+	// Owned by the walker goroutine until it ends. known and entries hold
+	// the rows of one group (a directory listed, or a root that is a file).
 	known     map[string]*known
 	entries   map[string]map[string]*known // archive entries: archive path → inner path → row
+	group     string                       // the directory whose rows known holds, or the root file
+	groupRows int64                        // rows read by all groups
+	listed    map[string]bool              // the directories listed
+	rootFiles map[string]bool              // the roots that are files, read as groups
+	keep      map[string]bool              // rows met outside their group but kept (not looked at)
+	gone      []goneRow                    // rows of the groups not found: DEL if the walk completes
 	protected map[string]bool              // directories not fully walked: nothing at or below them becomes DEL
 	below     map[string]bool              // symlinks not walked through: nothing below them becomes DEL
 	roots     map[string]bool              // the roots, where protection from above ends
@@ -175,8 +185,9 @@ type scanRun struct {
 	rowsAtStart int64
 	deferred    bool
 
-	mu          sync.Mutex // guards rep and goneEntries while the pipeline runs
+	mu          sync.Mutex // guards rep, created and goneEntries while the pipeline runs
 	rep         ScanReport
+	created     int64   // rows this scan created (files the catalog had no row of)
 	goneEntries []int64 // entries no longer in their (re-read) archive: DEL once the walk completes
 }
 
@@ -188,14 +199,6 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		return s.rep, err
 	}
 	defer release()
-	// Load what the catalog knows under the roots, so the walk can decide
-	// "unchanged" without a query per file. The walk starts at once and holds
-	// its events until the load is done: the two overlap.
-	loaded := make(chan error, 1)
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	defer stopLoad() // a walk that stopped early leaves no reader behind
-	go func() { loaded <- s.loadKnown(loadCtx) }()
-
 	wctx := context.WithoutCancel(ctx) // commits of finished work survive Ctrl-C
 	host, _ := os.Hostname()
 	err = s.uow.Do(wctx, "scan.start", func(ctx context.Context, r *uow.Repos) error {
@@ -230,7 +233,6 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		if s.rep.ID != 0 {
 			runningHere.Delete(s.here())
 		}
-		<-loaded
 		return s.rep, fmt.Errorf("record scan: %w", err)
 	}
 	defer runningHere.Delete(s.here())
@@ -238,7 +240,7 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		s.opts.OnStart(s.rep.ID)
 	}
 
-	walkErr := s.pipeline(ctx, wctx, loaded)
+	walkErr := s.pipeline(ctx, wctx)
 	interrupted := ctx.Err() != nil
 	var fatal error
 	if walkErr != nil && !interrupted {
@@ -274,7 +276,7 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 
 // pipeline runs walker → hash workers → one writer. It returns the first
 // error that stopped it (ctx's when interrupted).
-func (s *scanRun) pipeline(ctx, wctx context.Context, loaded <-chan error) error {
+func (s *scanRun) pipeline(ctx, wctx context.Context) error {
 	// abort stops the walker and the hash workers when the writer cannot
 	// write at all: there is no use reading the rest of the tree then.
 	ctx, abort := context.WithCancel(ctx)
@@ -290,7 +292,7 @@ func (s *scanRun) pipeline(ctx, wctx context.Context, loaded <-chan error) error
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
-		return s.walk(gctx, loaded, jobs, results)
+		return s.walk(gctx, jobs, results)
 	})
 	for range s.opts.Workers {
 		g.Go(func() error {
@@ -327,6 +329,7 @@ func (s *scanRun) count(t tally, touched int64) {
 	c.Modified += t.modified
 	c.Unchanged += t.unchanged + touched
 	c.BytesHashed += t.bytes
+	s.created += t.created
 	c.FilesSeen += t.added + t.modified + t.unchanged + touched
 }
 

@@ -24,66 +24,117 @@ type known struct {
 }
 
 // walk walks every root and routes each file: unchanged ones are counted,
-// the others go to the hash workers.
-func (s *scanRun) walk(ctx context.Context, loaded <-chan error, jobs chan<- job, results chan<- result) error {
+// the others go to the hash workers. The catalog is read one directory at a
+// time, as the walk lists it (see group), so a rescan holds the rows of one
+// directory, not of the whole tree.
+func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- result) error {
 	defer s.flushUnchanged() // also when the walk stops early: they were seen
 	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
-		Exclude: s.opts.Exclude, Own: s.own}
-	// Held events go in chunks: one slice of them all would be copied
-	// again and again as it grows, for a tree of a million files.
-	var pending [][]walk.Event
-	ready := false
-	// await returns once the known rows are loaded (or at once, when block is
-	// false and they are not), then handles the events held meanwhile.
-	await := func(block bool) error {
-		if ready {
-			return nil
-		}
-		var err error
-		if block {
-			select {
-			case err = <-loaded:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		} else {
-			select {
-			case err = <-loaded:
-			default:
-				return nil
-			}
-		}
-		ready = true
-		if err != nil {
-			return fmt.Errorf("read catalog: %w", err)
-		}
-		for _, chunk := range pending {
-			for _, ev := range chunk {
-				if err := s.route(ctx, ev, jobs, results); err != nil {
-					return err
-				}
-			}
-		}
-		pending = nil
-		return nil
-	}
+		Exclude: s.opts.Exclude, Own: s.own, Dir: func(dir string) error {
+			s.closeGroup()
+			s.listed[dir] = true
+			return s.openGroup(ctx, dir, func(r *uow.Repos, fn func(dto.FileMeta, []byte) error) error {
+				return r.Files.EachValidatorsIn(ctx, s.opts.Machine, dir, fn)
+			})
+		}}
 	err := walk.Walk(ctx, s.rep.Roots, wopts, func(ev walk.Event) error {
-		if err := await(false); err != nil {
-			return err
-		}
-		if !ready {
-			if n := len(pending); n == 0 || len(pending[n-1]) == cap(pending[n-1]) {
-				pending = append(pending, make([]walk.Event, 0, 4096))
+		if ev.Kind == walk.File && ev.Path == ev.Root {
+			// A root that is a file is a group of its own: its rows.
+			s.closeGroup()
+			s.rootFiles[ev.Path] = true
+			if err := s.openGroup(ctx, ev.Path, func(r *uow.Repos, fn func(dto.FileMeta, []byte) error) error {
+				return r.Files.EachValidatorsAt(ctx, s.opts.Machine, ev.Path, fn)
+			}); err != nil {
+				return err
 			}
-			pending[len(pending)-1] = append(pending[len(pending)-1], ev)
-			return nil
+			err := s.route(ctx, ev, jobs, results)
+			s.closeGroup()
+			return err
 		}
 		return s.route(ctx, ev, jobs, results)
 	})
+	s.closeGroup()
+	return err
+}
+
+// openGroup reads the catalog's rows of the next group: the files directly
+// in a directory listed, or a root that is a file. Every event for an entry
+// of the group comes before the next group opens.
+func (s *scanRun) openGroup(ctx context.Context, group string, read func(*uow.Repos, func(dto.FileMeta, []byte) error) error) error {
+	s.group = group
+	err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		return read(r, func(m dto.FileMeta, sum []byte) error {
+			if m.Path != group && s.roots[m.Path] {
+				return nil // a root of its own: its own group reads it
+			}
+			s.groupRows++
+			k := &known{id: m.ID, op: m.Operation, v: m.Validators}
+			k.hashed = copy(k.sha256[:], sum) == len(k.sha256)
+			if m.ArchivePath == "" {
+				s.known[m.Path] = k
+			} else {
+				s.knowEntry(m.Path, m.ArchivePath, k)
+			}
+			return nil
+		})
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("read catalog: %w", err)
 	}
-	return await(true)
+	if testHookGroup != nil {
+		n := len(s.known)
+		for _, e := range s.entries {
+			n += len(e)
+		}
+		testHookGroup(group, n)
+	}
+	return nil
+}
+
+// testHookGroup, nil outside tests, is called with each group read and the
+// number of rows the scan then holds.
+var testHookGroup func(group string, rows int)
+
+// closeGroup queues for DEL the rows of the group that the walk did not
+// find (they are marked only if the walk completes), and lets them go.
+func (s *scanRun) closeGroup() {
+	for path, k := range s.known {
+		if k.op != dto.OpDel {
+			s.gone = append(s.gone, goneRow{path: path, id: k.id})
+			for _, e := range s.entries[path] { // a gone archive takes its entries along
+				if e.op != dto.OpDel {
+					s.gone = append(s.gone, goneRow{path: path, id: e.id})
+				}
+			}
+		}
+	}
+	clear(s.known)
+	clear(s.entries)
+	s.group = ""
+}
+
+// goneRow is a row of a group that the walk did not find.
+type goneRow struct {
+	path string
+	id   int64
+}
+
+// keepRow keeps the rows at path: the entry is there but was not looked at
+// (or could not be). In the open group that takes them out of it; otherwise
+// (a root's own event, or one met after its directory's listing) they are
+// kept by path at the end.
+func (s *scanRun) keepRow(path string) {
+	if parentDir(path) == s.group {
+		delete(s.known, path)
+		return
+	}
+	s.keep[path] = true
+}
+
+// parentDir is the directory of a path from the walk: absolute and clean,
+// so what precedes the last slash (filepath.Dir would clean it again).
+func parentDir(path string) string {
+	return path[:max(strings.LastIndexByte(path, '/'), 1)]
 }
 
 // unchangedBatch is how many unchanged files the walker counts before it
@@ -124,7 +175,7 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 		if gone {
 			return nil // gone between readdir and stat: simply not there
 		}
-		delete(s.known, ev.Path)
+		s.keepRow(ev.Path)
 		s.fail(ev.Path, cause(ev.Err))
 		return nil
 	case walk.Skip:
@@ -135,7 +186,7 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 			// its own path: its own row, if any, is not of a file seen.
 		default:
 			// Still there, just not looked at: keep its row.
-			delete(s.known, ev.Path)
+			s.keepRow(ev.Path)
 		}
 		switch {
 		case ev.IsDir:
@@ -148,9 +199,7 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 		return nil
 	}
 	s.opts.Progress.Files.Add(1)
-	// The walker's paths are absolute and clean: the directory is what
-	// precedes the last slash (filepath.Dir would clean it again, per file).
-	dir := ev.Path[:max(strings.LastIndexByte(ev.Path, '/'), 1)]
+	dir := parentDir(ev.Path)
 	if cur := s.opts.Progress.dir.Load(); cur == nil || *cur != dir {
 		s.opts.Progress.dir.Store(&dir)
 	}
@@ -171,31 +220,38 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 	}
 }
 
-// loadKnown reads the catalog's plain-file rows under the roots into s.known.
-// When the last scan of the same roots saw at least half the rows the
-// catalog has, they are read by a pass over the table (see
-// repo.Files.EachValidatorsUnder).
-func (s *scanRun) loadKnown(ctx context.Context) error {
-	return s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		seen, ok, err := r.Scans.LastSeen(ctx, s.opts.Machine, s.rep.Roots)
-		if err != nil {
-			return err
+// markDeleted turns the files the catalog knew under the roots, and that the
+// completed walk did not find, into DEL, except below directories that were
+// not fully walked. The rows of the directories listed were compared as the
+// walk went (s.gone); those of the directories it did not list (gone,
+// unreadable, excluded) are found by one more pass over the rows under the
+// roots, needed only when the catalog holds rows the groups did not read.
+func (s *scanRun) markDeleted(ctx context.Context) error {
+	var ids []int64
+	for _, g := range s.gone {
+		if !s.keep[g.path] && !s.underProtected(g.path) {
+			ids = append(ids, g.id)
 		}
-		rows, err := r.Files.MaxFileID(ctx)
-		if err != nil {
-			return err
-		}
-		// One pass per root: with several roots the index reads less.
-		whole := ok && seen >= rows/2 && len(s.rep.Roots) == 1
-		// A root below another has its rows read with the outer one's.
+	}
+	err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var total int64
 		for _, root := range outermost(s.rep.Roots) {
-			if err := r.Files.EachValidatorsUnder(ctx, s.opts.Machine, root, whole, func(m dto.FileMeta, sum []byte) error {
-				k := &known{id: m.ID, op: m.Operation, v: m.Validators}
-				k.hashed = copy(k.sha256[:], sum) == len(k.sha256)
-				if m.ArchivePath == "" {
-					s.known[m.Path] = k
-				} else {
-					s.knowEntry(m.Path, m.ArchivePath, k)
+			n, err := r.Files.CountUnder(ctx, s.opts.Machine, root)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		if total == s.groupRows+s.created {
+			return nil // every row under the roots was in a group
+		}
+		for _, root := range outermost(s.rep.Roots) {
+			if err := r.Files.EachPresentUnder(ctx, s.opts.Machine, root, func(id int64, path string) error {
+				if s.rootFiles[path] || (s.listed[parentDir(path)] && !s.roots[path]) {
+					return nil // compared in its group
+				}
+				if !s.keep[path] && !s.underProtected(path) {
+					ids = append(ids, id)
 				}
 				return nil
 			}); err != nil {
@@ -204,18 +260,8 @@ func (s *scanRun) loadKnown(ctx context.Context) error {
 		}
 		return nil
 	})
-}
-
-// markDeleted turns the files the catalog knew under the roots, and that the
-// completed walk did not find, into DEL, except below directories that were
-// not fully walked.
-func (s *scanRun) markDeleted(ctx context.Context) error {
-	var ids []int64
-	for path, k := range s.known {
-		if k.op != dto.OpDel && !s.underProtected(path) {
-			ids = append(ids, k.id)
-			ids = appendPresent(ids, s.entries[path]) // a gone archive takes its entries along
-		}
+	if err != nil {
+		return fmt.Errorf("read catalog: %w", err)
 	}
 	ids = append(ids, s.goneEntries...)
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })

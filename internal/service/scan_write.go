@@ -70,7 +70,8 @@ func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func(
 }
 
 // tally counts what a committed chunk did.
-type tally struct{ added, modified, unchanged, bytes int64 }
+// created counts the rows made for files the catalog had no row of.
+type tally struct{ added, modified, unchanged, bytes, created int64 }
 
 func (s *scanRun) flush(ctx context.Context, batch []result) error {
 	var t tally
@@ -145,6 +146,9 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 			t.unchanged++
 		}
 		t.bytes += b.hash.Size
+		if b.known == nil {
+			t.created++
+		}
 		f := dto.FileWithHash{Hash: b.hash}
 		if b.inner != "" {
 			f.FileMeta = s.entryMeta(b, op)

@@ -67,6 +67,14 @@ type Options struct {
 	// ReasonCatalog. It is asked of every entry, roots included, and of
 	// what a followed symlink leads to.
 	Own func(Stat) bool
+	// Dir, when set, is called with each directory listed, before its
+	// entries are reported; every File, Skip and Error event for an entry
+	// of it comes before the next call. The events of roots themselves, of
+	// directories that cannot be listed and of the symlinks followed to
+	// directories (ReasonLoop, ReasonSeen, ReasonOtherFS) come between
+	// listings, outside any. A rescan reads the catalog's rows of each
+	// directory at this call, not the whole tree's at once.
+	Dir func(path string) error
 }
 
 // ValidatePatterns checks exclude patterns up front: a malformed one, or one
@@ -260,6 +268,12 @@ func (w *walker) drain() error {
 				return err
 			}
 			continue
+		}
+		if w.opts.Dir != nil {
+			if err := w.opts.Dir(d.path); err != nil {
+				f.Close()
+				return err
+			}
 		}
 		n := len(w.stack)
 		err = w.entries(f, d, names)
