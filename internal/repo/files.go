@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -185,10 +186,64 @@ func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, w
 		machineCol, pathCol = "machine || ''", "path || ''"
 	}
 	under, args := underCond(pathCol, root)
-	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT id, path, archive_path, sha256, operation,
-		size, mtime_ns, ctime_ns, inode, device FROM files WHERE `+machineCol+" = ? AND "+under), append([]any{machine}, args...)...)
+	_, err := f.eachValidators(ctx, machineCol+" = ? AND "+under, append([]any{machine}, args...), func(m dto.FileMeta, sum []byte) (bool, error) {
+		return true, fn(m, sum)
+	})
 	if err != nil {
 		return fmt.Errorf("list files under %s: %w", root, err)
+	}
+	return nil
+}
+
+// EachValidatorsIn is EachValidatorsUnder for the rows directly in one
+// directory (archive entries included), in path order: those of the files
+// whose path is dir/NAME. The rows below its subdirectories are skipped by
+// seeking past each subdirectory on the (machine, path) key, so reading a
+// directory costs its own rows and one seek per subdirectory the catalog
+// has, however deep the tree below it is. A rescan reads the catalog so,
+// one directory at a time, instead of holding every row under its roots.
+func (f *Files) EachValidatorsIn(ctx context.Context, machine, dir string, fn func(m dto.FileMeta, sha256 []byte) error) error {
+	lo, hi := PathRange(dir)
+	for from := lo; from != ""; {
+		seek := from
+		from = ""
+		_, err := f.eachValidators(ctx, "machine = ? AND path >= ? AND path < ? ORDER BY path, archive_path",
+			[]any{machine, seek, hi}, func(m dto.FileMeta, sum []byte) (bool, error) {
+				if i := strings.IndexByte(m.Path[len(lo):], '/'); i >= 0 {
+					// The first row below subdirectory NAME: go on after
+					// "dir/NAME0", past every "dir/NAME/…".
+					from = m.Path[:len(lo)+i] + "0"
+					return false, nil
+				}
+				return true, fn(m, sum)
+			})
+		if err != nil {
+			return fmt.Errorf("list files in %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// EachValidatorsAt is EachValidatorsUnder for the rows of one path: the
+// file's and, for an archive, its entries'.
+func (f *Files) EachValidatorsAt(ctx context.Context, machine, path string, fn func(m dto.FileMeta, sha256 []byte) error) error {
+	_, err := f.eachValidators(ctx, "machine = ? AND path = ?", []any{machine, path}, func(m dto.FileMeta, sum []byte) (bool, error) {
+		return true, fn(m, sum)
+	})
+	if err != nil {
+		return fmt.Errorf("list files at %s: %w", path, err)
+	}
+	return nil
+}
+
+// eachValidators reads the validators of the rows where cond holds, and
+// calls fn for each until it returns false. It scans without reflection,
+// because a rescan reads every row below its roots.
+func (f *Files) eachValidators(ctx context.Context, cond string, args []any, fn func(m dto.FileMeta, sha256 []byte) (bool, error)) (bool, error) {
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT id, path, archive_path, sha256, operation,
+		size, mtime_ns, ctime_ns, inode, device FROM files WHERE `+cond), args...)
+	if err != nil {
+		return false, err
 	}
 	defer rows.Close()
 	var m dto.FileMeta
@@ -198,11 +253,50 @@ func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, w
 	for rows.Next() {
 		if err := rows.Scan(&m.ID, &m.Path, &m.ArchivePath, &sum, &op, &m.Size,
 			&m.MtimeNS, &m.CtimeNS, &inode, &device); err != nil {
-			return err
+			return false, err
 		}
 		m.Operation, m.Inode, m.Device = dto.Operation(op), uint64(inode), uint64(device)
 		m.Validators.Size = m.Size
-		if err := fn(m, sum); err != nil {
+		more, err := fn(m, sum)
+		if err != nil || !more {
+			return false, err
+		}
+	}
+	return true, rows.Err()
+}
+
+// CountUnder returns how many rows of machine (DEL ones and archive entries
+// included) have a path at or below root, from the (machine, path) key
+// alone.
+func (f *Files) CountUnder(ctx context.Context, machine, root string) (int64, error) {
+	under, args := underCond("path", root)
+	var n int64
+	err := f.x.QueryRowxContext(ctx, f.x.Rebind("SELECT COUNT(*) FROM files WHERE machine = ? AND "+under),
+		append([]any{machine}, args...)...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count files under %s: %w", root, err)
+	}
+	return n, nil
+}
+
+// EachPresentUnder calls fn with the id and path of every row of machine,
+// archive entries included, at or below root and not DEL, in path order.
+// It streams.
+func (f *Files) EachPresentUnder(ctx context.Context, machine, root string, fn func(id int64, path string) error) error {
+	under, args := underCond("path", root)
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind("SELECT id, path FROM files WHERE machine = ? AND "+under+
+		" AND operation <> 'DEL' ORDER BY path"), append([]any{machine}, args...)...)
+	if err != nil {
+		return fmt.Errorf("list files under %s: %w", root, err)
+	}
+	defer rows.Close()
+	var id int64
+	var path string
+	for rows.Next() {
+		if err := rows.Scan(&id, &path); err != nil {
+			return err
+		}
+		if err := fn(id, path); err != nil {
 			return err
 		}
 	}

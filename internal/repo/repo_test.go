@@ -633,3 +633,79 @@ func TestScansRoundTrip(t *testing.T) {
 		return nil
 	})
 }
+
+// TestEachValidatorsIn reads the rows directly in one directory, in path
+// order, skipping every subdirectory's rows, and nothing of names that only
+// sort near it.
+func TestEachValidatorsIn(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	paths := []string{
+		"/a", "/a-x", "/a.txt", "/a/!", "/a/b", "/a/b-c", "/a/b.txt", "/a/b/x", "/a/b/x/y", "/a/b/\xff",
+		"/a/c/d/e", "/a/z", "/a/\xff", "/a0", "/ab/q",
+	}
+	var fs []dto.FileMeta
+	for i, p := range paths {
+		fs = append(fs, file("m1", p, i))
+	}
+	fs[slices.Index(paths, "/a/b.txt")].Operation = dto.OpDel
+	inner := file("m1", "/a/z", 99)
+	inner.ArchivePath = "in/side.txt"
+	fs = append(fs, inner, file("m2", "/a/m2only", 0))
+	upsert(t, d, fs)
+
+	tests := []struct {
+		dir  string
+		want []string // in order; an archive entry as path!inner
+	}{
+		{"/a", []string{"/a/!", "/a/b", "/a/b-c", "/a/b.txt", "/a/z", "/a/z!in/side.txt", "/a/\xff"}},
+		{"/a/b", []string{"/a/b/x", "/a/b/\xff"}},
+		{"/a/c", nil},
+		{"/a/c/d", []string{"/a/c/d/e"}},
+		{"/", []string{"/a", "/a-x", "/a.txt", "/a0"}},
+		{"/nowhere", nil},
+	}
+	for _, tt := range tests {
+		var got []string
+		onPool(t, d, func(ctx context.Context, r repos) error {
+			return r.files.EachValidatorsIn(ctx, "m1", tt.dir, func(m dto.FileMeta, _ []byte) error {
+				got = append(got, underLabel(m))
+				return nil
+			})
+		})
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("EachValidatorsIn(%q) = %q; want %q", tt.dir, got, tt.want)
+		}
+	}
+
+	var at []string
+	onPool(t, d, func(ctx context.Context, r repos) error {
+		return r.files.EachValidatorsAt(ctx, "m1", "/a/z", func(m dto.FileMeta, _ []byte) error {
+			at = append(at, underLabel(m))
+			return nil
+		})
+	})
+	if want := []string{"/a/z", "/a/z!in/side.txt"}; !slices.Equal(at, want) {
+		t.Errorf("EachValidatorsAt(/a/z) = %q; want %q", at, want)
+	}
+
+	// CountUnder and EachPresentUnder agree with EachUnder's range.
+	var n int64
+	var present []string
+	onPool(t, d, func(ctx context.Context, r repos) error {
+		var err error
+		if n, err = r.files.CountUnder(ctx, "m1", "/a/b"); err != nil {
+			return err
+		}
+		return r.files.EachPresentUnder(ctx, "m1", "/a", func(_ int64, path string) error {
+			present = append(present, path)
+			return nil
+		})
+	})
+	if n != 4 {
+		t.Errorf("CountUnder(/a/b) = %d; want 4", n)
+	}
+	want := []string{"/a", "/a/!", "/a/b", "/a/b-c", "/a/b/x", "/a/b/x/y", "/a/b/\xff", "/a/c/d/e", "/a/z", "/a/z", "/a/\xff"}
+	if !slices.Equal(present, want) {
+		t.Errorf("EachPresentUnder(/a) = %q; want %q", present, want)
+	}
+}

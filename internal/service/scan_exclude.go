@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/indexer/indexer/internal/dto"
@@ -25,8 +26,26 @@ import (
 )
 
 // exclude records an entry the walk skipped as excluded; it runs on the
-// walker goroutine.
+// walker goroutine. A file of the directory being compared (the open group)
+// leaves the group at once, its rows kept aside to be marked at the end;
+// anything else (a directory, whose rows no group reads, or a root's own
+// event) is remembered by path for markExcluded to find its rows.
 func (s *scanRun) exclude(ev walk.Event) {
+	if parentDir(ev.Path) == s.group {
+		if k := s.known[ev.Path]; k != nil {
+			delete(s.known, ev.Path)
+			if k.op != dto.OpDel {
+				s.excludedRows = append(s.excludedRows, goneRow{path: ev.Path, id: k.id})
+			}
+			for _, e := range s.entries[ev.Path] { // its entries go with it
+				if e.op != dto.OpDel {
+					s.excludedRows = append(s.excludedRows, goneRow{path: ev.Path, id: e.id})
+				}
+			}
+			delete(s.entries, ev.Path)
+			return
+		}
+	}
 	if s.excluded == nil {
 		s.excluded = map[string]bool{}
 	}
@@ -49,23 +68,41 @@ func (s *scanRun) underExcluded(path string) bool {
 }
 
 // markExcluded marks DEL the present rows the catalog holds at or below the
-// excluded entries, and takes them out of s.known, so that markDeleted does
-// not count them as files found gone. It runs after a completed walk.
+// excluded entries, except where the walk could not see (underProtected)
+// and below a PATH named on its own. It runs after a completed walk, before
+// markDeleted looks for files gone, which leaves these rows to it.
 func (s *scanRun) markExcluded(ctx context.Context) error {
-	if len(s.excluded) == 0 {
-		return nil
-	}
 	var ids []int64
-	for path, k := range s.known {
-		if s.underExcluded(path) && !s.underProtected(path) {
-			delete(s.known, path)
-			if k.op != dto.OpDel {
-				ids = append(ids, k.id)
+	for _, g := range s.excludedRows {
+		if !s.underProtected(g.path) {
+			ids = append(ids, g.id)
+		}
+	}
+	if len(s.excluded) > 0 {
+		paths := make([]string, 0, len(s.excluded))
+		for p := range s.excluded {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+			for _, p := range paths {
+				if err := r.Files.EachPresentUnder(ctx, s.opts.Machine, p, func(id int64, path string) error {
+					if s.underExcluded(path) && !s.underProtected(path) {
+						ids = append(ids, id)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
 			}
-			ids = appendPresent(ids, s.entries[path]) // its entries go with it
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read catalog: %w", err)
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	ids = slices.Compact(ids) // an excluded entry below another lists its rows twice
 	for start := 0; start < len(ids); start += deleteIDs {
 		chunk := ids[start:min(start+deleteIDs, len(ids))]
 		err := s.uow.Do(ctx, "scan.exclude", func(ctx context.Context, r *uow.Repos) error {

@@ -14,6 +14,59 @@ import (
 	"github.com/indexer/indexer/internal/walk"
 )
 
+// racyWindow: a file whose ctime is this close to the moment it was hashed
+// may change again within the file system's timestamp granularity without
+// its stat changing, so its validators are not trusted next time (git's
+// "racily clean" rule).
+const racyWindow = 100 * time.Millisecond
+
+// job is a file for the hash workers.
+type job struct {
+	path   string
+	st     walk.Stat
+	known  *known
+	follow bool // open through a final symlink: a root named by the user may be one
+	// entries are the catalog's entries of the file, an archive, by inner path.
+	entries map[string]*known
+}
+
+// Test hooks, nil outside tests. testHookBeforeHash runs in a hash worker
+// just before a file is opened; testHookReader may wrap the reader a file is
+// hashed from, to change the file while it is being read.
+var (
+	testHookBeforeHash func(path string)
+	testHookReader     func(path string, r io.Reader) io.Reader
+)
+
+func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
+	h := digest.New()
+	for j := range jobs {
+		if testHookBeforeHash != nil {
+			testHookBeforeHash(j.path)
+		}
+		st, sum, head, err := hashFileHead(ctx, h, j.path, j.follow, s.opts.Progress)
+		if err == nil {
+			// The file's own row goes after its entries, with validators
+			// that make the next scan read it again if they fell short.
+			var stop error
+			if st, stop = s.indexArchive(ctx, h, j, st, head, results); stop != nil {
+				return stop
+			}
+		}
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err() // a read cut short by cancellation is not a result
+		}
+		// A file read to its end is handed over even after cancellation, so
+		// that what was hashed is committed. The send cannot block for good:
+		// the writer drains results until every producer has returned.
+		results <- result{path: j.path, st: st, hash: sum, known: j.known, err: err}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // ErrChanged is a file that kept changing while it was read.
 var ErrChanged = errors.New("file changed while being read")
 
