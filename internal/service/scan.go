@@ -823,7 +823,7 @@ func (s *scanRun) skip(path, reason string) {
 func (s *scanRun) markDeleted(ctx context.Context) error {
 	var ids []int64
 	for path, k := range s.known {
-		if k.op != dto.OpDel && !s.underProtected(path) {
+		if k.op != dto.OpDel && !s.underProtected(path, k.v) {
 			ids = append(ids, k.id)
 			ids = appendPresent(ids, s.entries[path]) // a gone archive takes its entries along
 		}
@@ -846,10 +846,13 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 // underProtected reports whether path lies at or below a directory not
 // fully walked, or below a symlink not walked through, within the deepest
 // root that holds it: a root is walked on its own, whatever was skipped
-// above it.
-func (s *scanRun) underProtected(path string) bool {
+// above it. Below a symlink, only while path still leads to the file
+// catalogued there (v): a directory replaced by a symlink to a copy of it
+// no longer holds that file, and keeping its row would make the file and
+// its own copy look like two copies to dupes.
+func (s *scanRun) underProtected(path string, v dto.Validators) bool {
 	for p := path; ; {
-		if s.protected[p] || (p != path && s.below[p]) {
+		if s.protected[p] || (p != path && s.below[p] && stillThere(p, path, v)) {
 			return true
 		}
 		parent := filepath.Dir(p)
@@ -857,6 +860,23 @@ func (s *scanRun) underProtected(path string) bool {
 			return false
 		}
 		p = parent
+	}
+}
+
+// stillThere reports whether path, below symlink link, still leads to the
+// file that v describes (same device and inode), or cannot be told: it is
+// known gone only when it leads to another file, or to nothing while link
+// itself leads somewhere (a link to an unmounted disk keeps its rows).
+func stillThere(link, path string, v dto.Validators) bool {
+	st, err := walk.Follow(path)
+	switch {
+	case err == nil:
+		return v.Inode == 0 || (st.Device == v.Device && st.Inode == v.Inode)
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		_, err := walk.Follow(link)
+		return err != nil
+	default:
+		return true
 	}
 }
 
