@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -99,10 +101,22 @@ func mountReadOnly(t *testing.T, dir string) (umount func()) {
 func TestQueriesOnReadOnlyCatalog(t *testing.T) {
 	needRoot(t)
 	a := smallTree(t, 100, 10)
+	// lookup exits 0 only for a file with a copy elsewhere (its own row is
+	// no copy of it): take the first, in sorted order, whose content
+	// another file of the tree has.
+	copies := map[string]int{}
+	for _, sum := range a.files {
+		copies[sum]++
+	}
 	var file string
-	for p := range a.files {
-		file = p
-		break
+	for _, p := range slices.Sorted(maps.Keys(a.files)) {
+		if copies[a.files[p]] > 1 {
+			file = p
+			break
+		}
+	}
+	if file == "" {
+		t.Fatal("the generated tree has no duplicate to look up")
 	}
 	queries := [][]string{
 		{"--json", "find"},
