@@ -279,24 +279,32 @@ func (f *Files) CountUnder(ctx context.Context, machine, root string) (int64, er
 	return n, nil
 }
 
-// EachPresentUnder calls fn with the id and path of every row of machine,
-// archive entries included, at or below root and not DEL, in path order.
-// It streams.
-func (f *Files) EachPresentUnder(ctx context.Context, machine, root string, fn func(id int64, path string) error) error {
+// PresentRow is a present row as EachPresentUnder reads it: its id, path,
+// and the file's device and inode when it was scanned.
+type PresentRow struct {
+	ID            int64
+	Path          string
+	Device, Inode uint64
+}
+
+// EachPresentUnder calls fn with every row of machine, archive entries
+// included, at or below root and not DEL, in path order. It streams.
+func (f *Files) EachPresentUnder(ctx context.Context, machine, root string, fn func(PresentRow) error) error {
 	under, args := underCond("path", root)
-	rows, err := f.x.QueryContext(ctx, f.x.Rebind("SELECT id, path FROM files WHERE machine = ? AND "+under+
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind("SELECT id, path, inode, device FROM files WHERE machine = ? AND "+under+
 		" AND operation <> 'DEL' ORDER BY path"), append([]any{machine}, args...)...)
 	if err != nil {
 		return fmt.Errorf("list files under %s: %w", root, err)
 	}
 	defer rows.Close()
-	var id int64
-	var path string
+	var r PresentRow
+	var inode, device int64
 	for rows.Next() {
-		if err := rows.Scan(&id, &path); err != nil {
+		if err := rows.Scan(&r.ID, &r.Path, &inode, &device); err != nil {
 			return err
 		}
-		if err := fn(id, path); err != nil {
+		r.Inode, r.Device = uint64(inode), uint64(device)
+		if err := fn(r); err != nil {
 			return err
 		}
 	}

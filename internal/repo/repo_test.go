@@ -696,7 +696,8 @@ func TestEachValidatorsIn(t *testing.T) {
 		if n, err = r.files.CountUnder(ctx, "m1", "/a/b"); err != nil {
 			return err
 		}
-		return r.files.EachPresentUnder(ctx, "m1", "/a", func(_ int64, path string) error {
+		return r.files.EachPresentUnder(ctx, "m1", "/a", func(row repo.PresentRow) error {
+			path := row.Path
 			present = append(present, path)
 			return nil
 		})

@@ -21,6 +21,7 @@ import (
 	"sort"
 
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
 )
@@ -74,7 +75,7 @@ func (s *scanRun) underExcluded(path string) bool {
 func (s *scanRun) markExcluded(ctx context.Context) error {
 	var ids []int64
 	for _, g := range s.excludedRows {
-		if !s.underProtected(g.path) {
+		if !s.underProtected(g.path, 0, 0) {
 			ids = append(ids, g.id)
 		}
 	}
@@ -86,9 +87,9 @@ func (s *scanRun) markExcluded(ctx context.Context) error {
 		sort.Strings(paths)
 		err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 			for _, p := range paths {
-				if err := r.Files.EachPresentUnder(ctx, s.opts.Machine, p, func(id int64, path string) error {
-					if s.underExcluded(path) && !s.underProtected(path) {
-						ids = append(ids, id)
+				if err := r.Files.EachPresentUnder(ctx, s.opts.Machine, p, func(row repo.PresentRow) error {
+					if s.underExcluded(row.Path) && !s.underProtected(row.Path, row.Device, row.Inode) {
+						ids = append(ids, row.ID)
 					}
 					return nil
 				}); err != nil {

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
 )
@@ -238,7 +240,9 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 	}
 	var ids []int64
 	for _, g := range s.gone {
-		if !s.keep[g.path] && !s.underProtected(g.path) {
+		// A directory listed lies below no symlink left unwalked: no
+		// device and inode to check.
+		if !s.keep[g.path] && !s.underProtected(g.path, 0, 0) {
 			ids = append(ids, g.id)
 		}
 	}
@@ -255,11 +259,12 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 			return nil // every row under the roots was in a group
 		}
 		for _, root := range outermost(s.rep.Roots) {
-			if err := r.Files.EachPresentUnder(ctx, s.opts.Machine, root, func(id int64, path string) error {
+			if err := r.Files.EachPresentUnder(ctx, s.opts.Machine, root, func(row repo.PresentRow) error {
+				id, path := row.ID, row.Path
 				if s.rootFiles[path] || (s.listed[parentDir(path)] && !s.roots[path]) {
 					return nil // compared in its group
 				}
-				if !s.keep[path] && !s.underProtected(path) && !s.underExcluded(path) {
+				if !s.keep[path] && !s.underProtected(path, row.Device, row.Inode) && !s.underExcluded(path) {
 					ids = append(ids, id)
 				}
 				return nil
@@ -293,10 +298,13 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 // underProtected reports whether path lies at or below a directory not
 // fully walked, or below a symlink not walked through, within the deepest
 // root that holds it: a root is walked on its own, whatever was skipped
-// above it.
-func (s *scanRun) underProtected(path string) bool {
+// above it. Below a symlink, only while path still leads to the file
+// catalogued there (device and inode; 0 when unknown): a directory replaced
+// by a symlink to a copy of it no longer holds that file, and keeping its
+// row would make the file and its own copy look like two copies to dupes.
+func (s *scanRun) underProtected(path string, dev, ino uint64) bool {
 	for p := path; ; {
-		if s.protected[p] || (p != path && s.below[p]) {
+		if s.protected[p] || (p != path && s.below[p] && stillThere(p, path, dev, ino)) {
 			return true
 		}
 		parent := filepath.Dir(p)
@@ -304,5 +312,22 @@ func (s *scanRun) underProtected(path string) bool {
 			return false
 		}
 		p = parent
+	}
+}
+
+// stillThere reports whether path, below symlink link, still leads to the
+// file of device dev and inode ino, or cannot be told: it is known gone only
+// when it leads to another file, or to nothing while link itself leads
+// somewhere (a link to an unmounted disk keeps its rows).
+func stillThere(link, path string, dev, ino uint64) bool {
+	st, err := walk.Follow(path)
+	switch {
+	case err == nil:
+		return ino == 0 || (st.Device == dev && st.Inode == ino)
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		_, err := walk.Follow(link)
+		return err != nil
+	default:
+		return true
 	}
 }
