@@ -91,8 +91,17 @@ func TestLookupNamesFromStdin(t *testing.T) {
 	if code, _, errOut := runCLI(t, "--db", db, "--machine", "m", "scan", "-q", tree); code != 0 {
 		t.Fatalf("scan: exit %d: %s", code, errOut)
 	}
-	// Looked up from elsewhere (another machine), each is found once.
-	a, nl, dash := filepath.Join(tree, "a.txt"), filepath.Join(tree, "new\nline.txt"), filepath.Join(tree, "-dash")
+	// Copies outside the tree, looked up: each is found once, in the tree.
+	copies := filepath.Join(dir, "copies")
+	if err := os.MkdirAll(copies, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n, c := range names {
+		if err := os.WriteFile(filepath.Join(copies, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, nl, dash := filepath.Join(copies, "a.txt"), filepath.Join(copies, "new\nline.txt"), filepath.Join(copies, "-dash")
 	code, out, errOut := runCLIStdin(t, a+"\x00"+nl+"\x00"+dash+"\x00", "--db", db, "--machine", "elsewhere", "--json", "lookup", "-0", "-")
 	var got []dto.LookupResult
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 {
@@ -107,7 +116,7 @@ func TestLookupNamesFromStdin(t *testing.T) {
 		t.Errorf("lookup -: exit %d\n%s%s", code, out, errOut)
 	}
 	// One machine in the catalog: no "machine:" prefix.
-	if strings.Contains(out, "m:"+a) {
+	if strings.Contains(out, "m:"+filepath.Join(tree, "a.txt")) || !strings.Contains(out, filepath.Join(tree, "a.txt")) {
 		t.Errorf("lookup prefixed the machine although the catalog holds one:\n%s", out)
 	}
 	code, _, errOut = runCLI(t, "--db", db, "lookup")

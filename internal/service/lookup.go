@@ -26,7 +26,8 @@ type LookupOptions struct {
 // where its content is in the catalog: every present file and archive entry
 // with the same sha256, on any machine. A place that is the looked-up file
 // itself (on o.Machine, the same absolute path, or the same device and inode
-// as catalogued or as found on disk now) is no copy: it goes to Self. Every
+// as catalogued or as found on disk now; on another machine, the same
+// absolute path, device and inode) is no copy: it goes to Self. Every
 // other place on o.Machine is checked on disk unless o.NoCheck: it counts
 // only when the file (for an archive entry, its archive) is there with the
 // catalogued size and modification time, and goes to Stale otherwise.
@@ -60,6 +61,12 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 			for _, p := range places {
 				l := p.Location
 				switch {
+				case p.Machine != o.Machine && p.ArchivePath == "" && p.Path == abs && sameInode(p.Device, p.Inode, st):
+					// Another machine's name, but this file's path, device
+					// and inode: this file, scanned before the host (or a
+					// container) was renamed. It counts as no copy.
+					res.Self = append(res.Self, l)
+					continue
 				case p.Machine != o.Machine:
 					l.Check = dto.CheckOtherMachine
 				case p.ArchivePath == "" && (p.Path == abs || sameInode(p.Device, p.Inode, st)):
