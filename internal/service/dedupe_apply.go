@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -28,8 +29,9 @@ type ApplyOptions struct {
 	// DryRun checks everything and reports what would be done, acting on
 	// nothing and writing nothing to the catalog.
 	DryRun bool
-	// TrustCatalog skips the byte comparison with the kept file when a
-	// file's fingerprint is the planned one. It does not apply to delete.
+	// TrustCatalog skips the byte comparison with the kept file when both
+	// files' fingerprints are the planned ones and complete (the scan
+	// recorded their ctime). It does not apply to delete and reflink.
 	TrustCatalog bool
 	// Yes must be set for the delete action.
 	Yes bool
@@ -197,10 +199,15 @@ func (a *applier) group(g *dto.DedupeGroup) error {
 			return err
 		}
 	}
-	if !a.o.DryRun {
-		// The kept file's link count and ctime changed with each link.
-		for _, n := range g.Keep.Names {
-			if st, err := walk.Lstat(n.Path); err == nil && st.IsRegular() && st.Inode == g.Keep.Inode {
+	if !a.o.DryRun && a.plan.Action == ActionHardlink {
+		// Every name of the kept inode, old and new, has a new link count
+		// and ctime once the group is done.
+		names := slices.Clone(g.Keep.Names)
+		for _, cp := range g.Act {
+			names = append(names, cp.Names...)
+		}
+		for _, n := range names {
+			if st, err := walk.Lstat(n.Path); err == nil && st.IsRegular() && st.Device == kept.st.Device && st.Inode == kept.st.Inode {
 				a.changes = append(a.changes, repo.DedupeChange{Path: n.Path, Validators: st.Validators, Modified: st.Modified})
 			}
 		}
@@ -208,18 +215,24 @@ func (a *applier) group(g *dto.DedupeGroup) error {
 	return nil
 }
 
-// keptFile is the verified kept file.
+// keptFile is a verified file: its first name, its stat, and whether its
+// planned fingerprint was complete (a scan records no ctime for a file that
+// changed as it was read).
 type keptFile struct {
-	path string
-	st   walk.Stat
+	path  string
+	st    walk.Stat
+	exact bool
 }
 
 // checkCopy checks every name of cp against its planned fingerprint and
 // returns the first name's stat, or a reason (a phrase about the file)
 // when the copy must not be touched.
 func checkCopy(cp *dto.DedupeCopy, size int64) (keptFile, string) {
-	var first keptFile
+	first := keptFile{exact: true}
 	for i, n := range cp.Names {
+		if n.CtimeNS == 0 {
+			first.exact = false
+		}
 		st, reason := checkName(n, cp.Device, cp.Inode)
 		if reason != "" {
 			return keptFile{}, n.Path + " " + reason
@@ -228,7 +241,7 @@ func checkCopy(cp *dto.DedupeCopy, size int64) (keptFile, string) {
 			return keptFile{}, n.Path + " is not the size of its group"
 		}
 		if i == 0 {
-			first = keptFile{n.Path, st}
+			first.path, first.st = n.Path, st
 		}
 	}
 	if first.st.Nlink > uint64(len(cp.Names)) {
@@ -257,16 +270,19 @@ func checkName(n dto.DedupeName, dev, ino uint64) (walk.Stat, string) {
 		return st, "changed size since the scan"
 	case st.MtimeNS != n.MtimeNS:
 		return st, "was modified since the scan"
-	case st.CtimeNS != n.CtimeNS:
+	case n.CtimeNS != 0 && st.CtimeNS != n.CtimeNS:
+		// 0: the scan saw the file change as it read it and recorded no
+		// ctime; the byte comparison has to vouch for it.
 		return st, "changed since the scan (its ctime differs)"
 	}
 	return st, ""
 }
 
 // recheck is the last look at a name before it is acted on: the same file,
-// unchanged since it was verified (its ctime may have moved when another
-// name of its inode was acted on).
-func recheck(path string, want walk.Stat) string {
+// unchanged since it was verified. With strict its ctime must not have moved
+// either; without, it may have, as it does when another name of its inode
+// was acted on.
+func recheck(path string, want walk.Stat, strict bool) string {
 	st, err := walk.Lstat(path)
 	switch {
 	case err != nil:
@@ -275,6 +291,8 @@ func recheck(path string, want walk.Stat) string {
 		return "was replaced by another file"
 	case st.Size != want.Size || st.MtimeNS != want.MtimeNS:
 		return "was modified"
+	case strict && st.CtimeNS != want.CtimeNS:
+		return "was changed (its ctime moved)"
 	}
 	return ""
 }
@@ -286,7 +304,7 @@ func (a *applier) act(g *dto.DedupeGroup, kept keptFile, cp *dto.DedupeCopy) err
 		a.skipCopy(cp, reason)
 		return nil
 	}
-	if a.plan.Action == ActionReflink || a.plan.Action == ActionDelete || !a.o.TrustCatalog {
+	if a.plan.Action == ActionReflink || a.plan.Action == ActionDelete || !a.o.TrustCatalog || !kept.exact || !victim.exact {
 		// The kernel compares the bytes itself for reflink, but a file that
 		// differs is better reported before than as a failed ioctl.
 		if reason := sameContent(kept, victim); reason != "" {
@@ -294,7 +312,7 @@ func (a *applier) act(g *dto.DedupeGroup, kept keptFile, cp *dto.DedupeCopy) err
 			return nil
 		}
 	}
-	if reason := recheck(kept.path, kept.st); reason != "" {
+	if reason := recheck(kept.path, kept.st, false); reason != "" {
 		a.skipCopy(cp, "the kept file "+kept.path+" "+reason)
 		return nil
 	}
@@ -349,7 +367,7 @@ func sameContent(kept, victim keptFile) string {
 			return victim.path + " cannot be read: " + errB.Error()
 		}
 	}
-	if reason := recheck(victim.path, victim.st); reason != "" {
+	if reason := recheck(victim.path, victim.st, true); reason != "" {
 		return victim.path + " " + reason + " while it was compared"
 	}
 	return ""
@@ -419,7 +437,7 @@ func (a *applier) hardlink(g *dto.DedupeGroup, kept keptFile, cp *dto.DedupeCopy
 	}
 	for i, n := range cp.Names {
 		want := victim.st
-		if reason := recheck(n.Path, want); reason != "" {
+		if reason := recheck(n.Path, want, i == 0); reason != "" {
 			cleanup()
 			a.skipCopy(&dto.DedupeCopy{Names: cp.Names[i:]}, n.Path+" "+reason+" just before it was linked")
 			return
@@ -432,9 +450,6 @@ func (a *applier) hardlink(g *dto.DedupeGroup, kept keptFile, cp *dto.DedupeCopy
 		temps[i] = ""
 		a.rep.Applied++
 		a.event(DedupeEvent{Action: ActionHardlink, Path: n.Path, Kept: kept.path, Note: note})
-		if st, err := walk.Lstat(n.Path); err == nil {
-			a.changes = append(a.changes, repo.DedupeChange{Path: n.Path, Validators: st.Validators, Modified: st.Modified})
-		}
 	}
 	a.rep.BytesReclaimed += g.Size
 }
@@ -469,7 +484,7 @@ func statOwner(path string) string {
 func (a *applier) remove(g *dto.DedupeGroup, kept keptFile, cp *dto.DedupeCopy, victim keptFile) {
 	for i, n := range cp.Names {
 		if !a.o.DryRun {
-			if reason := recheck(n.Path, victim.st); reason != "" {
+			if reason := recheck(n.Path, victim.st, i == 0); reason != "" {
 				a.skipCopy(&dto.DedupeCopy{Names: cp.Names[i:]}, n.Path+" "+reason+" just before it was deleted")
 				return
 			}

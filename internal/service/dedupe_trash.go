@@ -142,7 +142,7 @@ func (a *applier) moveToTrash(g *dto.DedupeGroup, kept keptFile, cp *dto.DedupeC
 		a.trash.n++
 		dest := filepath.Join(run, fmt.Sprintf("%06d-%s", a.trash.n, filepath.Base(n.Path)))
 		if !a.o.DryRun {
-			if reason := recheck(n.Path, victim.st); reason != "" {
+			if reason := recheck(n.Path, victim.st, i == 0); reason != "" {
 				a.skipCopy(&dto.DedupeCopy{Names: cp.Names[i:]}, n.Path+" "+reason+" just before it was moved to the trash")
 				return nil
 			}
