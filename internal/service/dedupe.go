@@ -195,6 +195,9 @@ func planGroups(g dto.DupeGroup, metas map[string]dto.FileMeta, action string, r
 		if !ok || f.ArchivePath != "" || m.Operation == dto.OpDel || m.Inode == 0 {
 			continue
 		}
+		if strings.Contains(m.Path, "/"+TrashDirName+"/") {
+			continue // already in a trash: neither a copy to keep nor one to act on
+		}
 		k := key{m.Device, m.Inode}
 		pc := copies[k]
 		if pc == nil {

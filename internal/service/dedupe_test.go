@@ -640,6 +640,17 @@ func TestDedupeKeepRules(t *testing.T) {
 	if len(g.Act) != 1 || g.Act[0].Names[0].Path != f.path("s.bin") || len(g.Reference) != 1 {
 		t.Fatalf("plan with two references = %+v; want only s.bin acted on", g)
 	}
+	// Files in a trash directory take no part.
+	writeFile(t, f.path(TrashDirName+"/run/a"), f.data)
+	f.scan(t)
+	p, err = f.c.Plan(context.Background(), DedupePlanOptions{Dupes: DupesOptions{Machine: "m", MinSize: 1},
+		Action: ActionTrash, Keep: []string{"shortest-path"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := p.Groups[0]; len(g.Act) != 2 || g.Keep.Names[0].Path != f.path("s.bin") {
+		t.Fatalf("plan with a trashed copy = %+v; want the trash left out", g)
+	}
 	if _, err := f.c.Plan(context.Background(), DedupePlanOptions{Dupes: DupesOptions{Machine: "m"}, Action: ActionTrash,
 		Keep: []string{"biggest"}}); err == nil {
 		t.Error("an unknown rule was accepted")
