@@ -145,8 +145,27 @@ func (a *applier) record(ctx context.Context) error {
 	changes := a.changes
 	a.changes = nil
 	return a.c.uow.Do(ctx, "dedupe", func(ctx context.Context, r *uow.Repos) error {
-		return r.Files.RecordDedupe(ctx, a.plan.Machine, changes, time.Now())
+		return recordDedupe(ctx, r, a.plan.Machine, changes)
 	})
+}
+
+// recordDedupe records changes in the catalog, and brings the digests of
+// the directories of files gone or back up to date, as a scan would: a
+// directory that lost a file is no longer a copy of its twin.
+func recordDedupe(ctx context.Context, r *uow.Repos, machine string, changes []repo.DedupeChange) error {
+	if err := r.Files.RecordDedupe(ctx, machine, changes, time.Now()); err != nil {
+		return err
+	}
+	dirs := map[string]bool{}
+	for _, c := range changes {
+		if c.Gone || c.Present {
+			dirs[filepath.Dir(c.Path)] = dirs[filepath.Dir(c.Path)] || c.Present
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	return recomputeDirs(ctx, r, machine, dirs)
 }
 
 func (a *applier) event(e DedupeEvent) {

@@ -701,3 +701,35 @@ func TestDedupeDryRun(t *testing.T) {
 		})
 	}
 }
+
+// TestDedupeUpdatesDirectoryDigests: two identical directories stop being
+// duplicates once a file of one is trashed, and are again after undo,
+// without a rescan.
+func TestDedupeUpdatesDirectoryDigests(t *testing.T) {
+	f := newDedupeFixture(t, "one/a.bin", "two/a.bin")
+	ctx := context.Background()
+	dirGroups := func() int {
+		gs, _, err := f.c.DupeDirs(ctx, DirDupesOptions{Machine: "m", Under: f.root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(gs)
+	}
+	if n := dirGroups(); n != 1 {
+		t.Fatalf("%d duplicate directory groups before; want 1", n)
+	}
+	p := f.plan(t, ActionTrash, "under:"+f.path("one"))
+	rep := f.apply(t, p, ApplyOptions{Trash: filepath.Join(t.TempDir(), "trash")})
+	if rep.Applied != 1 {
+		t.Fatalf("report = %+v", rep)
+	}
+	if n := dirGroups(); n != 0 {
+		t.Errorf("%d duplicate directory groups after trashing two/a.bin; want 0", n)
+	}
+	if _, err := f.c.Undo(ctx, rep.Manifest, UndoOptions{Machine: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := dirGroups(); n != 1 {
+		t.Errorf("%d duplicate directory groups after undo; want 1", n)
+	}
+}

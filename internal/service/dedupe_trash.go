@@ -268,7 +268,7 @@ func (c *Catalog) Undo(ctx context.Context, manifest string, o UndoOptions) (dto
 		return rep, nil
 	}
 	err = c.uow.Do(ctx, "dedupe undo", func(ctx context.Context, r *uow.Repos) error {
-		return r.Files.RecordDedupe(ctx, o.Machine, changes, time.Now())
+		return recordDedupe(ctx, r, o.Machine, changes)
 	})
 	return rep, err
 }
