@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -117,7 +118,11 @@ func (p page) waitText(sel, want string) {
 // TestBrowserPages drives every page in chromium against a real catalog:
 // each renders the catalog's data, /dupes filters and pages, and a scan
 // started on /scans shows live progress and its summary. Any JavaScript
-// exception or console.error fails it. It writes docs/serve-dupes.png.
+// exception or console.error fails it. With -update it writes
+// docs/serve-dupes.png, the screenshot the docs show.
+// update rewrites the committed screenshot: go test ./internal/web -run TestBrowserPages -update
+var update = flag.Bool("update", false, "rewrite docs/serve-dupes.png")
+
 func TestBrowserPages(t *testing.T) {
 	f := newFixture(t, "")
 	ctx, problems := browser(t)
@@ -179,7 +184,10 @@ func TestBrowserPages(t *testing.T) {
 	for _, p := range problems() {
 		t.Error(p)
 	}
-	if len(shot) > 0 {
+	if len(shot) == 0 {
+		t.Error("the browser took no screenshot of /dupes")
+	}
+	if *update && len(shot) > 0 {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "serve-dupes.png"), shot, 0o644); err != nil {
 			t.Logf("screenshot not written: %v", err)
 		}
