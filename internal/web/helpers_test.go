@@ -100,6 +100,7 @@ func (f *fixture) serve() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.Close() })
 	f.cat, f.srv = cat, srv
 	f.ts = httptest.NewServer(srv.Handler())
 	t.Cleanup(f.ts.Close)
