@@ -43,6 +43,10 @@ type Config struct {
 	// Cache configures the query cache of the read endpoints; with a zero
 	// TTL, cache.DefaultOptions() are used. Disabled turns it off.
 	Cache cache.Options
+	// WatchInterval is how often the catalog is looked at for other
+	// processes' writes between requests; 0 means notify's default. (Each
+	// request looks too, before it is answered.)
+	WatchInterval time.Duration
 }
 
 // Timeouts of the HTTP server. Writes get a deadline per request, except the
@@ -131,7 +135,7 @@ func (s *Server) startCache() error {
 	// the new file is handed out: before anything is read from it.
 	cat.DB().OnReopen(func() { c.Invalidate(cache.Process, cache.Epoch) })
 	// Other processes' writes.
-	w, err := notify.Watch(context.Background(), cat.DB().Path(), notify.Options{Log: s.log},
+	w, err := notify.Watch(context.Background(), cat.DB().Path(), notify.Options{Interval: s.cfg.WatchInterval, Log: s.log},
 		func(tags []string) { c.Invalidate(cache.Process, tags...) })
 	if err != nil {
 		cat.UoW().OnCommit(nil)
