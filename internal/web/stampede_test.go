@@ -27,7 +27,7 @@ const stampedeFiles = 200_000
 
 // metric returns the value of the series named exactly series (name and
 // labels, as /metrics prints them) in a Prometheus text exposition.
-func metric(t *testing.T, text []byte, series string) float64 {
+func metric(t testing.TB, text []byte, series string) float64 {
 	t.Helper()
 	sc := bufio.NewScanner(bytes.NewReader(text))
 	for sc.Scan() {
