@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +54,29 @@ type DB struct {
 	busy    int
 	// fileID and shmID identify the files the pools opened. Guarded by mu.
 	fileID, shmID fileID
+	// onReopen is called after the pools were reopened on another file.
+	onReopen atomic.Pointer[func()]
+}
+
+// OnReopen sets fn to be called each time the pools are reopened on a file
+// that replaced the catalog: by Replace in this process, or by the first
+// Acquire after another process replaced it. fn runs synchronously, before
+// Replace returns or Acquire hands out its lease, so that nothing reads the
+// new file before fn has run: a server drops its cached answers there. fn
+// must not use d. nil removes it.
+func (d *DB) OnReopen(fn func()) {
+	if fn == nil {
+		d.onReopen.Store(nil)
+		return
+	}
+	d.onReopen.Store(&fn)
+}
+
+// reopened calls the OnReopen function, if one is set.
+func (d *DB) reopened() {
+	if fn := d.onReopen.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // Hold keeps Replace from swapping the catalog until release is called: a
@@ -447,6 +471,7 @@ func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) erro
 		d.lock.close()
 		return errors.Join(swapErr, fmt.Errorf("reopen catalog: %w", err))
 	}
+	d.reopened()
 	return swapErr
 }
 

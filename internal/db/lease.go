@@ -122,6 +122,7 @@ func (d *DB) lockAndRefresh(ctx context.Context) error {
 		d.lock.close()
 		return fmt.Errorf("reopen catalog %s after it was replaced: %w", d.path, err)
 	}
+	d.reopened()
 	return nil
 }
 

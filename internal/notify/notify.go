@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -45,7 +46,19 @@ type Watcher struct {
 
 	polls atomic.Int64
 
-	// Owned by the polling goroutine (and by Watch before it starts).
+	// coalesce shares the looks of concurrent Sync calls.
+	coalesce struct {
+		mu              sync.Mutex
+		cond            *sync.Cond
+		begun, finished uint64
+		looking         bool
+		err             error
+	}
+
+	// lookMu makes the looks, and the calls of fn that follow them, one at
+	// a time, whether the loop or Sync looks; it guards the fields below.
+	lookMu  sync.Mutex
+	closed  bool
 	x       *sqlx.DB
 	conn    *sqlx.Conn
 	id      fileID // the file the connection has open
@@ -95,6 +108,7 @@ func Watch(ctx context.Context, path string, opts Options, fn func(tags []string
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{path: path, opts: opts, fn: fn, done: make(chan struct{})}
+	w.coalesce.cond = sync.NewCond(&w.coalesce.mu)
 	if err := w.open(ctx); err != nil {
 		return nil, err
 	}
@@ -117,7 +131,12 @@ func (w *Watcher) Polls() int64 { return w.polls.Load() }
 
 func (w *Watcher) loop(ctx context.Context) {
 	defer close(w.done)
-	defer w.closeConn()
+	defer func() {
+		w.lookMu.Lock()
+		defer w.lookMu.Unlock()
+		w.closed = true
+		w.closeConn()
+	}()
 	t := time.NewTicker(w.opts.Interval)
 	defer t.Stop()
 	for {
@@ -126,8 +145,10 @@ func (w *Watcher) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		w.lookMu.Lock()
 		tags, err := w.look(ctx)
 		if ctx.Err() != nil {
+			w.lookMu.Unlock()
 			return
 		}
 		if err != nil {
@@ -137,7 +158,62 @@ func (w *Watcher) loop(ctx context.Context) {
 		if len(tags) > 0 {
 			w.fn(tags)
 		}
+		w.lookMu.Unlock()
 	}
+}
+
+// ErrClosed is Sync's error after Close.
+var ErrClosed = errors.New("the catalog watcher is closed")
+
+// Sync looks at the catalog now, unless a look that began after Sync was
+// called is under way, and returns once fn has been handed what that look
+// found: every write committed before Sync was called has then been
+// reported. A server calls it before it answers from its cache, so that it
+// never serves an answer older than a write another process committed
+// before the request came. Concurrent calls share looks. When the look
+// fails, fn is handed the epoch (what changed cannot be told) and the error
+// is returned. The look does not end with ctx (it is bounded by
+// Options.BusyTimeout), so that a request that goes away does not cost the
+// others a reconnection. After Close, Sync returns ErrClosed.
+func (w *Watcher) Sync(ctx context.Context) error {
+	s := &w.coalesce
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := s.begun + 1 // a look that begins after this call
+	for s.finished < want {
+		if s.looking {
+			s.cond.Wait()
+			continue
+		}
+		s.looking = true
+		s.begun++
+		n := s.begun
+		s.mu.Unlock()
+		err := w.lookNow(context.WithoutCancel(ctx))
+		s.mu.Lock()
+		s.looking = false
+		s.finished, s.err = n, err
+		s.cond.Broadcast()
+	}
+	return s.err
+}
+
+// lookNow is one look of Sync's, reported to fn.
+func (w *Watcher) lookNow(ctx context.Context) error {
+	w.lookMu.Lock()
+	defer w.lookMu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	tags, err := w.look(ctx)
+	if err != nil {
+		tags = []string{db.EpochTag}
+		err = fmt.Errorf("watch catalog %s: %w", w.path, err)
+	}
+	if len(tags) > 0 {
+		w.fn(tags)
+	}
+	return err
 }
 
 // look checks the catalog once and returns the tags to report.

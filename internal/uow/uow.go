@@ -161,12 +161,32 @@ func runTx(ctx context.Context, x *sqlx.DB, opts *txOptions, fn func(context.Con
 			_ = tx.Rollback()
 		}
 	}()
+	var before int64
+	if opts == nil {
+		if before, err = totalChanges(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	r := newRepos(tx)
 	if err = fn(ctx, r); err != nil {
 		return nil, err
 	}
 	if opts == nil {
-		if tags = r.touched.Tags(); len(tags) > 0 {
+		tags = r.touched.Tags()
+		if len(tags) == 0 {
+			// Rows changed by a write that named no tags: nobody can
+			// tell what changed, so everything did. (A repository method
+			// that forgets its tags costs caches their answers, never
+			// their freshness.)
+			after, err := totalChanges(ctx, tx)
+			if err != nil {
+				return nil, err
+			}
+			if after != before {
+				tags = []string{dto.TagEpoch}
+			}
+		}
+		if len(tags) > 0 {
 			if _, err = db.RecordEvent(ctx, tx, tags); err != nil {
 				return nil, err
 			}
@@ -176,6 +196,16 @@ func runTx(ctx context.Context, x *sqlx.DB, opts *txOptions, fn func(context.Con
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return tags, nil
+}
+
+// totalChanges returns the rows the transaction's connection has changed
+// since it opened.
+func totalChanges(ctx context.Context, tx *sqlx.Tx) (int64, error) {
+	var n int64
+	if err := tx.GetContext(ctx, &n, "SELECT total_changes()"); err != nil {
+		return 0, fmt.Errorf("count changed rows: %w", err)
+	}
+	return n, nil
 }
 
 func (u *UoW) record(op string, d time.Duration, retries int, err error) {

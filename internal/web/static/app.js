@@ -31,9 +31,11 @@ function num(n) { return Number(n).toLocaleString("en"); }
 function when(t) { return t ? t.replace("T", " ").slice(0, 16) : ""; }
 
 // api fetches a JSON endpoint; an error answer becomes an exception with
-// the server's sentence.
+// the server's sentence. The browser asks the server each time (cache
+// "no-cache" revalidates its copy by ETag): the server's cache knows of
+// writes the browser cannot, and answers 304 when the copy is current.
 async function api(path, opts) {
-  const r = await fetch(path, Object.assign({headers: {"Accept": "application/json"}}, opts));
+  const r = await fetch(path, Object.assign({headers: {"Accept": "application/json"}, cache: "no-cache"}, opts));
   const body = await r.json().catch(() => ({error: "the server's answer is not JSON (" + r.status + ")"}));
   if (!r.ok && !(path.startsWith("/api/health") && body.status)) throw new Error(body.error || r.statusText);
   return body;
