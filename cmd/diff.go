@@ -69,6 +69,16 @@ drops old entries; a diff reaching before them says so on stderr.`,
 				return err
 			}
 			defer cat.Close()
+			if under != "" {
+				abs, err := absPaths([]string{under})
+				if err != nil {
+					return err
+				}
+				if abs, err = a.underPaths(cmd.Context(), cat, o.Machine, abs); err != nil {
+					return err
+				}
+				o.Under = abs[0]
+			}
 			d, err := cat.Diff(cmd.Context(), o)
 			if err != nil {
 				return fmt.Errorf("diff: %w", err)

@@ -121,7 +121,7 @@ catalog.`,
 			if multi && format == "fdupes" {
 				return a.exactAcrossMachines(cmd.Context(), cat, fdupesName(print0))
 			}
-			if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
+			if opts.Under, err = a.underPaths(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
 				return err
 			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)

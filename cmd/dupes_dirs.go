@@ -66,6 +66,13 @@ func runDupeDirs(cmd *cobra.Command, a *app, d dirsFlags, minSize, under, format
 		return err
 	}
 	defer cat.Close()
+	if under != "" {
+		resolved, err := a.underPaths(cmd.Context(), cat, machine, []string{under})
+		if err != nil {
+			return err
+		}
+		under = resolved[0]
+	}
 	w := bufio.NewWriterSize(a.stdout, 64<<10)
 	if d.subset {
 		subs, err := cat.DirSubsets(cmd.Context(), service.SubsetOptions{Machine: machine, Under: under, MinSize: min})

@@ -103,9 +103,11 @@ not valid UTF-8 (see docs/json.md).`,
 				return a.exactAcrossMachines(cmd.Context(), cat, name)
 			}
 			if opts.Under != "" {
-				if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, []string{opts.Under}); err != nil {
+				under, err := a.underPaths(cmd.Context(), cat, opts.Machine, []string{opts.Under})
+				if err != nil {
 					return err
 				}
+				opts.Under = under[0]
 			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			var out func(dto.FileWithHash) error

@@ -78,20 +78,36 @@ func absPaths(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// warnUncovered says on stderr, for each path no scanned root of machine
-// ("" for any) covers, that the catalog knows nothing there: an empty answer
-// then does not look like "nothing there".
-func (a *app) warnUncovered(ctx context.Context, cat *service.Catalog, machine string, paths []string) error {
+// underPaths returns each absolute path as the catalog knows it, and says on
+// stderr, for each path no scanned root of machine ("" for any) covers, that
+// the catalog knows nothing there: an empty answer then does not look like
+// "nothing there". A path is kept as given when a root covers it; otherwise
+// its symlinks are resolved, and the real path is used when a root covers
+// that (a symlink to a scanned directory: the catalog has the files under
+// their real names).
+func (a *app) underPaths(ctx context.Context, cat *service.Catalog, machine string, paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
 	for _, p := range paths {
 		ok, err := cat.Covered(ctx, machine, p)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if !ok {
+			if real, rerr := filepath.EvalSymlinks(p); rerr == nil && real != p {
+				if ok, err = cat.Covered(ctx, machine, real); err != nil {
+					return nil, err
+				}
+				if ok {
+					p = real
+				}
+			}
 		}
 		if !ok {
 			fmt.Fprintf(a.stderr, "indexer: %s is not under any scanned root; run 'indexer scan %s' to catalog it\n", displayPath(p), displayPath(p))
 		}
+		out = append(out, p)
 	}
-	return nil
+	return out, nil
 }
 
 // explicitMachine returns the --machine the user gave on the command line, or
