@@ -167,9 +167,9 @@ func (a *app) printDiff(d dto.Diff) {
 		}
 	}
 	t := d.Totals
-	fmt.Fprintf(w, "%d added (%s), %d modified (%s), %d deleted (%s), %d moved (%s)\n",
-		t.Added, bytesize.Format(t.AddedBytes), t.Modified, bytesize.Format(t.ModifiedBytes),
-		t.Deleted, bytesize.Format(t.DeletedBytes), t.Moved, bytesize.Format(t.MovedBytes))
+	fmt.Fprintf(w, "%s added (%s), %s modified (%s), %s deleted (%s), %s moved (%s)\n",
+		thousands(int64(t.Added)), bytesize.Format(t.AddedBytes), thousands(int64(t.Modified)), bytesize.Format(t.ModifiedBytes),
+		thousands(int64(t.Deleted)), bytesize.Format(t.DeletedBytes), thousands(int64(t.Moved)), bytesize.Format(t.MovedBytes))
 }
 
 // printDiffCSV writes one row per file; a move has both paths.

@@ -135,8 +135,8 @@ func writeDirGroups(w *bufio.Writer, format string, groups []dto.DirGroup, t dto
 		kind = "content"
 	}
 	for _, g := range groups {
-		fmt.Fprintf(w, "%d directories of %s (%s bytes) in %s files, %s reclaimable, %s %s\n",
-			len(g.Dirs), bytesize.Format(g.Size), thousands(g.Size), thousands(g.Files), bytesize.Format(g.Reclaimable), kind, g.Digest[:16])
+		fmt.Fprintf(w, "%s of %s (%s) in %s, %s reclaimable, %s %s\n",
+			plural(int64(len(g.Dirs)), "directory"), bytesize.Format(g.Size), plural(g.Size, "byte"), plural(g.Files, "file"), bytesize.Format(g.Reclaimable), kind, g.Digest[:16])
 		sets := 0
 		for _, d := range g.Dirs {
 			sets = max(sets, d.Link)
@@ -158,8 +158,8 @@ func writeDirGroups(w *bufio.Writer, format string, groups []dto.DirGroup, t dto
 		_, err := w.WriteString("no duplicate directories\n")
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s groups, %s directories, %s reclaimable (%s bytes)\n",
-		thousands(t.Groups), thousands(t.Dirs), bytesize.Format(t.Reclaimable), thousands(t.Reclaimable))
+	_, err := fmt.Fprintf(w, "%s, %s, %s reclaimable (%s)\n",
+		plural(t.Groups, "group"), plural(t.Dirs, "directory"), bytesize.Format(t.Reclaimable), plural(t.Reclaimable, "byte"))
 	return err
 }
 
@@ -189,9 +189,13 @@ func writeSubsets(w *bufio.Writer, format string, subs []dto.DirSubset, multi bo
 		return c.Error()
 	}
 	for _, s := range subs {
-		fmt.Fprintf(w, "%s (%s files, %s) is within %s, which has %s more files\n",
-			location(s.Dir.Machine, s.Dir.Path, "", multi), thousands(s.Files), bytesize.Format(s.Size),
-			location(s.In.Machine, s.In.Path, "", multi), thousands(s.Extra))
+		more := "more files"
+		if s.Extra == 1 {
+			more = "more file"
+		}
+		fmt.Fprintf(w, "%s (%s, %s) is within %s, which has %s %s\n",
+			location(s.Dir.Machine, s.Dir.Path, "", multi), plural(s.Files, "file"), bytesize.Format(s.Size),
+			location(s.In.Machine, s.In.Path, "", multi), thousands(s.Extra), more)
 	}
 	if len(subs) == 0 {
 		_, err := w.WriteString("no directory is held by another\n")

@@ -49,7 +49,7 @@ func TestDupesDirsCommand(t *testing.T) {
 		t.Errorf("content, fdupes: %q, want %q", out, want)
 	}
 	_, out, _ = runIndexer(t, ctx, "--db", db, "dupes", "--dirs", "--subset")
-	if !strings.Contains(out, filepath.Join(base, "a")+" (2 files, 6 B) is within "+filepath.Join(base, "big")+", which has 1 more files") {
+	if !strings.Contains(out, filepath.Join(base, "a")+" (2 files, 6 B) is within "+filepath.Join(base, "big")+", which has 1 more file\n") {
 		t.Errorf("subset: %q", out)
 	}
 	for _, args := range [][]string{{"--content"}, {"--dirs", "--content", "--subset"}, {"--dirs", "--include-archived"}, {"--dirs", "--subset", "--format", "fdupes"}} {

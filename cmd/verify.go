@@ -166,7 +166,7 @@ func (a *app) printVerify(rep service.VerifyReport) {
 			fmt.Fprintf(w, "%-10s  %s: %s\n", "unreadable", loc, f.Detail)
 		}
 	}
-	fmt.Fprintf(w, "verified %s (%s read) in %s: %d ok, %d corrupt, %d changed, %d missing, %d unreadable\n",
+	fmt.Fprintf(w, "verified %s (%s read) in %s: %s ok, %s corrupt, %s changed, %s missing, %s unreadable\n",
 		plural(rep.Checked, "file"), bytesize.Format(rep.Bytes), rep.Duration.Round(time.Millisecond),
-		rep.OK, rep.Corrupt, rep.Changed, rep.Missing, rep.Unreadable)
+		thousands(rep.OK), thousands(rep.Corrupt), thousands(rep.Changed), thousands(rep.Missing), thousands(rep.Unreadable))
 }

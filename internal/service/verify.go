@@ -26,6 +26,7 @@ import (
 	"github.com/indexer/indexer/internal/archive"
 	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
@@ -447,11 +448,11 @@ func verificationCheck(v dto.VerifySummary) (string, dto.CheckStatus, string) {
 	switch {
 	case len(v.Corrupt) > 0:
 		first := v.Corrupt[0]
-		return "verification", dto.StatusDegraded, fmt.Sprintf("%d files found corrupt and not resolved since (rescan them, or 'indexer verify --accept PATH'), first: %s",
-			len(v.Corrupt), entryPath(first.Path, first.ArchivePath))
+		return "verification", dto.StatusDegraded, fmt.Sprintf("%s found corrupt and not resolved since (rescan them, or 'indexer verify --accept PATH'), first: %s",
+			numfmt.Plural(int64(len(v.Corrupt)), "file"), entryPath(first.Path, first.ArchivePath))
 	case v.LastVerified.IsZero():
 		return "verification", dto.StatusOK, "never verified ('indexer verify' re-reads the files)"
 	}
-	return "verification", dto.StatusOK, fmt.Sprintf("last verified at %s, %d files verified, no corruption found",
-		v.LastVerified.UTC().Format(time.RFC3339), v.Verified)
+	return "verification", dto.StatusOK, fmt.Sprintf("last verified at %s, %s verified, no corruption found",
+		v.LastVerified.UTC().Format(time.RFC3339), numfmt.Plural(v.Verified, "file"))
 }
