@@ -72,7 +72,7 @@ catalog.`,
 				if len(paths) == 1 {
 					one = paths[0]
 				}
-				return runDupeDirs(cmd, a, dirs, minSize, one, format)
+				return runDupeDirs(cmd, a, dirs, minSize, one, format, print0)
 			}
 			opts := service.DupesOptions{Machine: explicitMachine(cmd, a), IncludeArchived: includeArchived,
 				Name: name, Limit: limit}
