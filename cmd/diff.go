@@ -99,8 +99,8 @@ drops old entries; a diff reaching before them says so on stderr.`,
 	f := c.Flags()
 	f.StringVar(&since, "since", "", "changes after this `SCAN|DATE` (default: the complete scan before the last one)")
 	f.StringVar(&until, "until", "", "changes up to this `SCAN|DATE` (default: the last scan)")
-	f.StringVar(&under, "under", "", "only files at or below `PATH`")
-	f.StringVar(&format, "format", "text", "output format: text, csv or json (also --json)")
+	f.StringVar(&under, "under", "", "only files at or below this `PATH`")
+	f.StringVar(&format, "format", "text", "output `FORMAT`: text, csv or json")
 	return c
 }
 

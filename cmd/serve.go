@@ -88,8 +88,8 @@ a running scan is stopped as Ctrl-C stops it, and serve exits 0.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
-	f.StringVar(&token, "token", "", "token every request must carry (env INDEXER_TOKEN); required off loopback")
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on, `HOST:PORT`")
+	f.StringVar(&token, "token", "", "`TOKEN` every request must carry (env INDEXER_TOKEN); required off loopback")
 	f.StringVar(&restoreFrom, "allow-restore-from", "", "also restore backups from this `DIR`")
 	return c
 }

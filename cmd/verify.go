@@ -63,7 +63,7 @@ missing files are listed but do not change the exit status.`,
 	fl.StringVar(&f.maxBytes, "max-bytes", "", "read at most about `SIZE` (such as 50GiB), least recently verified first")
 	fl.StringVar(&f.olderThan, "older-than", "", "only files not verified within `DURATION` (such as 30d or 12h)")
 	fl.BoolVar(&f.accept, "accept", false, "take the content of the corrupt files found under PATH as good")
-	fl.IntVarP(&f.workers, "workers", "w", 0, "parallel readers (default: number of CPUs)")
+	fl.IntVarP(&f.workers, "workers", "w", 0, "parallel hash workers (default: number of CPUs)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
 	return c
 }
