@@ -50,6 +50,14 @@ func TestNumberStyle(t *testing.T) {
 	if !strings.Contains(out, "  1 file  ") && !strings.Contains(out, "  1 file ") {
 		t.Errorf("stats text lacks the singular '1 file':\n%s", out)
 	}
+	_, out, _ = runCLI(t, "--db", db, "--machine", "box", "verify", "-q", "--json")
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("verify --json: %v, %s", err, out)
+	}
+	if d := string(v["duration_ms"]); !regexp.MustCompile(`^[0-9]+$`).MatchString(d) || v["duration_ns"] != nil {
+		t.Errorf("verify --json has duration_ms %q (and duration_ns %q), want an integer duration_ms alone", d, v["duration_ns"])
+	}
 }
 
 // TestRate checks the speed of text output: binary units, and nothing when

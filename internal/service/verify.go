@@ -80,14 +80,16 @@ func newDigests(h dto.FileHash) *Digests {
 
 // VerifyReport is the outcome of a verify run.
 type VerifyReport struct {
-	Checked    int64           `json:"checked"`
-	OK         int64           `json:"ok"`
-	Corrupt    int64           `json:"corrupt"`
-	Changed    int64           `json:"changed"`
-	Missing    int64           `json:"missing"`
-	Unreadable int64           `json:"unreadable"`
-	Bytes      int64           `json:"bytes_read"`
-	Duration   time.Duration   `json:"duration_ns"`
+	Checked    int64         `json:"checked"`
+	OK         int64         `json:"ok"`
+	Corrupt    int64         `json:"corrupt"`
+	Changed    int64         `json:"changed"`
+	Missing    int64         `json:"missing"`
+	Unreadable int64         `json:"unreadable"`
+	Bytes      int64         `json:"bytes_read"`
+	Duration   time.Duration `json:"-"`
+	// DurationMS is Duration in whole milliseconds, as every JSON has it.
+	DurationMS int64           `json:"duration_ms"`
 	Findings   []VerifyFinding `json:"findings"`
 }
 
@@ -145,6 +147,7 @@ func (c *Catalog) Verify(ctx context.Context, o VerifyOptions) (VerifyReport, er
 	gerr := g.Wait()
 	werr := <-writerErr
 	v.rep.Duration = time.Since(start)
+	v.rep.DurationMS = v.rep.Duration.Milliseconds()
 	v.rep.Bytes = o.Progress.Bytes.Load()
 	slices.SortFunc(v.rep.Findings, func(a, b VerifyFinding) int {
 		return cmp2(a.Path, b.Path, a.ArchivePath, b.ArchivePath)
