@@ -99,7 +99,7 @@ and reflink a group is split by file system, each part keeping a copy.`,
 				return err
 			}
 			defer cat.Close()
-			if err := a.warnUncovered(cmd.Context(), cat, a.machine, opts.Dupes.Under); err != nil {
+			if opts.Dupes.Under, err = a.underPaths(cmd.Context(), cat, a.machine, opts.Dupes.Under); err != nil {
 				return err
 			}
 			plan, err := cat.Plan(cmd.Context(), opts)
@@ -139,8 +139,8 @@ and reflink a group is split by file system, each part keeping a copy.`,
 	f.StringArrayVar(&keep, "keep", nil, "keep `RULE`, tried in order (repeatable): oldest, newest, shortest-path, longest-path, shallowest, deepest, under:PATH, not-under:PATH")
 	f.StringArrayVar(&reference, "reference", nil, "files below this `PATH` are never acted on (repeatable)")
 	f.StringVarP(&out, "output", "o", "", "write the plan to this `FILE` (default: standard output)")
-	f.StringVar(&minSize, "min-size", "1", "leave out files smaller than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&minSize, "min-size", "1", "leave out files smaller than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
 	f.StringArrayVar(&under, "under", nil, "only files below this `PATH` (repeatable; PATH arguments do the same)")
 	f.StringVar(&name, "name", "", "only files whose name matches this shell `GLOB`, such as '*.jpg'")
 	return c
@@ -275,7 +275,7 @@ record it. Exit status 3 when a file was skipped.`,
 	f := c.Flags()
 	f.BoolVar(&dryRun, "dry-run", false, "check everything and print what would be done; act on nothing")
 	f.BoolVar(&trust, "trust-catalog", false, "skip the byte comparison where the fingerprints match (not for delete)")
-	f.BoolVar(&yes, "yes", false, "allow the delete action")
+	f.BoolVarP(&yes, "yes", "y", false, "allow the delete action")
 	f.BoolVar(&script, "script", false, "print a POSIX shell script doing the plan instead of acting")
 	f.StringVar(&trash, "trash", "", "trash `DIR` (default: .indexer-trash at the mount point of each file's file system)")
 	return c

@@ -69,6 +69,16 @@ drops old entries; a diff reaching before them says so on stderr.`,
 				return err
 			}
 			defer cat.Close()
+			if under != "" {
+				abs, err := absPaths([]string{under})
+				if err != nil {
+					return err
+				}
+				if abs, err = a.underPaths(cmd.Context(), cat, o.Machine, abs); err != nil {
+					return err
+				}
+				o.Under = abs[0]
+			}
 			d, err := cat.Diff(cmd.Context(), o)
 			if err != nil {
 				return fmt.Errorf("diff: %w", err)
@@ -89,8 +99,8 @@ drops old entries; a diff reaching before them says so on stderr.`,
 	f := c.Flags()
 	f.StringVar(&since, "since", "", "changes after this `SCAN|DATE` (default: the complete scan before the last one)")
 	f.StringVar(&until, "until", "", "changes up to this `SCAN|DATE` (default: the last scan)")
-	f.StringVar(&under, "under", "", "only files at or below `PATH`")
-	f.StringVar(&format, "format", "text", "output format: text, csv or json (also --json)")
+	f.StringVar(&under, "under", "", "only files at or below this `PATH`")
+	f.StringVar(&format, "format", "text", "output `FORMAT`: text, csv or json")
 	return c
 }
 
@@ -157,9 +167,9 @@ func (a *app) printDiff(d dto.Diff) {
 		}
 	}
 	t := d.Totals
-	fmt.Fprintf(w, "%d added (%s), %d modified (%s), %d deleted (%s), %d moved (%s)\n",
-		t.Added, bytesize.Format(t.AddedBytes), t.Modified, bytesize.Format(t.ModifiedBytes),
-		t.Deleted, bytesize.Format(t.DeletedBytes), t.Moved, bytesize.Format(t.MovedBytes))
+	fmt.Fprintf(w, "%s added (%s), %s modified (%s), %s deleted (%s), %s moved (%s)\n",
+		thousands(int64(t.Added)), bytesize.Format(t.AddedBytes), thousands(int64(t.Modified)), bytesize.Format(t.ModifiedBytes),
+		thousands(int64(t.Deleted)), bytesize.Format(t.DeletedBytes), thousands(int64(t.Moved)), bytesize.Format(t.MovedBytes))
 }
 
 // printDiffCSV writes one row per file; a move has both paths.

@@ -72,7 +72,7 @@ catalog.`,
 				if len(paths) == 1 {
 					one = paths[0]
 				}
-				return runDupeDirs(cmd, a, dirs, minSize, one, format)
+				return runDupeDirs(cmd, a, dirs, minSize, one, format, print0)
 			}
 			opts := service.DupesOptions{Machine: explicitMachine(cmd, a), IncludeArchived: includeArchived,
 				Name: name, Limit: limit}
@@ -121,7 +121,7 @@ catalog.`,
 			if multi && format == "fdupes" {
 				return a.exactAcrossMachines(cmd.Context(), cat, fdupesName(print0))
 			}
-			if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
+			if opts.Under, err = a.underPaths(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
 				return err
 			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
@@ -144,13 +144,13 @@ catalog.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&minSize, "min-size", "1", "leave out files smaller than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringArrayVar(&under, "under", nil, "only files below this `PATH` (repeatable; PATH arguments do the same)")
+	f.StringVar(&minSize, "min-size", "1", "leave out files smaller than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringArrayVar(&under, "under", nil, "only files at or below this `PATH` (repeatable; PATH arguments do the same)")
 	f.StringVar(&name, "name", "", "only files whose name matches this shell `GLOB`, such as '*.jpg'")
 	f.IntVar(&limit, "limit", 0, "stop after this many groups (0: no limit)")
 	f.BoolVar(&includeArchived, "include-archived", false, "also entries inside archives (left out by default)")
-	f.StringVar(&format, "format", "text", "output format: text, fdupes, csv or json")
+	f.StringVar(&format, "format", "text", "output `FORMAT`: text, fdupes, csv or json")
 	f.BoolVarP(&print0, "print0", "0", false, "fdupes format with NUL after each path and after each group")
 	dirs.register(c)
 	return c

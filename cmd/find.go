@@ -103,9 +103,11 @@ not valid UTF-8 (see docs/json.md).`,
 				return a.exactAcrossMachines(cmd.Context(), cat, name)
 			}
 			if opts.Under != "" {
-				if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, []string{opts.Under}); err != nil {
+				under, err := a.underPaths(cmd.Context(), cat, opts.Machine, []string{opts.Under})
+				if err != nil {
 					return err
 				}
+				opts.Under = under[0]
 			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			var out func(dto.FileWithHash) error
@@ -155,16 +157,16 @@ not valid UTF-8 (see docs/json.md).`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&name, "name", "", "shell pattern the file name must match, such as '*.jpg'")
+	f.StringVar(&name, "name", "", "only entries whose name matches this shell `GLOB`, such as '*.jpg'")
 	f.BoolVarP(&fold, "ignore-case", "i", false, "match --name and the TERMs ignoring case")
-	f.StringVar(&hash, "hash", "", "md5, sha1 or sha256 of the content in hex, or a sha256 prefix of 8 digits or more")
-	f.StringVar(&minSize, "min-size", "", "leave out files smaller than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&under, "under", "", "only entries below this `PATH`")
+	f.StringVar(&hash, "hash", "", "md5, sha1 or sha256 of the content in `HEX`, or a sha256 prefix of 8 digits or more")
+	f.StringVar(&minSize, "min-size", "", "leave out files smaller than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&under, "under", "", "only entries at or below this `PATH`")
 	f.BoolVar(&deleted, "deleted", false, "also list files a scan found gone")
 	f.BoolVar(&includeArchived, "include-archived", false, "also entries inside archives (left out by default)")
 	f.IntVar(&limit, "limit", 0, "stop after this many entries (0: no limit)")
-	f.StringVar(&format, "format", "text", "output format: text, paths, csv or json")
+	f.StringVar(&format, "format", "text", "output `FORMAT`: text, paths, csv or json")
 	f.BoolVarP(&print0, "print0", "0", false, "paths format with NUL after each path")
 	return c
 }

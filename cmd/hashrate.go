@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/digest"
 )
 
@@ -34,7 +35,7 @@ func newHashrateCmd(a *app) *cobra.Command {
 			if a.json {
 				return a.printJSON(map[string]any{"workers": workers, "bytes_per_second": bps})
 			}
-			fmt.Fprintf(a.stdout, "%.1f MB/s with %d workers\n", bps/1e6, workers)
+			fmt.Fprintf(a.stdout, "%s/s with %d workers\n", bytesize.Format(int64(bps)), workers)
 			return nil
 		},
 	}

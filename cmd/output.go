@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/indexer/indexer/internal/bytesize"
+	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/service"
 )
 
@@ -78,20 +80,36 @@ func absPaths(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// warnUncovered says on stderr, for each path no scanned root of machine
-// ("" for any) covers, that the catalog knows nothing there: an empty answer
-// then does not look like "nothing there".
-func (a *app) warnUncovered(ctx context.Context, cat *service.Catalog, machine string, paths []string) error {
+// underPaths returns each absolute path as the catalog knows it, and says on
+// stderr, for each path no scanned root of machine ("" for any) covers, that
+// the catalog knows nothing there: an empty answer then does not look like
+// "nothing there". A path is kept as given when a root covers it; otherwise
+// its symlinks are resolved, and the real path is used when a root covers
+// that (a symlink to a scanned directory: the catalog has the files under
+// their real names).
+func (a *app) underPaths(ctx context.Context, cat *service.Catalog, machine string, paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
 	for _, p := range paths {
 		ok, err := cat.Covered(ctx, machine, p)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if !ok {
+			if real, rerr := filepath.EvalSymlinks(p); rerr == nil && real != p {
+				if ok, err = cat.Covered(ctx, machine, real); err != nil {
+					return nil, err
+				}
+				if ok {
+					p = real
+				}
+			}
 		}
 		if !ok {
 			fmt.Fprintf(a.stderr, "indexer: %s is not under any scanned root; run 'indexer scan %s' to catalog it\n", displayPath(p), displayPath(p))
 		}
+		out = append(out, p)
 	}
-	return nil
+	return out, nil
 }
 
 // explicitMachine returns the --machine the user gave on the command line, or
@@ -145,23 +163,20 @@ func (j *jsonArray) close() error {
 }
 
 // thousands writes n with comma separators: 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
+func thousands(n int64) string { return numfmt.Thousands(n) }
+
+// plural says "1 file" or "2 files", "1 entry" or "2 entries", with
+// thousands separators, as every count in text output has.
+func plural(n int64, noun string) string { return numfmt.Plural(n, noun) }
+
+// rate writes n bytes over d as a speed in binary units ("48.2 MiB/s"), or
+// "" when d is under a second: so short a time measures start-up costs
+// rather than a speed.
+func rate(n int64, d time.Duration) string {
+	if d < time.Second {
+		return ""
 	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return bytesize.Format(int64(float64(n)/d.Seconds())) + "/s"
 }
 
 // exactAcrossMachines refuses an exact format (bare paths, for programs)

@@ -80,13 +80,13 @@ func progressLine(s service.ProgressSnapshot, columns int) string {
 	if room <= 0 {
 		return ""
 	}
-	files := thousands(s.Files) + " files"
+	files := plural(s.Files, "file")
 	if s.Counted {
 		files = thousands(s.Files) + "/" + thousands(s.TotalFiles) + " files"
 	}
 	parts := []string{files, bytesize.Format(s.Bytes) + " hashed"}
-	if secs := s.Elapsed.Seconds(); secs >= 1 {
-		parts = append(parts, fmt.Sprintf("%.1f MiB/s", float64(s.Bytes)/(1<<20)/secs))
+	if r := rate(s.Bytes, s.Elapsed); r != "" {
+		parts = append(parts, r)
 	}
 	switch {
 	case !s.Counted:

@@ -128,13 +128,13 @@ func TestProgressLineSays(t *testing.T) {
 	slow := progressLine(service.ProgressSnapshot{Files: 1500, Bytes: 3 << 30, Elapsed: 2 * time.Second, Status: "/data/isos",
 		Counted: true, TotalFiles: 2000, TotalBytes: 9 << 30, ETA: 75 * time.Second,
 		Slow: &service.SlowRead{Path: "/data/isos/debian.iso", Size: 4 << 30, Done: 1 << 30, Elapsed: 5 * time.Second}}, 120)
-	if want := "1,500/2,000 files  3.0 GiB hashed  1536.0 MiB/s  ETA 1m15s  reading /data/isos/debian.iso 25% of 4.0 GiB"; slow != want {
+	if want := "1,500/2,000 files  3.0 GiB hashed  1.5 GiB/s  ETA 1m15s  reading /data/isos/debian.iso 25% of 4.0 GiB"; slow != want {
 		t.Errorf("a slow file:\n got %q\nwant %q", slow, want)
 	}
 	narrow := progressLine(service.ProgressSnapshot{Files: 1500, Bytes: 3 << 30, Elapsed: 2 * time.Second,
 		Counted: true, TotalFiles: 2000, TotalBytes: 9 << 30, ETA: 75 * time.Second,
 		Slow: &service.SlowRead{Path: "/data/isos/debian.iso", Size: 4 << 30, Done: 1 << 30, Elapsed: 5 * time.Second}}, 95)
-	if want := "1,500/2,000 files  3.0 GiB hashed  1536.0 MiB/s  ETA 1m15s  reading …debian.iso 25% of 4.0 GiB"; narrow != want {
+	if want := "1,500/2,000 files  3.0 GiB hashed  1.5 GiB/s  ETA 1m15s  reading …os/debian.iso 25% of 4.0 GiB"; narrow != want {
 		t.Errorf("a slow file, 95 columns:\n got %q\nwant %q", narrow, want)
 	}
 }

@@ -100,8 +100,8 @@ catalog yet, restore creates it from SRC.`,
 			if a.json {
 				return a.printJSON(res)
 			}
-			fmt.Fprintf(a.stdout, "restored %s from %s: %d files (%d deleted kept), %d hashes, schema version %d\n",
-				res.Catalog, res.RestoredFrom, res.Files, res.Deleted, res.Hashes, res.SchemaVersion)
+			fmt.Fprintf(a.stdout, "restored %s from %s: %s (%s deleted kept), %s, schema version %d\n",
+				res.Catalog, res.RestoredFrom, plural(res.Files, "file"), thousands(res.Deleted), plural(res.Hashes, "hash"), res.SchemaVersion)
 			switch {
 			case res.Created:
 				fmt.Fprintf(a.stdout, "there was no catalog at %s, so restore created it and had nothing to save\n", res.Catalog)
@@ -128,7 +128,7 @@ catalog yet, restore creates it from SRC.`,
 // lies at the catalog path.
 func restoreQuestion(p *service.RestorePlan) string {
 	b := p.Source
-	what := fmt.Sprintf("%s (%d files, %d hashes, taken %s)", b.Path, b.Files, b.Hashes, b.Time.Format("2006-01-02 15:04:05 MST"))
+	what := fmt.Sprintf("%s (%s, %s, taken %s)", b.Path, plural(b.Files, "file"), plural(b.Hashes, "hash"), b.Time.Format("2006-01-02 15:04:05 MST"))
 	switch {
 	case p.Missing:
 		return fmt.Sprintf("There is no catalog at %s. Create it from %s? [y/N] ", p.Catalog, what)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -175,27 +174,40 @@ func (a *app) printScan(rep service.ScanReport) error {
 	fmt.Fprintf(w, "scan #%d %s in %s: %s, %s added, %s modified, %s deleted, %s unchanged, %s skipped, %s failed\n",
 		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), seen, thousands(c.Added),
 		thousands(c.Modified), thousands(c.Deleted), thousands(c.Unchanged), thousands(c.Skipped), thousands(c.Failed))
-	mibps := 0.0
-	if secs := rep.Duration.Seconds(); secs > 0 {
-		mibps = float64(c.BytesHashed) / (1 << 20) / secs
+	hashed := "hashed " + bytesize.Format(c.BytesHashed)
+	if r := rate(c.BytesHashed, rep.Duration); r != "" && c.BytesHashed > 0 {
+		hashed += " at " + r
 	}
-	fmt.Fprintf(w, "hashed %s at %.1f MiB/s\n", bytesize.Format(c.BytesHashed), mibps)
+	fmt.Fprintln(w, hashed)
 	if rep.ExcludedGone > 0 {
 		fmt.Fprintf(w, "%s marked gone (DEL)\n", plural(rep.ExcludedGone, "excluded row"))
 	}
-	if len(by) > 0 {
-		reasons := make([]string, 0, len(by))
-		for r, n := range by {
-			reasons = append(reasons, thousands(n)+" "+r)
-		}
-		sort.Strings(reasons)
-		fmt.Fprintf(w, "skipped: %s\n", strings.Join(reasons, ", "))
-	}
+	printSkipReasons(w, by)
 	printArchiveSkips(w, rep.Skips)
 	// On stderr, just before the closing sentence that counts them: a
 	// summary redirected to a file still leaves them on the terminal.
 	printFailures(a.stderr, rep.Failures)
 	return nil
+}
+
+// printSkipReasons counts the skipped entries by reason, one reason a line,
+// counts aligned: the reasons are phrases ("the catalog's own file"), which
+// read badly after a number.
+func printSkipReasons(w io.Writer, by map[string]int64) {
+	if len(by) == 0 {
+		return
+	}
+	reasons := make([]string, 0, len(by))
+	width := 0
+	for r, n := range by {
+		reasons = append(reasons, r)
+		width = max(width, len(thousands(n)))
+	}
+	sort.Strings(reasons)
+	fmt.Fprintln(w, "skipped:")
+	for _, r := range reasons {
+		fmt.Fprintf(w, "  %*s  %s\n", width, thousands(by[r]), r)
+	}
 }
 
 // printArchiveSkips lists what was left out inside archives (encrypted
@@ -224,16 +236,4 @@ func printFailures(w io.Writer, fs []service.Failure) {
 	for _, f := range fs {
 		fmt.Fprintf(w, "  %s: %v\n", displayPath(f.Path), f.Err)
 	}
-}
-
-// plural says "1 file" or "2 files", "1 entry" or "2 entries", with
-// thousands separators as every count in text output has.
-func plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if strings.HasSuffix(noun, "y") && !strings.HasSuffix(noun, "ey") {
-		return thousands(n) + " " + strings.TrimSuffix(noun, "y") + "ies"
-	}
-	return thousands(n) + " " + noun + "s"
 }

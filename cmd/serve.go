@@ -114,13 +114,13 @@ a running scan is stopped as Ctrl-C stops it, and serve exits 0.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
-	f.StringVar(&token, "token", "", "token every request must carry (env INDEXER_TOKEN); required off loopback")
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on, `HOST:PORT`")
+	f.StringVar(&token, "token", "", "`TOKEN` every request must carry (env INDEXER_TOKEN); required off loopback")
 	f.StringVar(&restoreFrom, "allow-restore-from", "", "also restore backups from this `DIR`")
 	f.DurationVar(&copts.TTL, "cache-ttl", copts.TTL, "how long a cached answer is fresh, give or take 10%")
 	f.DurationVar(&copts.SWR, "cache-swr", copts.SWR, "how long after its TTL a cached answer is served stale while it is refreshed (0: never)")
 	f.DurationVar(&copts.EmptyTTL, "cache-empty-ttl", copts.EmptyTTL, "how long an empty answer (nothing matched) is cached")
-	f.StringVar(&cacheMax, "cache-max-bytes", "64MiB", "memory bound of the cache; least recently used answers go first")
+	f.StringVar(&cacheMax, "cache-max-bytes", "64MiB", "memory bound of the cache, a `SIZE` such as 64MiB; least recently used answers go first")
 	f.BoolVar(&noCache, "no-cache", false, "cache no answer: every request reads the catalog")
 	return c
 }

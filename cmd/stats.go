@@ -52,7 +52,7 @@ duration. --json prints all of it as one object.`,
 				{"deleted", thousands(st.Deleted), ""},
 				{"archive entries", thousands(st.ArchiveEntries), ""},
 				{"distinct contents", thousands(st.Contents), ""},
-				{"duplicate groups", thousands(st.DuplicateGroups), thousands(st.DuplicateFiles) + " files"},
+				{"duplicate groups", thousands(st.DuplicateGroups), plural(st.DuplicateFiles, "file")},
 				{"reclaimable", "", bytesize.Format(st.ReclaimableBytes)},
 			})
 			fmt.Fprintln(a.stdout)
@@ -130,7 +130,7 @@ func printVerification(w io.Writer, v dto.VerifySummary) {
 	if v.LastVerified.IsZero() {
 		fmt.Fprintln(w, "never verified")
 	} else {
-		fmt.Fprintf(w, "last verified %s, %s verified\n", v.LastVerified.Local().Format("2006-01-02 15:04"), thousands(v.Verified))
+		fmt.Fprintf(w, "last verified %s, %s verified\n", v.LastVerified.Local().Format("2006-01-02 15:04"), plural(v.Verified, "file"))
 	}
 	if len(v.Corrupt) > 0 {
 		fmt.Fprintf(w, "corrupt, not resolved since (rescan, or 'indexer verify --accept PATH'):\n")

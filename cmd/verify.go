@@ -63,7 +63,7 @@ missing files are listed but do not change the exit status.`,
 	fl.StringVar(&f.maxBytes, "max-bytes", "", "read at most about `SIZE` (such as 50GiB), least recently verified first")
 	fl.StringVar(&f.olderThan, "older-than", "", "only files not verified within `DURATION` (such as 30d or 12h)")
 	fl.BoolVar(&f.accept, "accept", false, "take the content of the corrupt files found under PATH as good")
-	fl.IntVarP(&f.workers, "workers", "w", 0, "parallel readers (default: number of CPUs)")
+	fl.IntVarP(&f.workers, "workers", "w", 0, "parallel hash workers (default: number of CPUs)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
 	return c
 }
@@ -166,7 +166,7 @@ func (a *app) printVerify(rep service.VerifyReport) {
 			fmt.Fprintf(w, "%-10s  %s: %s\n", "unreadable", loc, f.Detail)
 		}
 	}
-	fmt.Fprintf(w, "verified %s (%s read) in %s: %d ok, %d corrupt, %d changed, %d missing, %d unreadable\n",
+	fmt.Fprintf(w, "verified %s (%s read) in %s: %s ok, %s corrupt, %s changed, %s missing, %s unreadable\n",
 		plural(rep.Checked, "file"), bytesize.Format(rep.Bytes), rep.Duration.Round(time.Millisecond),
-		rep.OK, rep.Corrupt, rep.Changed, rep.Missing, rep.Unreadable)
+		thousands(rep.OK), thousands(rep.Corrupt), thousands(rep.Changed), thousands(rep.Missing), thousands(rep.Unreadable))
 }

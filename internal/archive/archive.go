@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/mholt/archives"
+
+	"github.com/indexer/indexer/internal/bytesize"
+	"github.com/indexer/indexer/internal/numfmt"
 )
 
 // Format names an archive format, as recognised by content.
@@ -296,22 +299,9 @@ type LimitError struct {
 func (e *LimitError) Error() string {
 	switch e.Limit {
 	case "bytes":
-		return fmt.Sprintf("exceeds the limit of %s uncompressed per archive; entries before it are kept", humanBytes(int64(e.Max)))
+		return fmt.Sprintf("exceeds the limit of %s uncompressed per archive; entries before it are kept", bytesize.Format(int64(e.Max)))
 	case "entries":
-		return fmt.Sprintf("exceeds the limit of %d entries per archive; entries before it are kept", int64(e.Max))
+		return fmt.Sprintf("exceeds the limit of %s per archive; entries before it are kept", numfmt.Plural(int64(e.Max), "entry"))
 	}
 	return fmt.Sprintf("exceeds the compression-ratio limit of %g:1 (a zip bomb?); entries before it are kept", e.Max)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

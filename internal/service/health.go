@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/uow"
 )
 
@@ -62,7 +64,7 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 	if problems, err := d.Check(ctx, full); err != nil {
 		h.Add(name, dto.StatusFail, err.Error())
 	} else if len(problems) > 0 {
-		h.Add(name, dto.StatusFail, fmt.Sprintf("%d problems, first: %s", len(problems), problems[0]))
+		h.Add(name, dto.StatusFail, fmt.Sprintf("%s, first: %s", numfmt.Plural(int64(len(problems)), "problem"), problems[0]))
 	} else {
 		h.Add(name, dto.StatusOK, "ok")
 	}
@@ -70,7 +72,7 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 	if n, err := d.ForeignKeyViolations(ctx); err != nil {
 		h.Add("foreign_keys", dto.StatusFail, err.Error())
 	} else if n > 0 {
-		h.Add("foreign_keys", dto.StatusFail, fmt.Sprintf("%d rows break a foreign key", n))
+		h.Add("foreign_keys", dto.StatusFail, numfmt.Plural(int64(n), "row")+" breaking a foreign key")
 	} else {
 		h.Add("foreign_keys", dto.StatusOK, "no violations")
 	}
@@ -110,8 +112,9 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		}
 		h.Facts["files"], h.Facts["deleted"], h.Facts["machines"], h.Facts["hashes"], h.Facts["bytes"] = counts.Files, counts.Deleted, counts.Machines, hashes, counts.Bytes
 		h.Facts["archive_entries"] = counts.Entries
-		h.Add("counts", dto.StatusOK, fmt.Sprintf("%d files and %d archive entries (%d deleted kept), %d distinct contents, %d machines",
-			counts.Files-counts.Entries, counts.Entries, counts.Deleted, hashes, counts.Machines))
+		h.Add("counts", dto.StatusOK, fmt.Sprintf("%s and %s (%s deleted kept), %s, %s",
+			numfmt.Plural(counts.Files-counts.Entries, "file"), numfmt.Plural(counts.Entries, "archive entry"), numfmt.Thousands(counts.Deleted),
+			numfmt.Plural(hashes, "distinct content"), numfmt.Plural(counts.Machines, "machine")))
 		last, err = r.Scans.Recent(ctx, 1)
 		return err
 	})
@@ -119,8 +122,8 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		h.Add("counts", dto.StatusFail, err.Error())
 	} else if len(deferred) > 0 {
 		h.Facts["deferred_indexes"] = deferred
-		h.Add("indexes", dto.StatusDegraded, fmt.Sprintf("%d indexes (%s) are set aside by a scan that is adding many files or was killed; queries are correct but slower until a scan ends with no other scan running and builds them",
-			len(deferred), strings.Join(deferred, ", ")))
+		h.Add("indexes", dto.StatusDegraded, fmt.Sprintf("%s (%s) set aside by a scan that is adding many files or was killed; queries are correct but slower until a scan ends with no other scan running and builds them",
+			numfmt.Plural(int64(len(deferred)), "index"), strings.Join(deferred, ", ")))
 	} else {
 		h.Add("indexes", dto.StatusOK, "all built")
 	}
@@ -135,7 +138,7 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		if sc.Status != dto.ScanComplete {
 			st = dto.StatusDegraded
 		}
-		detail := fmt.Sprintf("#%d on %s at %s: %s, %d files seen", sc.ID, sc.Machine, sc.Started.UTC().Format(time.RFC3339), sc.Status, sc.FilesSeen)
+		detail := fmt.Sprintf("#%d on %s at %s: %s, %s", sc.ID, sc.Machine, sc.Started.UTC().Format(time.RFC3339), sc.Status, numfmt.Plural(sc.FilesSeen, "file")+" seen")
 		if sc.TxMetrics != nil {
 			detail += "; transactions: " + summarizeMetrics(*sc.TxMetrics)
 		}
@@ -151,7 +154,7 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 
 	dbSize, walSize := d.FileSizes()
 	h.Facts["db_bytes"], h.Facts["wal_bytes"] = dbSize, walSize
-	h.Add("size", dto.StatusOK, fmt.Sprintf("database %d bytes, WAL %d bytes", dbSize, walSize))
+	h.Add("size", dto.StatusOK, fmt.Sprintf("database %s, WAL %s", bytesize.Format(dbSize), bytesize.Format(walSize)))
 	return h
 }
 
@@ -162,7 +165,7 @@ func summarizeMetrics(m dto.TxMetrics) string {
 		for _, n := range v.Failures {
 			fails += n
 		}
-		parts = append(parts, fmt.Sprintf("%s %d (failed %d, busy retries %d, slowest %.1f ms)", op, v.Count, fails, v.BusyRetries, v.SlowestMS))
+		parts = append(parts, fmt.Sprintf("%s %s (failed %s, busy retries %s, slowest %.1f ms)", op, numfmt.Thousands(v.Count), numfmt.Thousands(fails), numfmt.Thousands(v.BusyRetries), v.SlowestMS))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")

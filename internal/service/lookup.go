@@ -58,6 +58,7 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 			if err != nil {
 				return fmt.Errorf("resolve %s: %w", name, err)
 			}
+			var counted []dto.StoredLocation // the places in res.Locations
 			for _, p := range places {
 				l := p.Location
 				switch {
@@ -80,6 +81,7 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 				switch l.Check {
 				case dto.CheckVerified, dto.CheckOtherMachine, dto.CheckSkipped:
 					res.Locations = append(res.Locations, l)
+					counted = append(counted, p)
 				case checkSelf:
 					l.Check = ""
 					res.Self = append(res.Self, l)
@@ -87,6 +89,7 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 					res.Stale = append(res.Stale, l)
 				}
 			}
+			res.Copies = linkPlaces(res.Locations, counted)
 			res.Found = len(res.Locations) > 0
 		}
 		if err := fn(res); err != nil {
@@ -94,6 +97,39 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 		}
 	}
 	return nil
+}
+
+// linkPlaces numbers, in Link, the sets of locations that are one file: the
+// same machine, device and inode as catalogued (hard links, or one file
+// reached through a symlinked directory or a bind mount), as dupes counts
+// copies. stored[i] is what the catalog recorded of locs[i]; an archive
+// entry (inode 0) is its own copy. It returns the number of distinct copies.
+func linkPlaces(locs []dto.Location, stored []dto.StoredLocation) int {
+	type key struct {
+		machine       string
+		device, inode uint64
+	}
+	names := map[key]int{}
+	for _, p := range stored {
+		if p.Inode != 0 {
+			names[key{p.Machine, p.Device, p.Inode}]++
+		}
+	}
+	sets := map[key]int{}
+	copies := len(locs)
+	for i, p := range stored {
+		k := key{p.Machine, p.Device, p.Inode}
+		if p.Inode == 0 || names[k] < 2 {
+			continue
+		}
+		if sets[k] == 0 {
+			sets[k] = len(sets) + 1
+		} else {
+			copies--
+		}
+		locs[i].Link = sets[k]
+	}
+	return copies
 }
 
 // checkSelf is what checkPlace says of a place that is, on disk now, the

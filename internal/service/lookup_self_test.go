@@ -65,7 +65,7 @@ func TestLookupSelfAndStale(t *testing.T) {
 
 	// Through the symlinked directory: the path differs, the inode is the same.
 	viaLink := filepath.Join(link, "photo.jpg")
-	want := dto.LookupResult{File: viaLink, Found: true,
+	want := dto.LookupResult{File: viaLink, Found: true, Copies: 2,
 		Locations: []dto.Location{here("copy.jpg", dto.CheckVerified), nas},
 		Self:      []dto.Location{here("photo.jpg", "")},
 		Stale:     []dto.Location{here("changed.jpg", dto.CheckChanged), here("gone.jpg", dto.CheckGone)}}
@@ -77,7 +77,7 @@ func TestLookupSelfAndStale(t *testing.T) {
 	// file is still not a copy of itself.
 	own := filepath.Join(dir, "photo.jpg")
 	skipped := dto.CheckSkipped
-	want = dto.LookupResult{File: own, Found: true,
+	want = dto.LookupResult{File: own, Found: true, Copies: 4,
 		Locations: []dto.Location{here("changed.jpg", skipped), here("copy.jpg", skipped), here("gone.jpg", skipped), nas},
 		Self:      []dto.Location{here("photo.jpg", "")}}
 	if got := lookup(own, LookupOptions{Machine: "here", NoCheck: true}); !reflect.DeepEqual(got, want) {

@@ -26,6 +26,7 @@ import (
 	"github.com/indexer/indexer/internal/archive"
 	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
@@ -79,14 +80,16 @@ func newDigests(h dto.FileHash) *Digests {
 
 // VerifyReport is the outcome of a verify run.
 type VerifyReport struct {
-	Checked    int64           `json:"checked"`
-	OK         int64           `json:"ok"`
-	Corrupt    int64           `json:"corrupt"`
-	Changed    int64           `json:"changed"`
-	Missing    int64           `json:"missing"`
-	Unreadable int64           `json:"unreadable"`
-	Bytes      int64           `json:"bytes_read"`
-	Duration   time.Duration   `json:"duration_ns"`
+	Checked    int64         `json:"checked"`
+	OK         int64         `json:"ok"`
+	Corrupt    int64         `json:"corrupt"`
+	Changed    int64         `json:"changed"`
+	Missing    int64         `json:"missing"`
+	Unreadable int64         `json:"unreadable"`
+	Bytes      int64         `json:"bytes_read"`
+	Duration   time.Duration `json:"-"`
+	// DurationMS is Duration in whole milliseconds, as every JSON has it.
+	DurationMS int64           `json:"duration_ms"`
 	Findings   []VerifyFinding `json:"findings"`
 }
 
@@ -144,6 +147,7 @@ func (c *Catalog) Verify(ctx context.Context, o VerifyOptions) (VerifyReport, er
 	gerr := g.Wait()
 	werr := <-writerErr
 	v.rep.Duration = time.Since(start)
+	v.rep.DurationMS = v.rep.Duration.Milliseconds()
 	v.rep.Bytes = o.Progress.Bytes.Load()
 	slices.SortFunc(v.rep.Findings, func(a, b VerifyFinding) int {
 		return cmp2(a.Path, b.Path, a.ArchivePath, b.ArchivePath)
@@ -447,11 +451,11 @@ func verificationCheck(v dto.VerifySummary) (string, dto.CheckStatus, string) {
 	switch {
 	case len(v.Corrupt) > 0:
 		first := v.Corrupt[0]
-		return "verification", dto.StatusDegraded, fmt.Sprintf("%d files found corrupt and not resolved since (rescan them, or 'indexer verify --accept PATH'), first: %s",
-			len(v.Corrupt), entryPath(first.Path, first.ArchivePath))
+		return "verification", dto.StatusDegraded, fmt.Sprintf("%s found corrupt and not resolved since (rescan them, or 'indexer verify --accept PATH'), first: %s",
+			numfmt.Plural(int64(len(v.Corrupt)), "file"), entryPath(first.Path, first.ArchivePath))
 	case v.LastVerified.IsZero():
 		return "verification", dto.StatusOK, "never verified ('indexer verify' re-reads the files)"
 	}
-	return "verification", dto.StatusOK, fmt.Sprintf("last verified at %s, %d files verified, no corruption found",
-		v.LastVerified.UTC().Format(time.RFC3339), v.Verified)
+	return "verification", dto.StatusOK, fmt.Sprintf("last verified at %s, %s verified, no corruption found",
+		v.LastVerified.UTC().Format(time.RFC3339), numfmt.Plural(v.Verified, "file"))
 }
