@@ -64,6 +64,26 @@ func (c *Changes) Record(ctx context.Context, changes []dto.Change) error {
 	return nil
 }
 
+// RecordAdded logs the addition by scan scanID of the files whose rows
+// Files.InsertMany has just made with ids, from their rows: one statement
+// for many files, where Record runs one per change. A first scan adds
+// every file it sees, so this is most of its change log.
+func (c *Changes) RecordAdded(ctx context.Context, ids []int64, scanID int64) error {
+	c.t.Add(dto.TagChanges)
+	for start := 0; start < len(ids); start += ChunkSize {
+		chunk := ids[start:min(start+ChunkSize, len(ids))]
+		q, args, err := sqlx.In(`INSERT INTO changes (scan_id, machine, path, archive_path, op, new_size, new_sha256)
+			SELECT ?, machine, path, archive_path, 'ADD', size, sha256 FROM files WHERE id IN (?) ORDER BY id`, scanID, chunk)
+		if err != nil {
+			return err
+		}
+		if _, err := c.x.ExecContext(ctx, c.x.Rebind(q), args...); err != nil {
+			return fmt.Errorf("record additions: %w", err)
+		}
+	}
+	return nil
+}
+
 // RecordDeleted logs the deletion by scan scanID of the files with ids that
 // are not DEL yet, from their rows. Call it before Files.MarkDeleted, in the
 // same transaction.

@@ -71,7 +71,7 @@ func (r fileRow) dto() dto.FileMeta {
 // digests). One prepared statement runs once per file: cheaper, per row, than
 // multi-row statements, which must also keep a statement journal.
 func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error {
-	return f.writeMany(ctx, files, `
+	_, err := f.writeMany(ctx, files, `
 		ON CONFLICT (machine, path, archive_path) DO UPDATE SET
 		name = excluded.name, size = excluded.size,
 		created_sec = excluded.created_sec, created_nsec = excluded.created_nsec,
@@ -81,18 +81,22 @@ func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error 
 		sha256 = excluded.sha256, scan_id = excluded.scan_id,
 		mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
 		device = excluded.device, nlink = excluded.nlink`)
+	return err
 }
 
 // InsertMany inserts files that have no row yet, as UpsertMany does; one
 // that has fails the statement on the unique key. A plain insert needs no
-// statement journal, which an upsert keeps.
-func (f *Files) InsertMany(ctx context.Context, files []dto.FileWithHash) error {
+// statement journal, which an upsert keeps. It returns the new rows' ids,
+// in the order of files.
+func (f *Files) InsertMany(ctx context.Context, files []dto.FileWithHash) ([]int64, error) {
 	return f.writeMany(ctx, files, "")
 }
 
-func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConflict string) error {
+// writeMany writes files and returns the ids of the rows it wrote (those
+// of an upsert that updated a row are not reliable).
+func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConflict string) ([]int64, error) {
 	if len(files) == 0 {
-		return nil
+		return nil, nil
 	}
 	f.t.touchFiles(files)
 	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
@@ -100,9 +104,10 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConfl
 			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict))
 	if err != nil {
-		return fmt.Errorf("write files: %w", err)
+		return nil, fmt.Errorf("write files: %w", err)
 	}
 	defer st.Close()
+	ids := make([]int64, 0, len(files))
 	for _, m := range files {
 		var scanID any
 		if m.ScanID != 0 {
@@ -110,20 +115,26 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConfl
 		}
 		md5, sha1, sha256, err := digestArgs(m.Hash)
 		if err != nil {
-			return fmt.Errorf("write %s: %w", m.Path, err)
+			return nil, fmt.Errorf("write %s: %w", m.Path, err)
 		}
 		var createdSec any // NULL where the file system records no birth time
 		var createdNsec int64
 		if !m.Created.IsZero() {
 			createdSec, createdNsec = m.Created.Unix(), int64(m.Created.Nanosecond())
 		}
-		if _, err := st.ExecContext(ctx, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
+		res, err := st.ExecContext(ctx, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
 			createdSec, createdNsec, m.Modified.Unix(), int64(m.Modified.Nanosecond()), nanos(m.Scanned), string(m.Operation),
-			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink)); err != nil {
-			return fmt.Errorf("write files: %w", err)
+			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink))
+		if err != nil {
+			return nil, fmt.Errorf("write files: %w", err)
 		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return nil, fmt.Errorf("write files: %w", err)
+		}
+		ids = append(ids, id)
 	}
-	return nil
+	return ids, nil
 }
 
 // GetByPaths returns the plain files (not archive entries) of machine at

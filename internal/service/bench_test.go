@@ -179,7 +179,8 @@ func benchWrites(b *testing.B, deferred bool) {
 		}
 		next += chunk
 		err := c.UoW().Do(ctx, "write", func(ctx context.Context, r *uow.Repos) error {
-			return r.Files.InsertMany(ctx, files) // new files, as a scan writes them
+			_, err := r.Files.InsertMany(ctx, files) // new files, as a scan writes them
+			return err
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -165,5 +166,33 @@ func TestHistoryPrune(t *testing.T) {
 	}
 	if d.LogStart != first.ID || !slices.Equal(paths(d.Added), []string{filepath.Join(root, "b")}) {
 		t.Errorf("after the prune: log start %d, added %q; want %d and only b", d.LogStart, paths(d.Added), first.ID)
+	}
+}
+
+// A first scan logs each file it adds from the file's new row, with the
+// size and sha256 stored there, in chunks of many files.
+func TestDiffFirstScanAddsEveryFile(t *testing.T) {
+	ctx := context.Background()
+	c := openTestCatalog(t)
+	root := t.TempDir()
+	want := map[string]string{} // path → content
+	for i := range 450 {        // more than two chunks
+		p := filepath.Join(root, fmt.Sprintf("d%d/f%03d.txt", i%3, i))
+		want[p] = fmt.Sprintf("file %d", i)
+		writeFile(t, p, []byte(want[p]))
+	}
+	first := scanOK(t, c, root)
+	d, err := c.Diff(ctx, DiffOptions{Machine: "m", Until: Bound{Scan: first.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Added) != len(want) || len(d.Modified)+len(d.Deleted)+len(d.Moved) != 0 {
+		t.Fatalf("diff of a first scan: %d added (want %d), %+v", len(d.Added), len(want), d.Totals)
+	}
+	for _, a := range d.Added {
+		content, ok := want[a.Path]
+		if !ok || a.Size != int64(len(content)) || a.SHA256 != fmt.Sprintf("%x", sha256.Sum256([]byte(content))) || a.ScanID != first.ID {
+			t.Errorf("added %+v, want size %d scan %d", a, len(content), first.ID)
+		}
 	}
 }

@@ -693,8 +693,9 @@ func TestScanFileAddedByAnotherScan(t *testing.T) {
 			return
 		}
 		err := c.UoW().Do(context.Background(), "other scan", func(ctx context.Context, r *uow.Repos) error {
-			return r.Files.InsertMany(ctx, []dto.FileWithHash{{FileMeta: dto.FileMeta{Machine: "m", Path: raced,
+			_, err := r.Files.InsertMany(ctx, []dto.FileWithHash{{FileMeta: dto.FileMeta{Machine: "m", Path: raced,
 				Name: "f07.txt", Size: 1, Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd}}})
+			return err
 		})
 		if err != nil {
 			t.Error(err)

@@ -163,16 +163,20 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 				ScanID: s.rep.ID, Validators: b.st.Validators,
 			}
 		}
+		if b.known == nil && !upsert {
+			fresh = append(fresh, f) // logged from its new row below
+			continue
+		}
 		if logged {
 			changes = append(changes, changeOf(f, b.known))
 		}
-		if b.known == nil && !upsert {
-			fresh = append(fresh, f)
-		} else {
-			known = append(known, f)
-		}
+		known = append(known, f)
 	}
-	if err := r.Files.InsertMany(ctx, fresh); err != nil {
+	ids, err := r.Files.InsertMany(ctx, fresh)
+	if err != nil {
+		return err
+	}
+	if err := r.Changes.RecordAdded(ctx, ids, s.rep.ID); err != nil {
 		return err
 	}
 	if err := r.Changes.Record(ctx, changes); err != nil {
