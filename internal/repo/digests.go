@@ -14,10 +14,28 @@ import (
 // lower-case hex.
 
 // digestArgs returns h's digests as the raw bytes the files table holds, or
-// three nils when h has none (a file never hashed). A scan writes all three
-// or none; an import may give only those its file carries, and the others
-// are NULL.
+// three nils when h has no SHA256 (a file never hashed).
 func digestArgs(h dto.FileHash) (md5, sha1, sha256 any, err error) {
+	if h.SHA256 == "" {
+		return nil, nil, nil, nil
+	}
+	raw := make([][]byte, 3)
+	for i, d := range []struct {
+		name, hex string
+		n         int
+	}{{"md5", h.MD5, 16}, {"sha1", h.SHA1, 20}, {"sha256", h.SHA256, 32}} {
+		b, err := hex.DecodeString(d.hex)
+		if err != nil || len(b) != d.n {
+			return nil, nil, nil, fmt.Errorf("%s %q is not %d bytes of hexadecimal", d.name, d.hex, d.n)
+		}
+		raw[i] = b
+	}
+	return raw[0], raw[1], raw[2], nil
+}
+
+// someDigestArgs is digestArgs for an import, which may give only some of
+// the digests: those given must be well formed, the others are NULL.
+func someDigestArgs(h dto.FileHash) (md5, sha1, sha256 any, err error) {
 	raw := make([]any, 3)
 	for i, d := range []struct {
 		name, hex string

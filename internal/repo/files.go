@@ -71,7 +71,16 @@ func (r fileRow) dto() dto.FileMeta {
 // digests). One prepared statement runs once per file: cheaper, per row, than
 // multi-row statements, which must also keep a statement journal.
 func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error {
-	return f.writeMany(ctx, files, `
+	return f.writeMany(ctx, files, digestArgs, upsertFiles)
+}
+
+// UpsertImported is UpsertMany for rows read from a checksum file, which
+// may give only some of the digests: the others are stored NULL.
+func (f *Files) UpsertImported(ctx context.Context, files []dto.FileWithHash) error {
+	return f.writeMany(ctx, files, someDigestArgs, upsertFiles)
+}
+
+const upsertFiles = `
 		ON CONFLICT (machine, path, archive_path) DO UPDATE SET
 		name = excluded.name, size = excluded.size,
 		created_sec = excluded.created_sec, created_nsec = excluded.created_nsec,
@@ -80,17 +89,17 @@ func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error 
 		is_archived = excluded.is_archived, md5 = excluded.md5, sha1 = excluded.sha1,
 		sha256 = excluded.sha256, scan_id = excluded.scan_id,
 		mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
-		device = excluded.device, nlink = excluded.nlink`)
-}
+		device = excluded.device, nlink = excluded.nlink`
 
 // InsertMany inserts files that have no row yet, as UpsertMany does; one
 // that has fails the statement on the unique key. A plain insert needs no
 // statement journal, which an upsert keeps.
 func (f *Files) InsertMany(ctx context.Context, files []dto.FileWithHash) error {
-	return f.writeMany(ctx, files, "")
+	return f.writeMany(ctx, files, digestArgs, "")
 }
 
-func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConflict string) error {
+func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash,
+	digestArgs func(dto.FileHash) (any, any, any, error), onConflict string) error {
 	if len(files) == 0 {
 		return nil
 	}

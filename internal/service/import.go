@@ -77,7 +77,7 @@ func (c *Catalog) Import(ctx context.Context, open func() (io.ReadCloser, error)
 			return nil
 		}
 		err := c.uow.Do(ctx, "import", func(ctx context.Context, r *uow.Repos) error {
-			return r.Files.UpsertMany(ctx, batch)
+			return r.Files.UpsertImported(ctx, batch)
 		})
 		res.Files += len(batch)
 		batch = batch[:0]
