@@ -74,8 +74,9 @@ func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error 
 	return f.writeMany(ctx, files, digestArgs, upsertFiles)
 }
 
-// UpsertImported is UpsertMany for rows read from a checksum file, which
-// may give only some of the digests: the others are stored NULL.
+// UpsertImported is UpsertMany for rows brought from elsewhere: read from a
+// checksum file, which may give only some of the digests (the others are
+// stored NULL), or merged from another catalog, which may hold such rows.
 func (f *Files) UpsertImported(ctx context.Context, files []dto.FileWithHash) error {
 	return f.writeMany(ctx, files, someDigestArgs, upsertFiles)
 }
