@@ -108,4 +108,3 @@ func (s *Scans) ForgetMachine(ctx context.Context, machine string) error {
 	}
 	return nil
 }
-
