@@ -71,7 +71,19 @@ func (r fileRow) dto() dto.FileMeta {
 // digests). One prepared statement runs once per file: cheaper, per row, than
 // multi-row statements, which must also keep a statement journal.
 func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error {
-	_, err := f.writeMany(ctx, files, `
+	_, err := f.writeMany(ctx, files, digestArgs, upsertFiles)
+	return err
+}
+
+// UpsertImported is UpsertMany for rows brought from elsewhere: read from a
+// checksum file, which may give only some of the digests (the others are
+// stored NULL), or merged from another catalog, which may hold such rows.
+func (f *Files) UpsertImported(ctx context.Context, files []dto.FileWithHash) error {
+	_, err := f.writeMany(ctx, files, someDigestArgs, upsertFiles)
+	return err
+}
+
+const upsertFiles = `
 		ON CONFLICT (machine, path, archive_path) DO UPDATE SET
 		name = excluded.name, size = excluded.size,
 		created_sec = excluded.created_sec, created_nsec = excluded.created_nsec,
@@ -80,21 +92,20 @@ func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error 
 		is_archived = excluded.is_archived, md5 = excluded.md5, sha1 = excluded.sha1,
 		sha256 = excluded.sha256, scan_id = excluded.scan_id,
 		mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
-		device = excluded.device, nlink = excluded.nlink`)
-	return err
-}
+		device = excluded.device, nlink = excluded.nlink`
 
 // InsertMany inserts files that have no row yet, as UpsertMany does; one
 // that has fails the statement on the unique key. A plain insert needs no
 // statement journal, which an upsert keeps. It returns the new rows' ids,
 // in the order of files.
 func (f *Files) InsertMany(ctx context.Context, files []dto.FileWithHash) ([]int64, error) {
-	return f.writeMany(ctx, files, "")
+	return f.writeMany(ctx, files, digestArgs, "")
 }
 
 // writeMany writes files and returns the ids of the rows it wrote (those
 // of an upsert that updated a row are not reliable).
-func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConflict string) ([]int64, error) {
+func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash,
+	digestArgs func(dto.FileHash) (any, any, any, error), onConflict string) ([]int64, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}

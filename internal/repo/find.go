@@ -187,7 +187,7 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 			return fmt.Errorf("read file: %w", err)
 		}
 		m := dto.FileWithHash{FileMeta: r.dto()}
-		if r.SHA256 != nil {
+		if r.SHA256 != nil || r.MD5 != nil || r.SHA1 != nil { // an import may hold one digest
 			m.Hash = digestRow{Size: m.Size, MD5: r.MD5, SHA1: r.SHA1, SHA256: r.SHA256}.dto()
 		}
 		if err := fn(m); err != nil {
