@@ -25,7 +25,10 @@ type md5Engine struct {
 	// streams is how many streams must be in flight to keep the engine
 	// busy: 1 for crypto/md5, md5simd.Lanes for md5-simd.
 	streams int
-	server  md5simd.Server // nil for crypto/md5
+	// server starts the md5-simd server on first use, not at start: it
+	// allocates 1.5 MiB of buffers and a goroutine that a command which
+	// hashes nothing should not pay for. Nil for crypto/md5.
+	server func() md5simd.Server
 
 	// idle are md5-simd clients between streams. A client is registered
 	// with the server for good: md5-simd v1.1.2 never forgets a closed one
@@ -44,7 +47,7 @@ func (e *md5Engine) take() md5simd.Hasher {
 		c.Reset()
 		return c
 	}
-	return e.server.NewHash()
+	return e.server().NewHash()
 }
 
 func (e *md5Engine) give(c md5simd.Hasher) {
@@ -65,9 +68,9 @@ func chooseEngine() *md5Engine {
 
 func stdEngine() *md5Engine { return &md5Engine{name: "crypto/md5", streams: 1} }
 
-// simdEngine starts an md5-simd server; it runs for the life of the process.
+// simdEngine is md5-simd; its server runs for the life of the process.
 func simdEngine() *md5Engine {
-	return &md5Engine{name: "md5-simd (AVX-512, 16 lanes)", streams: md5simd.Lanes, server: md5simd.NewServer()}
+	return &md5Engine{name: "md5-simd (AVX-512, 16 lanes)", streams: md5simd.Lanes, server: sync.OnceValue(md5simd.NewServer)}
 }
 
 // MD5 names the md5 implementation in use, for reports and benchmarks.
