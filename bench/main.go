@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -134,7 +135,7 @@ func mainErr() error {
 			return []string{bin, "--db", db, "scan", "--quiet", "--json", root}
 		}
 	}
-	hashLimit, err := hashrate(bin)
+	hashLimit, md5Impl, err := hashrate(bin)
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func mainErr() error {
 		tput := float64(c.st.Bytes) / ours.wall.Seconds()
 		frac := tput / hashLimit
 		r := row{name: c.name + ": throughput / hashing limit", ours: ours, ratio: frac,
-			note: fmt.Sprintf("%.0f MB/s of %.0f MB/s in memory", tput/1e6, hashLimit/1e6)}
+			note: fmt.Sprintf("%.0f MB/s of %.0f MB/s in memory, md5 by %s", tput/1e6, hashLimit/1e6, md5Impl)}
 		if c.root == large {
 			r.target = "≥ 0.85"
 			r.ok = ptr(frac >= 0.85)
@@ -247,8 +248,24 @@ func mainErr() error {
 		rows = append(rows, tinyRows...)
 	}
 
+	fmt.Printf("CPU: %s, %d cores; md5 by %s; in-memory hashing limit %.0f MB/s\n", cpuName(), runtime.NumCPU(), md5Impl, hashLimit/1e6)
 	printTable(rows)
 	return nil
+}
+
+// cpuName is the model name /proc/cpuinfo gives, so that a table of results
+// names the machine it came from.
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
 }
 
 // benchTiny times the million-tiny-files case: a first scan against rhash,
@@ -528,23 +545,25 @@ func timeCmd(args []string) (run, error) {
 
 // hashrate returns the best of three one-second measurements: a ceiling is
 // what the machine can do, and on a shared machine noise only lowers it.
-func hashrate(bin string) (float64, error) {
-	best := 0.0
+func hashrate(bin string) (float64, string, error) {
+	best, impl := 0.0, ""
 	for range 3 {
 		out, err := exec.Command(bin, "hashrate", "--seconds", "1", "--json").Output()
 		if err != nil {
-			return 0, fmt.Errorf("indexer hashrate: %w", err)
+			return 0, "", fmt.Errorf("indexer hashrate: %w", err)
 		}
 		var v struct {
 			BPS float64 `json:"bytes_per_second"`
+			MD5 string  `json:"md5"`
 		}
 		if err := json.Unmarshal(out, &v); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		best = max(best, v.BPS)
+		impl = v.MD5
 	}
-	logf("hashing limit in memory: %.0f MB/s", best/1e6)
-	return best, nil
+	logf("hashing limit in memory: %.0f MB/s, md5 by %s", best/1e6, impl)
+	return best, impl, nil
 }
 
 // sameGroups compares two fdupes-style outputs (groups of paths separated by

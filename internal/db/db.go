@@ -258,9 +258,11 @@ func (d *DB) openPools(ctx context.Context) error {
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(d.opts.BusyTimeout.Milliseconds(), 10)+")")
-	if err := probe(ctx, d.path, fileURI(d.path, q), d.opts.MustExist); err != nil {
+	pr, err := probe(ctx, d.path, fileURI(d.path, q), d.opts.MustExist)
+	if err != nil {
 		return err
 	}
+	defer pr.Close()
 	w, err := sqlx.Open(DriverName, dsn(d.path, d.opts, false))
 	if err != nil {
 		return fmt.Errorf("open catalog %s: %w", d.path, err)
@@ -310,9 +312,11 @@ func (d *DB) openReadOnly(ctx context.Context) error {
 		q.Set("immutable", "1")
 	}
 	uri := fileURI(d.path, q)
-	if err := probe(ctx, d.path, uri, true); err != nil {
+	pr, err := probe(ctx, d.path, uri, true)
+	if err != nil {
 		return err
 	}
+	defer pr.Close()
 	r, err := sqlx.Open(DriverName, uri)
 	if err != nil {
 		return fmt.Errorf("open catalog %s: %w", d.path, err)

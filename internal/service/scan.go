@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/indexer/indexer/internal/archive"
+	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
@@ -38,7 +39,7 @@ import (
 // ScanOptions tune a scan.
 type ScanOptions struct {
 	Machine        string
-	Workers        int // hash workers; 0 means one per CPU
+	Workers        int // hash workers; 0 means one per CPU, or digest.Streams() if more
 	Rehash         bool
 	FollowSymlinks bool
 	OneFileSystem  bool
@@ -122,7 +123,7 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 		return ScanReport{}, err
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = runtime.NumCPU()
+		opts.Workers = max(runtime.NumCPU(), digest.Streams())
 	}
 	if opts.Progress == nil {
 		opts.Progress = &ScanProgress{}

@@ -49,7 +49,7 @@ type VerifyOptions struct {
 	// Accept takes the content of the files found corrupt as good: the
 	// catalog's digests become what was read.
 	Accept bool
-	// Workers read files in parallel; 0 means one per CPU, as a scan.
+	// Workers read files in parallel; 0 means as many as a scan has.
 	Workers int
 	// Progress, when not nil, counts files checked and bytes read.
 	Progress *ScanProgress
@@ -106,7 +106,7 @@ type checked struct {
 func (c *Catalog) Verify(ctx context.Context, o VerifyOptions) (VerifyReport, error) {
 	start := time.Now()
 	if o.Workers <= 0 {
-		o.Workers = runtime.NumCPU()
+		o.Workers = max(runtime.NumCPU(), digest.Streams())
 	}
 	if o.Progress == nil {
 		o.Progress = &ScanProgress{}
