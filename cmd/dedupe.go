@@ -213,8 +213,9 @@ reported, never acted on.
             system only. The file takes the kept file's mode and owner.
   reflink   the copy shares the kept file's extents (FIDEDUPERANGE: the kernel
             compares the bytes itself); it keeps its own inode and metadata.
-  trash     the copy moves into the trash on its file system (.indexer-trash
-            at its mount point, or --trash DIR), with a manifest for undo.
+  trash     the copy moves into the trash (.indexer-trash at its mount point,
+            or --trash DIR; on another file system it is copied, synced and
+            compared, then removed), with a manifest for undo.
   delete    the copy is deleted; needs --yes.
 
 Each action is printed on standard output; --dry-run prints the same lines
