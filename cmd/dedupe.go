@@ -39,6 +39,7 @@ func newDedupePlanCmd(a *app) *cobra.Command {
 	var (
 		minSize, maxSize, name, action, out string
 		under, keep, reference              []string
+		dirs, content                       bool
 	)
 	c := &cobra.Command{
 		Use:   "plan [PATH...]",
@@ -58,12 +59,22 @@ rules, every group keeps one copy. --reference PATH (repeatable): copies
 below PATH are never acted on, and one of them is kept when a group has any.
 
 --action hardlink|reflink|trash|delete is recorded in the plan. For hardlink
-and reflink a group is split by file system, each part keeping a copy.`,
+and reflink a group is split by file system, each part keeping a copy.
+
+--dirs plans from the groups of identical directories that dupes --dirs
+lists (--content: dupes --dirs --content): the keep rules choose the
+directory kept (for oldest and newest, a directory's time is the earliest
+modification time of its files), and each file of the other directories is
+acted on against its counterpart in the kept one, the file at the same
+relative path (--content: any file with the same content). With --dirs, one
+PATH at most, and --name and --max-size do not apply; --min-size is a
+directory's size.`,
 		Example: `  indexer dedupe plan ~/Photos --keep oldest -o plan.json
   indexer dedupe plan --action trash --keep under:/srv/archive --min-size 1M -o plan.json
-  indexer dedupe plan --action hardlink --reference /mnt/master -o plan.json`,
+  indexer dedupe plan --action hardlink --reference /mnt/master -o plan.json
+  indexer dedupe plan ~/Backups --dirs --action trash --keep oldest -o plan.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := service.DedupePlanOptions{Action: action, Keep: keep,
+			opts := service.DedupePlanOptions{Action: action, Keep: keep, Dirs: dirs, Content: content,
 				Dupes: service.DupesOptions{Machine: a.machine, Name: name}}
 			var err error
 			if opts.Dupes.MinSize, err = sizeFlag("min-size", minSize); err != nil {
@@ -143,6 +154,8 @@ and reflink a group is split by file system, each part keeping a copy.`,
 	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
 	f.StringArrayVar(&under, "under", nil, "only files below this `PATH` (repeatable; PATH arguments do the same)")
 	f.StringVar(&name, "name", "", "only files whose name matches this shell `GLOB`, such as '*.jpg'")
+	f.BoolVar(&dirs, "dirs", false, "plan from the groups of identical directories (dupes --dirs): keep one directory, act on the files of the others")
+	f.BoolVar(&content, "content", false, "with --dirs: directories holding the same files in any layout (dupes --dirs --content)")
 	return c
 }
 
@@ -200,8 +213,9 @@ reported, never acted on.
             system only. The file takes the kept file's mode and owner.
   reflink   the copy shares the kept file's extents (FIDEDUPERANGE: the kernel
             compares the bytes itself); it keeps its own inode and metadata.
-  trash     the copy moves into the trash on its file system (.indexer-trash
-            at its mount point, or --trash DIR), with a manifest for undo.
+  trash     the copy moves into the trash (.indexer-trash at its mount point,
+            or --trash DIR; on another file system it is copied, synced and
+            compared, then removed), with a manifest for undo.
   delete    the copy is deleted; needs --yes.
 
 Each action is printed on standard output; --dry-run prints the same lines

@@ -32,6 +32,13 @@ type DedupePlanOptions struct {
 	Keep []string
 	// Reference are absolute paths whose files are never acted on.
 	Reference []string
+	// Dirs plans from the groups of identical directories (see DupeDirs)
+	// instead of files: in each, one directory is kept and the files of
+	// the others are acted on, each against its counterpart in the kept
+	// one. Content groups directories holding the same files in any
+	// layout. Only Dupes' Machine, Under (one path at most) and MinSize (of
+	// a directory) apply.
+	Dirs, Content bool
 }
 
 // keepRule orders two copies for keeping: negative when a is the better one
@@ -158,6 +165,12 @@ func (c *Catalog) Plan(ctx context.Context, o DedupePlanOptions) (dto.DedupePlan
 			return dto.DedupePlan{}, &BadQueryError{err}
 		}
 	}
+	if o.Dirs {
+		return c.planDirs(ctx, o, plan, rules, refs)
+	}
+	if o.Content {
+		return dto.DedupePlan{}, &BadQueryError{fmt.Errorf("--content goes with --dirs")}
+	}
 	var groups []dto.DupeGroup
 	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		groups = groups[:0]
@@ -238,27 +251,8 @@ func planPart(g dto.DupeGroup, part []*planCopy, rules []keepRule, refs []string
 	if len(part) < 2 {
 		return dto.DedupeGroup{}, false
 	}
-	isRef := func(pc *planCopy) bool {
-		return slices.ContainsFunc(pc.Names, func(n dto.DedupeName) bool {
-			return slices.ContainsFunc(refs, func(r string) bool { return isUnder(n.Path, r) })
-		})
-	}
-	// Reference copies come first; then the rules; then path order.
-	order := func(a, b *planCopy) (int, string) {
-		ra, rb := isRef(a), isRef(b)
-		if ra != rb {
-			if ra {
-				return -1, "reference"
-			}
-			return 1, "reference"
-		}
-		for _, r := range rules {
-			if c := r.cmp(a, b); c != 0 {
-				return c, r.name
-			}
-		}
-		return strings.Compare(a.first, b.first), "path order"
-	}
+	isRef := refTest(refs)
+	order := keepOrder(rules, isRef)
 	for _, pc := range part {
 		slices.SortFunc(pc.Names, func(a, b dto.DedupeName) int { return strings.Compare(a.Path, b.Path) })
 	}
@@ -276,4 +270,33 @@ func planPart(g dto.DupeGroup, part []*planCopy, rules []keepRule, refs []string
 		dg.Act = append(dg.Act, pc.DedupeCopy)
 	}
 	return dg, len(dg.Act) > 0
+}
+
+// refTest returns whether a copy has a name below one of refs.
+func refTest(refs []string) func(pc *planCopy) bool {
+	return func(pc *planCopy) bool {
+		return slices.ContainsFunc(pc.Names, func(n dto.DedupeName) bool {
+			return slices.ContainsFunc(refs, func(r string) bool { return isUnder(n.Path, r) })
+		})
+	}
+}
+
+// keepOrder orders copies for keeping, best first, and names what decided:
+// reference copies come first; then the rules; then path order.
+func keepOrder(rules []keepRule, isRef func(*planCopy) bool) func(a, b *planCopy) (int, string) {
+	return func(a, b *planCopy) (int, string) {
+		ra, rb := isRef(a), isRef(b)
+		if ra != rb {
+			if ra {
+				return -1, "reference"
+			}
+			return 1, "reference"
+		}
+		for _, r := range rules {
+			if c := r.cmp(a, b); c != 0 {
+				return c, r.name
+			}
+		}
+		return strings.Compare(a.first, b.first), "path order"
+	}
 }

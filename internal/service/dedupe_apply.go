@@ -38,6 +38,19 @@ type ApplyOptions struct {
 	// Trash is the trash directory; "" for .indexer-trash at the mount point
 	// of each file's file system.
 	Trash string
+	// Untrusted marks a plan that did not come from this catalog's Plan
+	// (serve's clients send theirs): it is refused whole, with a
+	// *BadQueryError, unless every group keeps a copy and does not act on
+	// it, no copy appears twice, and every name is a present file of
+	// Machine that the catalog records with its group's content and the
+	// planned fingerprint.
+	Untrusted bool
+	// Kept, when set, chooses again the copies kept in each group of the
+	// plan, as serve's duplicates page lets a user do: for each group, the
+	// indexes of the copies kept among its keep, reference and act copies
+	// in that order. The first is kept, the others left alone, the rest
+	// acted on. A group with none keeps no copy, and is refused as such.
+	Kept [][]int
 	// OnEvent, when set, is called for each action taken (or, with DryRun,
 	// that would be) and each name skipped, in order.
 	OnEvent func(DedupeEvent)
@@ -45,14 +58,14 @@ type ApplyOptions struct {
 
 // DedupeEvent is one line of Apply's log.
 type DedupeEvent struct {
-	Action string // hardlink, reflink, trash, delete, or "skip"
-	Path   string // the file acted on or skipped
-	Kept   string // the kept file it is a copy of
-	Trash  string // where a trashed file went
-	Reason string // why a file was skipped
+	Action string `json:"action"`           // hardlink, reflink, trash, delete, or "skip"
+	Path   string `json:"path"`             // the file acted on or skipped
+	Kept   string `json:"kept,omitempty"`   // the kept file it is a copy of
+	Trash  string `json:"trash,omitempty"`  // where a trashed file went
+	Reason string `json:"reason,omitempty"` // why a file was skipped
 	// Note is a remark on an action: for hardlink, that the file now has
 	// the kept file's mode and owner where they differed.
-	Note string
+	Note string `json:"note,omitempty"`
 }
 
 // ErrPlanMachine is returned by Apply for a plan made for another machine.
@@ -95,6 +108,18 @@ func (c *Catalog) Apply(ctx context.Context, plan *dto.DedupePlan, o ApplyOption
 
 func (a *applier) run(ctx context.Context) (dto.DedupeReport, error) {
 	a.rep.Skipped = []dto.DedupeSkip{}
+	if a.o.Kept != nil {
+		p, err := rekeep(a.plan, a.o.Kept)
+		if err != nil {
+			return a.rep, err
+		}
+		a.plan = p
+	}
+	if a.o.Untrusted {
+		if err := a.c.checkPlan(ctx, a.plan, a.o.Machine); err != nil {
+			return a.rep, err
+		}
+	}
 	if a.plan.Version != dto.DedupePlanVersion {
 		return a.rep, fmt.Errorf("plan version %d is not %d, the one this indexer reads", a.plan.Version, dto.DedupePlanVersion)
 	}

@@ -32,14 +32,15 @@ type trashRun struct {
 	dir          string // the --trash directory, "" for each mount point's
 	dryRun       bool
 	id           string
-	runs         map[uint64]string // device → this run's directory there
+	runs         map[uint64]string // device → this run's directory for its files
+	cross        map[uint64]bool   // device → its run directory is on another file system
 	manifest     *os.File
 	manifestPath string
 	n            int
 }
 
 func newTrashRun(dir string, dryRun bool) *trashRun {
-	return &trashRun{dir: dir, dryRun: dryRun, runs: map[uint64]string{},
+	return &trashRun{dir: dir, dryRun: dryRun, runs: map[uint64]string{}, cross: map[uint64]bool{},
 		id: time.Now().Format("20060102-150405") + fmt.Sprintf("-%d", os.Getpid())}
 }
 
@@ -76,10 +77,8 @@ func (t *trashRun) runDir(path string, dev uint64) (string, string) {
 	if err != nil {
 		return "", "cannot be moved to the trash: " + err.Error()
 	}
-	if st.Device != dev {
-		return "", "is not on the file system of the trash directory " + base + "; pass --trash DIR with a directory on its file system"
-	}
 	run := filepath.Join(base, t.id)
+	t.cross[dev] = st.Device != dev
 	if !t.dryRun {
 		if err := os.Mkdir(run, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 			return "", "cannot be moved to the trash: " + err.Error()
@@ -137,6 +136,9 @@ func (a *applier) moveToTrash(g *dto.DedupeGroup, kept keptFile, cp *dto.DedupeC
 	if reason != "" {
 		a.skipCopy(cp, reason)
 		return nil
+	}
+	if a.trash.cross[victim.st.Device] {
+		return a.copyToTrash(g, kept, cp, victim, run)
 	}
 	for i, n := range cp.Names {
 		a.trash.n++
@@ -248,7 +250,12 @@ func (c *Catalog) Undo(ctx context.Context, manifest string, o UndoOptions) (dto
 			skip(e, "cannot be restored: "+err.Error())
 			continue
 		}
-		if err := renameNoReplace(e.Trash, e.Path); err != nil {
+		err = renameNoReplace(e.Trash, e.Path)
+		if errors.Is(err, unix.EXDEV) {
+			// Trashed across file systems: copied back the same way.
+			err = copyBack(e.Trash, st, e.Path)
+		}
+		if err != nil {
 			if errors.Is(err, os.ErrExist) {
 				skip(e, "cannot be restored: something is at its old path now; move it away and run undo again")
 			} else {

@@ -322,9 +322,10 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Write(append(b, '\n'))
 }
 
-// decodeBody reads a JSON request body into v, refusing unknown fields.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+// decodeBody reads a JSON request body of at most limit bytes into v,
+// refusing unknown fields.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return badf("the request body is not the JSON object expected: %v", err)
@@ -350,7 +351,7 @@ type restoreRequest struct {
 // restore replaces the catalog with a backup from an allowed directory.
 func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	var req restoreRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	if err := decodeBody(w, r, &req, 1<<20); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -263,7 +263,7 @@ func (m *scans) stop() {
 // startScan is POST /api/scans.
 func (s *Server) startScan(w http.ResponseWriter, r *http.Request) {
 	var req scanRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	if err := decodeBody(w, r, &req, 1<<20); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -177,6 +177,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/scans/{id}/events", http.HandlerFunc(s.scanEvents))
 	mux.Handle("POST /api/backup", s.leased(http.HandlerFunc(s.backup)))
 	mux.Handle("POST /api/restore", s.leased(http.HandlerFunc(s.restore)))
+	mux.Handle("POST /api/dedupe/plan", s.leased(http.HandlerFunc(s.dedupePlan)))
+	mux.Handle("POST /api/dedupe/apply", s.leased(http.HandlerFunc(s.dedupeApply)))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
