@@ -18,7 +18,7 @@ import (
 // Health inspects the catalog at path without creating it. It never returns an
 // error: every failure is a failing check in the report.
 func Health(ctx context.Context, path string, opts db.Options, full bool) dto.Health {
-	h := dto.Health{Status: dto.StatusOK, Path: path, Facts: map[string]any{}}
+	h := dto.Health{Status: dto.StatusOK, Path: db.Redact(path), Facts: map[string]any{}}
 	opts.MustExist = true
 	opts.OnlyReads = true
 	d, err := db.Open(ctx, path, opts)
