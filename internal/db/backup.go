@@ -187,7 +187,7 @@ func Migrate(ctx context.Context, path string) (int, error) {
 	}
 	defer x.Close()
 	x.SetMaxOpenConns(1)
-	if err := migrate(ctx, x, true); err != nil {
+	if err := migrate(ctx, x, SQLite, true); err != nil {
 		return 0, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	v, err := SchemaVersion(ctx, x)
@@ -299,7 +299,7 @@ func catalogVersion(ctx context.Context, x sqlx.QueryerContext) (int, error) {
 		}
 		return 0, notCatalog // no such table, or not ours: it lacks a name column
 	}
-	ms, err := loadMigrations()
+	ms, err := loadMigrations(SQLite)
 	if err != nil {
 		return 0, err
 	}

@@ -53,8 +53,11 @@ func Redact(location string) string {
 // does not know: without it, "mysql://host/db" would be taken for a file
 // path and a folder "mysql:" made in the current directory.
 func checkScheme(location string) error {
-	if s := URLScheme(location); s != "" {
-		return fmt.Errorf("catalog %s is a URL, and %w %q; give a file path", Redact(location), ErrUnknownScheme, s)
+	switch s := URLScheme(location); {
+	case IsPostgres(location):
+		return fmt.Errorf("catalog %s: %w", Redact(location), ErrServer)
+	case s != "":
+		return fmt.Errorf("catalog %s is a URL, and %w %q; give a file path or a postgres:// URL", Redact(location), ErrUnknownScheme, s)
 	}
 	return nil
 }
@@ -73,7 +76,8 @@ const maxLinks = 40
 // ErrNotRegular, before anything is created or opened.
 //
 // A path that looks like a URL of a scheme indexer does not know is refused
-// with an error matching ErrUnknownScheme.
+// with an error matching ErrUnknownScheme; a PostgreSQL URL with one matching
+// ErrServer.
 func CatalogPath(path string) (string, error) {
 	if err := checkScheme(path); err != nil {
 		return "", err
