@@ -2,6 +2,8 @@ package db
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -66,6 +68,74 @@ func (dl Dialect) Retryable(err error) bool { return dl.retryable(err) }
 // MayDeferIndexes reports whether a scan may set indexes aside (see
 // DeferIndexes).
 func (dl Dialect) MayDeferIndexes() bool { return !dl.Shared }
+
+// FileDir is the SQL expression of a plain file's directory in files (its
+// path without '/' and its name; '' for a file in '/'), spelled as the
+// files_dir index spells it, so that a query on it uses the index. For a row
+// whose name is no suffix of its path (never written by a scan) it is ''.
+func (dl Dialect) FileDir() string {
+	if dl.Shared {
+		// substr refuses a negative length here; SQLite's gives ''.
+		return "substr(path, 1, GREATEST(length(path) - length(name) - 1, 0))"
+	}
+	return "substr(path, 1, length(path) - length(name) - 1)"
+}
+
+// Instr returns the expression of the position, from 1, of the SQL string
+// literal needle in the path expression hay; 0 when it is absent.
+func (dl Dialect) Instr(hay, needle string) string {
+	if dl.Shared {
+		return "position(CAST(" + needle + " AS BYTEA) IN " + hay + ")"
+	}
+	return "instr(" + hay + ", " + needle + ")"
+}
+
+// Like returns the condition that the path or name expression col, lower
+// cased with lower, matches a LIKE pattern given as one parameter, with \
+// as its escape character, and how each literal part of the pattern must be
+// written before it is escaped for LIKE.
+//
+// SQLite's LOWER and LIKE ignore the case of ASCII letters only. On
+// PostgreSQL, where paths are bytea, the lower-cased form is compared as
+// bytea's escape text (each byte above 0x7f, and \, written as \ooo or \\,
+// plain ASCII as it is), lower-cased, so that it too lowers ASCII only and
+// holds any bytes; part writes the pattern's parts the same way.
+func (dl Dialect) Like(col string, lower bool) (cond string, part func(string) string) {
+	same := func(s string) string { return s }
+	switch {
+	case dl.Shared && lower:
+		return "lower(encode(" + col + `, 'escape')) LIKE ? ESCAPE '\'`, escapeText
+	case dl.Shared:
+		return col + ` LIKE CAST(? AS BYTEA) ESCAPE CAST('\\' AS BYTEA)`, same
+	case lower:
+		col = "LOWER(" + col + ")"
+	}
+	return col + ` LIKE ? ESCAPE '\'`, same
+}
+
+// escapeText writes s as PostgreSQL's encode(bytes, 'escape') does.
+func escapeText(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c == 0 || c > 0x7f:
+			fmt.Fprintf(&b, `\%03o`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// HasGlob reports whether SQL may call GlobFunction, which only the SQLite
+// driver of this process has.
+func (dl Dialect) HasGlob() bool { return !dl.Shared }
+
+// ErrNoGlob is returned for a name pattern given to a query on an engine
+// without GlobFunction.
+var ErrNoGlob = errors.New("name patterns in queries are not supported on PostgreSQL yet")
 
 // DialectOf returns the dialect of the pool or transaction x, by its driver.
 func DialectOf(x interface{ DriverName() string }) Dialect {

@@ -25,6 +25,15 @@ type DupeFilter struct {
 	IncludeArchived bool     // also entries inside archives
 }
 
+// supported returns db.ErrNoGlob for a name pattern on an engine that
+// cannot match one.
+func (d DupeFilter) supported(x Executor) error {
+	if d.Name != "" && !db.DialectOf(x).HasGlob() {
+		return fmt.Errorf("dupes --name %q: %w", d.Name, db.ErrNoGlob)
+	}
+	return nil
+}
+
 // where returns the conditions on files aliased a, with their arguments.
 func (d DupeFilter) where(a string) (string, []any) {
 	conds := []string{a + ".sha256 IS NOT NULL", a + ".operation <> 'DEL'", a + ".size >= ?"}
@@ -125,6 +134,9 @@ type dupeRow struct {
 // grow with the catalog unless most of it was scanned twice under two
 // names. fn's error stops the listing and is returned.
 func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
+	if err := d.supported(f.x); err != nil {
+		return err
+	}
 	groups, args := groupsQuery(d)
 	where, wargs := d.where("f2")
 	// Device and inode of plain files; 0 for archive entries (see markLinked).
@@ -272,6 +284,9 @@ func markLinked(fs []dto.DupeFile) int {
 
 // DupeTotals returns the totals of what Dupes would list with d.
 func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, error) {
+	if err := d.supported(f.x); err != nil {
+		return dto.DupeTotals{}, err
+	}
 	q, args := exactGroupsQuery(d)
 	var t struct {
 		Groups      int64 `db:"groups_total"`

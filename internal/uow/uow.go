@@ -99,7 +99,8 @@ func (u *UoW) DB() *db.DB { return u.db }
 // The commit's error is returned. The tags the repositories touched in fn are
 // written in the transaction, last, as one row of the events table, and
 // after the commit handed to the OnCommit function. When the catalog is busy (SQLITE_BUSY or
-// SQLITE_LOCKED, after SQLite's own busy timeout) the whole of fn is run again,
+// SQLITE_LOCKED, after SQLite's own busy timeout; on PostgreSQL a
+// serialization failure or a deadlock: db.Dialect.Retryable) the whole of fn is run again,
 // up to the configured number of retries, so fn must not have effects outside
 // the transaction that cannot be repeated. op names the operation in metrics.
 func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos) error) error {
@@ -113,7 +114,7 @@ func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos
 			tags, err = runTx(ctx, w, nil, fn)
 			return err
 		})
-		if err == nil || !db.IsBusy(err) || attempt >= u.retries || ctx.Err() != nil {
+		if err == nil || !u.db.Dialect().Retryable(err) || attempt >= u.retries || ctx.Err() != nil {
 			break
 		}
 		retries++

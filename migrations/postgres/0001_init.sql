@@ -72,7 +72,7 @@ CREATE INDEX files_md5 ON files (md5);
 CREATE INDEX files_sha1 ON files (sha1);
 CREATE INDEX files_links ON files (sha256, machine, device, inode) WHERE nlink > 1;
 CREATE INDEX files_scan ON files (scan_id);
-CREATE INDEX files_dir ON files (machine, substr(path, 1, length(path) - length(name) - 1)) WHERE is_archived = 0;
+CREATE INDEX files_dir ON files (machine, substr(path, 1, GREATEST(length(path) - length(name) - 1, 0))) WHERE is_archived = 0;
 
 CREATE TABLE deferred_indexes (
     name TEXT PRIMARY KEY,
