@@ -70,9 +70,9 @@ func (dl Dialect) Retryable(err error) bool { return dl.retryable(err) }
 func (dl Dialect) MayDeferIndexes() bool { return !dl.Shared }
 
 // FileDir is the SQL expression of a plain file's directory in files (its
-// path without '/' and its name; ” for a file in '/'), spelled as the
+// path without "/" and its name; empty for a file in "/"), spelled as the
 // files_dir index spells it, so that a query on it uses the index. For a row
-// whose name is no suffix of its path (never written by a scan) it is ”.
+// whose name is no suffix of its path (never written by a scan) it is empty.
 func (dl Dialect) FileDir() string {
 	if dl.Shared {
 		// substr refuses a negative length here; SQLite's gives ''.
