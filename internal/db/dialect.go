@@ -1,6 +1,7 @@
 package db
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -64,6 +65,17 @@ var Postgres = Dialect{
 // connection held the file past the busy timeout); a serialization failure
 // (40001) or a deadlock (40P01) on PostgreSQL.
 func (dl Dialect) Retryable(err error) bool { return dl.retryable(err) }
+
+// ReadTx returns the options of a read transaction, in which every query
+// sees one snapshot: SQLite's transactions always do (the driver ignores
+// the flags, and the read pool's connections are query_only); PostgreSQL's
+// do at REPEATABLE READ, and READ ONLY refuses writes.
+func (dl Dialect) ReadTx() *sql.TxOptions {
+	if dl.Shared {
+		return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	return &sql.TxOptions{ReadOnly: true}
+}
 
 // MayDeferIndexes reports whether a scan may set indexes aside (see
 // DeferIndexes).
