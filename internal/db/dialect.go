@@ -145,10 +145,6 @@ func escapeText(s string) string {
 // driver of this process has.
 func (dl Dialect) HasGlob() bool { return !dl.Shared }
 
-// ErrNoGlob is returned for a name pattern given to a query on an engine
-// without GlobFunction.
-var ErrNoGlob = errors.New("name patterns in queries are not supported on PostgreSQL yet")
-
 // DialectOf returns the dialect of the pool or transaction x, by its driver.
 func DialectOf(x interface{ DriverName() string }) Dialect {
 	if x.DriverName() == PostgresDriverName {

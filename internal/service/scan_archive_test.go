@@ -89,7 +89,7 @@ func arcRows(tb testing.TB, c *Catalog) map[string]arcRow {
 	var rows []arcRow
 	err := c.DB().WithRead(func(r *sqlx.DB) error {
 		return r.Select(&rows, `SELECT path, archive_path, name, size, modified_sec, modified_nsec, operation,
-			is_archived, scan_id, ctime_ns, `+hexDigestColumns+` FROM files`)
+			is_archived, scan_id, ctime_ns, `+hexDigests(c)+` FROM files`)
 	})
 	if err != nil {
 		tb.Fatal(err)
