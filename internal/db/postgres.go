@@ -134,3 +134,32 @@ func (c pgConn) CheckNamedValue(nv *driver.NamedValue) error {
 	}
 	return c.Conn.CheckNamedValue(nv)
 }
+
+// ServerInfo describes the PostgreSQL server of a shared catalog.
+type ServerInfo struct {
+	Version        string // the server's version, as server_version says it
+	DatabaseBytes  int64  // the catalog database's size on disk
+	Connections    int    // connections to the catalog database, of every client
+	MaxConnections int    // the server's max_connections
+}
+
+// ServerInfo returns figures of a shared catalog's server; on a catalog
+// file it returns ErrNotServer.
+func (d *DB) ServerInfo(ctx context.Context) (ServerInfo, error) {
+	var s ServerInfo
+	if !d.dialect.Shared {
+		return s, ErrNotServer
+	}
+	err := d.WithRead(func(r *sqlx.DB) error {
+		return r.QueryRowContext(ctx, `SELECT current_setting('server_version'), pg_database_size(current_database()),
+			(SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()),
+			current_setting('max_connections')::int`).Scan(&s.Version, &s.DatabaseBytes, &s.Connections, &s.MaxConnections)
+	})
+	if err != nil {
+		return s, fmt.Errorf("read server figures: %w", err)
+	}
+	return s, nil
+}
+
+// ErrNotServer is returned by ServerInfo for a catalog file.
+var ErrNotServer = errors.New("the catalog is a file, not a PostgreSQL database")
