@@ -194,3 +194,29 @@ func TestPostgresConcurrentMachines(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresHostileNames scans the hostile tree into a PostgreSQL
+// catalog: every name (bytes that are not UTF-8, newlines, quotes, the
+// longest) is stored and read back byte for byte, by the catalog itself and
+// by find --json, as with SQLite.
+func TestPostgresHostileNames(t *testing.T) {
+	needRoot(t)
+	h := buildHostile(t, tempDir(t))
+	url := pgtest.URL(t)
+	c := &catalog{t: t, path: url}
+	s := c.scan(0, h.root)
+	if s.Status != "complete" || s.Failed != 0 || s.Added != int64(len(h.files)) {
+		t.Fatalf("scan of the hostile tree: status %s, %d added of %d, failures %v", s.Status, s.Added, len(h.files), s.Failures)
+	}
+	if d := diff(pgRows(t, url)[machine], h.files); d != "" {
+		t.Errorf("the PostgreSQL catalog differs from the tree: %s", d)
+	}
+	if d := diff(findAll(t, c, h.root), h.files); d != "" {
+		t.Errorf("find --json does not give back every name exactly: %s", d)
+	}
+	// A rescan finds every file unchanged: the names it reads back match
+	// the tree's.
+	if s := c.scan(0, h.root); s.Unchanged != int64(len(h.files)) || s.Added != 0 || s.Deleted != 0 {
+		t.Errorf("rescan: %d unchanged, %d added, %d deleted; want %d unchanged", s.Unchanged, s.Added, s.Deleted, len(h.files))
+	}
+}
