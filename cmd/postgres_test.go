@@ -64,3 +64,86 @@ func TestPostgresCommands(t *testing.T) {
 		t.Errorf("health facts %v lack the server version", h.Facts)
 	}
 }
+
+// TestPostgresBackupRestore backs a PostgreSQL catalog up into a SQLite
+// file, which opens as a catalog of its own with the same answers, restores
+// that file into another PostgreSQL database, empty then not (its rows are
+// saved first), and refuses a source that is no catalog without changing
+// anything.
+func TestPostgresBackupRestore(t *testing.T) {
+	one, two := pgtest.URL(t), pgtest.URL(t)
+	tree := t.TempDir()
+	for _, p := range []string{"a/x.txt", "b/x.txt", "b/caf\xe9", "c/new\nline"} {
+		if err := os.MkdirAll(filepath.Join(tree, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tree, p), []byte("same"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, stderr := runCLI(t, "--db", one, "scan", tree); code != ExitOK {
+		t.Fatalf("scan: exit %d: %s", code, stderr)
+	}
+	answers := func(db string) string {
+		t.Helper()
+		var all string
+		for _, q := range [][]string{{"dupes", "-0"}, {"find", "-0", "--under", tree}, {"stats", "--json"}} {
+			code, out, stderr := runCLI(t, append([]string{"--db", db}, q...)...)
+			if code != ExitOK {
+				t.Fatalf("%s %q: exit %d: %s", db, q, code, stderr)
+			}
+			if q[0] == "stats" { // the scans' times and ids are the catalog's own
+				out = strings.Split(out, `"scans"`)[0]
+			}
+			all += out
+		}
+		return all
+	}
+	want := answers(one)
+
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, "--db", one, "backup"); code != ExitError || !strings.Contains(stderr, "name the backup file") {
+		t.Errorf("backup without DEST: exit %d, %q; want 1 and a request for DEST", code, stderr)
+	}
+	backup := filepath.Join(dir, "shared.db")
+	if code, _, stderr := runCLI(t, "--db", one, "backup", backup); code != ExitOK {
+		t.Fatalf("backup: exit %d: %s", code, stderr)
+	}
+	if got := answers(backup); got != want {
+		t.Errorf("the SQLite backup answers\n%q\nthe PostgreSQL catalog\n%q", got, want)
+	}
+
+	if code, out, stderr := runCLI(t, "--db", two, "restore", "--yes", backup); code != ExitOK || !strings.Contains(out, "no safety backup was needed") {
+		t.Fatalf("restore into an empty database: exit %d, %q, %s", code, out, stderr)
+	}
+	if got := answers(two); got != want {
+		t.Errorf("the restored catalog answers\n%q\nwant\n%q", got, want)
+	}
+	if code, _, stderr := runCLI(t, "--db", two, "scan", "--machine", "other", tree); code != ExitOK {
+		t.Fatalf("scan after restore: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := runCLI(t, "--db", two, "restore", "--yes", backup); code != ExitOK || !strings.Contains(out, "-pre-restore.db") {
+		t.Fatalf("restore over rows: exit %d, %q, %s", code, out, stderr)
+	}
+	saved, _ := filepath.Glob(filepath.Join(dir, "*-pre-restore.db"))
+	if len(saved) != 1 {
+		t.Fatalf("safety backups %v, want one beside the source", saved)
+	}
+	if code, out, _ := runCLI(t, "--db", saved[0], "stats", "--json"); code != ExitOK || !strings.Contains(out, `"other"`) {
+		t.Errorf("the safety backup lacks the rows it replaced: exit %d, %.300q", code, out)
+	}
+	if got := answers(two); got != want {
+		t.Errorf("after a second restore the catalog answers\n%q\nwant\n%q", got, want)
+	}
+
+	notCatalog := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notCatalog, []byte("not a catalog"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "--db", two, "restore", "--yes", notCatalog); code != ExitError || !strings.Contains(stderr, "cannot restore from") {
+		t.Errorf("restore from a text file: exit %d, %q", code, stderr)
+	}
+	if got := answers(two); got != want {
+		t.Errorf("a refused restore changed the catalog")
+	}
+}
