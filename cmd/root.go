@@ -124,7 +124,7 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 		return withCode(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
 	f := root.PersistentFlags()
-	f.StringVar(&a.dbPath, "db", envOr("INDEXER_DB", defaultDBPath()), "catalog file (env INDEXER_DB)")
+	f.StringVar(&a.dbPath, "db", envOr("INDEXER_DB", defaultDBPath()), "catalog file, or postgres://user@host/dbname URL of a shared catalog (env INDEXER_DB)")
 	f.StringVar(&a.machine, "machine", envOr("INDEXER_MACHINE", hostname()), "machine name recorded with each file (env INDEXER_MACHINE)")
 	f.BoolVar(&a.json, "json", false, "print results as JSON")
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")

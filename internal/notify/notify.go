@@ -51,6 +51,9 @@ type Watcher struct {
 	id      fileID // the file the connection has open
 	version int64  // its PRAGMA data_version after the last look
 	last    int64  // the last events row read
+	// pg is set for a PostgreSQL catalog (see postgres.go): then path is
+	// its URL without the password, and the SQLite fields above are unused.
+	pg *pgListener
 }
 
 // fileID is what tells one file from another that took its name.
@@ -68,7 +71,8 @@ func statID(path string) (fileID, error) {
 	return fileID{dev: uint64(st.Dev), ino: st.Ino}, nil
 }
 
-// Watch starts watching the catalog at path, which must exist, and returns
+// Watch starts watching the catalog at path (a file, or a PostgreSQL URL:
+// see postgres.go), which must exist, and returns
 // once it is watched: every write committed from then on is reported. fn is
 // called from one goroutine of the Watcher, one call at a time, with the
 // union of the tags of the writes seen in one look, sorted; or with
@@ -95,7 +99,12 @@ func Watch(ctx context.Context, path string, opts Options, fn func(tags []string
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{path: path, opts: opts, fn: fn, done: make(chan struct{})}
-	if err := w.open(ctx); err != nil {
+	open := w.open
+	if db.IsPostgres(path) {
+		w.path, w.pg = db.Redact(path), &pgListener{url: path}
+		open = w.pgConnect
+	}
+	if err := open(ctx); err != nil {
 		return nil, err
 	}
 	run, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -118,20 +127,37 @@ func (w *Watcher) Polls() int64 { return w.polls.Load() }
 func (w *Watcher) loop(ctx context.Context) {
 	defer close(w.done)
 	defer w.closeConn()
+	defer func() {
+		if w.pg != nil {
+			w.pgClose()
+		}
+	}()
 	t := time.NewTicker(w.opts.Interval)
 	defer t.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		look := w.look
+		if w.pg != nil {
+			look = w.pgLook // waits for a notification itself
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
-		tags, err := w.look(ctx)
+		tags, err := look(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			w.opts.Log.Debug("cannot tell what changed in the catalog; dropping every cached answer", "catalog", w.path, "err", err)
+			if w.pg != nil { // the server may be down: do not reconnect at once
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(min(w.opts.Interval, time.Second)):
+				}
+			}
 		}
 		w.polls.Add(1)
 		if len(tags) > 0 {
