@@ -17,8 +17,9 @@ var postgresPass bool
 
 // Main runs a package's tests, from its TestMain, once per engine: all of
 // them on SQLite, then those named in onPostgres (exact top-level names;
-// -run still narrows them) again with every catalog that MustOpen and
-// Location make on a database of its own on PostgreSQL (see pgtest, which
+// -run still narrows them), and the benchmarks -bench names, again with
+// every catalog that MustOpen and Location make on a database of its own on
+// PostgreSQL (see pgtest, which
 // skips them where there is no PostgreSQL, or fails them under CI=true). It
 // returns the exit code for os.Exit.
 //
@@ -34,11 +35,16 @@ func Main(m *testing.M, onPostgres ...string) int {
 			names = append(names, regexp.QuoteMeta(n))
 		}
 	}
-	if len(names) == 0 {
+	bench := flag.Lookup("test.bench").Value.String()
+	if len(names) == 0 && bench == "" {
 		return code
 	}
-	fmt.Fprintf(os.Stderr, "dbtest: %d tests again, on PostgreSQL\n", len(names))
-	if err := run.Value.Set("^(" + strings.Join(names, "|") + ")$"); err != nil {
+	pattern := "^$" // benchmarks alone
+	if len(names) > 0 {
+		pattern = "^(" + strings.Join(names, "|") + ")$"
+	}
+	fmt.Fprintf(os.Stderr, "dbtest: %d tests (and the benchmarks -bench names) again, on PostgreSQL\n", len(names))
+	if err := run.Value.Set(pattern); err != nil {
 		panic(err)
 	}
 	postgresPass = true

@@ -13,6 +13,6 @@ func TestMain(m *testing.M) {
 		"TestOddPathsRoundTrip", "TestOddScanRootsRoundTrip", "TestUpsertManyRefusesBadDigests",
 		"TestContentByDigest", "TestUpsertManyInsertsThenUpdates", "TestUniqueKeyWithArchivePath",
 		"TestEachUnder", "TestEachUnderStopsOnError", "TestMarkDeletedCounts", "TestCountsEmpty",
-		"TestScansRoundTrip", "TestUpsertManyStoresDigests", "TestMachinesAndLike",
+		"TestScansRoundTrip", "TestUpsertManyStoresDigests", "TestMachinesAndLike", "TestUpsertManyKeyTwiceInOneChunk",
 	))
 }

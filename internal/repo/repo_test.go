@@ -650,3 +650,17 @@ func TestScansRoundTrip(t *testing.T) {
 		return nil
 	})
 }
+
+// TestUpsertManyKeyTwiceInOneChunk: a chunk that holds one file's key twice
+// leaves the row as the last of them says, on both engines (PostgreSQL
+// refuses an upsert that touches one row twice, so the writer must not send
+// both), and writes every other file of the chunk.
+func TestUpsertManyKeyTwiceInOneChunk(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	first, second, other := file("m", "/twice", 1), file("m", "/twice", 2), file("m", "/other", 3)
+	upsert(t, d, []dto.FileMeta{first, other, second})
+	got := getByPaths(t, d, "m", []string{"/twice", "/other"})
+	if len(got) != 2 || got["/twice"].Size != second.Size || got["/twice"].Validators != second.Validators || got["/other"].Size != other.Size {
+		t.Errorf("rows %+v; want /twice as the chunk's last says, and /other", got)
+	}
+}
