@@ -63,7 +63,8 @@ var Postgres = Dialect{
 // Retryable reports whether err ended a transaction that may succeed when
 // run again from its start: SQLITE_BUSY or SQLITE_LOCKED on SQLite (another
 // connection held the file past the busy timeout); a serialization failure
-// (40001) or a deadlock (40P01) on PostgreSQL.
+// (40001), a deadlock (40P01) or a lock not had within lock_timeout (55P03)
+// on PostgreSQL.
 func (dl Dialect) Retryable(err error) bool { return dl.retryable(err) }
 
 // ReadTx returns the options of a read transaction, in which every query
@@ -165,6 +166,8 @@ func pgCode(err error) string {
 func isPGRetryable(err error) bool {
 	switch pgCode(err) {
 	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return true
+	case "55P03": // lock_not_available: lock_timeout, as SQLITE_BUSY after busy_timeout
 		return true
 	}
 	return false

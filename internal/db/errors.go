@@ -105,7 +105,7 @@ func Kind(err error) string {
 // pgKind classes a PostgreSQL SQLSTATE as Kind does.
 func pgKind(code string) string {
 	switch {
-	case code == "40001", code == "40P01":
+	case code == "40001", code == "40P01", code == "55P03":
 		return "busy"
 	case code == "57014": // query_canceled
 		return "canceled"
