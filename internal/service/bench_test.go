@@ -54,6 +54,9 @@ func TestMain(m *testing.M) {
 		"TestScanNamedPathsAreWalked", "TestScanOddNames", "TestScanRacilyClean",
 		"TestScanRecordsEveryTimeExactly", "TestScanRescan", "TestScanRoots", "TestScanSharedContent",
 		"TestScanSymlinkRoot", "TestScanVanishedBeforeRead", "TestStatsEqualWhatTheFilesSay", "TestStatsScans",
+		"TestScanIndexesTheEntriesOfEveryFormat", "TestScanArchiveIncremental", "TestScanArchivesOffKeepsOrDropsEntries",
+		"TestScanNestedArchiveDepth", "TestScanStopsAZipBombAndGoesOn", "TestScanTruncatedArchive",
+		"TestScanEncryptedIsASkip", "TestScanEntryNamesAreOnlyText", "TestScanDuplicateEntryNames",
 	)
 	if big.c != nil {
 		big.c.Close()

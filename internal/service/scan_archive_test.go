@@ -24,6 +24,7 @@ import (
 	"github.com/indexer/indexer/internal/archive"
 	"github.com/indexer/indexer/internal/archive/archivetest"
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -32,7 +33,7 @@ import (
 
 func arcCatalog(tb testing.TB) *Catalog {
 	tb.Helper()
-	c, err := Open(context.Background(), filepath.Join(tb.TempDir(), "index.db"), db.DefaultOptions(), nil)
+	c, err := Open(context.Background(), dbtest.Location(tb, filepath.Join(tb.TempDir(), "index.db")), db.DefaultOptions(), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
