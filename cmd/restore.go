@@ -59,12 +59,17 @@ catalog yet, restore creates it from SRC.`,
 			src := args[0]
 			// Resolved once, symlinks included: the file, its lock and its
 			// backups are all named from it.
-			catalog, err := db.CatalogPath(a.dbPath)
-			if err != nil {
-				return err
+			// A PostgreSQL catalog is named by its URL.
+			catalog := a.dbPath
+			if !db.IsPostgres(catalog) {
+				var err error
+				if catalog, err = db.CatalogPath(a.dbPath); err != nil {
+					return err
+				}
 			}
+			shown := db.Redact(catalog)
 			if !yes && !restoreAsks(a.stdin) {
-				return usageError("restore replaces the catalog %s and there is no terminal to confirm on; pass --yes", catalog)
+				return usageError("restore replaces the catalog %s and there is no terminal to confirm on; pass --yes", shown)
 			}
 			opts, err := db.OptionsFromEnv()
 			if err != nil {
@@ -77,7 +82,7 @@ catalog yet, restore creates it from SRC.`,
 				Wait:  wait,
 				Force: force,
 				OnWait: func() {
-					fmt.Fprintf(a.stderr, "indexer: catalog %s is in use by another indexer process; waiting for it to finish (Ctrl-C to give up)\n", catalog)
+					fmt.Fprintf(a.stderr, "indexer: catalog %s is in use by another indexer process; waiting for it to finish (Ctrl-C to give up)\n", shown)
 				},
 			}, a.log)
 			if err != nil {
@@ -92,7 +97,7 @@ catalog yet, restore creates it from SRC.`,
 			}
 			res, err := plan.Run(ctx)
 			if errors.Is(err, db.ErrInUse) {
-				return fmt.Errorf("catalog %s is in use by another indexer process (a scan?); try again when it finishes or pass --wait", catalog)
+				return fmt.Errorf("catalog %s is in use by another indexer process (a scan?); try again when it finishes or pass --wait", shown)
 			}
 			if err != nil {
 				return err

@@ -125,7 +125,7 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 		return withCode(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
 	f := root.PersistentFlags()
-	f.StringVar(&a.dbPath, "db", envOr("INDEXER_DB", defaultDBPath()), "catalog `FILE` (env INDEXER_DB)")
+	f.StringVar(&a.dbPath, "db", envOr("INDEXER_DB", defaultDBPath()), "catalog `FILE`, or postgres://user@host/dbname URL of a shared catalog (env INDEXER_DB)")
 	f.StringVar(&a.machine, "machine", envOr("INDEXER_MACHINE", hostname()), "`NAME` of this machine, recorded by scan; a query given --machine lists only that machine's files (env INDEXER_MACHINE)")
 	f.BoolVar(&a.json, "json", false, "print results as JSON")
 	f.StringVar(&a.logLevel, "log-level", "warn", "log `LEVEL` on stderr: debug, info, warn, error")

@@ -27,8 +27,9 @@ const DriverName = "sqlite"
 // be swapped by Replace; callers never keep a *sqlx.DB beyond one WithRead or
 // WithWrite call, so they always use the current pools.
 type DB struct {
-	path string
-	opts Options
+	path    string // the file, or a PostgreSQL URL without its password
+	opts    Options
+	dialect Dialect
 
 	// mu guards the pools: WithRead and WithWrite hold it shared for the length
 	// of their callback, Replace and Close hold it exclusively.
@@ -139,7 +140,14 @@ func (d *DB) lockUnheld(ctx context.Context, wait bool) error {
 // lock file (none can be made, and nobody can write the catalog to need one).
 // Errors that come from where the catalog lies (permission denied, a
 // read-only file system) match the syscall error with errors.Is.
+//
+// A path that is a postgres:// or postgresql:// URL opens the catalog on that
+// PostgreSQL server instead (see openPostgres); it takes no lock, and the
+// options that concern a file (OnlyReads, UnlockIdle) change nothing there.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, opts.withDefaults())
+	}
 	abs, err := CatalogPath(path)
 	if err != nil {
 		return nil, err
@@ -157,7 +165,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("stat catalog: %w", err)
 	}
-	d := &DB{path: abs, opts: opts}
+	d := &DB{path: abs, opts: opts, dialect: SQLite}
 	if readOnlyFS(filepath.Dir(abs)) {
 		if !opts.OnlyReads {
 			return nil, &fs.PathError{Op: "open catalog", Path: abs, Err: syscall.EROFS}
@@ -206,8 +214,12 @@ func withPlaceCause(path string, err error) error {
 // file system: it has no write pool.
 func (d *DB) ReadOnly() bool { return d.readOnly }
 
-// Path returns the catalog's absolute file path.
+// Path returns the catalog's absolute file path, or for a PostgreSQL catalog
+// its URL without the password.
 func (d *DB) Path() string { return d.path }
+
+// Dialect returns the catalog's engine.
+func (d *DB) Dialect() Dialect { return d.dialect }
 
 // Options returns the options the catalog was opened with.
 func (d *DB) Options() Options { return d.opts }
@@ -276,7 +288,7 @@ func (d *DB) openPools(ctx context.Context) error {
 		w.Close()
 		return err
 	}
-	if err := migrate(ctx, w, !d.opts.MustExist); err != nil {
+	if err := migrate(ctx, w, SQLite, !d.opts.MustExist); err != nil {
 		w.Close()
 		return fmt.Errorf("catalog %s: %w", d.path, err)
 	}
@@ -441,6 +453,9 @@ func (d *DB) Stats() Stats {
 func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) error) error {
 	if d.readOnly {
 		return fmt.Errorf("catalog %s: %w", d.path, ErrReadOnly)
+	}
+	if d.dialect.Shared {
+		return fmt.Errorf("catalog %s: %w", d.path, ErrServer)
 	}
 	if err := d.lockUnheld(ctx, wait); err != nil {
 		return err

@@ -64,6 +64,9 @@ type Watcher struct {
 	id      fileID // the file the connection has open
 	version int64  // its PRAGMA data_version after the last look
 	last    int64  // the last events row read
+	// pg is set for a PostgreSQL catalog (see postgres.go): then path is
+	// its URL without the password, and the SQLite fields above are unused.
+	pg *pgListener
 }
 
 // fileID is what tells one file from another that took its name.
@@ -81,7 +84,8 @@ func statID(path string) (fileID, error) {
 	return fileID{dev: uint64(st.Dev), ino: st.Ino}, nil
 }
 
-// Watch starts watching the catalog at path, which must exist, and returns
+// Watch starts watching the catalog at path (a file, or a PostgreSQL URL:
+// see postgres.go), which must exist, and returns
 // once it is watched: every write committed from then on is reported. fn is
 // called from one goroutine of the Watcher, one call at a time, with the
 // union of the tags of the writes seen in one look, sorted; or with
@@ -109,7 +113,12 @@ func Watch(ctx context.Context, path string, opts Options, fn func(tags []string
 	}
 	w := &Watcher{path: path, opts: opts, fn: fn, done: make(chan struct{})}
 	w.coalesce.cond = sync.NewCond(&w.coalesce.mu)
-	if err := w.open(ctx); err != nil {
+	open := w.open
+	if db.IsPostgres(path) {
+		w.path, w.pg = db.Redact(path), &pgListener{url: path}
+		open = w.pgConnect
+	}
+	if err := open(ctx); err != nil {
 		return nil, err
 	}
 	run, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -136,29 +145,53 @@ func (w *Watcher) loop(ctx context.Context) {
 		defer w.lookMu.Unlock()
 		w.closed = true
 		w.closeConn()
+		if w.pg != nil {
+			w.pgClose()
+		}
 	}()
 	t := time.NewTicker(w.opts.Interval)
 	defer t.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		look := w.look
+		if w.pg != nil {
+			look = w.pgLook // waits for a notification itself
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
-		w.lookMu.Lock()
-		tags, err := w.look(ctx)
+		// A SQLite look shares the connection with Sync's; PostgreSQL's
+		// waits for a notification and has no Sync to share with.
+		if w.pg == nil {
+			w.lookMu.Lock()
+		}
+		tags, err := look(ctx)
+		unlock := func() {
+			if w.pg == nil {
+				w.lookMu.Unlock()
+			}
+		}
 		if ctx.Err() != nil {
-			w.lookMu.Unlock()
+			unlock()
 			return
 		}
 		if err != nil {
 			w.opts.Log.Debug("cannot tell what changed in the catalog; dropping every cached answer", "catalog", w.path, "err", err)
+			if w.pg != nil { // the server may be down: do not reconnect at once
+				select {
+				case <-ctx.Done():
+					return // (PostgreSQL: lookMu not held)
+				case <-time.After(min(w.opts.Interval, time.Second)):
+				}
+			}
 		}
 		w.polls.Add(1)
 		if len(tags) > 0 {
 			w.fn(tags)
 		}
-		w.lookMu.Unlock()
+		unlock()
 	}
 }
 
@@ -176,6 +209,11 @@ var ErrClosed = errors.New("the catalog watcher is closed")
 // Options.BusyTimeout), so that a request that goes away does not cost the
 // others a reconnection. After Close, Sync returns ErrClosed.
 func (w *Watcher) Sync(ctx context.Context) error {
+	if w.pg != nil {
+		// PostgreSQL pushes its notifications; the loop hears them as they
+		// arrive, and there is no cheap local check to force one sooner.
+		return nil
+	}
 	s := &w.coalesce
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -27,9 +28,8 @@ func (r *Dirs) Touching(t *Touched) *Dirs {
 }
 
 // fileDir is a plain file's directory as the expression of the index
-// files_dir spells it: its path without "/" and its name ("" for a file in
-// "/"). A query must spell it the same to be answered by the index.
-const fileDir = "substr(path, 1, length(path) - length(name) - 1)"
+// files_dir spells it (see db.Dialect.FileDir).
+func (r *Dirs) fileDir() string { return db.DialectOf(r.x).FileDir() }
 
 // DirKey returns how fileDir spells the directory path.
 func DirKey(path string) string {
@@ -170,7 +170,7 @@ func (r *Dirs) SetDigests(ctx context.Context, d dto.Dir) error {
 // their names in Path.
 func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, error) {
 	rows, err := r.x.QueryContext(ctx, r.x.Rebind(`SELECT name, size, sha256, device, inode, nlink FROM files
-		WHERE machine = ? AND `+fileDir+` = ? AND is_archived = 0 AND operation <> 'DEL'`), machine, DirKey(path))
+		WHERE machine = ? AND `+r.fileDir()+` = ? AND is_archived = 0 AND operation <> 'DEL'`), machine, DirKey(path))
 	if err != nil {
 		return nil, fmt.Errorf("list files in %s: %w", path, err)
 	}
@@ -203,7 +203,7 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 		conds = append(conds, under)
 		args = append(args, uargs...)
 	}
-	rows, err := r.x.QueryContext(ctx, r.x.Rebind("SELECT machine, "+fileDir+", size, sha256, device, inode, nlink FROM files WHERE "+
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind("SELECT machine, "+r.fileDir()+", size, sha256, device, inode, nlink FROM files WHERE "+
 		strings.Join(conds, " AND ")), args...)
 	if err != nil {
 		return fmt.Errorf("list files: %w", err)
@@ -231,7 +231,9 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 func (r *Dirs) ChangedDirs(ctx context.Context, machine string, ids []int64) (map[string]bool, error) {
 	out := map[string]bool{}
 	for start := 0; start < len(ids); start += ChunkSize {
-		q, args, err := sqlx.In("SELECT "+fileDir+", MAX(operation <> 'DEL') FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0 GROUP BY 1",
+		// machine || '' and is_archived + 0 are no index keys, on either
+		// engine: the rows are found by files_scan alone.
+		q, args, err := sqlx.In("SELECT "+r.fileDir()+", MAX(CASE WHEN operation <> 'DEL' THEN 1 ELSE 0 END) FROM files WHERE scan_id IN (?) AND machine || '' = ? AND is_archived + 0 = 0 GROUP BY 1",
 			ids[start:min(start+ChunkSize, len(ids))], machine)
 		if err != nil {
 			return nil, err

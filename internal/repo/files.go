@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -110,6 +111,9 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash,
 		return nil, nil
 	}
 	f.t.touchFiles(files)
+	if db.DialectOf(f.x).Shared {
+		return f.writeArrays(ctx, files, digestArgs, onConflict)
+	}
 	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
 			created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived,
 			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink)

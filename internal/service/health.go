@@ -20,7 +20,7 @@ import (
 // Health inspects the catalog at path without creating it. It never returns an
 // error: every failure is a failing check in the report.
 func Health(ctx context.Context, path string, opts db.Options, full bool) dto.Health {
-	h := dto.Health{Status: dto.StatusOK, Path: path, Facts: map[string]any{}}
+	h := dto.Health{Status: dto.StatusOK, Path: db.Redact(path), Facts: map[string]any{}}
 	opts.MustExist = true
 	opts.OnlyReads = true
 	d, err := db.Open(ctx, path, opts)
@@ -39,7 +39,6 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 	} else {
 		h.Add("open", dto.StatusOK, "opened "+d.Path())
 	}
-	checkPrivacy(&h, d.Path())
 	c := New(d, nil)
 
 	if v, err := d.Version(ctx); err != nil {
@@ -49,32 +48,11 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		h.Add("schema", dto.StatusOK, fmt.Sprintf("version %d (this binary writes %d)", v, db.LatestVersion()))
 	}
 
-	if mode, err := d.JournalMode(ctx); err != nil {
-		h.Add("journal_mode", dto.StatusFail, err.Error())
-	} else if mode != "wal" {
-		h.Add("journal_mode", dto.StatusDegraded, mode+", want wal")
+	if d.Dialect().Shared {
+		serverChecks(ctx, &h, d)
 	} else {
-		h.Add("journal_mode", dto.StatusOK, mode)
-	}
-
-	name := "quick_check"
-	if full {
-		name = "integrity_check"
-	}
-	if problems, err := d.Check(ctx, full); err != nil {
-		h.Add(name, dto.StatusFail, err.Error())
-	} else if len(problems) > 0 {
-		h.Add(name, dto.StatusFail, fmt.Sprintf("%s, first: %s", numfmt.Plural(int64(len(problems)), "problem"), problems[0]))
-	} else {
-		h.Add(name, dto.StatusOK, "ok")
-	}
-
-	if n, err := d.ForeignKeyViolations(ctx); err != nil {
-		h.Add("foreign_keys", dto.StatusFail, err.Error())
-	} else if n > 0 {
-		h.Add("foreign_keys", dto.StatusFail, numfmt.Plural(int64(n), "row")+" breaking a foreign key")
-	} else {
-		h.Add("foreign_keys", dto.StatusOK, "no violations")
+		checkPrivacy(&h, d.Path())
+		fileChecks(ctx, &h, d, full)
 	}
 
 	if lat, err := d.Ping(ctx); err != nil {
@@ -152,10 +130,65 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		h.Add(verificationCheck(v))
 	}
 
-	dbSize, walSize := d.FileSizes()
-	h.Facts["db_bytes"], h.Facts["wal_bytes"] = dbSize, walSize
-	h.Add("size", dto.StatusOK, fmt.Sprintf("database %s, WAL %s", bytesize.Format(dbSize), bytesize.Format(walSize)))
+	if !d.Dialect().Shared {
+		dbSize, walSize := d.FileSizes()
+		h.Facts["db_bytes"], h.Facts["wal_bytes"] = dbSize, walSize
+		h.Add("size", dto.StatusOK, fmt.Sprintf("database %s, WAL %s", bytesize.Format(dbSize), bytesize.Format(walSize)))
+	}
 	return h
+}
+
+// fileChecks adds what only a catalog file has: its journal mode, SQLite's
+// check of its pages, and its foreign keys, which SQLite lets a program
+// switch off.
+func fileChecks(ctx context.Context, h *dto.Health, d *db.DB, full bool) {
+	if mode, err := d.JournalMode(ctx); err != nil {
+		h.Add("journal_mode", dto.StatusFail, err.Error())
+	} else if mode != "wal" {
+		h.Add("journal_mode", dto.StatusDegraded, mode+", want wal")
+	} else {
+		h.Add("journal_mode", dto.StatusOK, mode)
+	}
+
+	name := "quick_check"
+	if full {
+		name = "integrity_check"
+	}
+	if problems, err := d.Check(ctx, full); err != nil {
+		h.Add(name, dto.StatusFail, err.Error())
+	} else if len(problems) > 0 {
+		h.Add(name, dto.StatusFail, fmt.Sprintf("%s, first: %s", numfmt.Plural(int64(len(problems)), "problem"), problems[0]))
+	} else {
+		h.Add(name, dto.StatusOK, "ok")
+	}
+
+	if n, err := d.ForeignKeyViolations(ctx); err != nil {
+		h.Add("foreign_keys", dto.StatusFail, err.Error())
+	} else if n > 0 {
+		h.Add("foreign_keys", dto.StatusFail, numfmt.Plural(int64(n), "row")+" breaking a foreign key")
+	} else {
+		h.Add("foreign_keys", dto.StatusOK, "no violations")
+	}
+
+}
+
+// serverChecks adds the figures of a shared catalog's PostgreSQL server in
+// place of fileChecks: the server keeps its own pages, enforces foreign keys
+// always, and has no journal mode or file permissions of the catalog's.
+func serverChecks(ctx context.Context, h *dto.Health, d *db.DB) {
+	s, err := d.ServerInfo(ctx)
+	if err != nil {
+		h.Add("server", dto.StatusFail, err.Error())
+		return
+	}
+	h.Facts["server_version"], h.Facts["db_bytes"] = s.Version, s.DatabaseBytes
+	h.Facts["connections"], h.Facts["max_connections"] = s.Connections, s.MaxConnections
+	st := dto.StatusOK
+	if s.Connections*10 >= s.MaxConnections*9 {
+		st = dto.StatusDegraded
+	}
+	h.Add("server", st, fmt.Sprintf("PostgreSQL %s; %d of %d connections open to this database; database %d bytes",
+		s.Version, s.Connections, s.MaxConnections, s.DatabaseBytes))
 }
 
 func summarizeMetrics(m dto.TxMetrics) string {

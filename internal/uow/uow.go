@@ -103,7 +103,8 @@ func (u *UoW) DB() *db.DB { return u.db }
 // The commit's error is returned. The tags the repositories touched in fn are
 // written in the transaction, last, as one row of the events table, and
 // after the commit handed to the OnCommit function. When the catalog is busy (SQLITE_BUSY or
-// SQLITE_LOCKED, after SQLite's own busy timeout) the whole of fn is run again,
+// SQLITE_LOCKED, after SQLite's own busy timeout; on PostgreSQL a
+// serialization failure or a deadlock: db.Dialect.Retryable) the whole of fn is run again,
 // up to the configured number of retries, so fn must not have effects outside
 // the transaction that cannot be repeated. op names the operation in metrics.
 func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos) error) error {
@@ -117,7 +118,7 @@ func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos
 			tags, err = runTx(ctx, w, nil, fn)
 			return err
 		})
-		if err == nil || !db.IsBusy(err) || attempt >= u.retries || ctx.Err() != nil {
+		if err == nil || !u.db.Dialect().Retryable(err) || attempt >= u.retries || ctx.Err() != nil {
 			break
 		}
 		retries++
@@ -139,7 +140,7 @@ func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos
 // the same snapshot. Repositories handed to fn must not write.
 func (u *UoW) Read(ctx context.Context, fn func(context.Context, *Repos) error) error {
 	return u.db.WithRead(func(r *sqlx.DB) error {
-		_, err := runTx(ctx, r, &sqlReadOnly, fn)
+		_, err := runTx(ctx, r, u.db.Dialect().ReadTx(), fn)
 		return err
 	})
 }
@@ -198,11 +199,17 @@ func runTx(ctx context.Context, x *sqlx.DB, opts *txOptions, fn func(context.Con
 	return tags, nil
 }
 
-// totalChanges returns the rows the transaction's connection has changed
-// since it opened.
+// totalChanges returns a count that moves when the transaction writes: on
+// SQLite the rows its connection has changed since it opened; on
+// PostgreSQL 1 once the transaction has a transaction id, which it takes at
+// its first write, and 0 before.
 func totalChanges(ctx context.Context, tx *sqlx.Tx) (int64, error) {
+	q := "SELECT total_changes()"
+	if db.DialectOf(tx).Shared {
+		q = "SELECT CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN 0 ELSE 1 END"
+	}
 	var n int64
-	if err := tx.GetContext(ctx, &n, "SELECT total_changes()"); err != nil {
+	if err := tx.GetContext(ctx, &n, q); err != nil {
 		return 0, fmt.Errorf("count changed rows: %w", err)
 	}
 	return n, nil
