@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -148,12 +149,25 @@ func TestPostgresConcurrentMachines(t *testing.T) {
 		}
 	}
 
-	// With several machines, dupes names each file MACHINE:PATH; the
-	// trees' roots differ, so the paths alone are what jdupes names.
-	zero := c.mustRun(0, "dupes", "-0").stdout
-	for i := range roots {
-		zero = strings.ReplaceAll(zero, fmt.Sprintf("pc%d:", i), "")
+	// Over several machines the exact formats need --machine, so the groups
+	// come from the JSON: the trees' roots differ, so the paths alone are
+	// what jdupes names.
+	var listing struct {
+		Groups []struct {
+			Files []struct{ Path string }
+		}
 	}
+	if err := json.Unmarshal([]byte(c.mustRun(0, "dupes", "--json").stdout), &listing); err != nil {
+		t.Fatal(err)
+	}
+	var zb strings.Builder
+	for _, g := range listing.Groups {
+		for _, f := range g.Files {
+			zb.WriteString(f.Path + "\x00")
+		}
+		zb.WriteString("\x00")
+	}
+	zero := zb.String()
 	j, err := exec.Command(jdupes(t), append([]string{"-r", "-0", "-q"}, roots...)...).Output()
 	if err != nil {
 		t.Fatalf("jdupes: %v", err)
