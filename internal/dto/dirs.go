@@ -26,6 +26,8 @@ type DirFile struct {
 	Device uint64
 	Inode  uint64
 	Nlink  uint64
+	// Deleted is set in a scan's changes for a file now gone (DEL).
+	Deleted bool
 }
 
 // DirGroup is a set of identical directories.

@@ -155,15 +155,26 @@ func (r *Dirs) Delete(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// SetDigests stores d's size, files and digests (nil digests: none).
-func (r *Dirs) SetDigests(ctx context.Context, d dto.Dir) error {
+// SetDigests stores d's size, files and digests (nil digests: none), and
+// entries, its own files as the digests saw them (see Entries).
+func (r *Dirs) SetDigests(ctx context.Context, d dto.Dir, entries []byte) error {
 	r.t.Add(dto.TagDirs)
-	_, err := r.x.ExecContext(ctx, r.x.Rebind("UPDATE dirs SET size = ?, files = ?, tree = ?, content = ?, content_sum = ? WHERE id = ?"),
-		d.Size, d.Files, d.Tree, d.Content, d.ContentSum, d.ID)
+	_, err := r.x.ExecContext(ctx, r.x.Rebind("UPDATE dirs SET size = ?, files = ?, tree = ?, content = ?, content_sum = ?, entries = ? WHERE id = ?"),
+		d.Size, d.Files, d.Tree, d.Content, d.ContentSum, entries, d.ID)
 	if err != nil {
 		return fmt.Errorf("record digests of %s: %w", d.Path, err)
 	}
 	return nil
+}
+
+// Entries returns what SetDigests last stored as the own files of the
+// directory with id; nil when it never did.
+func (r *Dirs) Entries(ctx context.Context, id int64) ([]byte, error) {
+	var b []byte
+	if err := r.x.QueryRowxContext(ctx, r.x.Rebind("SELECT entries FROM dirs WHERE id = ?"), id).Scan(&b); err != nil {
+		return nil, fmt.Errorf("read directory %d: %w", id, err)
+	}
+	return b, nil
 }
 
 // Files returns the present plain files right in the directory path, with
@@ -225,33 +236,33 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 	return rows.Err()
 }
 
-// ChangedDirs returns the directories of the plain files of machine that
-// the scans ids wrote, each with whether a file written there is present
-// (not DEL).
-func (r *Dirs) ChangedDirs(ctx context.Context, machine string, ids []int64) (map[string]bool, error) {
-	out := map[string]bool{}
+// ChangedFiles returns the plain files of machine that the scans ids
+// wrote, by directory, each with its name in Path and Deleted when it is
+// gone (DEL).
+func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64) (map[string][]dto.DirFile, error) {
+	out := map[string][]dto.DirFile{}
 	for start := 0; start < len(ids); start += ChunkSize {
-		q, args, err := sqlx.In("SELECT "+fileDir+", MAX(operation <> 'DEL') FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0 GROUP BY 1",
+		q, args, err := sqlx.In("SELECT "+fileDir+", name, size, sha256, operation = 'DEL' FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0",
 			ids[start:min(start+ChunkSize, len(ids))], machine)
 		if err != nil {
 			return nil, err
 		}
 		rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
 		if err != nil {
-			return nil, fmt.Errorf("list changed directories: %w", err)
+			return nil, fmt.Errorf("list changed files: %w", err)
 		}
 		for rows.Next() {
 			var key string
-			var present bool
-			if err := rows.Scan(&key, &present); err != nil {
+			var f dto.DirFile
+			if err := rows.Scan(&key, &f.Path, &f.Size, &f.SHA256, &f.Deleted); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, fmt.Errorf("list changed files: %w", err)
 			}
-			out[DirOf(key)] = out[DirOf(key)] || present
+			out[DirOf(key)] = append(out[DirOf(key)], f)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list changed files: %w", err)
 		}
 	}
 	return out, nil
