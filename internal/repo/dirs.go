@@ -180,7 +180,7 @@ func (r *Dirs) Entries(ctx context.Context, id int64) ([]byte, error) {
 // Files returns the present plain files right in the directory path, with
 // their names in Path.
 func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, error) {
-	rows, err := r.x.QueryContext(ctx, r.x.Rebind(`SELECT name, size, sha256, device, inode, nlink FROM files
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind(`SELECT name, size, sha256, device, inode, nlink, exec FROM files
 		WHERE machine = ? AND `+fileDir+` = ? AND is_archived = 0 AND operation <> 'DEL'`), machine, DirKey(path))
 	if err != nil {
 		return nil, fmt.Errorf("list files in %s: %w", path, err)
@@ -190,10 +190,12 @@ func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, 
 	for rows.Next() {
 		var f dto.DirFile
 		var dev, ino, nlink int64
-		if err := rows.Scan(&f.Path, &f.Size, &f.SHA256, &dev, &ino, &nlink); err != nil {
+		var exec sql.NullBool
+		if err := rows.Scan(&f.Path, &f.Size, &f.SHA256, &dev, &ino, &nlink, &exec); err != nil {
 			return nil, err
 		}
 		f.Device, f.Inode, f.Nlink = uint64(dev), uint64(ino), uint64(nlink)
+		f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
 		out = append(out, f)
 	}
 	return out, rows.Err()
@@ -242,7 +244,7 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64) (map[string][]dto.DirFile, error) {
 	out := map[string][]dto.DirFile{}
 	for start := 0; start < len(ids); start += ChunkSize {
-		q, args, err := sqlx.In("SELECT "+fileDir+", name, size, sha256, operation = 'DEL' FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0",
+		q, args, err := sqlx.In("SELECT "+fileDir+", name, size, sha256, exec, operation = 'DEL' FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0",
 			ids[start:min(start+ChunkSize, len(ids))], machine)
 		if err != nil {
 			return nil, err
@@ -254,10 +256,12 @@ func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64) (m
 		for rows.Next() {
 			var key string
 			var f dto.DirFile
-			if err := rows.Scan(&key, &f.Path, &f.Size, &f.SHA256, &f.Deleted); err != nil {
+			var exec sql.NullBool
+			if err := rows.Scan(&key, &f.Path, &f.Size, &f.SHA256, &exec, &f.Deleted); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("list changed files: %w", err)
 			}
+			f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
 			out[DirOf(key)] = append(out[DirOf(key)], f)
 		}
 		rows.Close()

@@ -25,9 +25,11 @@ import (
 // that no value of one kind can be taken for another.
 //
 // Tree: BLAKE3 over the entries sorted by name (bytes), each as
-// uvarint(len(name)) name kind digest, kind 'f' with the file's sha256 or
-// 'd' with the subdirectory's tree digest. The catalog records no
-// permissions, so the executable bit is not part of it.
+// uvarint(len(name)) name kind digest, kind 'f' with the file's sha256,
+// 'x' with the sha256 of a file its owner may execute, or 'd' with the
+// subdirectory's tree digest. A directory holding a file whose executable
+// bit the catalog does not record (catalogued before it did) has no tree
+// digest.
 //
 // Content: a multiset hash. Each file content of the subtree maps to a
 // 256-bit value, BLAKE3 keyed over its sha256; the directory's sum is the
@@ -78,6 +80,7 @@ func newDigester() *digester {
 type dirEntry struct {
 	name   string
 	dir    bool
+	exec   bool // a file its owner may execute
 	digest []byte
 }
 
@@ -89,9 +92,12 @@ func (g *digester) treeDigest(entries []dirEntry) []byte {
 	for _, e := range entries {
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(e.name)))])
 		h.WriteString(e.name)
-		if e.dir {
+		switch {
+		case e.dir:
 			h.Write([]byte{'d'})
-		} else {
+		case e.exec:
+			h.Write([]byte{'x'})
+		default:
 			h.Write([]byte{'f'})
 		}
 		h.Write(e.digest)
@@ -190,9 +196,16 @@ func (o *ownFiles) apply(g *digester, changes []dto.DirFile) {
 	slices.SortFunc(o.files, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
 }
 
+// Flags of a file in dirs.entries.
+const (
+	entryHashed      = 1 // its sha256 follows
+	entryExec        = 2
+	entryExecUnknown = 4
+)
+
 // encode returns o as dirs.entries stores it: the sum (32 bytes), then per
-// file uvarint(len(name)) name uvarint(size) and 0 or 1 then its sha256 (1:
-// it has one).
+// file uvarint(len(name)) name uvarint(size), a byte of flags (entryHashed
+// ...), and its sha256 if entryHashed.
 func (o *ownFiles) encode() []byte {
 	b := make([]byte, 0, 32+len(o.files)*48)
 	b = append(b, o.sum.bytes()...)
@@ -200,12 +213,19 @@ func (o *ownFiles) encode() []byte {
 		b = binary.AppendUvarint(b, uint64(len(f.Path)))
 		b = append(b, f.Path...)
 		b = binary.AppendUvarint(b, uint64(f.Size))
-		if len(f.SHA256) == 32 {
-			b = append(b, 1)
-			b = append(b, f.SHA256...)
-		} else {
-			b = append(b, 0)
+		var flags byte
+		if f.Exec {
+			flags |= entryExec
 		}
+		if f.ExecUnknown {
+			flags |= entryExecUnknown
+		}
+		if len(f.SHA256) != 32 {
+			b = append(b, flags)
+			continue
+		}
+		b = append(b, flags|entryHashed)
+		b = append(b, f.SHA256...)
 	}
 	return b
 }
@@ -230,14 +250,18 @@ func decodeOwnFiles(b []byte) (ownFiles, error) {
 			return o, bad
 		}
 		f.Size = int64(size)
-		hashed := b[k]
+		flags := b[k]
 		b = b[k+1:]
-		switch {
-		case hashed == 1 && len(b) >= 32:
+		if flags&^(entryHashed|entryExec|entryExecUnknown) != 0 {
+			return o, bad
+		}
+		f.Exec, f.ExecUnknown = flags&entryExec != 0, flags&entryExecUnknown != 0
+		if flags&entryHashed != 0 {
+			if len(b) < 32 {
+				return o, bad
+			}
 			f.SHA256 = b[:32:32]
 			b = b[32:]
-		case hashed != 0:
-			return o, bad
 		}
 		o.files = append(o.files, f)
 	}
@@ -452,34 +476,37 @@ func computeDir(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, writt
 	if err != nil {
 		return err
 	}
-	ok := d.Complete
+	// Both digests need every entry held in full; the tree digest also
+	// every file's executable bit and every subdirectory's tree digest.
+	contentOK := d.Complete
+	treeOK := true
 	entries := make([]dirEntry, 0, len(own.files)+len(subs))
 	sum := own.sum
 	d.Size, d.Files = 0, 0
 	for _, f := range own.files {
 		d.Size += f.Size
 		d.Files++
-		if len(f.SHA256) != 32 {
-			ok = false
-			continue
-		}
-		entries = append(entries, dirEntry{name: f.Path, digest: f.SHA256})
+		contentOK = contentOK && len(f.SHA256) == 32
+		treeOK = treeOK && !f.ExecUnknown
+		entries = append(entries, dirEntry{name: f.Path, exec: f.Exec, digest: f.SHA256})
 	}
 	for _, c := range subs {
 		d.Size += c.Size
 		d.Files += c.Files
-		if c.Tree == nil || len(c.ContentSum) != 32 {
-			ok = false
-			continue
-		}
+		contentOK = contentOK && len(c.ContentSum) == 32
+		treeOK = treeOK && c.Tree != nil
 		entries = append(entries, dirEntry{name: filepath.Base(c.Path), dir: true, digest: c.Tree})
-		sum.add(c.ContentSum)
+		if len(c.ContentSum) == 32 {
+			sum.add(c.ContentSum)
+		}
 	}
 	d.Tree, d.Content, d.ContentSum = nil, nil, nil
-	if ok {
-		d.Tree = g.treeDigest(entries)
+	if contentOK {
 		d.ContentSum = sum.bytes()
 		d.Content = g.contentDigest(d.Files, d.Size, d.ContentSum)
+		if treeOK {
+			d.Tree = g.treeDigest(entries)
+		}
 	}
 	return r.Dirs.SetDigests(ctx, d, own.encode())
 }
@@ -505,7 +532,7 @@ func ownFilesOf(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, writt
 	}
 	own := ownFiles{files: make([]dto.DirFile, 0, len(files))}
 	for _, f := range files {
-		own.files = append(own.files, dto.DirFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+		own.files = append(own.files, dto.DirFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Exec: f.Exec, ExecUnknown: f.ExecUnknown})
 		if len(f.SHA256) == 32 {
 			own.sum.add(g.element(f.SHA256))
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -81,4 +82,63 @@ func TestSum256SubUndoesAdd(t *testing.T) {
 	if !bytes.Equal(s.bytes(), ones) {
 		t.Fatalf("0 - 1 = %x, want 2^256-1", s.bytes())
 	}
+}
+
+// TestDirsExecutableBit proves that the executable bit is part of the tree
+// digest and not of the content digest: two trees identical but for one
+// file's x bit are not the same tree, and hold the same files; a chmod seen
+// by a rescan makes them the same tree again.
+func TestDirsExecutableBit(t *testing.T) {
+	base := t.TempDir()
+	tree(t, base, map[string]string{"a/run": "#!/bin/sh\n", "a/s/data": "D", "b/run": "#!/bin/sh\n", "b/s/data": "D"})
+	if err := os.Chmod(filepath.Join(base, "a/run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := openTestCatalog(t)
+	mustScan(t, c, []string{base}, ScanOptions{})
+	sameGroups(t, "tree", dirGroups(t, c, base, DirDupesOptions{MinSize: 1}), [][]string{{"a/s", "b/s"}})
+	sameGroups(t, "content", dirGroups(t, c, base, DirDupesOptions{MinSize: 1, Content: true}), [][]string{{"a", "b"}})
+
+	if err := os.Chmod(filepath.Join(base, "b/run"), 0o744); err != nil {
+		t.Fatal(err)
+	}
+	outOfRacyWindow()
+	mustScan(t, c, []string{base}, ScanOptions{})
+	sameGroups(t, "tree after chmod", dirGroups(t, c, base, DirDupesOptions{MinSize: 1}), [][]string{{"a", "b"}})
+}
+
+// TestDirsExecutableBitUnknown proves that a directory holding a file
+// whose executable bit the catalog does not record (a row written before
+// schema version 9) has a content digest and no tree digest, nor has any
+// directory above it.
+func TestDirsExecutableBitUnknown(t *testing.T) {
+	base := t.TempDir()
+	tree(t, base, map[string]string{"a/s/old": "O", "a/s/new": "N", "b/s/old": "O", "b/s/new": "N"})
+	outOfRacyWindow() // or the rescan reads them all again
+	c := openTestCatalog(t)
+	mustScan(t, c, []string{base}, ScanOptions{})
+	// As migration 0009 leaves a catalog: no bit, no stored entries.
+	err := c.DB().WithWrite(func(w *sqlx.DB) error {
+		if _, err := w.Exec("UPDATE files SET exec = NULL WHERE path = ?", filepath.Join(base, "a/s/old")); err != nil {
+			return err
+		}
+		_, err := w.Exec("UPDATE dirs SET entries = NULL")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a", "b"} {
+		writeFile(t, filepath.Join(base, d, "s/new"), []byte("N2"))
+	}
+	outOfRacyWindow()
+	mustScan(t, c, []string{base}, ScanOptions{})
+	dirs := dumpDirs(t, c, "m1", base)
+	for _, rel := range []string{"a/s", "a", "."} {
+		if d := dirs[filepath.Join(base, rel)]; d.Tree != nil || d.Content == nil {
+			t.Errorf("%s: tree %x, content %x; want no tree digest and a content digest", rel, d.Tree, d.Content)
+		}
+	}
+	sameGroups(t, "tree", dirGroups(t, c, base, DirDupesOptions{MinSize: 1}), nil)
+	sameGroups(t, "content", dirGroups(t, c, base, DirDupesOptions{MinSize: 1, Content: true}), [][]string{{"a", "b"}})
 }
