@@ -101,15 +101,6 @@ func (r *Dirs) Get(ctx context.Context, machine string, paths []string) (map[str
 	return out, nil
 }
 
-// Children returns the directories right below path.
-func (r *Dirs) Children(ctx context.Context, machine, path string) ([]dto.Dir, error) {
-	out, err := r.list(ctx, "SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND parent = ?", machine, DirKey(path))
-	if err != nil {
-		return nil, fmt.Errorf("list directories in %s: %w", path, err)
-	}
-	return out, nil
-}
-
 // Mark records that a scan listed the directories ds (Machine, Path,
 // Parent, Complete, ScanID), keeping their digests until they are computed
 // again.
@@ -177,6 +168,43 @@ func (r *Dirs) Entries(ctx context.Context, id int64) ([]byte, error) {
 	return b, nil
 }
 
+// WithEntries returns the directories of machine that have entries stored.
+func (r *Dirs) WithEntries(ctx context.Context, machine string) (map[string]bool, error) {
+	var paths []string
+	if err := sqlx.SelectContext(ctx, r.x, &paths, r.x.Rebind("SELECT path FROM dirs WHERE machine = ? AND entries IS NOT NULL"), machine); err != nil {
+		return nil, fmt.Errorf("list directories: %w", err)
+	}
+	out := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		out[p] = true
+	}
+	return out, nil
+}
+
+// ChildrenOf returns machine's directories right below those at paths, by
+// their Parent.
+func (r *Dirs) ChildrenOf(ctx context.Context, machine string, paths []string) (map[string][]dto.Dir, error) {
+	out := map[string][]dto.Dir{}
+	for start := 0; start < len(paths); start += ChunkSize {
+		keys := make([]string, 0, min(ChunkSize, len(paths)-start))
+		for _, p := range paths[start:min(start+ChunkSize, len(paths))] {
+			keys = append(keys, DirKey(p))
+		}
+		q, args, err := sqlx.In("SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND parent IN (?)", machine, keys)
+		if err != nil {
+			return nil, err
+		}
+		ds, err := r.list(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list directories: %w", err)
+		}
+		for _, d := range ds {
+			out[d.Parent] = append(out[d.Parent], d)
+		}
+	}
+	return out, nil
+}
+
 // Files returns the present plain files right in the directory path, with
 // their names in Path.
 func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, error) {
@@ -238,20 +266,21 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 	return rows.Err()
 }
 
-// ChangedFiles returns the plain files of machine that the scans ids
-// wrote, by directory, each with its name in Path and Deleted when it is
-// gone (DEL).
-func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64) (map[string][]dto.DirFile, error) {
-	out := map[string][]dto.DirFile{}
+// ChangedFiles returns the directories of the plain files of machine that
+// the scans ids wrote, each with whether a file written there is present
+// (not DEL), and, for the directories in keep, those files, each with its
+// name in Path and Deleted when it is gone.
+func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64, keep map[string]bool) (map[string]bool, map[string][]dto.DirFile, error) {
+	dirs, out := map[string]bool{}, map[string][]dto.DirFile{}
 	for start := 0; start < len(ids); start += ChunkSize {
 		q, args, err := sqlx.In("SELECT "+fileDir+", name, size, sha256, exec, operation = 'DEL' FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0",
 			ids[start:min(start+ChunkSize, len(ids))], machine)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
 		if err != nil {
-			return nil, fmt.Errorf("list changed files: %w", err)
+			return nil, nil, fmt.Errorf("list changed files: %w", err)
 		}
 		for rows.Next() {
 			var key string
@@ -259,17 +288,21 @@ func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64) (m
 			var exec sql.NullBool
 			if err := rows.Scan(&key, &f.Path, &f.Size, &f.SHA256, &exec, &f.Deleted); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("list changed files: %w", err)
+				return nil, nil, fmt.Errorf("list changed files: %w", err)
 			}
 			f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
-			out[DirOf(key)] = append(out[DirOf(key)], f)
+			dir := DirOf(key)
+			dirs[dir] = dirs[dir] || !f.Deleted
+			if keep[dir] {
+				out[dir] = append(out[dir], f)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("list changed files: %w", err)
+			return nil, nil, fmt.Errorf("list changed files: %w", err)
 		}
 	}
-	return out, nil
+	return dirs, out, nil
 }
 
 // PendingScans returns the scans of machine whose changes the directory

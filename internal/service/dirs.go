@@ -379,15 +379,17 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	if err != nil {
 		return err
 	}
-	written, err := r.Dirs.ChangedFiles(ctx, machine, scans)
+	// The files written are kept only for the directories with stored
+	// entries, those that need them: a first scan holds none in memory.
+	stored, err := r.Dirs.WithEntries(ctx, machine)
 	if err != nil {
 		return err
 	}
-	for p, fs := range written {
-		present := false
-		for _, f := range fs {
-			present = present || !f.Deleted
-		}
+	dirs, written, err := r.Dirs.ChangedFiles(ctx, machine, scans, stored)
+	if err != nil {
+		return err
+	}
+	for p, present := range dirs {
 		changed[p] = changed[p] || present
 	}
 	if err := recomputeDirs(ctx, r, machine, changed, written); err != nil {
@@ -453,28 +455,40 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 		}
 		return strings.Compare(a.Path, b.Path)
 	})
+	paths = paths[:0]
+	for _, d := range todo {
+		paths = append(paths, d.Path)
+	}
+	kids, err := r.Dirs.ChildrenOf(ctx, machine, paths)
+	if err != nil {
+		return err
+	}
 	g := newDigester()
 	for _, d := range todo {
-		if err := computeDir(ctx, r, g, d, written[d.Path]); err != nil {
+		d, err := computeDir(ctx, r, g, d, kids[repo.DirKey(d.Path)], written[d.Path])
+		if err != nil {
 			return err
+		}
+		// Its parent, later in todo, sees it as computed.
+		siblings := kids[d.Parent]
+		for i := range siblings {
+			if siblings[i].ID == d.ID {
+				siblings[i] = d
+			}
 		}
 	}
 	return nil
 }
 
 // computeDir computes d's size, file count and digests from its own files
-// and its subdirectories' rows, and stores them. Its own files are those
+// and its subdirectories subs, stores them and returns d with them. Its own files are those
 // stored with its last digests, brought up to date with written (the files
 // in it the scans wrote); a directory that has none stored reads the rows
 // of all its files.
-func computeDir(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, written []dto.DirFile) error {
+func computeDir(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, subs []dto.Dir, written []dto.DirFile) (dto.Dir, error) {
 	own, err := ownFilesOf(ctx, r, g, d, written)
 	if err != nil {
-		return err
-	}
-	subs, err := r.Dirs.Children(ctx, d.Machine, d.Path)
-	if err != nil {
-		return err
+		return d, err
 	}
 	// Both digests need every entry held in full; the tree digest also
 	// every file's executable bit and every subdirectory's tree digest.
@@ -508,7 +522,7 @@ func computeDir(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, writt
 			d.Tree = g.treeDigest(entries)
 		}
 	}
-	return r.Dirs.SetDigests(ctx, d, own.encode())
+	return d, r.Dirs.SetDigests(ctx, d, own.encode())
 }
 
 // ownFilesOf returns d's own files: those stored with its digests brought
