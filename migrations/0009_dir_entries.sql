@@ -2,7 +2,9 @@
 -- its digests up to date from the rows the scan wrote alone, without
 -- reading the rows of the files that did not change
 -- (internal/service/dirs.go). NULL until the directory's digests are next
--- computed: that computation reads its files' rows once.
+-- computed, from its files' rows: the next scan of its machine does so for
+-- every directory with digests and no entries (all of them once after this
+-- upgrade; a file whose content verify --accept took since).
 ALTER TABLE dirs ADD COLUMN entries BLOB;
 
 -- A plain file's executable bit (its owner's, as git records it), part of

@@ -181,6 +181,17 @@ func (r *Dirs) WithEntries(ctx context.Context, machine string) (map[string]bool
 	return out, nil
 }
 
+// Unsettled returns the directories of machine that have digests but no
+// stored entries: their digests are to be computed again from the rows
+// (catalogued before entries were stored, or a row changed outside a scan).
+func (r *Dirs) Unsettled(ctx context.Context, machine string) ([]string, error) {
+	var paths []string
+	if err := sqlx.SelectContext(ctx, r.x, &paths, r.x.Rebind("SELECT path FROM dirs WHERE machine = ? AND entries IS NULL AND content IS NOT NULL"), machine); err != nil {
+		return nil, fmt.Errorf("list directories: %w", err)
+	}
+	return paths, nil
+}
+
 // ChildrenOf returns machine's directories right below those at paths, by
 // their Parent.
 func (r *Dirs) ChildrenOf(ctx context.Context, machine string, paths []string) (map[string][]dto.Dir, error) {

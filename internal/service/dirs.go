@@ -392,6 +392,13 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	for p, present := range dirs {
 		changed[p] = changed[p] || present
 	}
+	unsettled, err := r.Dirs.Unsettled(ctx, machine)
+	if err != nil {
+		return err
+	}
+	for _, p := range unsettled {
+		changed[p] = changed[p] || false
+	}
 	if err := recomputeDirs(ctx, r, machine, changed, written); err != nil {
 		return err
 	}

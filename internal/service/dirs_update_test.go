@@ -2,13 +2,21 @@ package service
 
 import (
 	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/uow"
 )
 
 // TestDirsUpdateReadsOnlyChangedRows proves that a rescan brings a
@@ -141,4 +149,35 @@ func TestDirsExecutableBitUnknown(t *testing.T) {
 	}
 	sameGroups(t, "tree", dirGroups(t, c, base, DirDupesOptions{MinSize: 1}), nil)
 	sameGroups(t, "content", dirGroups(t, c, base, DirDupesOptions{MinSize: 1, Content: true}), [][]string{{"a", "b"}})
+}
+
+// TestDirsAcceptedContent proves that a content taken as good by verify
+// --accept (bit rot: the file changed without its stat) enters its
+// directory's digests at the next scan, which finds the file unchanged and
+// writes no row of it.
+func TestDirsAcceptedContent(t *testing.T) {
+	base := t.TempDir()
+	tree(t, base, map[string]string{"a/f1": "A", "a/f2": "B", "c/f1": "Z", "c/f2": "B"})
+	outOfRacyWindow() // or the rescan reads them all again
+	c := openTestCatalog(t)
+	mustScan(t, c, []string{base}, ScanOptions{})
+	sameGroups(t, "before", dirGroups(t, c, base, tree0), nil)
+	z := []byte("Z")
+	hash := dto.FileHash{Size: 1, MD5: fmt.Sprintf("%x", md5.Sum(z)), SHA1: fmt.Sprintf("%x", sha1.Sum(z)), SHA256: fmt.Sprintf("%x", sha256.Sum256(z))}
+	err := c.UoW().Do(context.Background(), "test.accept", func(ctx context.Context, r *uow.Repos) error {
+		var id int64
+		fs, err := r.Files.GetByPaths(ctx, "m1", []string{filepath.Join(base, "a/f1")})
+		if err != nil || len(fs) != 1 {
+			return fmt.Errorf("a/f1: %v, %v", fs, err)
+		}
+		for _, f := range fs {
+			id = f.ID
+		}
+		return r.Verifications.Accept(ctx, id, hash, time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustScan(t, c, []string{base}, ScanOptions{})
+	sameGroups(t, "after --accept and a scan", dirGroups(t, c, base, tree0), [][]string{{"a", "c"}})
 }
