@@ -146,26 +146,57 @@ func (r *Dirs) Delete(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// SetDigests stores d's size, files and digests (nil digests: none), and
-// entries, its own files as the digests saw them (see Entries).
-func (r *Dirs) SetDigests(ctx context.Context, d dto.Dir, entries []byte) error {
+// DigestWriter stores directories' digests with one prepared statement.
+type DigestWriter struct{ st *sqlx.Stmt }
+
+// DigestWriter returns a DigestWriter; Close it after use.
+func (r *Dirs) DigestWriter(ctx context.Context) (*DigestWriter, error) {
 	r.t.Add(dto.TagDirs)
-	_, err := r.x.ExecContext(ctx, r.x.Rebind("UPDATE dirs SET size = ?, files = ?, tree = ?, content = ?, content_sum = ?, entries = ? WHERE id = ?"),
-		d.Size, d.Files, d.Tree, d.Content, d.ContentSum, entries, d.ID)
+	st, err := r.x.PreparexContext(ctx, r.x.Rebind("UPDATE dirs SET size = ?, files = ?, tree = ?, content = ?, content_sum = ?, entries = ? WHERE id = ?"))
 	if err != nil {
+		return nil, fmt.Errorf("record directory digests: %w", err)
+	}
+	return &DigestWriter{st: st}, nil
+}
+
+// Set stores d's size, files and digests (nil digests: none), and entries,
+// its own files as the digests saw them (see Entries).
+func (w *DigestWriter) Set(ctx context.Context, d dto.Dir, entries []byte) error {
+	if _, err := w.st.ExecContext(ctx, d.Size, d.Files, d.Tree, d.Content, d.ContentSum, entries, d.ID); err != nil {
 		return fmt.Errorf("record digests of %s: %w", d.Path, err)
 	}
 	return nil
 }
 
-// Entries returns what SetDigests last stored as the own files of the
-// directory with id; nil when it never did.
-func (r *Dirs) Entries(ctx context.Context, id int64) ([]byte, error) {
-	var b []byte
-	if err := r.x.QueryRowxContext(ctx, r.x.Rebind("SELECT entries FROM dirs WHERE id = ?"), id).Scan(&b); err != nil {
-		return nil, fmt.Errorf("read directory %d: %w", id, err)
+// Close releases the statement.
+func (w *DigestWriter) Close() error { return w.st.Close() }
+
+// Entries returns what DigestWriter.Set last stored as the own files of the
+// directories with ids (at most ChunkSize), by id; none for a directory
+// for which it never did.
+func (r *Dirs) Entries(ctx context.Context, ids []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ids))
+	q, args, err := sqlx.In("SELECT id, entries FROM dirs WHERE id IN (?) AND entries IS NOT NULL", ids)
+	if err != nil {
+		return nil, err
 	}
-	return b, nil
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read directories: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return nil, fmt.Errorf("read directories: %w", err)
+		}
+		out[id] = b
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read directories: %w", err)
+	}
+	return out, nil
 }
 
 // WithEntries returns the directories of machine that have entries stored.

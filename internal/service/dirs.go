@@ -470,17 +470,35 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 	if err != nil {
 		return err
 	}
+	w, err := r.Dirs.DigestWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
 	g := newDigester()
-	for _, d := range todo {
-		d, err := computeDir(ctx, r, g, d, kids[repo.DirKey(d.Path)], written[d.Path])
+	// The stored entries are read a chunk of directories at a time: a
+	// directory's can be large.
+	for start := 0; start < len(todo); start += repo.ChunkSize {
+		chunk := todo[start:min(start+repo.ChunkSize, len(todo))]
+		ids := make([]int64, len(chunk))
+		for i, d := range chunk {
+			ids[i] = d.ID
+		}
+		stored, err := r.Dirs.Entries(ctx, ids)
 		if err != nil {
 			return err
 		}
-		// Its parent, later in todo, sees it as computed.
-		siblings := kids[d.Parent]
-		for i := range siblings {
-			if siblings[i].ID == d.ID {
-				siblings[i] = d
+		for _, d := range chunk {
+			d, err := computeDir(ctx, r, g, w, d, stored[d.ID], kids[repo.DirKey(d.Path)], written[d.Path])
+			if err != nil {
+				return err
+			}
+			// Its parent, later in todo, sees it as computed.
+			siblings := kids[d.Parent]
+			for i := range siblings {
+				if siblings[i].ID == d.ID {
+					siblings[i] = d
+				}
 			}
 		}
 	}
@@ -492,8 +510,8 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 // stored with its last digests, brought up to date with written (the files
 // in it the scans wrote); a directory that has none stored reads the rows
 // of all its files.
-func computeDir(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, subs []dto.Dir, written []dto.DirFile) (dto.Dir, error) {
-	own, err := ownFilesOf(ctx, r, g, d, written)
+func computeDir(ctx context.Context, r *uow.Repos, g *digester, w *repo.DigestWriter, d dto.Dir, stored []byte, subs []dto.Dir, written []dto.DirFile) (dto.Dir, error) {
+	own, err := ownFilesOf(ctx, r, g, d, stored, written)
 	if err != nil {
 		return d, err
 	}
@@ -529,16 +547,12 @@ func computeDir(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, subs 
 			d.Tree = g.treeDigest(entries)
 		}
 	}
-	return d, r.Dirs.SetDigests(ctx, d, own.encode())
+	return d, w.Set(ctx, d, own.encode())
 }
 
 // ownFilesOf returns d's own files: those stored with its digests brought
 // up to date with written, or, when none are stored, read from the rows.
-func ownFilesOf(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, written []dto.DirFile) (ownFiles, error) {
-	stored, err := r.Dirs.Entries(ctx, d.ID)
-	if err != nil {
-		return ownFiles{}, err
-	}
+func ownFilesOf(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, stored []byte, written []dto.DirFile) (ownFiles, error) {
 	if stored != nil {
 		own, err := decodeOwnFiles(stored)
 		if err != nil {
