@@ -10,6 +10,11 @@
 // once under -tiny-dir and reused; -rows adds a generated catalog of that
 // many rows (internal/catalogtest) that the tiny tree is then scanned into,
 // for the rescan's memory against a large catalog. -tiny 0 skips the case.
+// Its catalog also times dupes --dirs on a million scanned files.
+//
+// The duplicate directories case (bench/dirs.go; -dirs=false skips it,
+// -dirs-only runs it alone) times dupes --dirs on a scanned catalog against
+// rmlint -D, and checks both tools' groups against the trees themselves.
 //
 // It installs rhash, hashdeep and jdupes with apt-get when they are missing
 // (as root), builds indexer, generates the corpora in a temporary directory,
@@ -105,6 +110,15 @@ func mainErr() error {
 	bin := filepath.Join(work, "indexer")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("build indexer: %v: %s", err, out)
+	}
+
+	if *flagDirsOnly {
+		rows, err := benchDirs(bin, work)
+		if err != nil {
+			return err
+		}
+		printTable(rows)
+		return nil
 	}
 
 	small, large := filepath.Join(work, "small"), filepath.Join(work, "large")
@@ -240,6 +254,14 @@ func mainErr() error {
 		rows = append(rows, r)
 	}
 
+	if *flagDirs {
+		dirRows, err := benchDirs(bin, work)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, dirRows...)
+	}
+
 	if *flagTiny > 0 {
 		tinyRows, err := benchTiny(bin, work, peers["rhash"])
 		if err != nil {
@@ -313,6 +335,12 @@ func benchTiny(bin, work string, rhash bool) ([]row, error) {
 	}
 	rows = append(rows, compare("rescan "+name+", nothing changed", again, "find -printf (stat only)", find, 2),
 		row{name: "peak RSS, rescan " + name, ours: again, target: "< 150 MB", ok: ptr(again.rss < 150e6), note: mb(again.rss)})
+	// The directory digests of a million files, kept by the scans: a query.
+	dirs, err := median(func() []string { return []string{bin, "--db", db, "dupes", "--dirs", "--json"} })
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{name: "dupes --dirs, catalog of " + name, ours: dirs, note: mb(dirs.rss)})
 	if *flagRows == 0 {
 		return rows, nil
 	}

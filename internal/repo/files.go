@@ -93,7 +93,7 @@ const upsertFiles = `
 		is_archived = excluded.is_archived, md5 = excluded.md5, sha1 = excluded.sha1,
 		sha256 = excluded.sha256, scan_id = excluded.scan_id,
 		mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
-		device = excluded.device, nlink = excluded.nlink`
+		device = excluded.device, nlink = excluded.nlink, exec = excluded.exec`
 
 // InsertMany inserts files that have no row yet, as UpsertMany does; one
 // that has fails the statement on the unique key. A plain insert needs no
@@ -116,8 +116,8 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash,
 	}
 	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
 			created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived,
-			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict))
+			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink, exec)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict))
 	if err != nil {
 		return nil, fmt.Errorf("write files: %w", err)
 	}
@@ -132,6 +132,10 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash,
 		if err != nil {
 			return nil, fmt.Errorf("write %s: %w", m.Path, err)
 		}
+		var exec any // NULL for an archive entry: not recorded
+		if !m.IsArchived {
+			exec = m.Exec
+		}
 		var createdSec any // NULL where the file system records no birth time
 		var createdNsec int64
 		if !m.Created.IsZero() {
@@ -139,7 +143,7 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash,
 		}
 		res, err := st.ExecContext(ctx, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
 			createdSec, createdNsec, m.Modified.Unix(), int64(m.Modified.Nanosecond()), nanos(m.Scanned), string(m.Operation),
-			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink))
+			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink), exec)
 		if err != nil {
 			return nil, fmt.Errorf("write files: %w", err)
 		}

@@ -26,7 +26,7 @@ func (f *Files) writeArrays(ctx context.Context, files []dto.FileWithHash,
 	machine, op := make([]string, n), make([]string, n)
 	path, archive, name := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	md5, sha1, sha256 := make([][]byte, n), make([][]byte, n), make([][]byte, n)
-	createdSec, scanID := make([]*int64, n), make([]*int64, n)
+	createdSec, scanID, exec := make([]*int64, n), make([]*int64, n), make([]*int64, n)
 	var ints [11][]int64 // size, created_nsec, modified_sec, modified_nsec, scanned, is_archived, mtime_ns, ctime_ns, inode, device, nlink
 	for i := range ints {
 		ints[i] = make([]int64, n)
@@ -51,6 +51,12 @@ func (f *Files) writeArrays(ctx context.Context, files []dto.FileWithHash,
 		var archived int64
 		if m.IsArchived {
 			archived = 1
+		} else { // NULL for an archive entry: not recorded
+			var x int64
+			if m.Exec {
+				x = 1
+			}
+			exec[i] = &x
 		}
 		ints[0][i], ints[2][i], ints[3][i], ints[4][i] = m.Size, m.Modified.Unix(), int64(m.Modified.Nanosecond()), nanos(m.Scanned)
 		ints[5][i], ints[6][i], ints[7][i] = archived, m.MtimeNS, m.CtimeNS
@@ -58,14 +64,14 @@ func (f *Files) writeArrays(ctx context.Context, files []dto.FileWithHash,
 	}
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
 			created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived,
-			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
+			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink, exec)
 		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bigint[]),
 			CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS text[]),
 			CAST(? AS bigint[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bigint[]), CAST(? AS bigint[]),
-			CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]))`+onConflict+
+			CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]))`+onConflict+
 		` RETURNING id, machine, path, archive_path`),
 		machine, path, archive, name, ints[0], createdSec, ints[1], ints[2], ints[3], ints[4], op, ints[5],
-		md5, sha1, sha256, scanID, ints[6], ints[7], ints[8], ints[9], ints[10])
+		md5, sha1, sha256, scanID, ints[6], ints[7], ints[8], ints[9], ints[10], exec)
 	if err != nil {
 		return nil, fmt.Errorf("write files: %w", err)
 	}

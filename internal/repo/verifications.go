@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -175,12 +176,23 @@ func (v *Verifications) Accept(ctx context.Context, id int64, hash dto.FileHash,
 	if err != nil {
 		return fmt.Errorf("accept file %d: %w", id, err)
 	}
-	var machine string
-	if err := v.x.QueryRowxContext(ctx, v.x.Rebind("UPDATE files SET md5 = ?, sha1 = ?, sha256 = ?, size = ?, operation = 'MOD' WHERE id = ? RETURNING machine"),
-		md5, sha1, sha256, hash.Size, id).Scan(&machine); err != nil {
+	var machine, dir string
+	var archived bool
+	if err := v.x.QueryRowxContext(ctx, v.x.Rebind("UPDATE files SET md5 = ?, sha1 = ?, sha256 = ?, size = ?, operation = 'MOD' WHERE id = ? RETURNING machine, "+db.DialectOf(v.x).FileDir()+", is_archived"),
+		md5, sha1, sha256, hash.Size, id).Scan(&machine, &dir, &archived); err != nil {
 		return fmt.Errorf("accept file %d: %w", id, err)
 	}
 	v.t.Add(dto.TagFiles, dto.MachineTag(machine))
+	if !archived {
+		// The file's directory keeps its digests, but without its stored
+		// entries: the next scan of the machine computes them again from the
+		// rows (see Dirs.Unsettled), as no scan writes this row if the file
+		// does not change.
+		v.t.Add(dto.TagDirs)
+		if _, err := v.x.ExecContext(ctx, v.x.Rebind("UPDATE dirs SET entries = NULL WHERE machine = ? AND path = ?"), machine, DirOf(dir)); err != nil {
+			return fmt.Errorf("accept file %d: %w", id, err)
+		}
+	}
 	return v.Record(ctx, []dto.Verification{{FileID: id, Verified: now, Outcome: dto.VerifyOK, Expected: hash, Actual: hash}})
 }
 

@@ -190,7 +190,14 @@ func recordDedupe(ctx context.Context, r *uow.Repos, machine string, changes []r
 	if len(dirs) == 0 {
 		return nil
 	}
-	return recomputeDirs(ctx, r, machine, dirs)
+	paths := make([]string, 0, len(dirs))
+	for p := range dirs {
+		paths = append(paths, p)
+	}
+	if err := r.Dirs.ClearEntries(ctx, machine, paths); err != nil {
+		return err
+	}
+	return recomputeDirs(ctx, r, machine, dirs, nil)
 }
 
 func (a *applier) event(e DedupeEvent) {
