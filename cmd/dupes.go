@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -167,6 +169,13 @@ func fdupesName(print0 bool) string {
 // dupesFormat settles the output format from --format, --json and -0, which
 // must agree.
 func dupesFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string, error) {
+	return outputFormat(cmd, asJSON, print0, format, "fdupes", []string{"text", "fdupes", "csv", "json"})
+}
+
+// outputFormat settles a listing's format from --format, --json and -0,
+// which must agree: -0 means exact, the format for programs that -0 ends
+// with NUL; formats are the ones the command knows.
+func outputFormat(cmd *cobra.Command, asJSON, print0 bool, format, exact string, formats []string) (string, error) {
 	set := cmd.Flags().Changed("format")
 	switch {
 	case asJSON && print0:
@@ -175,16 +184,15 @@ func dupesFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string
 		return "", usageError("--json and --format %s contradict each other; pass one", format)
 	case asJSON:
 		return "json", nil
-	case print0 && set && format != "fdupes":
-		return "", usageError("-0 prints the fdupes format, not --format %s; pass one", format)
+	case print0 && set && format != exact:
+		return "", usageError("-0 prints the %s format, not --format %s; pass one", exact, format)
 	case print0:
-		return "fdupes", nil
+		return exact, nil
 	}
-	switch format {
-	case "text", "fdupes", "csv", "json":
+	if slices.Contains(formats, format) {
 		return format, nil
 	}
-	return "", usageError("--format %q is not one of text, fdupes, csv, json", format)
+	return "", usageError("--format %q is not one of %s", format, strings.Join(formats, ", "))
 }
 
 // dupesWriter prints a stream of groups in one format.

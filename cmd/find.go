@@ -198,24 +198,7 @@ func (o *findFilters) options(cmd *cobra.Command, a *app, terms []string) (servi
 // findFormat settles the output format from --format, --json and -0, which
 // must agree.
 func findFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string, error) {
-	set := cmd.Flags().Changed("format")
-	switch {
-	case asJSON && print0:
-		return "", usageError("--json and -0 contradict each other; pass one")
-	case asJSON && set && format != "json":
-		return "", usageError("--json and --format %s contradict each other; pass one", format)
-	case asJSON:
-		return "json", nil
-	case print0 && set && format != "paths":
-		return "", usageError("-0 prints the paths format, not --format %s; pass one", format)
-	case print0:
-		return "paths", nil
-	}
-	switch format {
-	case "text", "paths", "csv", "json":
-		return format, nil
-	}
-	return "", usageError("--format %q is not one of text, paths, csv, json", format)
+	return outputFormat(cmd, asJSON, print0, format, "paths", []string{"text", "paths", "csv", "json"})
 }
 
 func writeFound(w *bufio.Writer, f dto.FileWithHash, multi bool) error {
