@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"syscall"
 	"testing"
@@ -45,21 +43,7 @@ func serveProcess(t *testing.T, c *catalog, args ...string) string {
 			t.Error("serve did not stop after SIGTERM")
 		}
 	})
-	sc := bufio.NewScanner(stderr)
-	var base string
-	for sc.Scan() {
-		if m := regexp.MustCompile(`at (http://\S+)/`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	if base == "" {
-		t.Fatal("serve did not say where it listens")
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	base := serveBase(t, stderr)
 	return base
 }
 

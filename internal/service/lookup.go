@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
@@ -170,7 +171,7 @@ func lookupHash(ctx context.Context, name string) (dto.FileHash, walk.Stat, erro
 		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: %w", name, cause(err))
 	}
 	if !st.IsRegular() {
-		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: it is %s, not a regular file", name, kind(st.Mode))
+		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: it is %s, not a regular file", name, db.FileKind(st.Mode))
 	}
 	_, h, err := hashFile(ctx, name, true, &ScanProgress{})
 	if err != nil {
@@ -179,16 +180,3 @@ func lookupHash(ctx context.Context, name string) (dto.FileHash, walk.Stat, erro
 	return h, st, nil
 }
 
-func kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return m.Type().String()
-}
