@@ -179,4 +179,3 @@ func lookupHash(ctx context.Context, name string) (dto.FileHash, walk.Stat, erro
 	}
 	return h, st, nil
 }
-
