@@ -25,6 +25,9 @@ type Repos struct {
 	// Changes is the change log; Verifications the last verification of each file.
 	Changes       *repo.Changes
 	Verifications *repo.Verifications
+	// Volumes are the volumes recorded relative to themselves, and the file
+	// system of each scan's roots.
+	Volumes *repo.Volumes
 	// Tx is the transaction itself, for the rare statement no repository has.
 	// A write through it names what it changed with Touch.
 	Tx *sqlx.Tx
@@ -36,7 +39,8 @@ func newRepos(tx *sqlx.Tx) *Repos {
 	t := &repo.Touched{}
 	return &Repos{Files: repo.NewFiles(tx).Touching(t), Scans: repo.NewScans(tx).Touching(t),
 		Indexes: repo.NewIndexes(tx).Touching(t), Dirs: repo.NewDirs(tx).Touching(t),
-		Changes: repo.NewChanges(tx).Touching(t), Verifications: repo.NewVerifications(tx).Touching(t), Tx: tx, touched: t}
+		Changes: repo.NewChanges(tx).Touching(t), Verifications: repo.NewVerifications(tx).Touching(t),
+		Volumes: repo.NewVolumes(tx).Touching(t), Tx: tx, touched: t}
 }
 
 // Touch records tags (see dto.TagFiles and its kin) as changed by this
