@@ -90,6 +90,18 @@ type ScanCounts struct {
 	BytesHashed int64 `json:"bytes_hashed"`
 }
 
+// Add adds o's counts to c.
+func (c *ScanCounts) Add(o ScanCounts) {
+	c.FilesSeen += o.FilesSeen
+	c.Added += o.Added
+	c.Modified += o.Modified
+	c.Deleted += o.Deleted
+	c.Unchanged += o.Unchanged
+	c.Skipped += o.Skipped
+	c.Failed += o.Failed
+	c.BytesHashed += o.BytesHashed
+}
+
 // Scan is one scan run.
 type Scan struct {
 	ID       int64      `json:"id"`

@@ -307,24 +307,25 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	// inside one (encrypted) does not count, a failure in one counts for
 	// the archive, which is.
 	bad := map[string]bool{}
+	// Paths as the catalog holds them (relative to a volume's top).
 	for _, f := range s.rep.Failures {
-		bad[filepath.Dir(f.Path)] = true
+		bad[filepath.Dir(s.cat(f.Path))] = true
 		if outer, _, ok := strings.Cut(f.Path, "::"); ok {
-			bad[filepath.Dir(outer)] = true
+			bad[filepath.Dir(s.cat(outer))] = true
 		}
 	}
 	for _, k := range s.rep.Skips {
 		if !strings.Contains(k.Path, "::") {
-			bad[filepath.Dir(k.Path)] = true
+			bad[filepath.Dir(s.cat(k.Path))] = true
 		}
 	}
 	listed := map[string]bool{}
 	for _, p := range s.dirs.listed {
-		listed[p] = true
+		listed[s.cat(p)] = true
 	}
 	old := map[string]dto.Dir{}
 	for _, root := range outermost(s.rep.Roots) {
-		ds, err := r.Dirs.Under(ctx, machine, root)
+		ds, err := r.Dirs.Under(ctx, machine, s.cat(root))
 		if err != nil {
 			return err
 		}

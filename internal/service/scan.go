@@ -33,6 +33,7 @@ import (
 	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
+	"github.com/indexer/indexer/internal/volume"
 	"github.com/indexer/indexer/internal/walk"
 )
 
@@ -52,6 +53,9 @@ type ScanOptions struct {
 	// Progress, when not nil, is updated as the scan goes; read it from
 	// another goroutine.
 	Progress *ScanProgress
+	// Volume says which roots are recorded relative to their volume
+	// (scan_volume.go); the zero value is VolumeAuto.
+	Volume VolumeMode
 	// OnStart, when set, is called with the scan's id once its row is
 	// recorded, before any file is read.
 	OnStart func(id int64)
@@ -105,6 +109,12 @@ type ScanReport struct {
 	ArchiveEntries int64
 	// ExcludedGone is how many rows of excluded files were marked DEL.
 	ExcludedGone int64
+
+	// Volumes are the volumes whose files were recorded relative to
+	// them, each by a scan of its own: Parts are those scans' ids beside
+	// ID (the first).
+	Volumes []ScanVolume
+	Parts   []int64
 }
 
 // ErrNoRoots is returned when no root could be examined at all.
@@ -145,6 +155,57 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 	if reachable == 0 {
 		return ScanReport{}, fmt.Errorf("%w: %w", ErrNoRoots, describeRoot(firstErr))
 	}
+	parts, err := c.splitByVolume(roots, opts)
+	if err != nil {
+		return ScanReport{}, err
+	}
+	// Each part is a scan of its own (a row of scans, under its machine);
+	// the report adds them up.
+	var total ScanReport
+	for i, p := range parts {
+		o := opts
+		o.Machine = p.machine
+		rep, err := c.scanPart(ctx, p, o)
+		if i == 0 {
+			total = rep
+		} else {
+			total.add(rep)
+		}
+		if p.vol != nil {
+			total.Volumes = append(total.Volumes, ScanVolume{Machine: p.machine, UUID: p.vol.UUID, Label: p.vol.Label,
+				FSType: p.vol.FSType, MountPoint: p.vol.MountPoint, Roots: p.roots})
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// add adds the report of another part of the scan to r: its counts, roots,
+// failures and skips; the worse status stands.
+func (r *ScanReport) add(o ScanReport) {
+	r.Roots = append(r.Roots, o.Roots...)
+	r.Counts.Add(o.Counts)
+	r.Failures = append(r.Failures, o.Failures...)
+	r.Skips = append(r.Skips, o.Skips...)
+	r.ArchiveEntries += o.ArchiveEntries
+	r.ExcludedGone += o.ExcludedGone
+	r.Duration = time.Since(r.Started)
+	if statusRank(o.Status) > statusRank(r.Status) {
+		r.Status = o.Status
+	}
+	r.Parts = append(r.Parts, o.ID)
+}
+
+// statusRank orders the statuses of a scan's parts, worst last.
+func statusRank(s dto.ScanStatus) int {
+	return slices.Index([]dto.ScanStatus{dto.ScanComplete, dto.ScanPartial, dto.ScanInterrupted, dto.ScanFailed}, s)
+}
+
+// scanPart scans the roots of one part, under its machine.
+func (c *Catalog) scanPart(ctx context.Context, p scanPart, opts ScanOptions) (ScanReport, error) {
+	roots := p.roots
 	s := &scanRun{
 		c:         c,
 		opts:      opts,
@@ -159,6 +220,8 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 		roots:     map[string]bool{},
 		own:       catalogFiles(c.db.Path()),
 		rep:       ScanReport{Roots: roots, Started: time.Now()},
+		vol:       p.vol,
+		infos:     p.infos,
 	}
 	for _, r := range roots {
 		s.roots[r] = true
@@ -170,6 +233,10 @@ type scanRun struct {
 	c    *Catalog
 	opts ScanOptions
 	uow  *uow.UoW
+	// vol is the volume whose files this scan records relative to it (nil:
+	// by absolute path); infos the file systems of the roots.
+	vol   *volume.Volume
+	infos []dto.ScanRoot
 
 	// Owned by the walker goroutine until it ends. known and entries hold
 	// the rows of one group (a directory listed, or a root that is a file).
@@ -236,8 +303,11 @@ func (s *scanRun) run(ctx context.Context) (ScanReport, error) {
 		if s.rep.ID != 0 { // a retry: the row of the last attempt was rolled back
 			runningHere.Delete(s.here())
 		}
-		if s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.rep.Roots, Started: s.rep.Started,
+		if s.rep.ID, err = r.Scans.Create(ctx, dto.Scan{Machine: s.opts.Machine, Roots: s.catalogRoots(), Started: s.rep.Started,
 			Host: host, PID: os.Getpid()}); err != nil {
+			return err
+		}
+		if err := s.recordVolume(ctx, r, host); err != nil {
 			return err
 		}
 		// Known as this process's before any other scan can see the row.

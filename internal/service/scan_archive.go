@@ -223,7 +223,7 @@ func entryPath(archivePath, inner string) string {
 // entryMeta is the catalog row of an archive entry.
 func (s *scanRun) entryMeta(b result, op dto.Operation) dto.FileMeta {
 	return dto.FileMeta{
-		Machine: s.opts.Machine, Path: b.path, ArchivePath: b.inner, Name: entryName(b.inner),
+		Machine: s.opts.Machine, Path: s.cat(b.path), ArchivePath: b.inner, Name: entryName(b.inner),
 		Size: b.hash.Size, Modified: b.modified, Scanned: s.rep.Started, Operation: op,
 		IsArchived: true, ScanID: s.rep.ID,
 		// No inode, device or times of their own: the archive's validators

@@ -87,7 +87,7 @@ func (s *scanRun) markExcluded(ctx context.Context) error {
 		sort.Strings(paths)
 		err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 			for _, p := range paths {
-				if err := r.Files.EachPresentUnder(ctx, s.opts.Machine, p, func(row repo.PresentRow) error {
+				if err := s.eachPresentUnder(ctx, r, p, func(row repo.PresentRow) error {
 					if s.underExcluded(row.Path) && !s.underProtected(row.Path, row.Device, row.Inode) {
 						ids = append(ids, row.ID)
 					}

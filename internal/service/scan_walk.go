@@ -37,7 +37,7 @@ func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- resu
 			s.listed[dir] = true
 			s.dirs.add(dir)
 			return s.openGroup(ctx, dir, func(r *uow.Repos, fn func(dto.FileMeta, []byte) error) error {
-				return r.Files.EachValidatorsIn(ctx, s.opts.Machine, dir, fn)
+				return r.Files.EachValidatorsIn(ctx, s.opts.Machine, s.cat(dir), fn)
 			})
 		}}
 	err := walk.Walk(ctx, s.rep.Roots, wopts, func(ev walk.Event) error {
@@ -46,7 +46,7 @@ func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- resu
 			s.closeGroup()
 			s.rootFiles[ev.Path] = true
 			if err := s.openGroup(ctx, ev.Path, func(r *uow.Repos, fn func(dto.FileMeta, []byte) error) error {
-				return r.Files.EachValidatorsAt(ctx, s.opts.Machine, ev.Path, fn)
+				return r.Files.EachValidatorsAt(ctx, s.opts.Machine, s.cat(ev.Path), fn)
 			}); err != nil {
 				return err
 			}
@@ -67,6 +67,7 @@ func (s *scanRun) openGroup(ctx context.Context, group string, read func(*uow.Re
 	s.group = group
 	err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		return read(r, func(m dto.FileMeta, sum []byte) error {
+			m.Path = s.abs(m.Path)
 			if m.Path != group && s.roots[m.Path] {
 				return nil // a root of its own: its own group reads it
 			}
@@ -214,7 +215,7 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 	delete(s.known, ev.Path)
 	entries := s.entries[ev.Path]
 	delete(s.entries, ev.Path)
-	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashed && k.v.Same(ev.Stat.Validators) {
+	if k != nil && !s.opts.Rehash && k.op != dto.OpDel && k.hashed && k.v.Same(s.validators(ev.Stat.Validators)) {
 		s.opts.Progress.unread.Add(ev.Stat.Size)
 		s.touchEntries(entries)
 		s.touch()
@@ -249,7 +250,7 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 	err := s.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		var total int64
 		for _, root := range outermost(s.rep.Roots) {
-			n, err := r.Files.CountUnder(ctx, s.opts.Machine, root)
+			n, err := r.Files.CountUnder(ctx, s.opts.Machine, s.cat(root))
 			if err != nil {
 				return err
 			}
@@ -259,7 +260,7 @@ func (s *scanRun) markDeleted(ctx context.Context) error {
 			return nil // every row under the roots was in a group
 		}
 		for _, root := range outermost(s.rep.Roots) {
-			if err := r.Files.EachPresentUnder(ctx, s.opts.Machine, root, func(row repo.PresentRow) error {
+			if err := s.eachPresentUnder(ctx, r, root, func(row repo.PresentRow) error {
 				id, path := row.ID, row.Path
 				if s.rootFiles[path] || (s.listed[parentDir(path)] && !s.roots[path]) {
 					return nil // compared in its group

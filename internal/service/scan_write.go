@@ -158,9 +158,9 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 			f.FileMeta = s.entryMeta(b, op)
 		} else {
 			f.FileMeta = dto.FileMeta{
-				Machine: s.opts.Machine, Path: b.path, Name: filepath.Base(b.path), Size: b.hash.Size,
+				Machine: s.opts.Machine, Path: s.cat(b.path), Name: filepath.Base(b.path), Size: b.hash.Size,
 				Created: b.st.Created, Modified: b.st.Modified, Scanned: s.rep.Started, Operation: op,
-				ScanID: s.rep.ID, Exec: b.st.Exec, Validators: b.st.Validators,
+				ScanID: s.rep.ID, Exec: b.st.Exec, Validators: s.validators(b.st.Validators),
 			}
 		}
 		if b.known == nil && !upsert {
