@@ -57,6 +57,7 @@ func TestMain(m *testing.M) {
 		"TestScanIndexesTheEntriesOfEveryFormat", "TestScanArchiveIncremental", "TestScanArchivesOffKeepsOrDropsEntries",
 		"TestScanNestedArchiveDepth", "TestScanStopsAZipBombAndGoesOn", "TestScanTruncatedArchive",
 		"TestScanEncryptedIsASkip", "TestScanEntryNamesAreOnlyText", "TestScanDuplicateEntryNames",
+		"TestVolumeMovesBetweenMounts",
 	)
 	if big.c != nil {
 		big.c.Close()

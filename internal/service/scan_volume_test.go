@@ -1,0 +1,206 @@
+package service
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/uow"
+)
+
+// volumeImage makes a small file system of type fsType (ext4 or vfat)
+// labelled label in an image file and returns the image. Without root or
+// the mkfs tool it skips the test, or fails it under CI=true, where .ci/run
+// installs e2fsprogs and dosfstools and runs as root; a kernel without the
+// file system's driver skips it.
+func volumeImage(t *testing.T, fsType, label string) string {
+	t.Helper()
+	unavailable := func(why string) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no %s volume: %s (CI must run as root with e2fsprogs and dosfstools)", fsType, why)
+		}
+		t.Skipf("no %s volume: %s", fsType, why)
+	}
+	if os.Geteuid() != 0 {
+		unavailable("not root")
+	}
+	// A driver missing from the running kernel is no package CI can
+	// install: the test says so and skips, under CI=true too.
+	if known, err := os.ReadFile("/proc/filesystems"); err == nil && !slices.Contains(strings.Fields(string(known)), fsType) {
+		t.Skipf("the running kernel has no %s driver (/proc/filesystems)", fsType)
+	}
+	img := filepath.Join(t.TempDir(), fsType+".img")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(16 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var mkfs []string
+	switch fsType {
+	case "ext4":
+		mkfs = []string{"mkfs.ext4", "-q", "-L", label, img}
+	case "vfat":
+		mkfs = []string{"mkfs.vfat", "-n", label, img}
+	}
+	if _, err := exec.LookPath(mkfs[0]); err != nil {
+		unavailable(mkfs[0] + " is not installed")
+	}
+	if out, err := exec.Command(mkfs[0], mkfs[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", mkfs[0], err, out)
+	}
+	return img
+}
+
+// mountImage loop-mounts img on a new directory named name and returns it;
+// the returned function unmounts it (also done at the test's end).
+func mountImage(t *testing.T, img, name string) (string, func()) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, dir).CombinedOutput(); err != nil {
+		msg := "mount -o loop: " + strings.TrimSpace(string(out))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	mounted := true
+	unmount := func() {
+		if !mounted {
+			return
+		}
+		mounted = false
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	}
+	t.Cleanup(unmount)
+	return dir, unmount
+}
+
+// machineRows returns every row of machine, by path, as the catalog holds it.
+func machineRows(t *testing.T, c *Catalog, machine string) []dto.FileWithHash {
+	t.Helper()
+	var out []dto.FileWithHash
+	if _, err := c.Find(context.Background(), FindOptions{Machine: machine, MaxSize: -1, Deleted: true, IncludeArchived: true},
+		func(f dto.FileWithHash) error { out = append(out, f); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestVolumeMovesBetweenMounts scans a drive (a loop-mounted image) at one
+// place, unmounts it, and scans it again mounted at another: its files are
+// rows of the volume, with paths relative to it, shown offline while it is
+// not mounted, and the rescan at the new place changes nothing (no DEL, no
+// ADD, the same rows). FAT makes up its inode numbers at each mount: its
+// rows hold none.
+func TestVolumeMovesBetweenMounts(t *testing.T) {
+	for _, fsType := range []string{"ext4", "vfat"} {
+		t.Run(fsType, func(t *testing.T) {
+			ctx := context.Background()
+			img := volumeImage(t, fsType, "TRAVEL")
+			first, unmount := mountImage(t, img, "first")
+			writeFile(t, filepath.Join(first, "a.txt"), []byte("alpha"))
+			writeFile(t, filepath.Join(first, "photos", "b.jpg"), []byte("bravo"))
+			writeFile(t, filepath.Join(first, "photos", "copy.jpg"), []byte("bravo"))
+			arcSettle() // out of the racy window: the first scan records complete validators
+			c := openTestCatalog(t)
+			opts := ScanOptions{Machine: "host", Workers: 2, Volume: VolumeForce}
+			rep, err := c.Scan(ctx, []string{first}, opts)
+			if err != nil || rep.Status != dto.ScanComplete {
+				t.Fatalf("first scan: %v, %+v", err, rep)
+			}
+			if len(rep.Volumes) != 1 || rep.Volumes[0].Label != "TRAVEL" || rep.Volumes[0].FSType != fsType {
+				t.Fatalf("report's volumes: %+v", rep.Volumes)
+			}
+			machine := rep.Volumes[0].Machine
+			if !strings.HasPrefix(machine, "vol:") || rep.Volumes[0].UUID == "" {
+				t.Fatalf("machine %q, UUID %q", machine, rep.Volumes[0].UUID)
+			}
+			before := machineRows(t, c, machine)
+			var paths []string
+			for _, f := range before {
+				paths = append(paths, f.Path)
+				if f.Device != 0 || (fsType == "vfat" && f.Inode != 0) || (fsType == "ext4" && f.Inode == 0) {
+					t.Errorf("%s: device %d, inode %d", f.Path, f.Device, f.Inode)
+				}
+			}
+			if want := []string{"/a.txt", "/photos/b.jpg", "/photos/copy.jpg"}; !slices.Equal(paths, want) {
+				t.Fatalf("rows of %s: %q, want %q", machine, paths, want)
+			}
+			if rows := machineRows(t, c, "host"); len(rows) != 0 {
+				t.Errorf("the host holds %d rows of the volume", len(rows))
+			}
+
+			unmount()
+			p, err := c.Places(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref := p.Ref(machine, "/a.txt"); ref == nil || ref.Mounted || ref.Label != "TRAVEL" {
+				t.Errorf("unmounted, /a.txt is %+v, want offline TRAVEL", ref)
+			}
+			if _, _, ok := p.Abs(machine, "/a.txt"); ok {
+				t.Errorf("an offline volume's row has a current path")
+			}
+			vols, err := c.Volumes(ctx)
+			if err != nil || len(vols) != 1 || vols[0].Mounted || vols[0].Files != 3 || vols[0].Bytes != 15 {
+				t.Errorf("volumes while unmounted: %+v, %v", vols, err)
+			}
+
+			second, _ := mountImage(t, img, "second")
+			rep, err = c.Scan(ctx, []string{second}, opts)
+			if err != nil || rep.Status != dto.ScanComplete {
+				t.Fatalf("rescan: %v, %+v", err, rep)
+			}
+			if c := rep.Counts; c.Added != 0 || c.Deleted != 0 || c.Modified != 0 || c.Unchanged != 3 {
+				t.Errorf("rescan at %s: %+v, want 3 unchanged and nothing else", second, c)
+			}
+			if after := machineRows(t, c, machine); !slices.EqualFunc(before, after, sameRow) {
+				t.Errorf("rows changed:\nbefore %+v\nafter  %+v", before, after)
+			}
+			// A root below the mount point is the same rows too.
+			rep, err = c.Scan(ctx, []string{filepath.Join(second, "photos")}, opts)
+			if err != nil || rep.Counts.Unchanged != 2 || rep.Counts.Added+rep.Counts.Deleted+rep.Counts.Modified != 0 {
+				t.Errorf("rescan of photos: %v, %+v", err, rep.Counts)
+			}
+			p, err = c.Places(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := p.Ref(machine, "/photos/b.jpg")
+			if ref == nil || !ref.Mounted || ref.AbsPath != filepath.Join(second, "photos", "b.jpg") {
+				t.Errorf("mounted, /photos/b.jpg is %+v", ref)
+			}
+			vols, err = c.Volumes(ctx)
+			if err != nil || len(vols) != 1 || !vols[0].Mounted || !slices.Equal(vols[0].MountPoints, []string{second}) {
+				t.Errorf("volumes while mounted: %+v, %v", vols, err)
+			}
+			var roots []dto.ScanRoot
+			if err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+				roots, err = r.Volumes.Roots(ctx, rep.ID)
+				return err
+			}); err != nil || len(roots) != 1 || roots[0].Volume != machine || roots[0].FSType != fsType || roots[0].MountPoint != second {
+				t.Errorf("the scan's roots: %+v, %v", roots, err)
+			}
+		})
+	}
+}
+
+// sameRow compares rows as a rescan that changed nothing leaves them.
+func sameRow(a, b dto.FileWithHash) bool {
+	return a.ID == b.ID && a.Path == b.Path && a.ScanID == b.ScanID && a.Operation == b.Operation &&
+		a.Validators == b.Validators && a.Hash == b.Hash && a.Modified.Equal(b.Modified)
+}

@@ -1,0 +1,165 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/uow"
+	"github.com/indexer/indexer/internal/volume"
+)
+
+// Places tells where the files of volumes are now: each known volume and
+// its mounts at the time Places was made (none: offline).
+type Places struct {
+	vols map[string]placedVolume
+}
+
+type placedVolume struct {
+	dto.Volume
+	mounts []volume.Volume // the mount showing its top directory first
+}
+
+// Places reads the known volumes and finds which are mounted now. When
+// the mount table cannot be read, every volume is offline (and a warning
+// says why).
+func (c *Catalog) Places(ctx context.Context) (*Places, error) {
+	var vols []dto.Volume
+	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		vols, err = r.Volumes.All(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.place(vols), nil
+}
+
+func (c *Catalog) place(vols []dto.Volume) *Places {
+	p := &Places{vols: map[string]placedVolume{}}
+	if len(vols) == 0 {
+		return p
+	}
+	table, err := volume.Load()
+	if err != nil {
+		c.log.Warn("cannot read the mount table; every volume shows as offline", "err", err)
+	}
+	for _, v := range vols {
+		pv := placedVolume{Volume: v}
+		if table != nil {
+			pv.mounts = table.Mounted(v.UUID, v.Label)
+		}
+		p.vols[v.Machine] = pv
+	}
+	return p
+}
+
+// Ref returns the volume of a catalog row of machine at path: nil when
+// machine is no volume's; else its label and UUID, and where the file is
+// now if its volume is mounted.
+func (p *Places) Ref(machine, path string) *dto.VolumeRef {
+	if p == nil || !dto.IsVolumeMachine(machine) {
+		return nil
+	}
+	v, ok := p.vols[machine]
+	if !ok {
+		return &dto.VolumeRef{UUID: uuidOf(machine)}
+	}
+	ref := &dto.VolumeRef{UUID: v.UUID, Label: v.Label}
+	for _, m := range v.mounts {
+		if abs, ok := m.Abs(path); ok {
+			ref.Mounted, ref.MountPoint, ref.AbsPath = true, m.MountPoint, abs
+			break
+		}
+	}
+	return ref
+}
+
+// Abs returns the current absolute path of a row of machine at path, and
+// its device number now: the path itself (device 0: as catalogued) for a
+// machine that is no volume's; false for a volume that is not mounted (or
+// whose mounts do not show path).
+func (p *Places) Abs(machine, path string) (string, uint64, bool) {
+	if !dto.IsVolumeMachine(machine) {
+		return path, 0, true
+	}
+	for _, m := range p.vols[machine].mounts {
+		if abs, ok := m.Abs(path); ok {
+			return abs, m.Device(), true
+		}
+	}
+	return "", 0, false
+}
+
+// uuidOf is the UUID in a volume's machine name, "" for one known by label.
+func uuidOf(machine string) string {
+	rest := machine[len(dto.VolumeMachinePrefix):]
+	if len(rest) > 6 && rest[:6] == "label:" {
+		return ""
+	}
+	return rest
+}
+
+// Volumes lists the known volumes: what the catalog holds of each, its
+// last scan, and where it is mounted now.
+func (c *Catalog) Volumes(ctx context.Context) ([]dto.VolumeListing, error) {
+	var vols []dto.Volume
+	var totals map[string]struct{ files, bytes int64 }
+	scanned := map[int64]string{}
+	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		if vols, err = r.Volumes.All(ctx); err != nil {
+			return err
+		}
+		t, err := r.Volumes.Totals(ctx)
+		if err != nil {
+			return err
+		}
+		totals = map[string]struct{ files, bytes int64 }{}
+		for m, v := range t {
+			totals[m] = struct{ files, bytes int64 }{v.Files, v.Bytes}
+		}
+		for _, v := range vols {
+			if v.LastScan == 0 {
+				continue
+			}
+			s, err := r.Scans.Get(ctx, v.LastScan)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				continue // forgotten since
+			case err != nil:
+				return err
+			}
+			scanned[v.LastScan] = dto.JSONTime(s.Started)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := c.place(vols)
+	out := make([]dto.VolumeListing, 0, len(vols))
+	for _, v := range vols {
+		l := dto.VolumeListing{Machine: v.Machine, Label: v.Label, UUID: v.UUID, FSType: v.FSType,
+			Files: totals[v.Machine].files, Bytes: totals[v.Machine].bytes, LastScan: v.LastScan,
+			LastScanned: scanned[v.LastScan], LastHost: v.Host, LastMount: v.MountPoint, MountPoints: []string{}}
+		for _, m := range p.vols[v.Machine].mounts {
+			l.MountPoints = append(l.MountPoints, m.MountPoint)
+		}
+		l.Mounted = len(l.MountPoints) > 0
+		out = append(out, l)
+	}
+	slices.SortStableFunc(out, func(a, b dto.VolumeListing) int {
+		if a.Label != b.Label {
+			if a.Label < b.Label {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
