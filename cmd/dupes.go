@@ -126,11 +126,20 @@ catalog.`,
 			if opts.Under, err = a.underPaths(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
 				return err
 			}
+			places, err := cat.Places(cmd.Context())
+			if err != nil {
+				return err
+			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			if err := out.begin(w, multi); err != nil {
 				return err
 			}
-			totals, err := cat.Dupes(cmd.Context(), opts, out.group)
+			totals, err := cat.Dupes(cmd.Context(), opts, func(g dto.DupeGroup) error {
+				for i, f := range g.Files {
+					g.Files[i].Volume = places.Ref(f.Machine, f.Path)
+				}
+				return out.group(g)
+			})
 			var bad *service.BadQueryError
 			if errors.As(err, &bad) {
 				return usageError("--name: %w", err)
@@ -218,7 +227,7 @@ func (d *dupesText) group(g dto.DupeGroup) error {
 	sets, n := linkSets(g.Files)
 	for i, f := range g.Files {
 		d.w.WriteString("  ")
-		d.w.WriteString(location(f.Machine, f.Path, f.ArchivePath, d.multi))
+		d.w.WriteString(volumePlace(f, d.multi))
 		switch {
 		case sets[i] > 0 && n > 1:
 			fmt.Fprintf(d.w, "  [linked %d]", sets[i])
@@ -295,7 +304,15 @@ func (d *dupesFdupes) group(g dto.DupeGroup) error {
 			}
 			printed[sets[i]] = true
 		}
-		d.w.WriteString(exactLocation(f.Path, f.ArchivePath))
+		p := f.Path
+		if v := f.Volume; v != nil {
+			if !v.Mounted {
+				// A volume's path is no path of this machine until it is mounted.
+				return fmt.Errorf("%s is not mounted, so its files have no path here; mount it, or use --format text", volumeName(v, f.Machine))
+			}
+			p = v.AbsPath
+		}
+		d.w.WriteString(exactLocation(p, f.ArchivePath))
 		d.w.WriteByte(d.sep)
 	}
 	return d.w.WriteByte(d.sep)

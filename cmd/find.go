@@ -84,13 +84,21 @@ not valid UTF-8 (see docs/json.md).`,
 				}
 				opts.Under = under[0]
 			}
+			places, err := cat.Places(cmd.Context())
+			if err != nil {
+				return err
+			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			var out func(dto.FileWithHash) error
 			var done func() error
 			switch format {
 			case "json":
 				arr := &jsonArray{w: w}
-				out = func(f dto.FileWithHash) error { return arr.add(dto.NewFound(f)) }
+				out = func(f dto.FileWithHash) error {
+					found := dto.NewFound(f)
+					found.Volume = places.Ref(f.Machine, f.Path)
+					return arr.add(found)
+				}
 				done = arr.close
 			case "csv":
 				c := csv.NewWriter(w)
@@ -111,12 +119,17 @@ not valid UTF-8 (see docs/json.md).`,
 					sep = 0
 				}
 				out = func(f dto.FileWithHash) error {
-					w.WriteString(exactLocation(f.Path, f.ArchivePath))
+					p, _, ok := places.Abs(f.Machine, f.Path)
+					if !ok {
+						// A volume's path is no path of this machine until it is mounted.
+						return fmt.Errorf("%s is not mounted, so its files have no path here; mount it, or use --format text", volumeName(places.Ref(f.Machine, f.Path), f.Machine))
+					}
+					w.WriteString(exactLocation(p, f.ArchivePath))
 					return w.WriteByte(sep)
 				}
 				done = w.Flush
 			default:
-				out = func(f dto.FileWithHash) error { return writeFound(w, f, multi) }
+				out = func(f dto.FileWithHash) error { return writeFound(w, f, multi, places) }
 				done = w.Flush
 			}
 			_, err = cat.Find(cmd.Context(), opts, out)
@@ -201,9 +214,9 @@ func findFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string,
 	return outputFormat(cmd, asJSON, print0, format, "paths", []string{"text", "paths", "csv", "json"})
 }
 
-func writeFound(w *bufio.Writer, f dto.FileWithHash, multi bool) error {
+func writeFound(w *bufio.Writer, f dto.FileWithHash, multi bool, places *service.Places) error {
 	fmt.Fprintf(w, "%10s  %s  %s", bytesize.Format(f.Size), f.Modified.UTC().Format("2006-01-02 15:04"),
-		location(f.Machine, f.Path, f.ArchivePath, multi))
+		place(places, f.Machine, f.Path, f.ArchivePath, multi))
 	if f.Operation == dto.OpDel {
 		w.WriteString("  (deleted)")
 	}

@@ -63,6 +63,10 @@ path, check}], self:[...], stale:[...]}]; a FILE that could not be read has
 				return withCode(ExitUsage, err)
 			}
 			defer cat.Close()
+			places, err := cat.Places(cmd.Context())
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
 			w := bufio.NewWriter(a.stdout)
 			arr := &jsonArray{w: w}
 			missing, unreadable := 0, 0
@@ -79,7 +83,7 @@ path, check}], self:[...], stale:[...]}]; a FILE that could not be read has
 				if a.json {
 					return arr.add(r)
 				}
-				return writeLookup(w, r, multi)
+				return writeLookup(w, r, multi, places)
 			})
 			if err != nil {
 				w.Flush()
@@ -141,7 +145,7 @@ func lookupNames(args []string, stdin io.Reader, null bool) ([]string, error) {
 	return out, nil
 }
 
-func writeLookup(w *bufio.Writer, r dto.LookupResult, multi bool) error {
+func writeLookup(w *bufio.Writer, r dto.LookupResult, multi bool, places *service.Places) error {
 	name := displayPath(r.File)
 	switch {
 	case r.Error != "":
@@ -160,7 +164,7 @@ func writeLookup(w *bufio.Writer, r dto.LookupResult, multi bool) error {
 			sets = max(sets, l.Link)
 		}
 		for _, l := range r.Locations {
-			fmt.Fprintf(w, "  %s", location(l.Machine, l.Path, l.ArchivePath, multi))
+			fmt.Fprintf(w, "  %s", place(places, l.Machine, l.Path, l.ArchivePath, multi))
 			switch {
 			case l.Link > 0 && sets > 1:
 				fmt.Fprintf(w, "  [linked %d]", l.Link)
@@ -177,14 +181,14 @@ func writeLookup(w *bufio.Writer, r dto.LookupResult, multi bool) error {
 		}
 	}
 	for _, l := range r.Self {
-		fmt.Fprintf(w, "  this file is catalogued at %s\n", location(l.Machine, l.Path, l.ArchivePath, multi))
+		fmt.Fprintf(w, "  this file is catalogued at %s\n", place(places, l.Machine, l.Path, l.ArchivePath, multi))
 	}
 	for _, l := range r.Stale {
 		why := l.Check + " since the last scan" // gone, changed
 		if l.Check != dto.CheckGone && l.Check != dto.CheckChanged {
 			why = l.Check // cannot be checked: CAUSE
 		}
-		fmt.Fprintf(w, "  catalogued at %s, but %s: not counted\n", location(l.Machine, l.Path, l.ArchivePath, multi), why)
+		fmt.Fprintf(w, "  catalogued at %s, but %s: not counted\n", place(places, l.Machine, l.Path, l.ArchivePath, multi), why)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/indexer/indexer/internal/bytesize"
+	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/service"
 )
@@ -53,6 +54,44 @@ func location(machine, path, archivePath string, withMachine bool) string {
 		s = machine + ":" + s
 	}
 	return s
+}
+
+// place is location for a row that may be a volume's: "[LABEL] PATH
+// (offline)" while its volume is not mounted, "[LABEL] PATH (NOW)" with the
+// path it has now while it is.
+func place(places *service.Places, machine, path, archivePath string, withMachine bool) string {
+	return volumePlace(dto.DupeFile{Machine: machine, Path: path, ArchivePath: archivePath, Volume: places.Ref(machine, path)}, withMachine)
+}
+
+// volumePlace is place for a file of dupes, whose volume is set already.
+func volumePlace(f dto.DupeFile, withMachine bool) string {
+	ref := f.Volume
+	if ref == nil {
+		return location(f.Machine, f.Path, f.ArchivePath, withMachine)
+	}
+	s := "[" + volumeLabel(ref, f.Machine) + "] " + location("", f.Path, f.ArchivePath, false)
+	if !ref.Mounted {
+		return s + " (offline)"
+	}
+	return s + " (" + location("", ref.AbsPath, f.ArchivePath, false) + ")"
+}
+
+// volumeLabel is what names a volume to a person: its label, else its UUID.
+func volumeLabel(ref *dto.VolumeRef, machine string) string {
+	switch {
+	case ref == nil:
+		return machine
+	case ref.Label != "":
+		return ref.Label
+	case ref.UUID != "":
+		return ref.UUID
+	}
+	return machine
+}
+
+// volumeName is "volume LABEL" for a sentence.
+func volumeName(ref *dto.VolumeRef, machine string) string {
+	return "volume " + volumeLabel(ref, machine)
 }
 
 // exactLocation is location for programs: the path, byte for byte, never

@@ -31,6 +31,8 @@ type scanFlags struct {
 	archiveBytes   string
 	archiveEntries int64
 	archiveRatio   float64
+	volume         bool
+	noVolume       bool
 }
 
 func newScanCmd(a *app) *cobra.Command {
@@ -55,6 +57,12 @@ are indexed as files and, unless --no-archives, their regular entries too, each
 as ARCHIVE::INNER with its own hashes. An unchanged archive is not opened again.
 Limits per archive stop zip bombs; a corrupt archive, or one that reaches a
 limit, is listed as failed; encrypted entries are skipped and listed.
+
+Files on a removable or external drive (a USB or removable device, or a FAT,
+exFAT, NTFS, UDF, ISO 9660 or HFS+ file system mounted below /media,
+/run/media or /mnt) are recorded relative to the drive, under the machine
+vol:UUID, so that the drive mounted elsewhere is the same files; --volume
+does so for every PATH, --no-volume for none (see docs/travel.md).
 
 Exit status: 0 all indexed, 3 some files (or archives) failed, 130
 interrupted, 1 the scan itself failed.`,
@@ -81,6 +89,8 @@ interrupted, 1 the scan itself failed.`,
 	fl.IntVar(&f.archiveDepth, "archive-depth", archive.DefaultMaxDepth, "archive levels opened: 1 opens archives but not archives inside them")
 	fl.StringVar(&f.archiveBytes, "archive-max-bytes", bytesize.Format(archive.DefaultMaxTotalBytes), "uncompressed `SIZE` read from one archive at most (0: no limit)")
 	fl.Int64Var(&f.archiveEntries, "archive-max-entries", archive.DefaultMaxEntries, "entries listed in one archive at most (0: no limit)")
+	fl.BoolVar(&f.volume, "volume", false, "record the files of every PATH relative to its file system (by UUID or label), as for a removable drive")
+	fl.BoolVar(&f.noVolume, "no-volume", false, "record every PATH by its absolute path on this machine, even on a removable drive")
 	fl.Float64Var(&f.archiveRatio, "archive-max-ratio", archive.DefaultMaxRatio, "uncompressed/compressed ratio of one archive at most (0: no limit)")
 	return c
 }
@@ -125,6 +135,15 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	if err != nil {
 		return err
 	}
+	mode := service.VolumeAuto
+	switch {
+	case f.volume && f.noVolume:
+		return usageError("--volume and --no-volume contradict each other; give one")
+	case f.volume:
+		mode = service.VolumeForce
+	case f.noVolume:
+		mode = service.VolumeOff
+	}
 	c, err := a.open(ctx)
 	if err != nil {
 		return err
@@ -135,11 +154,14 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	rep, err := c.Scan(ctx, roots, service.ScanOptions{
 		Machine: a.machine, Workers: f.workers, Rehash: f.rehash, FollowSymlinks: f.followSymlinks,
 		OneFileSystem: f.oneFileSystem, Exclude: f.exclude, Progress: prog,
-		Archives: archives, ArchiveLimits: limits,
+		Archives: archives, ArchiveLimits: limits, Volume: mode,
 	})
 	stop()
 	if errors.Is(err, service.ErrNoRoots) {
 		return err
+	}
+	if errors.Is(err, service.ErrNoVolumeID) {
+		return usageError("%w", err)
 	}
 	if rep.ID == 0 && err != nil {
 		return explainOpen(a.dbPath, err)
@@ -179,6 +201,14 @@ func (a *app) printScan(rep service.ScanReport) error {
 		hashed += " at " + r
 	}
 	fmt.Fprintln(w, hashed)
+	for _, v := range rep.Volumes {
+		name := v.Label
+		if name == "" {
+			name = v.UUID
+		}
+		fmt.Fprintf(w, "volume %s (%s, %s) at %s: files recorded relative to it, as %s\n",
+			displayPath(name), v.FSType, v.UUID, displayPath(v.MountPoint), v.Machine)
+	}
 	if rep.ExcludedGone > 0 {
 		fmt.Fprintf(w, "%s marked gone (DEL)\n", plural(rep.ExcludedGone, "excluded row"))
 	}

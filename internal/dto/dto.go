@@ -143,6 +143,9 @@ type DupeFile struct {
 	Linked      bool   `json:"linked,omitempty"`
 	Device      uint64 `json:"-"`
 	Inode       uint64 `json:"-"`
+	// Volume is the volume of a file recorded relative to it; the command
+	// sets it, the catalog does not.
+	Volume *VolumeRef `json:"volume,omitempty"`
 }
 
 // DupeGroup is a set of files with identical content. Copies counts distinct

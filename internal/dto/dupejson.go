@@ -66,6 +66,23 @@ func (f DupeFile) appendJSON(b []byte) []byte {
 		b = append(b, s...)
 		b = append(b, '"')
 	}
+	if v := f.Volume; v != nil {
+		b = append(b, `,"volume":{"uuid":`...)
+		b = appendString(b, v.UUID)
+		b = append(b, `,"label":`...)
+		b = appendString(b, v.Label)
+		b = append(b, `,"mounted":`...)
+		b = strconv.AppendBool(b, v.Mounted)
+		if v.MountPoint != "" {
+			b = append(b, `,"mount_point":`...)
+			b = appendString(b, v.MountPoint)
+		}
+		if v.AbsPath != "" {
+			b = append(b, `,"abs_path":`...)
+			b = appendString(b, v.AbsPath)
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 

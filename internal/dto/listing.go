@@ -16,6 +16,9 @@ type Found struct {
 	SHA1           string    `json:"sha1"`
 	SHA256         string    `json:"sha256"`
 	Operation      Operation `json:"operation"`
+	// Volume is the volume of a file recorded relative to it (its machine
+	// is "vol:..."): its label, and where the file is now if mounted.
+	Volume *VolumeRef `json:"volume,omitempty"`
 }
 
 // NewFound returns f as find prints it.
@@ -50,6 +53,20 @@ type ScanResult struct {
 	SkippedByReason    map[string]int64 `json:"skipped_by_reason"`
 	Failures           []PathError      `json:"failures"`
 	Skips              []PathReason     `json:"skips"`
+	// Volumes are the volumes whose files were recorded relative to them
+	// (docs/travel.md), each by a scan of its own whose id is in ScanIDs.
+	Volumes []ScanVolume `json:"volumes"`
+	ScanIDs []int64      `json:"scan_ids"`
+}
+
+// ScanVolume is a volume a scan recorded files relative to.
+type ScanVolume struct {
+	Machine    string   `json:"machine"`
+	UUID       string   `json:"uuid"`
+	Label      string   `json:"label"`
+	FSType     string   `json:"fs_type"`
+	MountPoint string   `json:"mount_point"`
+	Roots      []string `json:"roots"`
 }
 
 // PathError and PathReason carry path_b64 beside a path that is not valid

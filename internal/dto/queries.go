@@ -25,6 +25,8 @@ type Location struct {
 	ArchivePath string `json:"archive_path,omitempty"`
 	Check       string `json:"check,omitempty"`
 	Link        int    `json:"link,omitempty"`
+	// Volume is the volume of a file recorded relative to it.
+	Volume *VolumeRef `json:"volume,omitempty"`
 }
 
 // What a lookup found at a catalogued location.
@@ -34,6 +36,8 @@ const (
 	CheckVerified = "verified"
 	// CheckOtherMachine: on another machine, so it could not be checked.
 	CheckOtherMachine = "other machine"
+	// CheckOffline: on a volume not mounted now, so it could not be checked.
+	CheckOffline = "offline"
 	// CheckSkipped: on this machine, not checked (--no-check).
 	CheckSkipped = "not checked"
 	// CheckGone: on this machine, nothing is there any more.

@@ -36,6 +36,10 @@ type LookupOptions struct {
 // be read gets a result with Error set, and Lookup goes on with the next.
 // Only fn's error, a cancelled ctx or a catalog failure stop it.
 func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, fn func(dto.LookupResult) error) error {
+	places, err := c.Places(ctx)
+	if err != nil {
+		return err
+	}
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -46,10 +50,10 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 			res.Error = err.Error()
 		} else {
 			res.SHA256, res.Size = h.SHA256, h.Size
-			var places []dto.StoredLocation
+			var stored []dto.StoredLocation
 			err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 				var err error
-				places, err = r.Files.Locations(ctx, h.SHA256)
+				stored, err = r.Files.Locations(ctx, h.SHA256)
 				return err
 			})
 			if err != nil {
@@ -60,8 +64,24 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 				return fmt.Errorf("resolve %s: %w", name, err)
 			}
 			var counted []dto.StoredLocation // the places in res.Locations
-			for _, p := range places {
+			for _, p := range stored {
 				l := p.Location
+				if ref := places.Ref(p.Machine, p.Path); ref != nil {
+					// A volume's file: where it is now, as a file of this
+					// machine, when its volume is mounted; offline else.
+					l.Volume = ref
+					if !ref.Mounted {
+						l.Check = dto.CheckOffline
+						res.Locations = append(res.Locations, l)
+						counted = append(counted, p)
+						continue
+					}
+					_, dev, _ := places.Abs(p.Machine, p.Path)
+					p.Path, p.Machine = ref.AbsPath, o.Machine
+					if p.Inode != 0 {
+						p.Device = dev
+					}
+				}
 				switch {
 				case p.Machine != o.Machine && p.ArchivePath == "" && p.Path == abs && sameInode(p.Device, p.Inode, st):
 					// Another machine's name, but this file's path, device
@@ -80,7 +100,7 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 					l.Check = checkPlace(p, st)
 				}
 				switch l.Check {
-				case dto.CheckVerified, dto.CheckOtherMachine, dto.CheckSkipped:
+				case dto.CheckVerified, dto.CheckOtherMachine, dto.CheckSkipped, dto.CheckOffline:
 					res.Locations = append(res.Locations, l)
 					counted = append(counted, p)
 				case checkSelf:

@@ -15,7 +15,11 @@ func (rep ScanReport) Result() dto.ScanResult {
 	out := dto.ScanResult{ScanID: rep.ID, Roots: rep.Roots, RootsB64: dto.PathsB64(rep.Roots), Status: string(rep.Status), ScanCounts: rep.Counts,
 		ArchiveEntriesSeen: rep.ArchiveEntries, ExcludedMarkedGone: rep.ExcludedGone,
 		DurationMS: rep.Duration.Milliseconds(), ThroughputMBps: mbps, SkippedByReason: by,
-		Failures: []dto.PathError{}, Skips: []dto.PathReason{}}
+		Failures: []dto.PathError{}, Skips: []dto.PathReason{}, Volumes: []dto.ScanVolume{}, ScanIDs: []int64{rep.ID}}
+	out.ScanIDs = append(out.ScanIDs, rep.Parts...)
+	for _, v := range rep.Volumes {
+		out.Volumes = append(out.Volumes, dto.ScanVolume(v))
+	}
 	for _, f := range rep.Failures {
 		out.Failures = append(out.Failures, dto.PathError{Path: f.Path, PathB64: dto.PathB64(f.Path), Error: f.Err.Error()})
 	}
