@@ -138,6 +138,9 @@ func (c *Catalog) Plan(ctx context.Context, o DedupePlanOptions) (dto.DedupePlan
 	if o.Dupes.Machine == "" {
 		return dto.DedupePlan{}, &BadQueryError{fmt.Errorf("the machine to plan for is empty")}
 	}
+	if dto.IsVolumeMachine(o.Dupes.Machine) {
+		return dto.DedupePlan{}, &BadQueryError{ErrVolumePlan}
+	}
 	var rules []keepRule
 	for _, s := range o.Keep {
 		r, err := parseKeepRule(s)

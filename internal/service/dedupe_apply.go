@@ -68,6 +68,13 @@ type DedupeEvent struct {
 	Note string `json:"note,omitempty"`
 }
 
+// ErrVolumePlan is returned by Plan and Apply for a volume's files (a
+// machine "vol:..."): their paths are relative to a drive that may be
+// offline or mounted anywhere, and dedupe acts only on paths of this
+// machine. A volume's files are never planned with the host's either: they
+// are rows of their own machine.
+var ErrVolumePlan = errors.New("dedupe does not act on the files of a volume recorded relative to it; scan the drive with --no-volume to deduplicate it as files of this machine")
+
 // ErrPlanMachine is returned by Apply for a plan made for another machine.
 var ErrPlanMachine = errors.New("the plan is for another machine")
 
@@ -108,6 +115,9 @@ func (c *Catalog) Apply(ctx context.Context, plan *dto.DedupePlan, o ApplyOption
 
 func (a *applier) run(ctx context.Context) (dto.DedupeReport, error) {
 	a.rep.Skipped = []dto.DedupeSkip{}
+	if dto.IsVolumeMachine(a.plan.Machine) || dto.IsVolumeMachine(a.o.Machine) {
+		return a.rep, ErrVolumePlan
+	}
 	if a.o.Kept != nil {
 		p, err := rekeep(a.plan, a.o.Kept)
 		if err != nil {
@@ -126,6 +136,7 @@ func (a *applier) run(ctx context.Context) (dto.DedupeReport, error) {
 	if a.plan.Machine != a.o.Machine {
 		return a.rep, fmt.Errorf("%w: it was made for %q and this is %q", ErrPlanMachine, a.plan.Machine, a.o.Machine)
 	}
+
 	switch a.plan.Action {
 	case ActionHardlink, ActionReflink, ActionTrash:
 	case ActionDelete:

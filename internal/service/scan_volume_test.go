@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,6 +188,23 @@ func TestVolumeMovesBetweenMounts(t *testing.T) {
 			vols, err = c.Volumes(ctx)
 			if err != nil || len(vols) != 1 || !vols[0].Mounted || !slices.Equal(vols[0].MountPoints, []string{second}) {
 				t.Errorf("volumes while mounted: %+v, %v", vols, err)
+			}
+			// dedupe never acts on a volume's rows: not planned with the
+			// host's, and a plan for the volume is refused, mounted or not.
+			if _, err := c.Plan(ctx, DedupePlanOptions{Action: ActionTrash, Dupes: DupesOptions{Machine: machine}}); !errors.Is(err, ErrVolumePlan) {
+				t.Errorf("a plan for the volume: %v, want ErrVolumePlan", err)
+			}
+			if plan, err := c.Plan(ctx, DedupePlanOptions{Action: ActionTrash, Dupes: DupesOptions{Machine: "host"}}); err != nil || len(plan.Groups) != 0 {
+				t.Errorf("the host's plan: %+v, %v; want no groups", plan.Groups, err)
+			}
+			crafted := dto.DedupePlan{Version: dto.DedupePlanVersion, Machine: machine, Action: ActionTrash,
+				Groups: []dto.DedupeGroup{{Keep: dto.DedupeCopy{Names: []dto.DedupeName{{Path: "/photos/b.jpg"}}},
+					Act: []dto.DedupeCopy{{Names: []dto.DedupeName{{Path: "/photos/copy.jpg"}}}}}}}
+			if _, err := c.Apply(ctx, &crafted, ApplyOptions{Machine: machine, Trash: t.TempDir()}); !errors.Is(err, ErrVolumePlan) {
+				t.Errorf("applying a plan for the volume: %v, want ErrVolumePlan", err)
+			}
+			if _, err := os.Stat(filepath.Join(second, "photos", "copy.jpg")); err != nil {
+				t.Errorf("the volume's copy: %v", err)
 			}
 			var roots []dto.ScanRoot
 			if err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
