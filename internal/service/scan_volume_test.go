@@ -12,6 +12,7 @@ import (
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
+	"github.com/indexer/indexer/internal/walk"
 )
 
 // volumeImage makes a small file system of type fsType (ext4 or vfat)
@@ -145,6 +146,7 @@ func TestVolumeMovesBetweenMounts(t *testing.T) {
 				t.Errorf("the host holds %d rows of the volume", len(rows))
 			}
 
+			dev1 := deviceOf(t, first)
 			unmount()
 			p, err := c.Places(ctx)
 			if err != nil {
@@ -161,7 +163,13 @@ func TestVolumeMovesBetweenMounts(t *testing.T) {
 				t.Errorf("volumes while unmounted: %+v, %v", vols, err)
 			}
 
+			// Another drive takes the loop device the first one had: the
+			// volume comes back with another device number.
+			mountImage(t, volumeImage(t, "ext4", "OTHER"), "other")
 			second, _ := mountImage(t, img, "second")
+			if dev2 := deviceOf(t, second); dev1 == dev2 {
+				t.Fatalf("the volume has device %d at both places; the test needs two", dev1)
+			}
 			rep, err = c.Scan(ctx, []string{second}, opts)
 			if err != nil || rep.Status != dto.ScanComplete {
 				t.Fatalf("rescan: %v, %+v", err, rep)
@@ -214,6 +222,43 @@ func TestVolumeMovesBetweenMounts(t *testing.T) {
 				t.Errorf("the scan's roots: %+v, %v", roots, err)
 			}
 		})
+	}
+}
+
+// deviceOf returns the device number of path.
+func deviceOf(t *testing.T, path string) uint64 {
+	t.Helper()
+	st, err := walk.Follow(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Device
+}
+
+// TestScanVolumeNeedsAnIdentity: --volume refuses a root whose file system
+// has neither UUID nor label (a tmpfs), in one sentence, before anything
+// is recorded.
+func TestScanVolumeNeedsAnIdentity(t *testing.T) {
+	dir := t.TempDir()
+	mountTmpfs(t, dir)
+	writeFile(t, filepath.Join(dir, "a.txt"), []byte("alpha"))
+	c := openTestCatalog(t)
+	rep, err := c.Scan(context.Background(), []string{dir}, ScanOptions{Machine: "host", Workers: 1, Volume: VolumeForce})
+	if !errors.Is(err, ErrNoVolumeID) || rep.ID != 0 {
+		t.Fatalf("scan --volume of a tmpfs: %v (scan %d), want ErrNoVolumeID", err, rep.ID)
+	}
+	if !strings.Contains(err.Error(), "tmpfs at "+dir) {
+		t.Errorf("the error does not name the file system: %v", err)
+	}
+	if rows := machineRows(t, c, "host"); len(rows) != 0 {
+		t.Errorf("%d rows recorded", len(rows))
+	}
+	// Without --volume the tmpfs is an ordinary place of the host.
+	if _, err := c.Scan(context.Background(), []string{dir}, ScanOptions{Machine: "host", Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if rows := machineRows(t, c, "host"); len(rows) != 1 || rows[0].Path != filepath.Join(dir, "a.txt") {
+		t.Errorf("rows: %+v", rows)
 	}
 }
 

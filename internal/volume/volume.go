@@ -238,9 +238,12 @@ func decodeUdev(s string) string {
 	return b.String()
 }
 
-// blkid asks util-linux's blkid for a device's UUID and label.
+// blkid asks util-linux's blkid for a device's UUID and label, read from
+// the device itself (-p): its cache can still hold what a loop device held
+// before, and a wrong identity would show one drive's files in another.
+// Reading the device needs the right to; without it the device has none.
 func blkid(dev string) (string, string) {
-	out, err := exec.Command("blkid", "-o", "export", "-s", "UUID", "-s", "LABEL", dev).Output()
+	out, err := exec.Command("blkid", "-p", "-o", "export", dev).Output()
 	if err != nil {
 		return "", ""
 	}

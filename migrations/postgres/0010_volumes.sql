@@ -19,5 +19,5 @@ CREATE TABLE scan_roots (
     fs_type     TEXT    NOT NULL DEFAULT '',
     mount_point BYTEA   NOT NULL DEFAULT '',
     volume      TEXT    NOT NULL DEFAULT '',
-    PRIMARY KEY (scan_id, root)
+    UNIQUE (scan_id, root)
 );
