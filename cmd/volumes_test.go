@@ -148,6 +148,29 @@ func TestVolumeOffline(t *testing.T) {
 			if code, out, _ := cli("volumes"); code != ExitOK || !strings.Contains(out, "  mounted at "+second+"\n") {
 				t.Errorf("volumes while plugged in: exit %d, %q", code, out)
 			}
+
+			// The volumes go along with a backup (on PostgreSQL, a copy of
+			// the rows into a SQLite file) and a restore.
+			backup := filepath.Join(t.TempDir(), "backup.db")
+			if code, _, stderr := cli("backup", backup); code != ExitOK {
+				t.Fatalf("backup: exit %d: %s", code, stderr)
+			}
+			places := []string{backup}
+			if engine == "postgres" {
+				two := pgtest.URL(t)
+				if code, _, stderr := runCLI(t, "--db", two, "restore", "--yes", backup); code != ExitOK {
+					t.Fatalf("restore: exit %d: %s", code, stderr)
+				}
+				places = append(places, two)
+			}
+			for _, p := range places {
+				code, out, _ := runCLI(t, "--db", p, "--json", "volumes")
+				var vols []dto.VolumeListing
+				if err := json.Unmarshal([]byte(out), &vols); err != nil || code != ExitOK || len(vols) != 1 ||
+					vols[0].Machine != machine || vols[0].Label != "TRAVEL" || vols[0].Files != 3 || vols[0].LastMount != second {
+					t.Errorf("volumes of %s: exit %d, %v: %s", p, code, err, out)
+				}
+			}
 		})
 	}
 }

@@ -18,20 +18,26 @@ import (
 // keeps foreign keys satisfied. events and deferred_indexes describe one
 // engine's recent writes and indexes, not the catalog: the copy starts a new
 // history (an epoch event), and has every index.
-var copiedTables = []string{"scans", "files", "dirs"}
+// Each is copied in the order of its key; those with an id have an
+// identity on PostgreSQL that goes on after the rows copied.
+var copiedTables = []struct {
+	name, order string
+	serial      bool
+}{{"scans", "id", true}, {"files", "id", true}, {"dirs", "id", true}, {"volumes", "machine", false}, {"scan_roots", "scan_id, root", false}}
 
 // byteText are the columns that hold paths and names: bytea on PostgreSQL,
 // text on SQLite, where a []byte would be stored as a blob and compare
 // unequal to the same path as text.
-var byteText = map[string]bool{"path": true, "archive_path": true, "name": true, "parent": true}
+var byteText = map[string]bool{"path": true, "archive_path": true, "name": true, "parent": true, "root": true, "mount_point": true}
 
 // copyRows copies every row of the catalog tables read through src into
 // dst, which holds none yet, and returns how many it copied.
 func copyRows(ctx context.Context, src sqlx.QueryerContext, dst *sqlx.Tx) (int64, error) {
 	toSQLite := !DialectOf(dst).Shared
 	var n int64
-	for _, table := range copiedTables {
-		rows, err := src.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY id")
+	for _, t := range copiedTables {
+		table := t.name
+		rows, err := src.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY "+t.order)
 		if err != nil {
 			return n, fmt.Errorf("read %s: %w", table, err)
 		}
@@ -75,7 +81,7 @@ func copyRows(ctx context.Context, src sqlx.QueryerContext, dst *sqlx.Tx) (int64
 		if err != nil {
 			return n, fmt.Errorf("read %s: %w", table, err)
 		}
-		if !toSQLite {
+		if !toSQLite && t.serial {
 			// Rows came with their ids: the identity goes on after them.
 			if _, err := dst.ExecContext(ctx, "SELECT setval(pg_get_serial_sequence($1, 'id'), COALESCE((SELECT MAX(id) FROM "+
 				table+"), 0) + 1, false)", table); err != nil {
@@ -162,10 +168,10 @@ func (d *DB) RestoreFrom(ctx context.Context, src string, want Counts) (Counts, 
 		defer tx.Rollback()
 		// Every other writer waits until this commits, and then finds the
 		// restored catalog.
-		if _, err := tx.ExecContext(ctx, "LOCK TABLE scans, files, dirs IN ACCESS EXCLUSIVE MODE"); err != nil {
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE scans, files, dirs, volumes, scan_roots IN ACCESS EXCLUSIVE MODE"); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "TRUNCATE dirs, files, scans"); err != nil {
+		if _, err := tx.ExecContext(ctx, "TRUNCATE dirs, files, scans, volumes, scan_roots"); err != nil {
 			return err
 		}
 		if _, err := copyRows(ctx, in, tx); err != nil {

@@ -5,7 +5,7 @@ CREATE TABLE volumes (
     uuid          TEXT    NOT NULL DEFAULT '',
     label         TEXT    NOT NULL DEFAULT '',
     fs_type       TEXT    NOT NULL DEFAULT '',
-    mount_point   TEXT    NOT NULL DEFAULT '',
+    mount_point   BYTEA   NOT NULL DEFAULT '',
     host          TEXT    NOT NULL DEFAULT '',
     stable_inodes BIGINT  NOT NULL DEFAULT 0,
     last_scan     BIGINT
