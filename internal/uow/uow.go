@@ -44,6 +44,31 @@ func newRepos(tx *sqlx.Tx) *Repos {
 // own.
 func (r *Repos) Touch(tags ...string) { r.touched.Add(tags...) }
 
+// Savepoint runs fn inside a savepoint of the transaction: when fn returns an
+// error, what fn wrote is rolled back and the transaction goes on as before
+// fn, and fn's error is returned. PostgreSQL otherwise aborts the whole
+// transaction at its first failed statement; SQLite would keep the part of
+// fn that ran before the failure. Savepoints do not nest under one name:
+// call Savepoint again only after it returned.
+func (r *Repos) Savepoint(ctx context.Context, fn func() error) error {
+	if _, err := r.Tx.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
+		return fmt.Errorf("open savepoint: %w", err)
+	}
+	if err := fn(); err != nil {
+		if _, rerr := r.Tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT unit"); rerr != nil {
+			return fmt.Errorf("roll back to savepoint after %w: %w", err, rerr)
+		}
+		if _, rerr := r.Tx.ExecContext(ctx, "RELEASE SAVEPOINT unit"); rerr != nil {
+			return fmt.Errorf("release savepoint after %w: %w", err, rerr)
+		}
+		return err
+	}
+	if _, err := r.Tx.ExecContext(ctx, "RELEASE SAVEPOINT unit"); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
 // UoW runs units of work against a catalog and keeps their metrics.
 type UoW struct {
 	db      *db.DB
