@@ -109,17 +109,21 @@ func (dl Dialect) Instr(hay, needle string) string {
 // written before it is escaped for LIKE.
 //
 // SQLite's LOWER and LIKE ignore the case of ASCII letters only. On
-// PostgreSQL, where paths are bytea, the lower-cased form is compared as
-// bytea's escape text (each byte above 0x7f, and \, written as \ooo or \\,
-// plain ASCII as it is), lower-cased, so that it too lowers ASCII only and
-// holds any bytes; part writes the pattern's parts the same way.
+// PostgreSQL, where paths are bytea, col is compared as bytea's escape text,
+// encode(col, 'escape'): each byte above 0x7f and NUL written as \ooo, \ as
+// \\, plain ASCII as it is. That text is ASCII only, so ILIKE folds the case
+// of ASCII letters only, as SQLite does; a substring of the bytes is a
+// substring of it, so no match is lost (a pattern's digits may also match
+// inside a \ooo: callers match exactly after); and it is the expression of
+// the trigram index on names (migration 0012), which serves both LIKE and
+// ILIKE. part writes the pattern's parts the same way.
 func (dl Dialect) Like(col string, lower bool) (cond string, part func(string) string) {
 	same := func(s string) string { return s }
 	switch {
 	case dl.Shared && lower:
-		return "lower(encode(" + col + `, 'escape')) LIKE ? ESCAPE '\'`, escapeText
+		return "encode(" + col + `, 'escape') ILIKE ? ESCAPE '\'`, escapeText
 	case dl.Shared:
-		return col + ` LIKE CAST(? AS BYTEA) ESCAPE CAST('\\' AS BYTEA)`, same
+		return "encode(" + col + `, 'escape') LIKE ? ESCAPE '\'`, escapeText
 	case lower:
 		col = "LOWER(" + col + ")"
 	}
