@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/indexer/indexer/bench/corpus"
@@ -31,22 +32,38 @@ var (
 	flagPG     = flag.String("pg", "", "PostgreSQL URL of a maintenance database: run the PostgreSQL case")
 	flagPGOnly = flag.Bool("pg-only", false, "run the PostgreSQL case alone")
 	flagPGRows = flag.Int("pg-rows", 1_000_000, "rows of the generated catalogs of the PostgreSQL case")
+	flagPGPeer = flag.Bool("pg-peer", true, "also time the generated catalog's queries on SQLite (generating it once)")
+	flagPGScan = flag.Bool("pg-scan", true, "time the first scan of the small corpus on both engines")
 )
 
 // benchPostgres runs the PostgreSQL case (see the top of this file).
 func benchPostgres(bin, work string) ([]row, error) {
+	var rows []row
+	if *flagPGScan {
+		r, err := benchPGScan(bin, work)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	r, err := benchPGQueries(bin, work)
+	return append(rows, r...), err
+}
+
+// benchPGScan times a first scan of the small corpus into PostgreSQL and
+// into SQLite.
+func benchPGScan(bin, work string) (row, error) {
 	small := filepath.Join(work, "small")
 	ss, err := genOnce(small, corpus.Small(*flagSmall))
 	if err != nil {
-		return nil, err
+		return row{}, err
 	}
 	if err := warm(small); err != nil {
-		return nil, err
+		return row{}, err
 	}
-	var rows []row
 	scanURL, err := pgDatabase(*flagPG, "indexer_bench_scan")
 	if err != nil {
-		return nil, err
+		return row{}, err
 	}
 	lite := filepath.Join(work, "catalog", "pg-peer.db")
 	scan := func(location string, fresh func() error) func() []string {
@@ -57,20 +74,20 @@ func benchPostgres(bin, work string) ([]row, error) {
 			return []string{bin, "--db", location, "scan", "--quiet", "--json", small}
 		}
 	}
-	ours, err := median(scan(scanURL, func() error { return pgRecreate(*flagPG, "indexer_bench_scan") }))
+	ours, theirs, err := medianPair(scan(scanURL, func() error { return pgRecreate(*flagPG, "indexer_bench_scan") }),
+		scan(lite, func() error { removeCatalog(lite); return os.MkdirAll(filepath.Dir(lite), 0o755) }))
 	if err != nil {
-		return nil, err
+		return row{}, err
 	}
-	theirs, err := median(scan(lite, func() error { removeCatalog(lite); return os.MkdirAll(filepath.Dir(lite), 0o755) }))
-	if err != nil {
-		return nil, err
-	}
-	rows = append(rows, compare(fmt.Sprintf("first scan small into PostgreSQL (%d files, %s)", ss.Files, mb(ss.Bytes)),
-		ours, "SQLite", theirs, 1.5))
-	if err := pgDrop(*flagPG, "indexer_bench_scan"); err != nil {
-		return nil, err
-	}
+	r := compare(fmt.Sprintf("first scan small into PostgreSQL (%d files, %s)", ss.Files, mb(ss.Bytes)),
+		ours, "SQLite", theirs, 1.5)
+	return r, pgDrop(*flagPG, "indexer_bench_scan")
+}
 
+// benchPGQueries times dupes --json, name searches and stats on a generated
+// PostgreSQL catalog, and on the same catalog in SQLite with -pg-peer.
+func benchPGQueries(bin, work string) ([]row, error) {
+	var rows []row
 	n := *flagPGRows
 	name := fmt.Sprintf("indexer_bench_rows_%d", n)
 	big, err := pgDatabase(*flagPG, name)
@@ -84,8 +101,10 @@ func benchPostgres(bin, work string) ([]row, error) {
 	if *flagTDir == "" {
 		peer = filepath.Join(work, fmt.Sprintf("catalog-%d.db", n))
 	}
-	if err := genCatalog(peer, n); err != nil {
-		return nil, err
+	if *flagPGPeer {
+		if err := genCatalog(peer, n); err != nil {
+			return nil, err
+		}
 	}
 	for _, c := range []struct {
 		what   string
@@ -100,23 +119,54 @@ func benchPostgres(bin, work string) ([]row, error) {
 			"< 0.5 s", func(r run) bool { return r.wall.Seconds() < 0.5 }},
 		{"stats", []string{"stats"}, "< 1 s", func(r run) bool { return r.wall.Seconds() < 1 }},
 	} {
-		ours, err := median(func() []string { return append([]string{bin, "--db", big}, c.args...) })
-		if err != nil {
-			return nil, err
+		pg := func() []string { return append([]string{bin, "--db", big}, c.args...) }
+		name := fmt.Sprintf("%s, %d rows, PostgreSQL", c.what, n)
+		var r row
+		if *flagPGPeer {
+			ours, theirs, err := medianPair(pg, func() []string { return append([]string{bin, "--db", peer}, c.args...) })
+			if err != nil {
+				return nil, err
+			}
+			r = compare(name, ours, "SQLite", theirs, 0)
+			r.note = fmt.Sprintf("%d bytes out (SQLite %d)", len(ours.out), len(theirs.out))
+			if string(ours.out) != string(theirs.out) && c.what != "stats" {
+				r.note += "; OUTPUTS DIFFER"
+			}
+		} else {
+			ours, err := median(pg)
+			if err != nil {
+				return nil, err
+			}
+			r = row{name: name, ours: ours, note: fmt.Sprintf("%d bytes out", len(ours.out))}
 		}
-		theirs, err := median(func() []string { return append([]string{bin, "--db", peer}, c.args...) })
-		if err != nil {
-			return nil, err
-		}
-		r := compare(fmt.Sprintf("%s, %d rows, PostgreSQL", c.what, n), ours, "SQLite", theirs, 0)
-		r.target, r.ok = c.target, ptr(c.ok(ours))
-		r.note = fmt.Sprintf("%d bytes out (SQLite %d)", len(ours.out), len(theirs.out))
-		if string(ours.out) != string(theirs.out) && c.what != "stats" {
-			r.note += "; OUTPUTS DIFFER"
-		}
+		r.target, r.ok = c.target, ptr(c.ok(r.ours))
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// medianPair runs the commands a() and b() return *flagRuns times each, in
+// turns, so that a loaded machine's noise falls on both alike, and returns
+// the runs of median wall time of each.
+func medianPair(a, b func() []string) (run, run, error) {
+	var as, bs []run
+	for range *flagRuns {
+		for _, p := range []struct {
+			argv func() []string
+			runs *[]run
+		}{{a, &as}, {b, &bs}} {
+			r, err := timeCmd(p.argv())
+			if err != nil {
+				return run{}, run{}, err
+			}
+			*p.runs = append(*p.runs, r)
+		}
+	}
+	mid := func(rs []run) run {
+		sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
+		return rs[len(rs)/2]
+	}
+	return mid(as), mid(bs), nil
 }
 
 // genPGCatalog writes a catalog of rows generated rows into the database
