@@ -19,6 +19,7 @@ import (
 
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/uow"
 )
@@ -72,8 +73,14 @@ func backupCmdRows(t *testing.T, path string) []string {
 	defer c.Close()
 	var rows []string
 	err = c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.SelectContext(ctx, &rows, `SELECT path || ' ' || lower(hex(sha256)) FROM files WHERE sha256 IS NOT NULL ORDER BY path`)
+		return r.Files.Find(ctx, repo.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
+			if f.Hash.SHA256 != "" {
+				rows = append(rows, f.Path+" "+f.Hash.SHA256)
+			}
+			return nil
+		})
 	})
+	slices.Sort(rows)
 	if err != nil {
 		t.Fatal(err)
 	}
