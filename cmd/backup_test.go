@@ -19,7 +19,6 @@ import (
 
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
-	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/uow"
 )
@@ -73,7 +72,7 @@ func backupCmdRows(t *testing.T, path string) []string {
 	defer c.Close()
 	var rows []string
 	err = c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return r.Files.Find(ctx, repo.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
+		return r.Files.Find(ctx, dto.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
 			if f.Hash.SHA256 != "" {
 				rows = append(rows, f.Path+" "+f.Hash.SHA256)
 			}

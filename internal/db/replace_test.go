@@ -16,7 +16,6 @@ import (
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
-	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/uow"
 )
@@ -54,7 +53,7 @@ func insertLabels(t *testing.T, u *uow.UoW, labels ...string) {
 func labels(ctx context.Context, u *uow.UoW) ([]string, error) {
 	var out []string
 	err := u.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return r.Files.Find(ctx, repo.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
+		return r.Files.Find(ctx, dto.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
 			out = append(out, f.Name)
 			return nil
 		})

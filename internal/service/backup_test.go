@@ -21,7 +21,6 @@ import (
 
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
-	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
 
@@ -70,7 +69,7 @@ func backupTestRows(t *testing.T, u *uow.UoW) []string {
 	t.Helper()
 	var rows []string
 	err := u.Read(context.Background(), func(ctx context.Context, r *uow.Repos) error {
-		q := repo.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}
+		q := dto.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}
 		return r.Files.Find(ctx, q, func(f dto.FileWithHash) error {
 			rows = append(rows, f.Path+" "+cmp.Or(f.Hash.SHA256, "-"))
 			return nil

@@ -258,7 +258,7 @@ func (c *Catalog) mergeMachine(ctx context.Context, src *MergeSource, res *Merge
 		return err
 	}
 	err = src.cat.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		q := repo.FindFilter{Machine: m, MaxSize: -1, Deleted: true, IncludeArchived: true}
+		q := dto.FindFilter{Machine: m, MaxSize: -1, Deleted: true, IncludeArchived: true}
 		return r.Files.Find(ctx, q, func(f dto.FileWithHash) error {
 			f.ScanID = ids[f.ScanID] // 0 (NULL) for a row of no scan
 			batch = append(batch, f)
