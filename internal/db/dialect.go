@@ -78,6 +78,17 @@ func (dl Dialect) ReadTx() *sql.TxOptions {
 	return &sql.TxOptions{ReadOnly: true}
 }
 
+// ChunkSavepoints reports whether a scan writes each chunk inside a
+// savepoint, and on failure writes the chunk's files one by one, each in a
+// savepoint of its own, in the chunk's one transaction. PostgreSQL needs
+// that: its first failed statement aborts the whole transaction but for a
+// savepoint. On SQLite a savepoint around a 200-file chunk spills its
+// sub-journal to a temporary file on every chunk (a first scan of 20,000
+// files wrote 38% more bytes), while a failed chunk is rare: there the chunk's
+// transaction is rolled back and its files written one by one, each in a
+// transaction of its own, with the same outcome.
+func (dl Dialect) ChunkSavepoints() bool { return dl.Shared }
+
 // MayDeferIndexes reports whether a scan may set indexes aside (see
 // DeferIndexes).
 func (dl Dialect) MayDeferIndexes() bool { return !dl.Shared }
