@@ -293,6 +293,43 @@ func TestNameTrigramIndex(t *testing.T) {
 		}
 	})
 
+	// A catalog of version 11 gets the index from its upgrade, or keeps the
+	// one an administrator built beforehand (CREATE INDEX CONCURRENTLY).
+	t.Run("upgrade", func(t *testing.T) {
+		u := pgtest.URL(t)
+		admin, err := sqlx.Open(db.PostgresDriverName, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		for _, prebuilt := range []bool{false, true} {
+			d, err := db.Open(t.Context(), u, db.DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			stmts := []string{"DROP INDEX " + db.NameTrigramIndex, "DELETE FROM schema_migrations WHERE version = 12"}
+			if prebuilt {
+				stmts = append(stmts, db.NameTrigramStatement)
+			}
+			for _, q := range stmts {
+				if _, err := admin.ExecContext(t.Context(), q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			d, err = db.Open(t.Context(), u, db.DefaultOptions())
+			if err != nil {
+				t.Fatalf("upgrade from version 11, index prebuilt %v: %v", prebuilt, err)
+			}
+			s, err := d.ServerInfo(t.Context())
+			v, verr := d.Version(t.Context())
+			d.Close()
+			if err != nil || verr != nil || !s.NameTrigrams || v != db.LatestVersion() {
+				t.Errorf("after the upgrade (index prebuilt %v): version %d (%v), trigram index %v (%v)", prebuilt, v, verr, s.NameTrigrams, err)
+			}
+		}
+	})
+
 	t.Run("role without CREATE on the database", func(t *testing.T) {
 		u := pgtest.URL(t)
 		admin, err := sqlx.Open(db.PostgresDriverName, u)

@@ -25,6 +25,6 @@ BEGIN
 	SELECT quote_ident(n.nspname) || '.gin_trgm_ops' INTO ops
 		FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
 	IF ops IS NOT NULL THEN
-		EXECUTE 'CREATE INDEX files_name_trgm ON files USING gin (encode(name, ''escape'') ' || ops || ')';
+		EXECUTE 'CREATE INDEX IF NOT EXISTS files_name_trgm ON files USING gin (encode(name, ''escape'') ' || ops || ')';
 	END IF;
 END $$;
