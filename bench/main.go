@@ -5,6 +5,7 @@
 //	go run ./bench -small 20000 -large 6 -runs 3
 //	go run ./bench -archives 400 -entries 100   # the archive case's size
 //	go run ./bench -tiny 1000000 -tiny-dir /tmp/scale-corpus -rows 10000000
+//	go run ./bench -pg-only -pg postgres://postgres@127.0.0.1:5432/postgres -pg-rows 10000000
 //
 // The tiny case (-tiny files of 0–4 KiB, 1,000 to a directory) is generated
 // once under -tiny-dir and reused; -rows adds a generated catalog of that
@@ -112,6 +113,17 @@ func mainErr() error {
 		return fmt.Errorf("build indexer: %v: %s", err, out)
 	}
 
+	if *flagPGOnly {
+		if *flagPG == "" {
+			return errors.New("-pg-only needs -pg URL")
+		}
+		rows, err := benchPostgres(bin, work)
+		if err != nil {
+			return err
+		}
+		printTable(rows)
+		return nil
+	}
 	if *flagDirsOnly {
 		rows, err := benchDirs(bin, work)
 		if err != nil {
@@ -268,6 +280,14 @@ func mainErr() error {
 			return err
 		}
 		rows = append(rows, tinyRows...)
+	}
+
+	if *flagPG != "" {
+		pgRows, err := benchPostgres(bin, work)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, pgRows...)
 	}
 
 	fmt.Printf("CPU: %s, %d cores; md5 by %s; in-memory hashing limit %.0f MB/s\n", cpuName(), runtime.NumCPU(), md5Impl, hashLimit/1e6)

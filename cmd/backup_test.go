@@ -72,8 +72,14 @@ func backupCmdRows(t *testing.T, path string) []string {
 	defer c.Close()
 	var rows []string
 	err = c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.SelectContext(ctx, &rows, `SELECT path || ' ' || lower(hex(sha256)) FROM files WHERE sha256 IS NOT NULL ORDER BY path`)
+		return r.Files.Find(ctx, dto.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
+			if f.Hash.SHA256 != "" {
+				rows = append(rows, f.Path+" "+f.Hash.SHA256)
+			}
+			return nil
+		})
 	})
+	slices.Sort(rows)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestPostgresCommands(t *testing.T) {
 			t.Errorf("check %s = %s (%s); want ok", c.Name, c.Status, c.Detail)
 		}
 	}
-	if code != ExitOK || stderr != "" || !slices.Equal(names, []string{"open", "schema", "server", "latency", "pools", "counts", "indexes", "last_scan", "verification"}) {
+	if code != ExitOK || stderr != "" || !slices.Equal(names, []string{"open", "schema", "server", "name_index", "latency", "pools", "counts", "indexes", "last_scan", "verification"}) {
 		t.Errorf("health: exit %d, stderr %q, checks %v", code, stderr, names)
 	}
 	if v, _ := h.Facts["server_version"].(string); v == "" {

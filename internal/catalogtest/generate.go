@@ -12,6 +12,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/uow"
@@ -73,12 +75,21 @@ func Generate(ctx context.Context, c *service.Catalog, s Spec) (Generated, error
 		return err
 	}
 	// As a scan that adds many files does: the indexes are built once at
-	// the end rather than kept up to date row by row.
+	// the end rather than kept up to date row by row. A shared catalog's
+	// scans never set them aside; this catalog is no one else's yet, so
+	// they are dropped here and made again at the end all the same.
 	if err := c.UoW().Do(ctx, "generate.defer_indexes", func(ctx context.Context, r *uow.Repos) error {
 		_, err := r.Indexes.Defer(ctx)
 		return err
 	}); err != nil {
 		return g, err
+	}
+	var serverIndexes []string
+	if c.DB().Dialect().Shared {
+		var err error
+		if serverIndexes, err = dropServerIndexes(ctx, c); err != nil {
+			return g, err
+		}
 	}
 	dirFiles := 0
 	var dir string
@@ -162,6 +173,22 @@ func Generate(ctx context.Context, c *service.Catalog, s Spec) (Generated, error
 			return g, err
 		}
 	}
+	for _, stmt := range serverIndexes {
+		if err := c.DB().WithWrite(func(w *sqlx.DB) error {
+			_, err := w.ExecContext(ctx, stmt)
+			return err
+		}); err != nil {
+			return g, fmt.Errorf("build index: %w", err)
+		}
+	}
+	if c.DB().Dialect().Shared { // the planner's figures, as autovacuum would gather them later
+		if err := c.DB().WithWrite(func(w *sqlx.DB) error {
+			_, err := w.ExecContext(ctx, "ANALYZE")
+			return err
+		}); err != nil {
+			return g, fmt.Errorf("analyze: %w", err)
+		}
+	}
 	g.Files, g.Contents = s.Files, len(contents)
 	// A few finished scans, so that stats has something to show.
 	err := c.UoW().Do(ctx, "scans", func(ctx context.Context, r *uow.Repos) error {
@@ -204,4 +231,33 @@ func fakeHash(ci int, size int64) dto.FileHash {
 	binary.LittleEndian.PutUint64(b[:], uint64(ci))
 	m, s1, s2 := md5.Sum(b[:]), sha1.Sum(b[:]), sha256.Sum256(b[:])
 	return dto.FileHash{Size: size, MD5: hex.EncodeToString(m[:]), SHA1: hex.EncodeToString(s1[:]), SHA256: hex.EncodeToString(s2[:])}
+}
+
+// dropServerIndexes drops the secondary indexes of a PostgreSQL catalog's
+// files table (those of no constraint) and returns the statements that make
+// them again.
+func dropServerIndexes(ctx context.Context, c *service.Catalog) ([]string, error) {
+	var stmts []string
+	err := c.DB().WithWrite(func(w *sqlx.DB) error {
+		var idx []struct {
+			Name string `db:"indexname"`
+			Def  string `db:"indexdef"`
+		}
+		if err := w.SelectContext(ctx, &idx, `SELECT indexname, indexdef FROM pg_indexes i
+			WHERE schemaname = current_schema() AND tablename = 'files'
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname) ORDER BY indexname`); err != nil {
+			return err
+		}
+		for _, i := range idx {
+			if _, err := w.ExecContext(ctx, `DROP INDEX "`+i.Name+`"`); err != nil {
+				return err
+			}
+			stmts = append(stmts, i.Def)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set indexes aside: %w", err)
+	}
+	return stmts, nil
 }

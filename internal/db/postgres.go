@@ -135,12 +135,25 @@ func (c pgConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.Conn.CheckNamedValue(nv)
 }
 
+// NameTrigramIndex is the name of the trigram index on the file names of a
+// shared catalog (migration 0012).
+const NameTrigramIndex = "files_name_trgm"
+
+// NameTrigramStatement makes the trigram index on file names; an
+// administrator runs it, after CREATE EXTENSION pg_trgm, where the
+// catalog's role could not create the extension.
+const NameTrigramStatement = "CREATE INDEX " + NameTrigramIndex + " ON files USING gin (encode(name, 'escape') gin_trgm_ops)"
+
 // ServerInfo describes the PostgreSQL server of a shared catalog.
 type ServerInfo struct {
 	Version        string // the server's version, as server_version says it
 	DatabaseBytes  int64  // the catalog database's size on disk
 	Connections    int    // connections to the catalog database, of every client
 	MaxConnections int    // the server's max_connections
+	// NameTrigrams tells whether the trigram index on file names exists
+	// (migration 0012 makes it when the role may create pg_trgm): without
+	// it, name searches read every name.
+	NameTrigrams bool
 }
 
 // ServerInfo returns figures of a shared catalog's server; on a catalog
@@ -153,7 +166,9 @@ func (d *DB) ServerInfo(ctx context.Context) (ServerInfo, error) {
 	err := d.WithRead(func(r *sqlx.DB) error {
 		return r.QueryRowContext(ctx, `SELECT current_setting('server_version'), pg_database_size(current_database()),
 			(SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()),
-			current_setting('max_connections')::int`).Scan(&s.Version, &s.DatabaseBytes, &s.Connections, &s.MaxConnections)
+			current_setting('max_connections')::int,
+			EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = '`+NameTrigramIndex+`')`).
+			Scan(&s.Version, &s.DatabaseBytes, &s.Connections, &s.MaxConnections, &s.NameTrigrams)
 	})
 	if err != nil {
 		return s, fmt.Errorf("read server figures: %w", err)

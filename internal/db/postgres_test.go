@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -112,6 +114,13 @@ func TestSchemasEquivalent(t *testing.T) {
 	}
 	defer pg.Close()
 	a, b := schema(t, lite), schema(t, pg)
+	// PostgreSQL's own: the trigram index on names (SQLite's name searches
+	// read its narrow name index).
+	pgOnly := "index files." + db.NameTrigramIndex
+	if !slices.Contains(b, pgOnly) {
+		t.Errorf("PostgreSQL lacks %s", pgOnly)
+	}
+	b = slices.DeleteFunc(b, func(s string) bool { return s == pgOnly })
 	for _, s := range a {
 		if !slices.Contains(b, s) {
 			t.Errorf("SQLite has, PostgreSQL lacks: %s", s)
@@ -208,4 +217,163 @@ func TestPostgresOpen(t *testing.T) {
 		}
 		t.Errorf("Open of an unreachable server: %v; want an error without the password", err)
 	}
+}
+
+// TestNameTrigramIndex: a name search on a shared catalog reads the trigram
+// index on names, and a role that may not create the extension pg_trgm gets a
+// catalog all the same, without the index, which health's ServerInfo
+// reports; its name searches give the same answers by reading every name.
+func TestNameTrigramIndex(t *testing.T) {
+	const search = `SELECT name FROM files WHERE encode(name, 'escape') LIKE ? ESCAPE '\' ORDER BY name`
+	insert := func(t *testing.T, d *db.DB) {
+		t.Helper()
+		err := d.WithWrite(func(w *sqlx.DB) error {
+			for i, name := range []string{"report.txt", "old-report.TXT", "r\xe9port.txt", "other"} {
+				if _, err := w.ExecContext(t.Context(), w.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
+					modified_sec, modified_nsec, scanned, operation, is_archived) VALUES ('m', ?, '', ?, 0, 0, 0, 0, 'ADD', 0)`),
+					[]byte(fmt.Sprintf("/d/%d", i)), []byte(name)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	find := func(t *testing.T, d *db.DB, pattern string) (names []string, plan string) {
+		t.Helper()
+		err := d.WithRead(func(r *sqlx.DB) error {
+			var rows [][]byte
+			if err := r.SelectContext(t.Context(), &rows, r.Rebind(search), pattern); err != nil {
+				return err
+			}
+			for _, n := range rows {
+				names = append(names, string(n))
+			}
+			// Few rows: make the planner show whether it could use an index.
+			tx, err := r.BeginTxx(t.Context(), nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(t.Context(), "SET LOCAL enable_seqscan = off"); err != nil {
+				return err
+			}
+			var lines []string
+			if err := tx.SelectContext(t.Context(), &lines, "EXPLAIN "+tx.Rebind(search), pattern); err != nil {
+				return err
+			}
+			plan = strings.Join(lines, "\n")
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names, plan
+	}
+
+	t.Run("owner", func(t *testing.T) {
+		d, err := db.Open(t.Context(), pgtest.URL(t), db.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		insert(t, d)
+		names, plan := find(t, d, "%port.t%")
+		if want := []string{"report.txt", "r\xe9port.txt"}; !slices.Equal(names, want) {
+			t.Errorf("names %q, want %q", names, want)
+		}
+		if !strings.Contains(plan, db.NameTrigramIndex) {
+			t.Errorf("the name search does not use %s:\n%s", db.NameTrigramIndex, plan)
+		}
+		s, err := d.ServerInfo(t.Context())
+		if err != nil || !s.NameTrigrams {
+			t.Errorf("ServerInfo: %+v, %v: want the trigram index reported", s, err)
+		}
+	})
+
+	// A catalog of version 11 gets the index from its upgrade, or keeps the
+	// one an administrator built beforehand (CREATE INDEX CONCURRENTLY).
+	t.Run("upgrade", func(t *testing.T) {
+		u := pgtest.URL(t)
+		admin, err := sqlx.Open(db.PostgresDriverName, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		for _, prebuilt := range []bool{false, true} {
+			d, err := db.Open(t.Context(), u, db.DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			stmts := []string{"DROP INDEX " + db.NameTrigramIndex, "DELETE FROM schema_migrations WHERE version = 12"}
+			if prebuilt {
+				stmts = append(stmts, db.NameTrigramStatement)
+			}
+			for _, q := range stmts {
+				if _, err := admin.ExecContext(t.Context(), q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			d, err = db.Open(t.Context(), u, db.DefaultOptions())
+			if err != nil {
+				t.Fatalf("upgrade from version 11, index prebuilt %v: %v", prebuilt, err)
+			}
+			s, err := d.ServerInfo(t.Context())
+			v, verr := d.Version(t.Context())
+			d.Close()
+			if err != nil || verr != nil || !s.NameTrigrams || v != db.LatestVersion() {
+				t.Errorf("after the upgrade (index prebuilt %v): version %d (%v), trigram index %v (%v)", prebuilt, v, verr, s.NameTrigrams, err)
+			}
+		}
+	})
+
+	t.Run("role without CREATE on the database", func(t *testing.T) {
+		u := pgtest.URL(t)
+		admin, err := sqlx.Open(db.PostgresDriverName, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		role := fmt.Sprintf("indexer_plain_%d", time.Now().UnixNano())
+		for _, q := range []string{
+			"CREATE ROLE " + role + " LOGIN",
+			"REVOKE CREATE ON DATABASE " + dbName(t, u) + " FROM PUBLIC",
+			"GRANT CONNECT ON DATABASE " + dbName(t, u) + " TO " + role,
+			"GRANT ALL ON SCHEMA public TO " + role,
+		} {
+			if _, err := admin.ExecContext(t.Context(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		d, err := db.Open(t.Context(), strings.Replace(u, "postgres@", role+"@", 1), db.DefaultOptions())
+		if err != nil {
+			t.Fatalf("open as a role that may not create extensions: %v", err)
+		}
+		defer d.Close()
+		insert(t, d)
+		names, plan := find(t, d, "%port.t%")
+		if want := []string{"report.txt", "r\xe9port.txt"}; !slices.Equal(names, want) {
+			t.Errorf("names %q, want %q", names, want)
+		}
+		if strings.Contains(plan, db.NameTrigramIndex) {
+			t.Errorf("plan names %s, which should not exist:\n%s", db.NameTrigramIndex, plan)
+		}
+		s, err := d.ServerInfo(t.Context())
+		if err != nil || s.NameTrigrams {
+			t.Errorf("ServerInfo: %+v, %v: want the missing trigram index reported", s, err)
+		}
+	})
+}
+
+// dbName returns the database of the PostgreSQL URL u.
+func dbName(t *testing.T, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(p.Path, "/")
 }

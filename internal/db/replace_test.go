@@ -53,8 +53,12 @@ func insertLabels(t *testing.T, u *uow.UoW, labels ...string) {
 func labels(ctx context.Context, u *uow.UoW) ([]string, error) {
 	var out []string
 	err := u.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.SelectContext(ctx, &out, "SELECT name FROM files ORDER BY name")
+		return r.Files.Find(ctx, dto.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
+			out = append(out, f.Name)
+			return nil
+		})
 	})
+	slices.Sort(out)
 	return out, err
 }
 

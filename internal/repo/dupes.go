@@ -43,7 +43,7 @@ func (f *Files) withNames(ctx context.Context, d DupeFilter) (DupeFilter, error)
 	h := m.Hint()
 	q := "SELECT DISTINCT name FROM files WHERE sha256 IS NOT NULL AND operation <> 'DEL'"
 	var args []any
-	if c, arg := (Like{Parts: h.Parts, Prefix: h.Prefix, Suffix: h.Suffix, Lower: h.Lower}).cond(db.DialectOf(f.x), "name"); c != "" {
+	if c, arg := likeCond(db.DialectOf(f.x), dto.Like{Parts: h.Parts, Prefix: h.Prefix, Suffix: h.Suffix, Lower: h.Lower}, "name"); c != "" {
 		q, args = q+" AND "+c, append(args, arg)
 	}
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)

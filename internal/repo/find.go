@@ -11,23 +11,9 @@ import (
 	"github.com/indexer/indexer/internal/dto"
 )
 
-// Like is a coarse filter on a text column, rendered as LIKE: the text holds
-// Parts in order; with Prefix the first part starts it, with Suffix the last
-// ends it; with Lower the lower-cased text is compared (Parts must then be
-// lower case). Databases differ on the case-sensitivity of LIKE, so a Like
-// may keep more rows than an exact match would: callers filter exactly after.
-// The zero Like keeps everything.
-type Like struct {
-	Parts          []string
-	Prefix, Suffix bool
-	Lower          bool
-}
-
-func (l Like) any() bool { return len(l.Parts) == 0 && !(l.Prefix && l.Suffix) }
-
-// pattern renders l as a LIKE pattern with \ as the escape character, each
-// part first written by part (see db.Dialect.Like).
-func (l Like) pattern(part func(string) string) string {
+// likePattern renders l as a LIKE pattern with \ as the escape character,
+// each part first written by part (see db.Dialect.Like).
+func likePattern(l dto.Like, part func(string) string) string {
 	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	var b strings.Builder
 	if !l.Prefix {
@@ -45,28 +31,14 @@ func (l Like) pattern(part func(string) string) string {
 	return b.String()
 }
 
-// cond returns the condition of l on column col in dialect dl, or "" when
-// l keeps all.
-func (l Like) cond(dl db.Dialect, col string) (string, any) {
-	if l.any() {
+// likeCond returns the condition of l on column col in dialect dl, or ""
+// when l keeps all.
+func likeCond(dl db.Dialect, l dto.Like, col string) (string, any) {
+	if l.All() {
 		return "", nil
 	}
 	c, part := dl.Like(col, l.Lower)
-	return c, l.pattern(part)
-}
-
-// FindFilter selects catalog entries. Every set field must hold.
-type FindFilter struct {
-	Name    []Like // on the file name, all of them
-	Path    []Like // on the path, all of them
-	Hash    string // a digest in lower-case hex (see CheckHash)
-	MinSize int64
-	MaxSize int64  // < 0 for no bound
-	Machine string // "" for all
-	Under   string // a subtree (path prefix); "" for everywhere
-	Deleted bool   // also DEL rows
-	// IncludeArchived also lists entries inside archives.
-	IncludeArchived bool
+	return c, likePattern(l, part)
 }
 
 type foundRow struct {
@@ -118,7 +90,7 @@ func hashCond(h string) (string, []any, error) {
 // Find calls fn for each entry matching q, ordered by machine, path and
 // archive path. It streams. When fn returns
 // ErrStop, Find stops and returns nil; fn's other errors are returned.
-func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash) error) error {
+func (f *Files) Find(ctx context.Context, q dto.FindFilter, fn func(dto.FileWithHash) error) error {
 	var conds []string
 	var args []any
 	add := func(c string, a ...any) {
@@ -132,16 +104,16 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 	// One of them, the first the database can narrow with, becomes the
 	// subquery; the others are plain conditions.
 	sub := false
-	for i, l := range append(append([]Like{}, q.Name...), q.Path...) {
+	for i, l := range append(append([]dto.Like{}, q.Name...), q.Path...) {
 		col := "name"
 		if i >= len(q.Name) {
 			col = "path"
 		}
-		if c, arg := l.cond(db.DialectOf(f.x), col); c != "" && !sub {
+		if c, arg := likeCond(db.DialectOf(f.x), l, col); c != "" && !sub {
 			add("f.id IN (SELECT id FROM files WHERE "+c+")", arg)
 			sub = true
 		} else if c != "" {
-			c, arg = l.cond(db.DialectOf(f.x), "f."+col)
+			c, arg = likeCond(db.DialectOf(f.x), l, "f."+col)
 			add(c, arg)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/indexer/indexer/internal/catalogtest"
 	"github.com/indexer/indexer/internal/dto"
-	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
 
@@ -34,20 +33,20 @@ func TestMachinesAndLike(t *testing.T) {
 			t.Errorf("Machines() = %q, want %q", got, want)
 		}
 		tests := []struct {
-			like repo.Like
+			like dto.Like
 			want []string
 		}{
 			// %, _ and \ are literal: only the first name has "%_".
-			{repo.Like{Parts: []string{"%_"}}, []string{`50%_off\x.txt`}},
-			{repo.Like{Parts: []string{`\x`}}, []string{`50%_off\x.txt`, "50%Xoff\\x.txt", "50x_off\\x.txt"}},
-			{repo.Like{Parts: []string{"50", ".txt"}, Prefix: true, Suffix: true}, []string{`50%_off\x.txt`, "50%Xoff\\x.txt", "50x_off\\x.txt"}},
-			{repo.Like{Parts: []string{"report.txt"}, Prefix: true, Suffix: true, Lower: true}, []string{"report.TXT"}},
-			{repo.Like{Parts: []string{"b"}, Prefix: true}, []string{"b.txt"}},
-			{repo.Like{}, []string{`50%_off\x.txt`, "50%Xoff\\x.txt", "50x_off\\x.txt", "b.txt", "report.TXT"}},
+			{dto.Like{Parts: []string{"%_"}}, []string{`50%_off\x.txt`}},
+			{dto.Like{Parts: []string{`\x`}}, []string{`50%_off\x.txt`, "50%Xoff\\x.txt", "50x_off\\x.txt"}},
+			{dto.Like{Parts: []string{"50", ".txt"}, Prefix: true, Suffix: true}, []string{`50%_off\x.txt`, "50%Xoff\\x.txt", "50x_off\\x.txt"}},
+			{dto.Like{Parts: []string{"report.txt"}, Prefix: true, Suffix: true, Lower: true}, []string{"report.TXT"}},
+			{dto.Like{Parts: []string{"b"}, Prefix: true}, []string{"b.txt"}},
+			{dto.Like{}, []string{`50%_off\x.txt`, "50%Xoff\\x.txt", "50x_off\\x.txt", "b.txt", "report.TXT"}},
 		}
 		for _, tt := range tests {
 			var got []string
-			err := r.Files.Find(ctx, repo.FindFilter{Name: []repo.Like{tt.like}, MaxSize: -1}, func(f dto.FileWithHash) error {
+			err := r.Files.Find(ctx, dto.FindFilter{Name: []dto.Like{tt.like}, MaxSize: -1}, func(f dto.FileWithHash) error {
 				got = append(got, f.Name)
 				return nil
 			})

@@ -229,6 +229,16 @@ func (s *Scans) LastSeen(ctx context.Context, machine string, roots []string) (i
 	return n, true, nil
 }
 
+// Machines returns the distinct machines of the scans, in no particular
+// order: a machine may have scans and no files.
+func (s *Scans) Machines(ctx context.Context) ([]string, error) {
+	var out []string
+	if err := sqlx.SelectContext(ctx, s.x, &out, "SELECT DISTINCT machine FROM scans"); err != nil {
+		return nil, fmt.Errorf("list machines: %w", err)
+	}
+	return out, nil
+}
+
 // Roots returns the distinct roots of the scans of machine ("" for every
 // machine), in no particular order.
 func (s *Scans) Roots(ctx context.Context, machine string) ([]string, error) {

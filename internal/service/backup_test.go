@@ -2,6 +2,7 @@ package service
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -60,7 +61,7 @@ func backupTestWriteErr(u *uow.UoW, prefix, tag string, from, to int) error {
 	})
 }
 
-// backupTestRowsSQL lists every file as "path sha256", sorted.
+// backupTestRowsSQL lists every file as "path sha256" (- for none).
 const backupTestRowsSQL = `SELECT path || ' ' || COALESCE(lower(hex(sha256)), '-') FROM files ORDER BY path`
 
 // backupTestRows reads the rows through u's read transactions.
@@ -68,11 +69,16 @@ func backupTestRows(t *testing.T, u *uow.UoW) []string {
 	t.Helper()
 	var rows []string
 	err := u.Read(context.Background(), func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.SelectContext(ctx, &rows, backupTestRowsSQL)
+		q := dto.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}
+		return r.Files.Find(ctx, q, func(f dto.FileWithHash) error {
+			rows = append(rows, f.Path+" "+cmp.Or(f.Hash.SHA256, "-"))
+			return nil
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(rows) // as backupTestRowsSQL orders them
 	return rows
 }
 
@@ -84,6 +90,7 @@ func backupTestRowsDB(t *testing.T, d *db.DB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(rows) // as backupTestRows does
 	return rows
 }
 

@@ -51,7 +51,7 @@ type FindOptions struct {
 // contain, then exactly in Go, so SQL dialects of LIKE cannot change the
 // result. A malformed pattern or hash is a *BadQueryError.
 func (c *Catalog) Find(ctx context.Context, o FindOptions, fn func(dto.FileWithHash) error) (int, error) {
-	q := repo.FindFilter{MinSize: o.MinSize, MaxSize: o.MaxSize, Machine: o.Machine, Under: o.Under, Deleted: o.Deleted,
+	q := dto.FindFilter{MinSize: o.MinSize, MaxSize: o.MaxSize, Machine: o.Machine, Under: o.Under, Deleted: o.Deleted,
 		IncludeArchived: o.IncludeArchived}
 	// Each matcher reads the file name or the path.
 	var names, paths []*match.Matcher
@@ -122,6 +122,6 @@ func (c *Catalog) Find(ctx context.Context, o FindOptions, fn func(dto.FileWithH
 // or [.
 func IsGlob(term string) bool { return strings.ContainsAny(term, "*?[") }
 
-func like(h match.Hint) repo.Like {
-	return repo.Like{Parts: h.Parts, Prefix: h.Prefix, Suffix: h.Suffix, Lower: h.Lower}
+func like(h match.Hint) dto.Like {
+	return dto.Like{Parts: h.Parts, Prefix: h.Prefix, Suffix: h.Suffix, Lower: h.Lower}
 }

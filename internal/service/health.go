@@ -189,6 +189,12 @@ func serverChecks(ctx context.Context, h *dto.Health, d *db.DB) {
 	}
 	h.Add("server", st, fmt.Sprintf("PostgreSQL %s; %d of %d connections open to this database; database %d bytes",
 		s.Version, s.Connections, s.MaxConnections, s.DatabaseBytes))
+	h.Facts["name_trigrams"] = s.NameTrigrams
+	if s.NameTrigrams {
+		h.Add("name_index", dto.StatusOK, "trigram index on file names present")
+	} else {
+		h.Add("name_index", dto.StatusDegraded, "no trigram index on file names (the catalog's role could not create the extension pg_trgm): name searches read every name; as an administrator, run in the catalog's database: CREATE EXTENSION pg_trgm; "+db.NameTrigramStatement)
+	}
 }
 
 func summarizeMetrics(m dto.TxMetrics) string {

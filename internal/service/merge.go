@@ -70,21 +70,18 @@ func (s *MergeSource) Machines(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	err = s.cat.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return sqlxSelectMachines(ctx, r, &ms)
+		return scanMachines(ctx, r, &ms)
 	})
 	slices.Sort(ms)
 	return slices.Compact(ms), err
 }
 
-// sqlxSelectMachines adds the machines of the scans table to ms: a machine
-// may have scans and no files.
-func sqlxSelectMachines(ctx context.Context, r *uow.Repos, ms *[]string) error {
-	var more []string
-	if err := r.Tx.SelectContext(ctx, &more, "SELECT DISTINCT machine FROM scans"); err != nil {
-		return fmt.Errorf("list machines: %w", err)
-	}
+// scanMachines adds the machines of the scans table to ms: a machine may
+// have scans and no files.
+func scanMachines(ctx context.Context, r *uow.Repos, ms *[]string) error {
+	more, err := r.Scans.Machines(ctx)
 	*ms = append(*ms, more...)
-	return nil
+	return err
 }
 
 // Close closes the copy and removes it.
@@ -175,7 +172,7 @@ func (c *Catalog) machinesWithScans(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error { return sqlxSelectMachines(ctx, r, &ms) })
+	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error { return scanMachines(ctx, r, &ms) })
 	return ms, err
 }
 
@@ -261,7 +258,7 @@ func (c *Catalog) mergeMachine(ctx context.Context, src *MergeSource, res *Merge
 		return err
 	}
 	err = src.cat.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		q := repo.FindFilter{Machine: m, MaxSize: -1, Deleted: true, IncludeArchived: true}
+		q := dto.FindFilter{Machine: m, MaxSize: -1, Deleted: true, IncludeArchived: true}
 		return r.Files.Find(ctx, q, func(f dto.FileWithHash) error {
 			f.ScanID = ids[f.ScanID] // 0 (NULL) for a row of no scan
 			batch = append(batch, f)

@@ -14,7 +14,6 @@ import (
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
-	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
 
@@ -112,7 +111,7 @@ func TestRestoreV3Backup(t *testing.T) {
 		got := map[key]dto.FileWithHash{}
 		var contents int64
 		err := u.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-			if err := r.Files.Find(ctx, repo.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
+			if err := r.Files.Find(ctx, dto.FindFilter{MaxSize: -1, Deleted: true, IncludeArchived: true}, func(f dto.FileWithHash) error {
 				got[key{f.Path, f.ArchivePath}] = f
 				return nil
 			}); err != nil {

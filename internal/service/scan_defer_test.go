@@ -209,8 +209,8 @@ func TestScanBuildsIndexesOfDeadScan(t *testing.T) {
 		t.Fatalf("a scan built the indexes of a scan still running: indexes %q, set aside %q", built, deferred)
 	}
 	// Its process is gone: the next scan takes them over and builds them.
-	err := c.UoW().Do(ctx, "test", func(ctx context.Context, r *uow.Repos) error {
-		_, err := r.Tx.ExecContext(ctx, "UPDATE scans SET pid = ? WHERE status = 'running'", dead.Process.Pid)
+	err := c.DB().WithWrite(func(w *sqlx.DB) error {
+		_, err := w.ExecContext(ctx, "UPDATE scans SET pid = ? WHERE status = 'running'", dead.Process.Pid)
 		return err
 	})
 	if err != nil {
@@ -269,13 +269,16 @@ func TestScanIndexBuildFailureIsAWarning(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cat", "c.db") // a directory indexer creates, private
 	c := openCatalogAt(t, path)
 	err := c.UoW().Do(ctx, "test", func(ctx context.Context, r *uow.Repos) error {
-		if _, err := r.Indexes.Defer(ctx); err != nil {
-			return err
-		}
-		// Sorted last, and its column does not exist: it cannot be built.
-		_, err := r.Tx.ExecContext(ctx, "INSERT INTO deferred_indexes (name, sql) VALUES ('files_zz', 'CREATE INDEX files_zz ON files (no_such_column)')")
+		_, err := r.Indexes.Defer(ctx)
 		return err
 	})
+	if err == nil {
+		// Sorted last, and its column does not exist: it cannot be built.
+		err = c.DB().WithWrite(func(w *sqlx.DB) error {
+			_, err := w.ExecContext(ctx, "INSERT INTO deferred_indexes (name, sql) VALUES ('files_zz', 'CREATE INDEX files_zz ON files (no_such_column)')")
+			return err
+		})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

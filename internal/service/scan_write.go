@@ -73,7 +73,78 @@ func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func(
 // created counts the rows made for files the catalog had no row of.
 type tally struct{ added, modified, unchanged, bytes, created, entries int64 }
 
+// add counts o's files in t too.
+func (t *tally) add(o tally) {
+	t.added += o.added
+	t.modified += o.modified
+	t.unchanged += o.unchanged
+	t.bytes += o.bytes
+	t.created += o.created
+	t.entries += o.entries
+}
+
+// flush writes batch, a chunk: one bad row costs one file, never the chunk
+// (see db.Dialect.ChunkSavepoints for the two ways).
 func (s *scanRun) flush(ctx context.Context, batch []result) error {
+	if s.uow.DB().Dialect().ChunkSavepoints() {
+		return s.flushSavepoints(ctx, batch)
+	}
+	return s.flushTransactions(ctx, batch)
+}
+
+// flushSavepoints writes batch in one transaction. The chunk is one write
+// inside a savepoint; when it fails (one bad row), the transaction rolls back
+// to the savepoint and writes the chunk's files one by one, each in a
+// savepoint of its own, so one bad file costs one file and the chunk still
+// commits once. Errors no retry can cure, and lock conflicts, end the
+// transaction: uow.Do runs it again from its start for the latter, and the
+// scan stops on the former.
+func (s *scanRun) flushSavepoints(ctx context.Context, batch []result) error {
+	var t tally
+	var failed []Failure
+	err := s.uow.Do(ctx, "scan.chunk", func(ctx context.Context, r *uow.Repos) error {
+		t, failed = tally{}, nil
+		err := r.Savepoint(ctx, func() error { return s.writeFiles(ctx, r, batch, &t, false) })
+		if err == nil || isFatalWrite(err) {
+			return err
+		}
+		s.logChunkFailure(err, len(batch))
+		t = tally{}
+		for i := range batch {
+			var ft tally
+			err := r.Savepoint(ctx, func() error { return s.writeFiles(ctx, r, batch[i:i+1], &ft, true) })
+			switch {
+			case err == nil:
+				t.add(ft)
+			case isFatalWrite(err):
+				return err
+			default:
+				failed = append(failed, Failure{Path: entryPath(batch[i].path, batch[i].inner), Err: fmt.Errorf("store in catalog: %w", err)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if isFatalWrite(err) {
+			return fmt.Errorf("write to catalog: %w", err)
+		}
+		// The commit itself failed: nothing of the chunk is stored.
+		for _, b := range batch {
+			s.fail(entryPath(b.path, b.inner), fmt.Errorf("store in catalog: %w", err))
+		}
+		return nil
+	}
+	s.count(t, 0)
+	for _, f := range failed {
+		s.fail(f.Path, f.Err)
+	}
+	return nil
+}
+
+// flushTransactions writes batch in one transaction; when it fails, the
+// transaction is rolled back and the chunk's files are written one by one,
+// each in a transaction of its own.
+func (s *scanRun) flushTransactions(ctx context.Context, batch []result) error {
 	var t tally
 	err := s.uow.Do(ctx, "scan.chunk", func(ctx context.Context, r *uow.Repos) error {
 		t = tally{}
@@ -86,15 +157,7 @@ func (s *scanRun) flush(ctx context.Context, batch []result) error {
 	if isFatalWrite(err) {
 		return fmt.Errorf("write to catalog: %w", err)
 	}
-	// One bad row must cost one file, not the chunk: retry each on its own.
-	// A unique-key conflict is most often another scan having stored some
-	// of these files since this one loaded the catalog: routine, not news.
-	// What the retry cannot store is listed as a failure either way.
-	if db.Kind(err) == "constraint" {
-		s.c.log.Debug("chunk write met a constraint, retrying file by file", "files", len(batch), "err", err)
-	} else {
-		s.c.log.Warn("chunk write failed, retrying file by file", "files", len(batch), "err", err)
-	}
+	s.logChunkFailure(err, len(batch))
 	for i := range batch {
 		var t tally
 		err := s.uow.Do(ctx, "scan.file", func(ctx context.Context, r *uow.Repos) error {
@@ -111,6 +174,18 @@ func (s *scanRun) flush(ctx context.Context, batch []result) error {
 		}
 	}
 	return nil
+}
+
+// logChunkFailure logs why a chunk of n files is written one by one. A
+// unique-key conflict is most often another scan having stored some of
+// these files since this one loaded the catalog: routine, not news. What a
+// file's own write cannot store is listed as a failure either way.
+func (s *scanRun) logChunkFailure(err error, n int) {
+	if db.Kind(err) == "constraint" {
+		s.c.log.Debug("chunk write met a constraint, writing its files one by one", "files", n, "err", err)
+	} else {
+		s.c.log.Warn("chunk write failed, writing its files one by one", "files", n, "err", err)
+	}
 }
 
 // isFatalWrite tells errors that no per-file retry can cure: the catalog is

@@ -39,7 +39,7 @@ func TestDoRetriesDeadlock(t *testing.T) {
 	barrier.Add(2)
 	var once [2]sync.Once
 	lock := func(ctx context.Context, r *uow.Repos, id int64) error {
-		_, err := r.Tx.ExecContext(ctx, "UPDATE scans SET files_seen = files_seen + 1 WHERE id = $1", id)
+		_, err := uow.TxOf(r).ExecContext(ctx, "UPDATE scans SET files_seen = files_seen + 1 WHERE id = $1", id)
 		return err
 	}
 	var wg sync.WaitGroup
@@ -70,7 +70,7 @@ func TestDoRetriesDeadlock(t *testing.T) {
 	for _, id := range ids {
 		var n int64
 		err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
-			return r.Tx.GetContext(ctx, &n, "SELECT files_seen FROM scans WHERE id = $1", id)
+			return uow.TxOf(r).GetContext(ctx, &n, "SELECT files_seen FROM scans WHERE id = $1", id)
 		})
 		if err != nil || n != 2 {
 			t.Errorf("scan %d: files_seen = %d, %v; want 2, one from each unit of work", id, n, err)

@@ -95,7 +95,7 @@ func TestDoRecordsTags(t *testing.T) {
 	// Nothing changed: no row, no call.
 	must(u.Do(ctx, "nothing", func(ctx context.Context, r *uow.Repos) error {
 		var n int
-		return r.Tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM files")
+		return uow.TxOf(r).GetContext(ctx, &n, "SELECT COUNT(*) FROM files")
 	}))
 	// Rolled back: no row, no call.
 	boom := errors.New("boom")
@@ -110,18 +110,18 @@ func TestDoRecordsTags(t *testing.T) {
 	// A statement through Tx names its tags itself.
 	must(u.Do(ctx, "raw", func(ctx context.Context, r *uow.Repos) error {
 		r.Touch(dto.TagFiles, dto.MachineTag("m"))
-		_, err := r.Tx.ExecContext(ctx, "UPDATE files SET nlink = 2 WHERE machine = 'm'")
+		_, err := uow.TxOf(r).ExecContext(ctx, "UPDATE files SET nlink = 2 WHERE machine = 'm'")
 		return err
 	}))
 	// A statement through Tx that names no tags changed something nobody
 	// can tell: the epoch.
 	must(u.Do(ctx, "untagged", func(ctx context.Context, r *uow.Repos) error {
-		_, err := r.Tx.ExecContext(ctx, "UPDATE files SET nlink = 3 WHERE machine = 'm'")
+		_, err := uow.TxOf(r).ExecContext(ctx, "UPDATE files SET nlink = 3 WHERE machine = 'm'")
 		return err
 	}))
 	// One that changed no row records nothing.
 	must(u.Do(ctx, "no rows", func(ctx context.Context, r *uow.Repos) error {
-		_, err := r.Tx.ExecContext(ctx, "UPDATE files SET nlink = 3 WHERE machine = 'nobody'")
+		_, err := uow.TxOf(r).ExecContext(ctx, "UPDATE files SET nlink = 3 WHERE machine = 'nobody'")
 		return err
 	}))
 	// Reads record nothing.

@@ -28,9 +28,8 @@ type Repos struct {
 	// Volumes are the volumes recorded relative to themselves, and the file
 	// system of each scan's roots.
 	Volumes *repo.Volumes
-	// Tx is the transaction itself, for the rare statement no repository has.
-	// A write through it names what it changed with Touch.
-	Tx *sqlx.Tx
+	// tx is the transaction itself, for what no repository does (savepoints).
+	tx *sqlx.Tx
 
 	touched *repo.Touched
 }
@@ -40,13 +39,38 @@ func newRepos(tx *sqlx.Tx) *Repos {
 	return &Repos{Files: repo.NewFiles(tx).Touching(t), Scans: repo.NewScans(tx).Touching(t),
 		Indexes: repo.NewIndexes(tx).Touching(t), Dirs: repo.NewDirs(tx).Touching(t),
 		Changes: repo.NewChanges(tx).Touching(t), Verifications: repo.NewVerifications(tx).Touching(t),
-		Volumes: repo.NewVolumes(tx).Touching(t), Tx: tx, touched: t}
+		Volumes: repo.NewVolumes(tx).Touching(t), tx: tx, touched: t}
 }
 
 // Touch records tags (see dto.TagFiles and its kin) as changed by this
-// transaction, for a write made through Tx. Repository methods record their
-// own.
+// transaction, for a write no repository method made. Repository methods
+// record their own.
 func (r *Repos) Touch(tags ...string) { r.touched.Add(tags...) }
+
+// Savepoint runs fn inside a savepoint of the transaction: when fn returns an
+// error, what fn wrote is rolled back and the transaction goes on as before
+// fn, and fn's error is returned. PostgreSQL otherwise aborts the whole
+// transaction at its first failed statement; SQLite would keep the part of
+// fn that ran before the failure. Savepoints do not nest under one name:
+// call Savepoint again only after it returned.
+func (r *Repos) Savepoint(ctx context.Context, fn func() error) error {
+	if _, err := r.tx.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
+		return fmt.Errorf("open savepoint: %w", err)
+	}
+	if err := fn(); err != nil {
+		if _, rerr := r.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT unit"); rerr != nil {
+			return fmt.Errorf("roll back to savepoint after %w: %w", err, rerr)
+		}
+		if _, rerr := r.tx.ExecContext(ctx, "RELEASE SAVEPOINT unit"); rerr != nil {
+			return fmt.Errorf("release savepoint after %w: %w", err, rerr)
+		}
+		return err
+	}
+	if _, err := r.tx.ExecContext(ctx, "RELEASE SAVEPOINT unit"); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
 
 // UoW runs units of work against a catalog and keeps their metrics.
 type UoW struct {

@@ -46,7 +46,7 @@ func present(t *testing.T, u *uow.UoW, label string) bool {
 	t.Helper()
 	var n int
 	err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.GetContext(ctx, &n, r.Tx.Rebind("SELECT COUNT(*) FROM files WHERE path = ?"), "/"+label)
+		return uow.TxOf(r).GetContext(ctx, &n, uow.TxOf(r).Rebind("SELECT COUNT(*) FROM files WHERE path = ?"), "/"+label)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -156,10 +156,10 @@ func TestDoReturnsCommitError(t *testing.T) {
 	const path = "/dangling"
 	err := u.Do(t.Context(), "commit-fails", func(ctx context.Context, r *uow.Repos) error {
 		var fk int
-		if err := r.Tx.GetContext(ctx, &fk, "PRAGMA foreign_keys"); err != nil || fk != 1 {
+		if err := uow.TxOf(r).GetContext(ctx, &fk, "PRAGMA foreign_keys"); err != nil || fk != 1 {
 			t.Errorf("PRAGMA foreign_keys = %d, %v; want 1", fk, err)
 		}
-		if _, err := r.Tx.ExecContext(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
+		if _, err := uow.TxOf(r).ExecContext(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
 			return err
 		}
 		// scan_id references scans (id), and no scan 424242 exists.
@@ -182,7 +182,7 @@ func TestDoReturnsCommitError(t *testing.T) {
 	}
 	var n int
 	err = u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM files WHERE path = ?", path)
+		return uow.TxOf(r).GetContext(ctx, &n, "SELECT COUNT(*) FROM files WHERE path = ?", path)
 	})
 	if err != nil || n != 0 {
 		t.Errorf("rows of the failed commit: %d, %v; want 0", n, err)
@@ -305,12 +305,12 @@ func TestMetricsByKind(t *testing.T) {
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error { return errors.New("plain") }},
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error {
 			// The same (machine, path, archive_path) again: a UNIQUE violation.
-			_, err := r.Tx.ExecContext(ctx, `INSERT INTO files (machine, path, name, size, modified_sec, scanned, operation)
+			_, err := uow.TxOf(r).ExecContext(ctx, `INSERT INTO files (machine, path, name, size, modified_sec, scanned, operation)
 				VALUES ('m', ?, 'dup', 1, 1, 1, 'ADD')`, "/"+dup)
 			return err
 		}},
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error {
-			_, err := r.Tx.ExecContext(ctx, "SELECT * FROM no_such_table")
+			_, err := uow.TxOf(r).ExecContext(ctx, "SELECT * FROM no_such_table")
 			return err
 		}},
 		{"mixed", t.Context(), func(ctx context.Context, r *uow.Repos) error { return nil }},
@@ -374,11 +374,11 @@ func TestReadSnapshot(t *testing.T) {
 	}
 	var first, second int
 	err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
-		first = count(ctx, r.Tx)
+		first = count(ctx, uow.TxOf(r))
 		if err := u.Do(ctx, "concurrent", func(ctx context.Context, w *uow.Repos) error { return insert(ctx, w, label('j')) }); err != nil {
 			return err
 		}
-		second = count(ctx, r.Tx)
+		second = count(ctx, uow.TxOf(r))
 		return nil
 	})
 	if err != nil {
