@@ -15,6 +15,7 @@ import (
 
 	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/service"
 )
 
@@ -202,9 +203,14 @@ type dupesWriter interface {
 	end(t dto.DupeTotals) error
 }
 
+// dupesText prints groups for people. Each group is formatted into one
+// buffer, kept from group to group, and written at once: no string is made
+// per number or per path.
 type dupesText struct {
 	w     *bufio.Writer
 	multi bool
+	links linkSets
+	buf   []byte
 }
 
 func (d *dupesText) begin(w *bufio.Writer, multi bool) error {
@@ -213,21 +219,33 @@ func (d *dupesText) begin(w *bufio.Writer, multi bool) error {
 }
 
 func (d *dupesText) group(g dto.DupeGroup) error {
-	fmt.Fprintf(d.w, "%s of %s (%s), %s reclaimable, sha256 %s\n",
-		plural(int64(g.Count), "file"), bytesize.Format(g.Size), plural(g.Size, "byte"), bytesize.Format(g.Reclaimable), g.SHA256[:min(16, len(g.SHA256))])
-	sets, n := linkSets(g.Files)
+	b := numfmt.AppendPlural(d.buf[:0], int64(g.Count), "file")
+	b = append(b, " of "...)
+	b = bytesize.AppendFormat(b, g.Size)
+	b = append(b, " ("...)
+	b = numfmt.AppendPlural(b, g.Size, "byte")
+	b = append(b, "), "...)
+	b = bytesize.AppendFormat(b, g.Reclaimable)
+	b = append(b, " reclaimable, sha256 "...)
+	b = append(b, g.SHA256[:min(16, len(g.SHA256))]...)
+	b = append(b, '\n')
+	sets, n := d.links.number(g.Files)
 	for i, f := range g.Files {
-		d.w.WriteString("  ")
-		d.w.WriteString(location(f.Machine, f.Path, f.ArchivePath, d.multi))
+		b = append(b, "  "...)
+		b = appendLocation(b, f.Machine, f.Path, f.ArchivePath, d.multi)
 		switch {
 		case sets[i] > 0 && n > 1:
-			fmt.Fprintf(d.w, "  [linked %d]", sets[i])
+			b = append(b, "  [linked "...)
+			b = strconv.AppendInt(b, int64(sets[i]), 10)
+			b = append(b, ']')
 		case sets[i] > 0:
-			d.w.WriteString("  [linked]")
+			b = append(b, "  [linked]"...)
 		}
-		d.w.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	_, err := d.w.WriteString("\n")
+	b = append(b, '\n')
+	d.buf = b
+	_, err := d.w.Write(b)
 	return err
 }
 
@@ -242,26 +260,41 @@ func (d *dupesText) end(t dto.DupeTotals) error {
 }
 
 // linkSets numbers the sets of hard links in a group from 1, by first
-// appearance (0 for a file that is no hard link of another), and returns how
-// many sets there are.
-func linkSets(fs []dto.DupeFile) ([]int, int) {
-	type key struct {
-		machine       string
-		device, inode uint64
+// appearance (0 for a file that is no hard link of another). It keeps its
+// slice and map from one group to the next.
+type linkSets struct {
+	sets []int
+	ids  map[linkKey]int
+}
+
+type linkKey struct {
+	machine       string
+	device, inode uint64
+}
+
+// number returns the set of each file of fs, valid until the next call,
+// and how many sets there are.
+func (l *linkSets) number(fs []dto.DupeFile) ([]int, int) {
+	l.sets = slices.Grow(l.sets[:0], len(fs))[:len(fs)]
+	clear(l.sets)
+	if !slices.ContainsFunc(fs, func(f dto.DupeFile) bool { return f.Linked }) {
+		return l.sets, 0
 	}
-	out := make([]int, len(fs))
-	ids := map[key]int{}
+	if l.ids == nil {
+		l.ids = map[linkKey]int{}
+	}
+	clear(l.ids)
 	for i, f := range fs {
 		if !f.Linked {
 			continue
 		}
-		k := key{f.Machine, f.Device, f.Inode}
-		if ids[k] == 0 {
-			ids[k] = len(ids) + 1
+		k := linkKey{f.Machine, f.Device, f.Inode}
+		if l.ids[k] == 0 {
+			l.ids[k] = len(l.ids) + 1
 		}
-		out[i] = ids[k]
+		l.sets[i] = l.ids[k]
 	}
-	return out, len(ids)
+	return l.sets, len(l.ids)
 }
 
 // dupesFdupes prints what fdupes and jdupes print: the paths of a group, each
@@ -276,8 +309,10 @@ func linkSets(fs []dto.DupeFile) ([]int, int) {
 // others must never delete a file through one name while keeping it "safe"
 // under another.
 type dupesFdupes struct {
-	w   *bufio.Writer
-	sep byte
+	w       *bufio.Writer
+	sep     byte
+	links   linkSets
+	printed []bool // by link set, kept from group to group
 }
 
 func (d *dupesFdupes) begin(w *bufio.Writer, _ bool) error {
@@ -286,16 +321,21 @@ func (d *dupesFdupes) begin(w *bufio.Writer, _ bool) error {
 }
 
 func (d *dupesFdupes) group(g dto.DupeGroup) error {
-	sets, _ := linkSets(g.Files)
-	printed := map[int]bool{}
+	sets, n := d.links.number(g.Files)
+	d.printed = slices.Grow(d.printed[:0], n+1)[:n+1]
+	clear(d.printed)
 	for i, f := range g.Files {
 		if sets[i] > 0 {
-			if printed[sets[i]] {
+			if d.printed[sets[i]] {
 				continue
 			}
-			printed[sets[i]] = true
+			d.printed[sets[i]] = true
 		}
-		d.w.WriteString(exactLocation(f.Path, f.ArchivePath))
+		d.w.WriteString(f.Path)
+		if f.ArchivePath != "" {
+			d.w.WriteString("::")
+			d.w.WriteString(f.ArchivePath)
+		}
 		d.w.WriteByte(d.sep)
 	}
 	return d.w.WriteByte(d.sep)
