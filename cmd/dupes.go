@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -344,29 +345,78 @@ func (d *dupesFdupes) group(g dto.DupeGroup) error {
 func (d *dupesFdupes) end(dto.DupeTotals) error { return nil }
 
 // dupesCSV prints one row per file. Paths are written as they are, byte for
-// byte; the CSV quoting keeps newlines and commas inside a field.
+// byte; the CSV quoting keeps newlines and commas inside a field. Rows are
+// written as encoding/csv writes them (a test holds the two together), from
+// one reused buffer: the group's columns once, then each file's.
 type dupesCSV struct {
-	c *csv.Writer
+	w         *bufio.Writer
+	head, buf []byte
 }
 
 func (d *dupesCSV) begin(w *bufio.Writer, _ bool) error {
-	d.c = csv.NewWriter(w)
-	return d.c.Write([]string{"sha256", "size", "count", "copies", "reclaimable", "machine", "path", "archive_path", "linked"})
+	d.w = w
+	_, err := w.WriteString("sha256,size,count,copies,reclaimable,machine,path,archive_path,linked\n")
+	return err
 }
 
 func (d *dupesCSV) group(g dto.DupeGroup) error {
-	head := []string{g.SHA256, strconv.FormatInt(g.Size, 10), strconv.Itoa(g.Count), strconv.Itoa(g.Copies), strconv.FormatInt(g.Reclaimable, 10)}
+	h := appendCSVField(d.head[:0], g.SHA256)
+	h = append(h, ',')
+	h = strconv.AppendInt(h, g.Size, 10)
+	h = append(h, ',')
+	h = strconv.AppendInt(h, int64(g.Count), 10)
+	h = append(h, ',')
+	h = strconv.AppendInt(h, int64(g.Copies), 10)
+	h = append(h, ',')
+	h = strconv.AppendInt(h, g.Reclaimable, 10)
+	h = append(h, ',')
+	d.head = h
+	b := d.buf[:0]
 	for _, f := range g.Files {
-		if err := d.c.Write(append(head[:5:5], f.Machine, f.Path, f.ArchivePath, strconv.FormatBool(f.Linked))); err != nil {
-			return err
-		}
+		b = append(b, h...)
+		b = appendCSVField(b, f.Machine)
+		b = append(b, ',')
+		b = appendCSVField(b, f.Path)
+		b = append(b, ',')
+		b = appendCSVField(b, f.ArchivePath)
+		b = append(b, ',')
+		b = strconv.AppendBool(b, f.Linked)
+		b = append(b, '\n')
 	}
-	return nil
+	d.buf = b
+	_, err := d.w.Write(b)
+	return err
 }
 
-func (d *dupesCSV) end(dto.DupeTotals) error {
-	d.c.Flush()
-	return d.c.Error()
+func (d *dupesCSV) end(dto.DupeTotals) error { return nil }
+
+// appendCSVField appends s as encoding/csv's Writer writes a field with a
+// comma between fields and LF line ends: quoted when it holds a comma, a
+// double quote, CR or LF, begins with a space character or is \., with
+// double quotes doubled.
+func appendCSVField(b []byte, s string) []byte {
+	if !csvNeedsQuotes(s) {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+func csvNeedsQuotes(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s == `\.` || strings.ContainsAny(s, ",\"\r\n") {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsSpace(r)
 }
 
 // dupesJSON writes the documented object by hand around each group's JSON,
