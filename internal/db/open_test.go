@@ -673,3 +673,26 @@ func TestOnlyReadsOpensReadPoolAlone(t *testing.T) {
 		t.Errorf("older catalog opened for reading: version %d; want it migrated to %d", v, db.LatestVersion())
 	}
 }
+
+// TestOnlyReadsWritePoolOpensOnce: writers racing to be the first on a
+// catalog opened for reading share one write pool (run with -race).
+func TestOnlyReadsWritePoolOpensOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	dbtest.MustOpenPath(t, path).Close()
+	opts := db.DefaultOptions()
+	opts.MustExist, opts.OnlyReads = true, true
+	d := dbtest.MustOpenOptions(t, path, opts)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := d.WithWrite(func(w *sqlx.DB) error { _, err := w.Exec("DELETE FROM files WHERE 0"); return err }); err != nil {
+				t.Error(err)
+			}
+			_ = d.Stats()
+		})
+	}
+	wg.Wait()
+	if s := d.Stats(); s.Write.MaxOpenConnections != 1 || s.Write.OpenConnections != 1 {
+		t.Errorf("write pool: max %d, open %d; want one pool of one connection", s.Write.MaxOpenConnections, s.Write.OpenConnections)
+	}
+}
