@@ -264,6 +264,13 @@ func mainErr() error {
 			r.ok = ptr(false)
 		}
 		rows = append(rows, r)
+		// The target names the JSON output: the same groups with
+		// sizes, counts and every file's machine.
+		js, err := median(func() []string { return []string{bin, "--db", db, "dupes", "--json"} })
+		if err != nil {
+			return err
+		}
+		rows = append(rows, compare("dupes --json on the catalog", js, "jdupes -r", jd, 1.0/20))
 	}
 
 	if *flagDirs {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +9,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/service"
 )
 
@@ -211,9 +213,14 @@ type dupesWriter interface {
 	end(t dto.DupeTotals) error
 }
 
+// dupesText prints groups for people. Each group is formatted into one
+// buffer, kept from group to group, and written at once: no string is made
+// per number or per path.
 type dupesText struct {
 	w     *bufio.Writer
 	multi bool
+	links linkSets
+	buf   []byte
 }
 
 func (d *dupesText) begin(w *bufio.Writer, multi bool) error {
@@ -222,21 +229,37 @@ func (d *dupesText) begin(w *bufio.Writer, multi bool) error {
 }
 
 func (d *dupesText) group(g dto.DupeGroup) error {
-	fmt.Fprintf(d.w, "%s of %s (%s), %s reclaimable, sha256 %s\n",
-		plural(int64(g.Count), "file"), bytesize.Format(g.Size), plural(g.Size, "byte"), bytesize.Format(g.Reclaimable), g.SHA256[:min(16, len(g.SHA256))])
-	sets, n := linkSets(g.Files)
+	b := numfmt.AppendPlural(d.buf[:0], int64(g.Count), "file")
+	b = append(b, " of "...)
+	b = bytesize.AppendFormat(b, g.Size)
+	b = append(b, " ("...)
+	b = numfmt.AppendPlural(b, g.Size, "byte")
+	b = append(b, "), "...)
+	b = bytesize.AppendFormat(b, g.Reclaimable)
+	b = append(b, " reclaimable, sha256 "...)
+	b = append(b, g.SHA256[:min(16, len(g.SHA256))]...)
+	b = append(b, '\n')
+	sets, n := d.links.number(g.Files)
 	for i, f := range g.Files {
-		d.w.WriteString("  ")
-		d.w.WriteString(volumePlace(f, d.multi))
+		b = append(b, "  "...)
+		if f.Volume != nil {
+			b = append(b, volumePlace(f, d.multi)...)
+		} else {
+			b = appendLocation(b, f.Machine, f.Path, f.ArchivePath, d.multi)
+		}
 		switch {
 		case sets[i] > 0 && n > 1:
-			fmt.Fprintf(d.w, "  [linked %d]", sets[i])
+			b = append(b, "  [linked "...)
+			b = strconv.AppendInt(b, int64(sets[i]), 10)
+			b = append(b, ']')
 		case sets[i] > 0:
-			d.w.WriteString("  [linked]")
+			b = append(b, "  [linked]"...)
 		}
-		d.w.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	_, err := d.w.WriteString("\n")
+	b = append(b, '\n')
+	d.buf = b
+	_, err := d.w.Write(b)
 	return err
 }
 
@@ -251,26 +274,41 @@ func (d *dupesText) end(t dto.DupeTotals) error {
 }
 
 // linkSets numbers the sets of hard links in a group from 1, by first
-// appearance (0 for a file that is no hard link of another), and returns how
-// many sets there are.
-func linkSets(fs []dto.DupeFile) ([]int, int) {
-	type key struct {
-		machine       string
-		device, inode uint64
+// appearance (0 for a file that is no hard link of another). It keeps its
+// slice and map from one group to the next.
+type linkSets struct {
+	sets []int
+	ids  map[linkKey]int
+}
+
+type linkKey struct {
+	machine       string
+	device, inode uint64
+}
+
+// number returns the set of each file of fs, valid until the next call,
+// and how many sets there are.
+func (l *linkSets) number(fs []dto.DupeFile) ([]int, int) {
+	l.sets = slices.Grow(l.sets[:0], len(fs))[:len(fs)]
+	clear(l.sets)
+	if !slices.ContainsFunc(fs, func(f dto.DupeFile) bool { return f.Linked }) {
+		return l.sets, 0
 	}
-	out := make([]int, len(fs))
-	ids := map[key]int{}
+	if l.ids == nil {
+		l.ids = map[linkKey]int{}
+	}
+	clear(l.ids)
 	for i, f := range fs {
 		if !f.Linked {
 			continue
 		}
-		k := key{f.Machine, f.Device, f.Inode}
-		if ids[k] == 0 {
-			ids[k] = len(ids) + 1
+		k := linkKey{f.Machine, f.Device, f.Inode}
+		if l.ids[k] == 0 {
+			l.ids[k] = len(l.ids) + 1
 		}
-		out[i] = ids[k]
+		l.sets[i] = l.ids[k]
 	}
-	return out, len(ids)
+	return l.sets, len(l.ids)
 }
 
 // dupesFdupes prints what fdupes and jdupes print: the paths of a group, each
@@ -285,8 +323,10 @@ func linkSets(fs []dto.DupeFile) ([]int, int) {
 // others must never delete a file through one name while keeping it "safe"
 // under another.
 type dupesFdupes struct {
-	w   *bufio.Writer
-	sep byte
+	w       *bufio.Writer
+	sep     byte
+	links   linkSets
+	printed []bool // by link set, kept from group to group
 }
 
 func (d *dupesFdupes) begin(w *bufio.Writer, _ bool) error {
@@ -295,14 +335,15 @@ func (d *dupesFdupes) begin(w *bufio.Writer, _ bool) error {
 }
 
 func (d *dupesFdupes) group(g dto.DupeGroup) error {
-	sets, _ := linkSets(g.Files)
-	printed := map[int]bool{}
+	sets, n := d.links.number(g.Files)
+	d.printed = slices.Grow(d.printed[:0], n+1)[:n+1]
+	clear(d.printed)
 	for i, f := range g.Files {
 		if sets[i] > 0 {
-			if printed[sets[i]] {
+			if d.printed[sets[i]] {
 				continue
 			}
-			printed[sets[i]] = true
+			d.printed[sets[i]] = true
 		}
 		p := f.Path
 		if v := f.Volume; v != nil {
@@ -312,7 +353,11 @@ func (d *dupesFdupes) group(g dto.DupeGroup) error {
 			}
 			p = v.AbsPath
 		}
-		d.w.WriteString(exactLocation(p, f.ArchivePath))
+		d.w.WriteString(p)
+		if f.ArchivePath != "" {
+			d.w.WriteString("::")
+			d.w.WriteString(f.ArchivePath)
+		}
 		d.w.WriteByte(d.sep)
 	}
 	return d.w.WriteByte(d.sep)
@@ -321,29 +366,78 @@ func (d *dupesFdupes) group(g dto.DupeGroup) error {
 func (d *dupesFdupes) end(dto.DupeTotals) error { return nil }
 
 // dupesCSV prints one row per file. Paths are written as they are, byte for
-// byte; the CSV quoting keeps newlines and commas inside a field.
+// byte; the CSV quoting keeps newlines and commas inside a field. Rows are
+// written as encoding/csv writes them (a test holds the two together), from
+// one reused buffer: the group's columns once, then each file's.
 type dupesCSV struct {
-	c *csv.Writer
+	w         *bufio.Writer
+	head, buf []byte
 }
 
 func (d *dupesCSV) begin(w *bufio.Writer, _ bool) error {
-	d.c = csv.NewWriter(w)
-	return d.c.Write([]string{"sha256", "size", "count", "copies", "reclaimable", "machine", "path", "archive_path", "linked"})
+	d.w = w
+	_, err := w.WriteString("sha256,size,count,copies,reclaimable,machine,path,archive_path,linked\n")
+	return err
 }
 
 func (d *dupesCSV) group(g dto.DupeGroup) error {
-	head := []string{g.SHA256, strconv.FormatInt(g.Size, 10), strconv.Itoa(g.Count), strconv.Itoa(g.Copies), strconv.FormatInt(g.Reclaimable, 10)}
+	h := appendCSVField(d.head[:0], g.SHA256)
+	h = append(h, ',')
+	h = strconv.AppendInt(h, g.Size, 10)
+	h = append(h, ',')
+	h = strconv.AppendInt(h, int64(g.Count), 10)
+	h = append(h, ',')
+	h = strconv.AppendInt(h, int64(g.Copies), 10)
+	h = append(h, ',')
+	h = strconv.AppendInt(h, g.Reclaimable, 10)
+	h = append(h, ',')
+	d.head = h
+	b := d.buf[:0]
 	for _, f := range g.Files {
-		if err := d.c.Write(append(head[:5:5], f.Machine, f.Path, f.ArchivePath, strconv.FormatBool(f.Linked))); err != nil {
-			return err
-		}
+		b = append(b, h...)
+		b = appendCSVField(b, f.Machine)
+		b = append(b, ',')
+		b = appendCSVField(b, f.Path)
+		b = append(b, ',')
+		b = appendCSVField(b, f.ArchivePath)
+		b = append(b, ',')
+		b = strconv.AppendBool(b, f.Linked)
+		b = append(b, '\n')
 	}
-	return nil
+	d.buf = b
+	_, err := d.w.Write(b)
+	return err
 }
 
-func (d *dupesCSV) end(dto.DupeTotals) error {
-	d.c.Flush()
-	return d.c.Error()
+func (d *dupesCSV) end(dto.DupeTotals) error { return nil }
+
+// appendCSVField appends s as encoding/csv's Writer writes a field with a
+// comma between fields and LF line ends: quoted when it holds a comma, a
+// double quote, CR or LF, begins with a space character or is \., with
+// double quotes doubled.
+func appendCSVField(b []byte, s string) []byte {
+	if !csvNeedsQuotes(s) {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+func csvNeedsQuotes(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s == `\.` || strings.ContainsAny(s, ",\"\r\n") {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsSpace(r)
 }
 
 // dupesJSON writes the documented object by hand around each group's JSON,

@@ -30,30 +30,58 @@ func displayPath(p string) string {
 	return p
 }
 
+// appendDisplayPath appends what displayPath returns to b.
+func appendDisplayPath(b []byte, p string) []byte {
+	if needsQuote(p) {
+		return strconv.AppendQuote(b, p)
+	}
+	return append(b, p...)
+}
+
 func needsQuote(p string) bool {
-	if strings.HasPrefix(p, `"`) || !utf8.ValidString(p) {
+	if strings.HasPrefix(p, `"`) {
 		return true
 	}
-	for _, r := range p {
-		if !strconv.IsPrint(r) {
-			return true
+	// Most paths are printable ASCII: bytes 0x20 to 0x7e need no decoding.
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c >= 0x7f {
+			return !printableUTF8(p[i:])
 		}
 	}
 	return false
+}
+
+// printableUTF8 reports whether s is valid UTF-8 made of printable
+// characters.
+func printableUTF8(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // location formats where a file lives for text output: "ARCHIVE::INNER" for
 // an entry of an archive, with a "machine:" prefix when withMachine is set,
 // escaped by displayPath.
 func location(machine, path, archivePath string, withMachine bool) string {
+	return string(appendLocation(nil, machine, path, archivePath, withMachine))
+}
+
+// appendLocation appends what location returns to b.
+func appendLocation(b []byte, machine, path, archivePath string, withMachine bool) []byte {
+	if withMachine {
+		b = append(b, machine...)
+		b = append(b, ':')
+	}
 	if archivePath != "" {
 		path += "::" + archivePath
 	}
-	s := displayPath(path)
-	if withMachine {
-		s = machine + ":" + s
-	}
-	return s
+	return appendDisplayPath(b, path)
 }
 
 // place is location for a row that may be a volume's: "[LABEL] PATH

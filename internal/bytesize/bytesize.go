@@ -68,10 +68,15 @@ func isRange(err error) bool {
 }
 
 // Format writes n bytes for people: "512 B", "1.5 KiB", "3.2 GiB".
-func Format(n int64) string {
+func Format(n int64) string { return string(AppendFormat(nil, n)) }
+
+// AppendFormat appends what Format writes to b: a listing formats its
+// sizes into one buffer instead of a string each.
+func AppendFormat(b []byte, n int64) []byte {
 	const unit = 1024
 	if n < unit && n > -unit {
-		return strconv.FormatInt(n, 10) + " B"
+		b = strconv.AppendInt(b, n, 10)
+		return append(b, " B"...)
 	}
 	f := float64(n)
 	exp := 0
@@ -83,5 +88,9 @@ func Format(n int64) string {
 	if math.Abs(f) >= 100 {
 		prec = 0
 	}
-	return strconv.FormatFloat(f, 'f', prec, 64) + " " + []string{"", "KiB", "MiB", "GiB", "TiB", "PiB"}[exp]
+	b = strconv.AppendFloat(b, f, 'f', prec, 64)
+	b = append(b, ' ')
+	return append(b, binaryUnits[exp]...)
 }
+
+var binaryUnits = [...]string{"", "KiB", "MiB", "GiB", "TiB", "PiB"}

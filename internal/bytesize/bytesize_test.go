@@ -73,3 +73,9 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendFormatKeepsWhatIsThere(t *testing.T) {
+	if got := string(AppendFormat([]byte("size "), 1536)); got != "size 1.5 KiB" {
+		t.Errorf("AppendFormat = %q", got)
+	}
+}

@@ -114,7 +114,9 @@ func (d *DB) lockAndRefresh(ctx context.Context) error {
 	}
 	// The old pools' files are gone from the catalog path; an error closing
 	// them changes nothing for the new ones.
-	_ = d.write.Close()
+	if d.write != nil {
+		_ = d.write.Close()
+	}
 	_ = d.read.Close()
 	d.reopens++
 	if err := d.openPools(context.WithoutCancel(ctx)); err != nil {

@@ -276,19 +276,21 @@ func TestOpenRefuses(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "index.db")
 			tt.setup(t, path)
 			before := readFileOrDir(t, path)
-			for _, mustExist := range []bool{false, true} {
+			// MustExist with OnlyReads is a query's open, which tries one
+			// statement on a read connection first (openReads).
+			for _, how := range []struct{ mustExist, onlyReads bool }{{false, false}, {true, false}, {true, true}} {
 				opts := db.DefaultOptions()
-				opts.MustExist = mustExist
+				opts.MustExist, opts.OnlyReads = how.mustExist, how.onlyReads
 				d, err := db.Open(t.Context(), path, opts)
 				if err == nil {
 					d.Close()
-					t.Fatalf("Open(MustExist=%v) succeeded; want an error", mustExist)
+					t.Fatalf("Open(%+v) succeeded; want an error", how)
 				}
 				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
-					t.Errorf("Open(MustExist=%v) = %v; want %v", mustExist, err, tt.wantErr)
+					t.Errorf("Open(%+v) = %v; want %v", how, err, tt.wantErr)
 				}
 				if !strings.Contains(err.Error(), tt.wantMsg) {
-					t.Errorf("Open(MustExist=%v) = %q; want it to say %q", mustExist, err, tt.wantMsg)
+					t.Errorf("Open(%+v) = %q; want it to say %q", how, err, tt.wantMsg)
 				}
 			}
 			if tt.untouched != nil {
@@ -408,9 +410,13 @@ func TestPoolPragmas(t *testing.T) {
 		want := map[string]string{
 			"journal_mode": "wal",
 			"busy_timeout": "1234",
-			"foreign_keys": "1",
-			"synchronous":  "1", // NORMAL
 			"query_only":   p.queryOnly,
+		}
+		if p.name == "write" {
+			// The settings of writes; a read connection, which cannot write,
+			// runs no statement to set them.
+			want["foreign_keys"] = "1"
+			want["synchronous"] = "1" // NORMAL
 		}
 		for pragma, w := range want {
 			var got string
@@ -592,5 +598,101 @@ func TestOpenMustExistRefusesEmpty(t *testing.T) {
 				t.Errorf("Open without MustExist: version %d, %v; want a new catalog", v, err)
 			}
 		})
+	}
+}
+
+// TestOnlyReadsOpensReadPoolAlone: a query's open of an up-to-date catalog
+// (MustExist and OnlyReads) opens the read pool alone, checked by one
+// statement; the write pool opens when something writes after all, with its
+// settings. A catalog that is not plainly up to date goes the long way:
+// left in another journal mode, it is switched back to WAL; at an older
+// version, it is migrated.
+func TestOnlyReadsOpensReadPoolAlone(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "index.db")
+	d, err := db.Open(ctx, path, db.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WithWrite(func(w *sqlx.DB) error { _, err := w.Exec(oneFile); return err }); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	opts := db.DefaultOptions()
+	opts.MustExist, opts.OnlyReads = true, true
+	open := func() *db.DB {
+		t.Helper()
+		d, err := db.Open(ctx, path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	d = open()
+	if s := d.Stats(); s.Write.MaxOpenConnections != 0 || s.Read.OpenConnections != 1 {
+		t.Fatalf("after a query's open: write pool max %d, read connections %d; want no write pool and the one read connection that checked the catalog",
+			s.Write.MaxOpenConnections, s.Read.OpenConnections)
+	}
+	var n int
+	if err := d.WithRead(func(r *sqlx.DB) error { return r.Get(&n, "SELECT COUNT(*) FROM files") }); err != nil || n != 1 {
+		t.Fatalf("read: %d files, %v; want 1", n, err)
+	}
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "1"} {
+		var got string
+		if err := d.WithWrite(func(w *sqlx.DB) error { return w.Get(&got, "PRAGMA "+pragma) }); err != nil || got != want {
+			t.Errorf("write pool opened on first use: PRAGMA %s = %q, %v; want %q", pragma, got, err, want)
+		}
+	}
+	if s := d.Stats(); s.Write.MaxOpenConnections != 1 {
+		t.Errorf("after a write: write pool max %d; want 1", s.Write.MaxOpenConnections)
+	}
+	d.Close()
+
+	rawExec(t, path, "PRAGMA journal_mode = DELETE")
+	d = open()
+	if mode, err := d.JournalMode(ctx); err != nil || mode != "wal" {
+		t.Errorf("catalog left in DELETE mode, opened for reading: journal mode %q, %v; want wal", mode, err)
+	}
+	d.Close()
+
+	rawExec(t, path, "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)")
+	d, err = db.Open(ctx, path, opts)
+	if err == nil {
+		// The last migration runs again over its own tables: whether that
+		// succeeds depends on the migration; what matters is that it ran.
+		d.Close()
+	}
+	x := rawOpen(t, path)
+	var v int
+	if err := x.QueryRow("SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if err == nil && v != db.LatestVersion() {
+		t.Errorf("older catalog opened for reading: version %d; want it migrated to %d", v, db.LatestVersion())
+	}
+}
+
+// TestOnlyReadsWritePoolOpensOnce: writers racing to be the first on a
+// catalog opened for reading share one write pool (run with -race).
+func TestOnlyReadsWritePoolOpensOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	dbtest.MustOpenPath(t, path).Close()
+	opts := db.DefaultOptions()
+	opts.MustExist, opts.OnlyReads = true, true
+	d := dbtest.MustOpenOptions(t, path, opts)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := d.WithWrite(func(w *sqlx.DB) error { _, err := w.Exec("DELETE FROM files WHERE 0"); return err }); err != nil {
+				t.Error(err)
+			}
+			_ = d.Stats()
+		})
+	}
+	wg.Wait()
+	if s := d.Stats(); s.Write.MaxOpenConnections != 1 || s.Write.OpenConnections != 1 {
+		t.Errorf("write pool: max %d, open %d; want one pool of one connection", s.Write.MaxOpenConnections, s.Write.OpenConnections)
 	}
 }

@@ -37,9 +37,13 @@ func TestOpenLeavesForeignDatabaseUntouched(t *testing.T) {
 			if before[18] != 1 || before[19] != 1 {
 				t.Fatalf("fixture is not in rollback mode: header bytes %d/%d", before[18], before[19])
 			}
-			_, err = db.Open(context.Background(), path, db.DefaultOptions())
-			if !errors.Is(err, db.ErrNotCatalog) {
-				t.Fatalf("Open: got %v, want ErrNotCatalog", err)
+			query := db.DefaultOptions()
+			query.MustExist, query.OnlyReads = true, true
+			for _, opts := range []db.Options{db.DefaultOptions(), query} {
+				_, err = db.Open(context.Background(), path, opts)
+				if !errors.Is(err, db.ErrNotCatalog) {
+					t.Fatalf("Open(MustExist %v, OnlyReads %v): got %v, want ErrNotCatalog", opts.MustExist, opts.OnlyReads, err)
+				}
 			}
 			after, err := os.ReadFile(path)
 			if err != nil {

@@ -1,6 +1,7 @@
 package dto
 
 import (
+	"encoding/base64"
 	"strconv"
 	"unicode/utf8"
 )
@@ -46,24 +47,27 @@ func (f DupeFile) MarshalJSON() ([]byte, error) { return f.appendJSON(nil), nil 
 
 func (f DupeFile) appendJSON(b []byte) []byte {
 	b = append(b, `{"machine":`...)
-	b = appendString(b, f.Machine)
+	b, _ = appendStringValid(b, f.Machine)
 	b = append(b, `,"path":`...)
-	b = appendString(b, f.Path)
+	b, pathValid := appendStringValid(b, f.Path)
+	archiveValid := true
 	if f.ArchivePath != "" {
 		b = append(b, `,"archive_path":`...)
-		b = appendString(b, f.ArchivePath)
+		b, archiveValid = appendStringValid(b, f.ArchivePath)
 	}
 	if f.Linked {
 		b = append(b, `,"linked":true`...)
 	}
-	if s := PathB64(f.Path); s != "" {
+	// appendStringValid has seen whether each path is UTF-8: PathB64 is
+	// "" exactly when it is, and is called only when it is not.
+	if !pathValid {
 		b = append(b, `,"path_b64":"`...)
-		b = append(b, s...)
+		b = base64.StdEncoding.AppendEncode(b, []byte(f.Path))
 		b = append(b, '"')
 	}
-	if s := PathB64(f.ArchivePath); s != "" {
+	if !archiveValid {
 		b = append(b, `,"archive_path_b64":"`...)
-		b = append(b, s...)
+		b = base64.StdEncoding.AppendEncode(b, []byte(f.ArchivePath))
 		b = append(b, '"')
 	}
 	if v := f.Volume; v != nil {
@@ -86,6 +90,16 @@ func (f DupeFile) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// jsonSafe tells the ASCII bytes encoding/json writes as they are, HTML
+// escaping on: printable, and none of " \ < > &.
+var jsonSafe = [utf8.RuneSelf]bool{}
+
+func init() {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		jsonSafe[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+}
+
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string exactly as encoding/json writes it
@@ -93,11 +107,18 @@ const hexDigits = "0123456789abcdef"
 // HTML, U+2028 and U+2029 escaped, and each byte that is not UTF-8 replaced
 // by \ufffd.
 func appendString(b []byte, s string) []byte {
+	b, _ = appendStringValid(b, s)
+	return b
+}
+
+// appendStringValid is appendString, and reports whether s was valid UTF-8.
+func appendStringValid(b []byte, s string) ([]byte, bool) {
+	valid := true
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
@@ -124,6 +145,7 @@ func appendString(b []byte, s string) []byte {
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && n == 1 {
+			valid = false
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
 			i += n
@@ -140,5 +162,5 @@ func appendString(b []byte, s string) []byte {
 		i += n
 	}
 	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, '"'), valid
 }

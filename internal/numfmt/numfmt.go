@@ -9,40 +9,47 @@ import (
 )
 
 // Thousands writes n with comma separators: 1,234,567.
-func Thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
+func Thousands(n int64) string { return string(AppendThousands(nil, n)) }
+
+// AppendThousands appends n with comma separators to b, as Thousands writes
+// it: a listing formats its numbers into one buffer instead of a string each.
+func AppendThousands(b []byte, n int64) []byte {
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], n, 10)
+	if d[0] == '-' {
+		b = append(b, '-')
+		d = d[1:]
 	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
+	for i, c := range d {
+		if i > 0 && (len(d)-i)%3 == 0 {
+			b = append(b, ',')
 		}
-		b.WriteRune(c)
+		b = append(b, c)
 	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return b
 }
 
 // Plural writes n, with thousands separators, and noun agreeing with it:
 // "1 file" or "2 files", "1 entry" or "2 entries", "1 hash" or "2 hashes".
 // Of a noun of several words the last one takes the plural ("2 archive
 // entries").
-func Plural(n int64, noun string) string {
+func Plural(n int64, noun string) string { return string(AppendPlural(nil, n, noun)) }
+
+// AppendPlural appends what Plural writes to b.
+func AppendPlural(b []byte, n int64, noun string) []byte {
+	b = AppendThousands(b, n)
+	b = append(b, ' ')
 	if n == 1 {
-		return "1 " + noun
+		return append(b, noun...)
 	}
 	switch {
 	case strings.HasSuffix(noun, "y") && !strings.HasSuffix(noun, "ey"):
-		noun = strings.TrimSuffix(noun, "y") + "ies"
+		b = append(b, noun[:len(noun)-1]...)
+		return append(b, "ies"...)
 	case strings.HasSuffix(noun, "s") || strings.HasSuffix(noun, "x") || strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "sh"):
-		noun += "es"
-	default:
-		noun += "s"
+		b = append(b, noun...)
+		return append(b, "es"...)
 	}
-	return Thousands(n) + " " + noun
+	b = append(b, noun...)
+	return append(b, 's')
 }

@@ -25,3 +25,18 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendKeepsWhatIsThere(t *testing.T) {
+	if got := string(AppendThousands([]byte("n="), -1234567)); got != "n=-1,234,567" {
+		t.Errorf("AppendThousands = %q", got)
+	}
+	if got := string(AppendPlural([]byte("x "), 12345, "entry")); got != "x 12,345 entries" {
+		t.Errorf("AppendPlural = %q", got)
+	}
+	for n, want := range map[int64]string{-1: "-1", -999: "-999", -1000: "-1,000", 1 << 62: "4,611,686,018,427,387,904",
+		-1 << 63: "-9,223,372,036,854,775,808"} {
+		if got := Thousands(n); got != want {
+			t.Errorf("Thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
