@@ -13,8 +13,8 @@ type Dir struct {
 	Files    int64 // files below it
 	Tree     []byte
 	Content  []byte
-	// ContentSum is the sum modulo 2^256 of one value per file content
-	// below it, from which Content is computed.
+	// ContentSum is the lattice sum (1024 lanes modulo 2^32) of one vector
+	// per file content below it, from which Content is computed.
 	ContentSum []byte
 }
 

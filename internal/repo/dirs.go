@@ -230,12 +230,14 @@ func (r *Dirs) WithEntries(ctx context.Context, machine string) (map[string]bool
 	return out, nil
 }
 
-// Unsettled returns the directories of machine that have digests but no
-// stored entries: their digests are to be computed again from the rows
-// (catalogued before entries were stored, or a row changed outside a scan).
+// Unsettled returns the complete directories of machine with no stored
+// entries: their digests are to be computed again from the rows
+// (catalogued before entries were stored or before the digest scheme
+// changed, or a row changed outside a scan). A computation stores entries
+// for every directory it handles.
 func (r *Dirs) Unsettled(ctx context.Context, machine string) ([]string, error) {
 	var paths []string
-	if err := sqlx.SelectContext(ctx, r.x, &paths, r.x.Rebind("SELECT path FROM dirs WHERE machine = ? AND entries IS NULL AND content IS NOT NULL"), machine); err != nil {
+	if err := sqlx.SelectContext(ctx, r.x, &paths, r.x.Rebind("SELECT path FROM dirs WHERE machine = ? AND entries IS NULL AND complete = 1"), machine); err != nil {
 		return nil, fmt.Errorf("list directories: %w", err)
 	}
 	return paths, nil

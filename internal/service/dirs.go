@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,13 +30,29 @@ import (
 // bit the catalog does not record (catalogued before it did) has no tree
 // digest.
 //
-// Content: a multiset hash. Each file content of the subtree maps to a
-// 256-bit value, BLAKE3 keyed over its sha256; the directory's sum is the
-// sum of its files' values and its subdirectories' sums, modulo 2^256, so a
-// file counts as often as it occurs ({A,A,A,B} is not {A,B,B,B}, where an
-// XOR would cancel pairs). The digest is BLAKE3 over (files, bytes, sum).
-// A sum over the sorted list of sha256 would need the whole subtree's list
-// for every ancestor of a change; the sum needs only the children's.
+// Content: a multiset hash, LtHash (Bellare and Micciancio's LtHash as
+// Lewi et al. made it practical, folly's LtHash<32, 1024>). Each file
+// content of the subtree maps to a vector of 1024 lanes of 32 bits, the
+// 4096-byte BLAKE3 output keyed over its sha256; the directory's sum is the
+// lane-wise sum, modulo 2^32, of its files' vectors and its
+// subdirectories' sums, so a file counts as often as it occurs ({A,A,A,B}
+// is not {A,B,B,B}, where an XOR would cancel pairs: multiplicities below
+// 2^32 never wrap, and a subtree of 2^32 files or more has no content
+// digest). The digest is BLAKE3 over (files, bytes, sum). A sum over the
+// sorted list of sha256 would need the whole subtree's list for every
+// ancestor of a change; the sum needs only the children's.
+//
+// Why so wide: the sum of schema versions 7 to 12, one 256-bit value per
+// content added modulo 2^256 (AdHash), can be forged on purpose by anyone
+// who can plant files: Wagner's generalized birthday attack finds two
+// multisets of element values with the same sum in about 2^31 hashes. A
+// collision of the lattice sum is a short solution of a random SIS
+// instance of dimension 16384 bits, beyond reach (about 200 bits of
+// security for folly's narrower LtHash<16, 1024>). The element key is
+// public (derived from a fixed context, as the others): the hash holds
+// without a secret, so catalogs compare their digests across merge,
+// transfer and restore, and a reader of the catalog learns nothing that
+// helps a forgery. See docs/dupes.md for the threat model.
 //
 // A directory has no digests when it is not complete (its last listing
 // did not hold every entry in full), when a directory below it has none,
@@ -51,7 +66,10 @@ import (
 // change. The tree digest is then hashed again over the entries.
 const digestContext = "github.com/indexer/indexer 2026-12 directory digests v1"
 
-var treeKey, contentKey, elementKey = deriveKey("tree"), deriveKey("content"), deriveKey("content element")
+// The content keys of schema version 13 are derived from kinds of their
+// own, so that no content digest of the AdHash scheme before it can equal
+// one of this scheme.
+var treeKey, contentKey, elementKey = deriveKey("tree"), deriveKey("content lattice"), deriveKey("content lattice element")
 
 func deriveKey(kind string) []byte {
 	k := make([]byte, 32)
@@ -70,7 +88,10 @@ func keyed(key []byte) *blake3.Hasher {
 // digester computes directory digests. It keeps one hasher per key, since
 // making a keyed hasher costs far more than hashing a file's 32 bytes.
 // Not safe for concurrent use.
-type digester struct{ tree, content, elem *blake3.Hasher }
+type digester struct {
+	tree, content, elem *blake3.Hasher
+	vec                 [latticeBytes]byte // the last element
+}
 
 func newDigester() *digester {
 	return &digester{tree: keyed(treeKey), content: keyed(contentKey), elem: keyed(elementKey)}
@@ -105,36 +126,47 @@ func (g *digester) treeDigest(entries []dirEntry) []byte {
 	return h.Sum(nil)
 }
 
-// sum256 is a number modulo 2^256, little-endian words.
-type sum256 [4]uint64
+// latticeLanes and latticeBytes are the size of a content sum.
+const (
+	latticeLanes = 1024
+	latticeBytes = latticeLanes * 4
+)
 
-func (s *sum256) add(b []byte) {
-	var carry uint64
+// lattice is a content sum: 1024 numbers modulo 2^32, each the sum of the
+// same lane of the elements added (little-endian in bytes).
+type lattice [latticeLanes]uint32
+
+func (s *lattice) add(b []byte) {
+	b = b[:latticeBytes]
 	for i := range s {
-		s[i], carry = bits.Add64(s[i], binary.LittleEndian.Uint64(b[i*8:]), carry)
+		s[i] += binary.LittleEndian.Uint32(b[i*4:])
 	}
 }
 
-func (s *sum256) sub(b []byte) {
-	var borrow uint64
+func (s *lattice) sub(b []byte) {
+	b = b[:latticeBytes]
 	for i := range s {
-		s[i], borrow = bits.Sub64(s[i], binary.LittleEndian.Uint64(b[i*8:]), borrow)
+		s[i] -= binary.LittleEndian.Uint32(b[i*4:])
 	}
 }
 
-func (s *sum256) bytes() []byte {
-	b := make([]byte, 32)
+func (s *lattice) bytes() []byte {
+	b := make([]byte, latticeBytes)
 	for i, w := range s {
-		binary.LittleEndian.PutUint64(b[i*8:], w)
+		binary.LittleEndian.PutUint32(b[i*4:], w)
 	}
 	return b
 }
 
+// element returns the lattice vector of the content sha256, valid until
+// the next call.
 func (g *digester) element(sha256 []byte) []byte {
 	g.elem.Reset()
 	g.elem.Write(sha256)
-	var b [32]byte
-	return g.elem.Sum(b[:0])
+	if _, err := g.elem.Digest().Read(g.vec[:]); err != nil {
+		panic(err) // BLAKE3's output has no end
+	}
+	return g.vec[:]
 }
 
 func (g *digester) contentDigest(files, size int64, sum []byte) []byte {
@@ -150,7 +182,7 @@ func (g *digester) contentDigest(files, size int64, sum []byte) []byte {
 // ownFiles are the plain files right in a directory, sorted by name, with
 // the sum of the content values of those that have a sha256.
 type ownFiles struct {
-	sum   sum256
+	sum   lattice
 	files []dto.DirFile // name in Path
 }
 
@@ -203,11 +235,11 @@ const (
 	entryExecUnknown = 4
 )
 
-// encode returns o as dirs.entries stores it: the sum (32 bytes), then per
+// encode returns o as dirs.entries stores it: the sum (latticeBytes), then per
 // file uvarint(len(name)) name uvarint(size), a byte of flags (entryHashed
 // ...), and its sha256 if entryHashed.
 func (o *ownFiles) encode() []byte {
-	b := make([]byte, 0, 32+len(o.files)*48)
+	b := make([]byte, 0, latticeBytes+len(o.files)*48)
 	b = append(b, o.sum.bytes()...)
 	for _, f := range o.files {
 		b = binary.AppendUvarint(b, uint64(len(f.Path)))
@@ -233,11 +265,11 @@ func (o *ownFiles) encode() []byte {
 func decodeOwnFiles(b []byte) (ownFiles, error) {
 	var o ownFiles
 	bad := errors.New("malformed directory entries")
-	if len(b) < 32 {
+	if len(b) < latticeBytes {
 		return o, bad
 	}
-	o.sum.add(b[:32])
-	b = b[32:]
+	o.sum.add(b)
+	b = b[latticeBytes:]
 	for len(b) > 0 {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
@@ -532,15 +564,16 @@ func computeDir(ctx context.Context, r *uow.Repos, g *digester, w *repo.DigestWr
 	for _, c := range subs {
 		d.Size += c.Size
 		d.Files += c.Files
-		contentOK = contentOK && len(c.ContentSum) == 32
+		contentOK = contentOK && len(c.ContentSum) == latticeBytes
 		treeOK = treeOK && c.Tree != nil
 		entries = append(entries, dirEntry{name: filepath.Base(c.Path), dir: true, digest: c.Tree})
-		if len(c.ContentSum) == 32 {
+		if len(c.ContentSum) == latticeBytes {
 			sum.add(c.ContentSum)
 		}
 	}
 	d.Tree, d.Content, d.ContentSum = nil, nil, nil
-	if contentOK {
+	// 2^32 copies of a content would add nothing to the sum.
+	if contentOK && d.Files < 1<<32 {
 		d.ContentSum = sum.bytes()
 		d.Content = g.contentDigest(d.Files, d.Size, d.ContentSum)
 		if treeOK {
