@@ -3,9 +3,12 @@ package service
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -64,10 +67,12 @@ func TestDigesterReusesKeyedHashers(t *testing.T) {
 		}
 		h := keyed(elementKey)
 		h.Write(sum[:])
-		want := make([]byte, latticeBytes)
-		if _, err := h.Digest().Read(want); err != nil {
+		block, err := aes.NewCipher(h.Sum(nil))
+		if err != nil {
 			t.Fatal(err)
 		}
+		want := make([]byte, latticeBytes)
+		cipher.NewCTR(block, make([]byte, aes.BlockSize)).XORKeyStream(want, make([]byte, latticeBytes))
 		if got := g.element(sum[:]); !bytes.Equal(got, want) {
 			t.Fatalf("element %x, want %x", got[:32], want[:32])
 		}
@@ -97,6 +102,34 @@ func TestLatticeSubUndoesAdd(t *testing.T) {
 	s.sub(one) // every lane borrows
 	if !bytes.Equal(s.bytes(), ones) {
 		t.Fatalf("0 - 1 = %x, want 2^32-1 in every lane", s.bytes()[:16])
+	}
+	// Against lane by lane arithmetic, on random vectors.
+	rng := rand.New(rand.NewPCG(3, 4))
+	var got lattice
+	var want [latticeLanes]uint32
+	for round := range 20 {
+		v := make([]byte, latticeBytes)
+		for i := range v {
+			v[i] = byte(rng.UintN(256))
+		}
+		for i := range want {
+			if round%3 == 2 {
+				want[i] -= binary.LittleEndian.Uint32(v[i*4:])
+			} else {
+				want[i] += binary.LittleEndian.Uint32(v[i*4:])
+			}
+		}
+		if round%3 == 2 {
+			got.sub(v)
+		} else {
+			got.add(v)
+		}
+	}
+	b := got.bytes()
+	for i, w := range want {
+		if g := binary.LittleEndian.Uint32(b[i*4:]); g != w {
+			t.Fatalf("lane %d is %#x, want %#x", i, g, w)
+		}
 	}
 }
 
