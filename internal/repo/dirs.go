@@ -82,11 +82,28 @@ func (r *Dirs) Under(ctx context.Context, machine, root string) ([]dto.Dir, erro
 	return out, nil
 }
 
-// Get returns machine's directories among paths, by path.
+// headColumns are those of a directory without its size, files and
+// digests: a content sum is 4 KB, and a scan's update of the digests reads
+// the directories it computes again, and those it may remove, by head only.
+const headColumns = "id, machine, path, parent, complete, COALESCE(scan_id, 0), 0, 0, NULL, NULL, NULL"
+
+// Heads returns machine's directories at or below root, without their
+// sizes and digests.
+func (r *Dirs) Heads(ctx context.Context, machine, root string) ([]dto.Dir, error) {
+	under, args := underCond("path", root)
+	out, err := r.list(ctx, "SELECT "+headColumns+" FROM dirs WHERE machine = ? AND "+under, append([]any{machine}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list directories under %s: %w", root, err)
+	}
+	return out, nil
+}
+
+// Get returns machine's directories among paths, by path, without their
+// sizes and digests.
 func (r *Dirs) Get(ctx context.Context, machine string, paths []string) (map[string]dto.Dir, error) {
 	out := make(map[string]dto.Dir, len(paths))
 	for start := 0; start < len(paths); start += ChunkSize {
-		q, args, err := sqlx.In("SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND path IN (?)", machine, paths[start:min(start+ChunkSize, len(paths))])
+		q, args, err := sqlx.In("SELECT "+headColumns+" FROM dirs WHERE machine = ? AND path IN (?)", machine, paths[start:min(start+ChunkSize, len(paths))])
 		if err != nil {
 			return nil, err
 		}

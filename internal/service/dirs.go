@@ -375,7 +375,7 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	}
 	old := map[string]dto.Dir{}
 	for _, root := range outermost(s.rep.Roots) {
-		ds, err := r.Dirs.Under(ctx, machine, root)
+		ds, err := r.Dirs.Heads(ctx, machine, root)
 		if err != nil {
 			return err
 		}
