@@ -18,6 +18,14 @@ type Dir struct {
 	ContentSum []byte
 }
 
+// DirEntries is what a directory's digests keep of its own files
+// (dirs.entries, encoded by internal/service), with its content sum, which
+// the entries of a directory without subdirectories share.
+type DirEntries struct {
+	Entries    []byte
+	ContentSum []byte
+}
+
 // DirFile is a present plain file as a directory digest sees it.
 type DirFile struct {
 	Path   string // its directory, for listings of a subtree; else its name

@@ -207,11 +207,11 @@ func (w *DigestWriter) Set(ctx context.Context, d dto.Dir, entries []byte) error
 func (w *DigestWriter) Close() error { return w.st.Close() }
 
 // Entries returns what DigestWriter.Set last stored as the own files of the
-// directories with ids (at most ChunkSize), by id; none for a directory
-// for which it never did.
-func (r *Dirs) Entries(ctx context.Context, ids []int64) (map[int64][]byte, error) {
-	out := make(map[int64][]byte, len(ids))
-	q, args, err := sqlx.In("SELECT id, entries FROM dirs WHERE id IN (?) AND entries IS NOT NULL", ids)
+// directories with ids (at most ChunkSize), with their content sums, by id;
+// none for a directory for which it never did.
+func (r *Dirs) Entries(ctx context.Context, ids []int64) (map[int64]dto.DirEntries, error) {
+	out := make(map[int64]dto.DirEntries, len(ids))
+	q, args, err := sqlx.In("SELECT id, entries, content_sum FROM dirs WHERE id IN (?) AND entries IS NOT NULL", ids)
 	if err != nil {
 		return nil, err
 	}
@@ -222,11 +222,11 @@ func (r *Dirs) Entries(ctx context.Context, ids []int64) (map[int64][]byte, erro
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
-		var b []byte
-		if err := rows.Scan(&id, &b); err != nil {
+		var e dto.DirEntries
+		if err := rows.Scan(&id, &e.Entries, &e.ContentSum); err != nil {
 			return nil, fmt.Errorf("read directories: %w", err)
 		}
-		out[id] = b
+		out[id] = e
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read directories: %w", err)

@@ -254,12 +254,27 @@ const (
 	entryExecUnknown = 4
 )
 
-// encode returns o as dirs.entries stores it: the sum (latticeBytes), then per
-// file uvarint(len(name)) name uvarint(size), a byte of flags (entryHashed
-// ...), and its sha256 if entryHashed.
-func (o *ownFiles) encode() []byte {
-	b := make([]byte, 0, latticeBytes+len(o.files)*48)
-	b = append(b, o.sum.bytes()...)
+// The first byte of dirs.entries: whether the sum of the directory's own
+// files follows, or is its content sum (a directory without
+// subdirectories that has one), which is not stored twice.
+const (
+	entriesSumShared = 0
+	entriesSumOwn    = 1
+)
+
+// encode returns o as dirs.entries stores it: entriesSumShared, or
+// entriesSumOwn and the sum (latticeBytes), then per file
+// uvarint(len(name)) name uvarint(size), a byte of flags (entryHashed ...),
+// and its sha256 if entryHashed. shared tells that the sum is the
+// directory's content sum, stored with it.
+func (o *ownFiles) encode(shared bool) []byte {
+	b := make([]byte, 0, 1+latticeBytes+len(o.files)*48)
+	if shared {
+		b = append(b, entriesSumShared)
+	} else {
+		b = append(b, entriesSumOwn)
+		b = append(b, o.sum.bytes()...)
+	}
 	for _, f := range o.files {
 		b = binary.AppendUvarint(b, uint64(len(f.Path)))
 		b = append(b, f.Path...)
@@ -281,14 +296,22 @@ func (o *ownFiles) encode() []byte {
 	return b
 }
 
-func decodeOwnFiles(b []byte) (ownFiles, error) {
+// decodeOwnFiles reads what encode wrote, e with the directory's content
+// sum stored beside it.
+func decodeOwnFiles(e dto.DirEntries) (ownFiles, error) {
 	var o ownFiles
 	bad := errors.New("malformed directory entries")
-	if len(b) < latticeBytes {
+	b := e.Entries
+	switch {
+	case len(b) >= 1 && b[0] == entriesSumShared && len(e.ContentSum) == latticeBytes:
+		o.sum.add(e.ContentSum)
+		b = b[1:]
+	case len(b) >= 1+latticeBytes && b[0] == entriesSumOwn:
+		o.sum.add(b[1:])
+		b = b[1+latticeBytes:]
+	default:
 		return o, bad
 	}
-	o.sum.add(b)
-	b = b[latticeBytes:]
 	for len(b) > 0 {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
@@ -540,7 +563,11 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 			return err
 		}
 		for _, d := range chunk {
-			d, err := computeDir(ctx, r, g, w, d, stored[d.ID], kids[repo.DirKey(d.Path)], written[d.Path])
+			var e *dto.DirEntries
+			if s, ok := stored[d.ID]; ok {
+				e = &s
+			}
+			d, err := computeDir(ctx, r, g, w, d, e, kids[repo.DirKey(d.Path)], written[d.Path])
 			if err != nil {
 				return err
 			}
@@ -561,7 +588,7 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 // stored with its last digests, brought up to date with written (the files
 // in it the scans wrote); a directory that has none stored reads the rows
 // of all its files.
-func computeDir(ctx context.Context, r *uow.Repos, g *digester, w *repo.DigestWriter, d dto.Dir, stored []byte, subs []dto.Dir, written []dto.DirFile) (dto.Dir, error) {
+func computeDir(ctx context.Context, r *uow.Repos, g *digester, w *repo.DigestWriter, d dto.Dir, stored *dto.DirEntries, subs []dto.Dir, written []dto.DirFile) (dto.Dir, error) {
 	own, err := ownFilesOf(ctx, r, g, d, stored, written)
 	if err != nil {
 		return d, err
@@ -599,14 +626,15 @@ func computeDir(ctx context.Context, r *uow.Repos, g *digester, w *repo.DigestWr
 			d.Tree = g.treeDigest(entries)
 		}
 	}
-	return d, w.Set(ctx, d, own.encode())
+	// Without subdirectories, a content sum is the own files' sum.
+	return d, w.Set(ctx, d, own.encode(len(subs) == 0 && d.ContentSum != nil))
 }
 
 // ownFilesOf returns d's own files: those stored with its digests brought
 // up to date with written, or, when none are stored, read from the rows.
-func ownFilesOf(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, stored []byte, written []dto.DirFile) (ownFiles, error) {
+func ownFilesOf(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, stored *dto.DirEntries, written []dto.DirFile) (ownFiles, error) {
 	if stored != nil {
-		own, err := decodeOwnFiles(stored)
+		own, err := decodeOwnFiles(*stored)
 		if err != nil {
 			return ownFiles{}, fmt.Errorf("read the files of directory %s: %w", d.Path, err)
 		}

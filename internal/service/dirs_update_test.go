@@ -250,7 +250,11 @@ func TestDirsUpgradeRecomputesContentDigests(t *testing.T) {
 				rows.Close()
 				return err
 			}
-			old[id] = append(bytes.Repeat([]byte{7}, 32), e[latticeBytes:]...)
+			files := e[1:] // the same files, after a 32-byte sum
+			if e[0] == entriesSumOwn {
+				files = e[1+latticeBytes:]
+			}
+			old[id] = append(bytes.Repeat([]byte{7}, 32), files...)
 		}
 		rows.Close()
 		for id, e := range old {
