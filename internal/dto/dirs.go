@@ -13,8 +13,16 @@ type Dir struct {
 	Files    int64 // files below it
 	Tree     []byte
 	Content  []byte
-	// ContentSum is the sum modulo 2^256 of one value per file content
-	// below it, from which Content is computed.
+	// ContentSum is the lattice sum (1024 lanes modulo 2^32) of one vector
+	// per file content below it, from which Content is computed.
+	ContentSum []byte
+}
+
+// DirEntries is what a directory's digests keep of its own files
+// (dirs.entries, encoded by internal/service), with its content sum, which
+// the entries of a directory without subdirectories share.
+type DirEntries struct {
+	Entries    []byte
 	ContentSum []byte
 }
 

@@ -82,11 +82,28 @@ func (r *Dirs) Under(ctx context.Context, machine, root string) ([]dto.Dir, erro
 	return out, nil
 }
 
-// Get returns machine's directories among paths, by path.
+// headColumns are those of a directory without its size, files and
+// digests: a content sum is 4 KB, and a scan's update of the digests reads
+// the directories it computes again, and those it may remove, by head only.
+const headColumns = "id, machine, path, parent, complete, COALESCE(scan_id, 0), 0, 0, NULL, NULL, NULL"
+
+// Heads returns machine's directories at or below root, without their
+// sizes and digests.
+func (r *Dirs) Heads(ctx context.Context, machine, root string) ([]dto.Dir, error) {
+	under, args := underCond("path", root)
+	out, err := r.list(ctx, "SELECT "+headColumns+" FROM dirs WHERE machine = ? AND "+under, append([]any{machine}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list directories under %s: %w", root, err)
+	}
+	return out, nil
+}
+
+// Get returns machine's directories among paths, by path, without their
+// sizes and digests.
 func (r *Dirs) Get(ctx context.Context, machine string, paths []string) (map[string]dto.Dir, error) {
 	out := make(map[string]dto.Dir, len(paths))
 	for start := 0; start < len(paths); start += ChunkSize {
-		q, args, err := sqlx.In("SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND path IN (?)", machine, paths[start:min(start+ChunkSize, len(paths))])
+		q, args, err := sqlx.In("SELECT "+headColumns+" FROM dirs WHERE machine = ? AND path IN (?)", machine, paths[start:min(start+ChunkSize, len(paths))])
 		if err != nil {
 			return nil, err
 		}
@@ -190,11 +207,11 @@ func (w *DigestWriter) Set(ctx context.Context, d dto.Dir, entries []byte) error
 func (w *DigestWriter) Close() error { return w.st.Close() }
 
 // Entries returns what DigestWriter.Set last stored as the own files of the
-// directories with ids (at most ChunkSize), by id; none for a directory
-// for which it never did.
-func (r *Dirs) Entries(ctx context.Context, ids []int64) (map[int64][]byte, error) {
-	out := make(map[int64][]byte, len(ids))
-	q, args, err := sqlx.In("SELECT id, entries FROM dirs WHERE id IN (?) AND entries IS NOT NULL", ids)
+// directories with ids (at most ChunkSize), with their content sums, by id;
+// none for a directory for which it never did.
+func (r *Dirs) Entries(ctx context.Context, ids []int64) (map[int64]dto.DirEntries, error) {
+	out := make(map[int64]dto.DirEntries, len(ids))
+	q, args, err := sqlx.In("SELECT id, entries, content_sum FROM dirs WHERE id IN (?) AND entries IS NOT NULL", ids)
 	if err != nil {
 		return nil, err
 	}
@@ -205,11 +222,11 @@ func (r *Dirs) Entries(ctx context.Context, ids []int64) (map[int64][]byte, erro
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
-		var b []byte
-		if err := rows.Scan(&id, &b); err != nil {
+		var e dto.DirEntries
+		if err := rows.Scan(&id, &e.Entries, &e.ContentSum); err != nil {
 			return nil, fmt.Errorf("read directories: %w", err)
 		}
-		out[id] = b
+		out[id] = e
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read directories: %w", err)
@@ -230,12 +247,14 @@ func (r *Dirs) WithEntries(ctx context.Context, machine string) (map[string]bool
 	return out, nil
 }
 
-// Unsettled returns the directories of machine that have digests but no
-// stored entries: their digests are to be computed again from the rows
-// (catalogued before entries were stored, or a row changed outside a scan).
+// Unsettled returns the complete directories of machine with no stored
+// entries: their digests are to be computed again from the rows
+// (catalogued before entries were stored or before the digest scheme
+// changed, or a row changed outside a scan). A computation stores entries
+// for every directory it handles.
 func (r *Dirs) Unsettled(ctx context.Context, machine string) ([]string, error) {
 	var paths []string
-	if err := sqlx.SelectContext(ctx, r.x, &paths, r.x.Rebind("SELECT path FROM dirs WHERE machine = ? AND entries IS NULL AND content IS NOT NULL"), machine); err != nil {
+	if err := sqlx.SelectContext(ctx, r.x, &paths, r.x.Rebind("SELECT path FROM dirs WHERE machine = ? AND entries IS NULL AND complete = 1"), machine); err != nil {
 		return nil, fmt.Errorf("list directories: %w", err)
 	}
 	return paths, nil

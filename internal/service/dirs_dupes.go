@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,14 +193,24 @@ type SubsetOptions struct {
 
 // DirSubsets returns the directories whose files are all held by another
 // directory that holds more, counting multiplicity (by content: sha256),
-// each with the directory holding it that has the fewest files more, largest
-// first. Both must have digests (be held in full), and the other is neither
-// above nor below it, nor holds a copy of it (a duplicate, not a subset). A directory whose parent is itself listed is left out:
-// its own containment is implied.
+// each with the directory holding it that has the fewest files more (then
+// the first by machine and path), largest first. Both must have digests
+// (be held in full), and the other is neither above nor below it, nor
+// holds a copy of it (a duplicate, not a subset). A directory whose parent
+// is itself listed is left out: its own containment is implied.
+//
+// Each directory's subtree is a sorted list of content numbers (a content
+// as often as it occurs), built bottom-up from its own files and its
+// subdirectories' lists: about files × depth numbers in all. The only
+// candidates for holding A are the directories at or above a file with
+// A's rarest content (an inverted index from content to the directories of
+// its files), tried fewest files first, so the first that holds A is the
+// answer.
 func (c *Catalog) DirSubsets(ctx context.Context, o SubsetOptions) ([]dto.DirSubset, error) {
 	type node struct {
-		d     dto.Dir
-		count map[int32]int32 // content id → files in the subtree
+		d      dto.Dir
+		parent int32   // index of the directory above, -1 for none
+		own    []int32 // contents of its own files, then of its subtree, sorted
 	}
 	var out []dto.DirSubset
 	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
@@ -207,79 +218,144 @@ func (c *Catalog) DirSubsets(ctx context.Context, o SubsetOptions) ([]dto.DirSub
 		if err != nil {
 			return err
 		}
-		nodes := map[dirKey]*node{}
-		same := map[string][]dto.Dir{} // by content digest
-		for _, d := range dirs {
-			nodes[dirKey{d.Machine, d.Path}] = &node{d: d, count: map[int32]int32{}}
-			same[string(d.Content)] = append(same[string(d.Content)], d)
+		nodes := make([]node, len(dirs))
+		index := make(map[dirKey]int32, len(dirs))
+		same := map[string][]int32{} // by content digest
+		for i, d := range dirs {
+			nodes[i] = node{d: d, parent: -1}
+			index[dirKey{d.Machine, d.Path}] = int32(i)
+			same[string(d.Content)] = append(same[string(d.Content)], int32(i))
+		}
+		for i := range nodes {
+			if d := nodes[i].d; d.Path != "/" {
+				if p, ok := index[dirKey{d.Machine, filepath.Dir(d.Path)}]; ok {
+					nodes[i].parent = p
+				}
+			}
+		}
+		ids := map[[32]byte]int32{}
+		var copies []int32  // content → files with it
+		var where [][]int32 // content → directories with a file of it (own files)
+		addFile := func(n int32, sha256 []byte) {
+			if len(sha256) != 32 {
+				return
+			}
+			id, ok := ids[[32]byte(sha256)]
+			if !ok {
+				id = int32(len(ids))
+				ids[[32]byte(sha256)] = id
+				copies = append(copies, 0)
+				where = append(where, nil)
+			}
+			copies[id]++
+			if w := where[id]; len(w) == 0 || w[len(w)-1] != n {
+				where[id] = append(w, n)
+			}
+			nodes[n].own = append(nodes[n].own, id)
+		}
+		// A directory's own files are those its digests saw, kept with
+		// them (dirs.entries): a read of about 50 bytes a file from the
+		// directories, not of the files' rows. A directory whose entries
+		// a change outside a scan cleared (dedupe) reads its rows.
+		for start := 0; start < len(nodes); start += repo.ChunkSize {
+			chunk := make([]int64, 0, repo.ChunkSize)
+			for i := start; i < min(start+repo.ChunkSize, len(nodes)); i++ {
+				chunk = append(chunk, nodes[i].d.ID)
+			}
+			stored, err := r.Dirs.Entries(ctx, chunk)
+			if err != nil {
+				return err
+			}
+			for i := start; i < min(start+repo.ChunkSize, len(nodes)); i++ {
+				d := nodes[i].d
+				if b, ok := stored[d.ID]; ok {
+					own, err := decodeOwnFiles(b)
+					if err != nil {
+						return fmt.Errorf("read the files of directory %s: %w", d.Path, err)
+					}
+					for _, f := range own.files {
+						addFile(int32(i), f.SHA256)
+					}
+					continue
+				}
+				files, err := r.Dirs.Files(ctx, d.Machine, d.Path)
+				if err != nil {
+					return err
+				}
+				for _, f := range files {
+					addFile(int32(i), f.SHA256)
+				}
+			}
+		}
+		// Subtrees, deepest first: a directory's list is complete before
+		// its parent takes it.
+		order := make([]int32, len(nodes))
+		for i := range order {
+			order[i] = int32(i)
+		}
+		depth := func(i int32) int {
+			if nodes[i].d.Path == "/" {
+				return 0
+			}
+			return strings.Count(nodes[i].d.Path, "/")
+		}
+		slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(depth(b), depth(a)) })
+		for _, i := range order {
+			n := &nodes[i]
+			slices.Sort(n.own)
+			if n.parent >= 0 {
+				p := &nodes[n.parent]
+				p.own = append(p.own, n.own...)
+			}
 		}
 		// copyBelow reports whether b holds a copy of a: then a ⊆ b is
 		// implied by a duplicate, which dupes --dirs --content lists.
 		copyBelow := func(a, b dto.Dir) bool {
 			for _, x := range same[string(a.Content)] {
-				if x.Machine == b.Machine && strictlyBelow(x.Path, b.Path) && x.Path != a.Path {
+				if d := nodes[x].d; d.Machine == b.Machine && strictlyBelow(d.Path, b.Path) && d.Path != a.Path {
 					return true
 				}
 			}
 			return false
 		}
-		ids := map[[32]byte]int32{}
-		holders := map[int32][]*node{} // content → directories holding it
-		err = r.Dirs.EachFileUnder(ctx, o.Machine, o.Under, func(m string, f dto.DirFile) error {
-			if len(f.SHA256) != 32 {
-				return nil
-			}
-			id, ok := ids[[32]byte(f.SHA256)]
-			if !ok {
-				id = int32(len(ids))
-				ids[[32]byte(f.SHA256)] = id
-			}
-			for p := f.Path; ; p = filepath.Dir(p) {
-				if n := nodes[dirKey{m, p}]; n != nil {
-					if n.count[id] == 0 {
-						holders[id] = append(holders[id], n)
-					}
-					n.count[id]++
-				}
-				if p == "/" || p == "." {
-					break
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
 		found := map[dirKey]bool{}
-		for _, a := range dirs {
-			na := nodes[dirKey{a.Machine, a.Path}]
-			if a.Files == 0 || a.Size < o.MinSize {
+		seen := make([]int32, len(nodes)) // the a for which a node is already a candidate, plus one
+		var cands []int32
+		for ai := range nodes {
+			a := nodes[ai].d
+			if a.Files == 0 || a.Size < o.MinSize || len(nodes[ai].own) == 0 {
 				continue
 			}
-			// The candidates hold A's rarest content.
-			var rare int32 = -1
-			for id := range na.count {
-				if rare < 0 || len(holders[id]) < len(holders[rare]) {
+			rare := nodes[ai].own[0]
+			for _, id := range nodes[ai].own {
+				if copies[id] < copies[rare] {
 					rare = id
 				}
 			}
-			var best *node
-			for _, nb := range holders[rare] {
-				b := nb.d
-				if nb == na || nb.d.Files <= a.Files || (b.Machine == a.Machine && (strictlyBelow(a.Path, b.Path) || strictlyBelow(b.Path, a.Path))) {
-					continue
-				}
-				if best != nil && b.Files >= best.d.Files {
-					continue
-				}
-				if contains(nb.count, na.count) && !copyBelow(a, b) {
-					best = nb
+			cands = cands[:0]
+			for _, w := range where[rare] {
+				for n := w; n >= 0 && seen[n] != int32(ai)+1; n = nodes[n].parent {
+					seen[n] = int32(ai) + 1
+					b := nodes[n].d
+					if int(n) == ai || b.Files <= a.Files || b.Size < a.Size ||
+						(b.Machine == a.Machine && (strictlyBelow(a.Path, b.Path) || strictlyBelow(b.Path, a.Path))) {
+						continue
+					}
+					cands = append(cands, n)
 				}
 			}
-			if best != nil {
-				found[dirKey{a.Machine, a.Path}] = true
-				out = append(out, dto.DirSubset{Dir: dto.DirRef{Machine: a.Machine, Path: a.Path}, Size: a.Size, Files: a.Files,
-					In: dto.DirRef{Machine: best.d.Machine, Path: best.d.Path}, Extra: best.d.Files - a.Files})
+			slices.SortFunc(cands, func(x, y int32) int {
+				dx, dy := nodes[x].d, nodes[y].d
+				return cmp.Or(cmp.Compare(dx.Files, dy.Files), strings.Compare(dx.Machine, dy.Machine), strings.Compare(dx.Path, dy.Path))
+			})
+			for _, bi := range cands {
+				b := nodes[bi].d
+				if containsSorted(nodes[bi].own, nodes[ai].own) && !copyBelow(a, b) {
+					found[dirKey{a.Machine, a.Path}] = true
+					out = append(out, dto.DirSubset{Dir: dto.DirRef{Machine: a.Machine, Path: a.Path}, Size: a.Size, Files: a.Files,
+						In: dto.DirRef{Machine: b.Machine, Path: b.Path}, Extra: b.Files - a.Files})
+					break
+				}
 			}
 		}
 		out = slices.DeleteFunc(out, func(s dto.DirSubset) bool {
@@ -293,15 +369,25 @@ func (c *Catalog) DirSubsets(ctx context.Context, o SubsetOptions) ([]dto.DirSub
 	return out, err
 }
 
-// contains reports whether the multiset big holds the multiset small.
-func contains(big, small map[int32]int32) bool {
+// containsSorted reports whether the sorted multiset big holds the sorted
+// multiset small: each run of a number in small is found in big by binary
+// search from where the last one was, and must be as long there.
+func containsSorted(big, small []int32) bool {
 	if len(small) > len(big) {
 		return false
 	}
-	for id, n := range small {
-		if big[id] < n {
+	for i := 0; i < len(small); {
+		id := small[i]
+		n := 1
+		for i+n < len(small) && small[i+n] == id {
+			n++
+		}
+		at, ok := slices.BinarySearch(big, id)
+		if !ok || at+n > len(big) || big[at+n-1] != id {
 			return false
 		}
+		big = big[at+n:]
+		i += n
 	}
 	return true
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/indexer/indexer/internal/archive/archivetest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
@@ -177,6 +179,21 @@ func TestDirsSubset(t *testing.T) {
 	tree(t, filepath.Join(base, "half"), map[string]string{"1": "A", "2": "E", "3": "F", "4": "G"})
 	c := openTestCatalog(t)
 	mustScan(t, c, []string{base}, ScanOptions{})
+	checkSubsets(t, c, base, "after a scan")
+	// As dedupe leaves the directories it changed: their own files are
+	// read from the rows.
+	err := c.DB().WithWrite(func(w *sqlx.DB) error {
+		_, err := w.Exec("UPDATE dirs SET entries = NULL")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSubsets(t, c, base, "without stored entries")
+}
+
+func checkSubsets(t *testing.T, c *Catalog, base, when string) {
+	t.Helper()
 	subs, err := c.DirSubsets(context.Background(), SubsetOptions{MinSize: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -193,11 +210,11 @@ func TestDirsSubset(t *testing.T) {
 	want := map[string]string{"small": "big +2", "big": "bigger +2"}
 	for k, v := range want {
 		if got[k] != v {
-			t.Errorf("%s: got %q, want %q (all: %v)", k, got[k], v, got)
+			t.Errorf("%s: %s: got %q, want %q (all: %v)", when, k, got[k], v, got)
 		}
 	}
 	if _, ok := got["half"]; ok {
-		t.Errorf("half is held by no directory, got %v", got)
+		t.Errorf("%s: half is held by no directory, got %v", when, got)
 	}
 }
 
@@ -347,4 +364,25 @@ func TestDirsIncrementalMatchesFresh(t *testing.T) {
 func dirsEqual(a, b dto.Dir) bool {
 	return a.Path == b.Path && a.Parent == b.Parent && a.Complete == b.Complete && a.Size == b.Size && a.Files == b.Files &&
 		string(a.Tree) == string(b.Tree) && string(a.Content) == string(b.Content) && string(a.ContentSum) == string(b.ContentSum)
+}
+
+func TestContainsSorted(t *testing.T) {
+	for _, c := range []struct {
+		big, small []int32
+		want       bool
+	}{
+		{[]int32{1, 2, 3}, nil, true},
+		{[]int32{1, 2, 3}, []int32{2}, true},
+		{[]int32{1, 1, 1, 2}, []int32{1, 2, 2, 2}, false}, // {A,A,A,B} does not hold {A,B,B,B}
+		{[]int32{1, 2, 2, 2}, []int32{1, 1, 1, 2}, false},
+		{[]int32{1, 1, 2, 2, 2, 5}, []int32{1, 1, 2, 2, 5}, true},
+		{[]int32{1, 2, 4}, []int32{1, 3}, false},
+		{[]int32{1, 2}, []int32{2, 2}, false},
+		{[]int32{2}, []int32{2, 2}, false},
+		{[]int32{0, 7, 7}, []int32{7, 7}, true},
+	} {
+		if got := containsSorted(c.big, c.small); got != c.want {
+			t.Errorf("containsSorted(%v, %v) = %v, want %v", c.big, c.small, got, c.want)
+		}
+	}
 }

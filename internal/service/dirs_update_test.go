@@ -3,9 +3,12 @@ package service
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
 )
@@ -63,8 +67,14 @@ func TestDigesterReusesKeyedHashers(t *testing.T) {
 		}
 		h := keyed(elementKey)
 		h.Write(sum[:])
-		if got, want := g.element(sum[:]), h.Sum(nil); !bytes.Equal(got, want) {
-			t.Fatalf("element %x, want %x", got, want)
+		block, err := aes.NewCipher(h.Sum(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, latticeBytes)
+		cipher.NewCTR(block, make([]byte, aes.BlockSize)).XORKeyStream(want, make([]byte, latticeBytes))
+		if got := g.element(sum[:]); !bytes.Equal(got, want) {
+			t.Fatalf("element %x, want %x", got[:32], want[:32])
 		}
 		h = keyed(treeKey)
 		h.Write([]byte{1, 'n', 'f'})
@@ -75,20 +85,51 @@ func TestDigesterReusesKeyedHashers(t *testing.T) {
 	}
 }
 
-// TestSum256SubUndoesAdd proves that sub takes back what add added,
-// carries and borrows included.
-func TestSum256SubUndoesAdd(t *testing.T) {
-	var s sum256
-	ones := bytes.Repeat([]byte{0xff}, 32)
-	one := append([]byte{1}, make([]byte, 31)...)
-	s.add(ones)
-	s.add(one) // wraps to 0
-	if s != (sum256{}) {
-		t.Fatalf("2^256-1 + 1 = %x, want 0", s.bytes())
+// TestLatticeSubUndoesAdd proves that sub takes back what add added,
+// each lane wrapping modulo 2^32 on its own.
+func TestLatticeSubUndoesAdd(t *testing.T) {
+	var s lattice
+	ones := bytes.Repeat([]byte{0xff}, latticeBytes)
+	one := make([]byte, latticeBytes)
+	for i := 0; i < latticeBytes; i += 4 {
+		one[i] = 1
 	}
-	s.sub(one) // borrows through every word
+	s.add(ones)
+	s.add(one) // every lane wraps to 0, carrying nothing into the next
+	if s != (lattice{}) {
+		t.Fatalf("2^32-1 + 1 = %x, want 0 in every lane", s.bytes()[:16])
+	}
+	s.sub(one) // every lane borrows
 	if !bytes.Equal(s.bytes(), ones) {
-		t.Fatalf("0 - 1 = %x, want 2^256-1", s.bytes())
+		t.Fatalf("0 - 1 = %x, want 2^32-1 in every lane", s.bytes()[:16])
+	}
+	// Against lane by lane arithmetic, on random vectors.
+	rng := rand.New(rand.NewPCG(3, 4))
+	var got lattice
+	var want [latticeLanes]uint32
+	for round := range 20 {
+		v := make([]byte, latticeBytes)
+		for i := range v {
+			v[i] = byte(rng.UintN(256))
+		}
+		for i := range want {
+			if round%3 == 2 {
+				want[i] -= binary.LittleEndian.Uint32(v[i*4:])
+			} else {
+				want[i] += binary.LittleEndian.Uint32(v[i*4:])
+			}
+		}
+		if round%3 == 2 {
+			got.sub(v)
+		} else {
+			got.add(v)
+		}
+	}
+	b := got.bytes()
+	for i, w := range want {
+		if g := binary.LittleEndian.Uint32(b[i*4:]); g != w {
+			t.Fatalf("lane %d is %#x, want %#x", i, g, w)
+		}
 	}
 }
 
@@ -180,4 +221,70 @@ func TestDirsAcceptedContent(t *testing.T) {
 	}
 	mustScan(t, c, []string{base}, ScanOptions{})
 	sameGroups(t, "after --accept and a scan", dirGroups(t, c, base, tree0), [][]string{{"a", "c"}})
+}
+
+// TestDirsUpgradeRecomputesContentDigests proves that a catalog whose
+// directory digests were computed by the AdHash scheme of schema versions 7
+// to 12 (a 32-byte sum, in content_sum and at the head of the stored
+// entries) gets, once migration 13 has run, the digests of the lattice
+// scheme at its next scan: those a fresh catalog computes, for the
+// directories that changed and those that did not.
+func TestDirsUpgradeRecomputesContentDigests(t *testing.T) {
+	base := t.TempDir()
+	tree(t, base, map[string]string{"a/x": "A", "a/s/y": "B", "b/x": "A", "b/s/y": "B", "c/z": "C", "c/s/y": "Y"})
+	outOfRacyWindow() // or the rescan reads them all again
+	path := dbtest.Location(t, filepath.Join(t.TempDir(), "catalog", "index.db"))
+	c := openCatalogAt(t, path)
+	mustScan(t, c, []string{base}, ScanOptions{})
+	// As version 12 left it: the old sums, and the schema one version back.
+	err := c.DB().WithWrite(func(w *sqlx.DB) error {
+		rows, err := w.Query("SELECT id, entries FROM dirs")
+		if err != nil {
+			return err
+		}
+		old := map[int64][]byte{}
+		for rows.Next() {
+			var id int64
+			var e []byte
+			if err := rows.Scan(&id, &e); err != nil {
+				rows.Close()
+				return err
+			}
+			files := e[1:] // the same files, after a 32-byte sum
+			if e[0] == entriesSumOwn {
+				files = e[1+latticeBytes:]
+			}
+			old[id] = append(bytes.Repeat([]byte{7}, 32), files...)
+		}
+		rows.Close()
+		for id, e := range old {
+			if _, err := w.Exec(w.Rebind("UPDATE dirs SET entries = ?, content_sum = ?, content = ? WHERE id = ?"),
+				e, bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{byte(id % 2)}, 32), id); err != nil {
+				return err
+			}
+		}
+		_, err = w.Exec("DELETE FROM schema_migrations WHERE version = 13")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c = openCatalogAt(t, path)
+	writeFile(t, filepath.Join(base, "c/z"), []byte("C2"))
+	outOfRacyWindow()
+	mustScan(t, c, []string{base}, ScanOptions{})
+
+	fresh := openTestCatalog(t)
+	mustScan(t, fresh, []string{base}, ScanOptions{})
+	got, want := dumpDirs(t, c, "m1", base), dumpDirs(t, fresh, "m1", base)
+	if len(got) != len(want) {
+		t.Errorf("%d directories, want %d", len(got), len(want))
+	}
+	for p, w := range want {
+		if g := got[p]; !dirsEqual(g, w) || len(g.ContentSum) != latticeBytes {
+			t.Errorf("after the upgrade and a scan, %s has content %x (sum of %d bytes), want %x", p, g.Content, len(g.ContentSum), w.Content)
+		}
+	}
+	sameGroups(t, "content", dirGroups(t, c, base, DirDupesOptions{MinSize: 1, Content: true}), [][]string{{"a", "b"}})
 }
