@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
 
@@ -35,12 +36,17 @@ type DupesQuery struct {
 	Ext, Text string
 	// Offset groups are skipped, and at most Limit (> 0) returned.
 	Offset, Limit int
+	// Times sets the modification time of the files of the groups
+	// returned. Only their rows are read for it: the listing itself, as
+	// dupes runs it, reads an index that holds no times.
+	Times bool
 }
 
 // DupesPage returns one page of the groups Dupes lists, in q's order, and
 // the totals of every selected group. It reads all groups once (memory holds
 // only the page, plus, for orders other than reclaimable space, the groups
-// that may still be on it).
+// that may still be on it), and with q.Times the times of the page's files,
+// in the same read transaction.
 func (c *Catalog) DupesPage(ctx context.Context, q DupesQuery) (dto.DupesPage, error) {
 	if q.Limit <= 0 {
 		return dto.DupesPage{}, &BadQueryError{fmt.Errorf("limit %d must be positive", q.Limit)}
@@ -49,49 +55,80 @@ func (c *Catalog) DupesPage(ctx context.Context, q DupesQuery) (dto.DupesPage, e
 	if err != nil {
 		return dto.DupesPage{}, err
 	}
+	if err := q.DupesOptions.check(); err != nil {
+		return dto.DupesPage{}, err
+	}
 	keep := q.Offset + q.Limit
-	page := dto.DupesPage{Offset: q.Offset, Limit: q.Limit, Groups: []dto.DupeGroup{}}
 	var top []dto.DupeGroup // the first keep groups in q's order seen so far
 	var t dto.DupeTotals
-	_, err = c.Dupes(ctx, q.DupesOptions, func(g dto.DupeGroup) error {
-		if q.Ext != "" || q.Text != "" {
-			var ok bool
-			if g, ok = narrowGroup(g, q.Ext, strings.ToLower(q.Text)); !ok {
+	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		top, t = nil, dto.DupeTotals{}
+		_, err := dupesIn(ctx, r, q.DupesOptions, func(g dto.DupeGroup) error {
+			if q.Ext != "" || q.Text != "" {
+				var ok bool
+				if g, ok = narrowGroup(g, q.Ext, strings.ToLower(q.Text)); !ok {
+					return nil
+				}
+			}
+			t.Groups++
+			t.Files += int64(len(g.Files))
+			t.Reclaimable += g.Reclaimable
+			if less == nil { // the listing's own order: keep the page only
+				if n := int(t.Groups) - 1; n >= q.Offset && n < keep {
+					top = append(top, g)
+				}
 				return nil
 			}
-		}
-		t.Groups++
-		t.Files += int64(len(g.Files))
-		t.Reclaimable += g.Reclaimable
-		if less == nil { // the listing's own order: keep the page only
-			if n := int(t.Groups) - 1; n >= q.Offset && n < keep {
-				top = append(top, g)
+			i, _ := slices.BinarySearchFunc(top, g, func(a, b dto.DupeGroup) int {
+				if less(a, b) {
+					return -1
+				}
+				return 1
+			})
+			if i < keep {
+				top = slices.Insert(top, i, g)
+				if len(top) > keep {
+					top = top[:keep]
+				}
 			}
 			return nil
-		}
-		i, _ := slices.BinarySearchFunc(top, g, func(a, b dto.DupeGroup) int {
-			if less(a, b) {
-				return -1
-			}
-			return 1
 		})
-		if i < keep {
-			top = slices.Insert(top, i, g)
-			if len(top) > keep {
-				top = top[:keep]
-			}
+		if err != nil {
+			return err
+		}
+		if less != nil {
+			top = top[min(q.Offset, len(top)):]
+		}
+		if q.Times {
+			return addTimes(ctx, r, top)
 		}
 		return nil
 	})
 	if err != nil {
 		return dto.DupesPage{}, err
 	}
-	if less != nil {
-		top = top[min(q.Offset, len(top)):]
-	}
+	page := dto.DupesPage{Offset: q.Offset, Limit: q.Limit, Groups: []dto.DupeGroup{}, DupeTotals: t}
 	page.Groups = append(page.Groups, top...)
-	page.DupeTotals = t
 	return page, nil
+}
+
+// addTimes sets the modification time of every file of groups, read from
+// the rows of their contents alone.
+func addTimes(ctx context.Context, r *uow.Repos, groups []dto.DupeGroup) error {
+	sums := make([]string, len(groups))
+	for i, g := range groups {
+		sums[i] = g.SHA256
+	}
+	times, err := r.Files.ModifiedOf(ctx, sums)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		for i, f := range g.Files {
+			g.Files[i].Modified = times[repo.Place{Machine: f.Machine, Path: f.Path, ArchivePath: f.ArchivePath}]
+		}
+	}
+	return nil
 }
 
 // groupOrder returns how to order groups for sort, nil for the listing's own

@@ -166,7 +166,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 			}
 			return cat.Stats(ctx, n)
 		}, tags: tagged(dto.TagFiles, dto.TagScans)},
-		{path: "/api/dupes", params: []string{"min_size", "under", "machine", "include_archived", "sort", "ext", "q", "limit", "offset"},
+		{path: "/api/dupes", params: []string{"min_size", "under", "machine", "include_archived", "sort", "ext", "q", "times", "limit", "offset"},
 			load: func(ctx context.Context, p params) (any, error) {
 				q := service.DupesQuery{Sort: p.str("sort"), Ext: strings.ToLower(strings.TrimPrefix(p.str("ext"), ".")), Text: p.str("q")}
 				q.Machine = p.str("machine")
@@ -182,6 +182,11 @@ func (s *Server) readEndpoints() []readEndpoint {
 					q.Under = []string{under}
 				}
 				if q.IncludeArchived, err = p.boolean("include_archived"); err != nil {
+					return nil, err
+				}
+				// times=true adds each file's "modified", for the page; without
+				// it the groups are exactly what dupes --json prints.
+				if q.Times, err = p.boolean("times"); err != nil {
 					return nil, err
 				}
 				if q.Limit, q.Offset, err = p.page(); err != nil {

@@ -82,6 +82,48 @@ func TestAPIEqualsCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("dupes with times", func(t *testing.T) {
+		// times=true adds each file's modified, the time find --json
+		// prints for that place; the rest is dupes --json as it is.
+		var rows []struct{ Machine, Path, Modified string }
+		decode(t, f.cli("find", "--json"), &rows)
+		modified := map[string]string{}
+		for _, r := range rows {
+			modified[r.Machine+":"+r.Path] = r.Modified
+		}
+		for _, c := range []struct{ query, flags string }{
+			{"", ""},
+			{"min_size=0&machine=m2&", "--min-size 0 --machine m2"},
+		} {
+			var cli dupesAnswer
+			decode(t, f.cli(append([]string{"dupes", "--json"}, strings.Fields(c.flags)...)...), &cli)
+			for _, limit := range []int{1, 50} {
+				api := f.allDupes(c.query+"times=true&", limit)
+				var without []json.RawMessage
+				times := 0
+				for _, g := range api.Groups {
+					var m map[string]any
+					decode(t, g, &m)
+					for _, fl := range m["files"].([]any) {
+						fm := fl.(map[string]any)
+						key := fm["machine"].(string) + ":" + fm["path"].(string)
+						if got, want := fm["modified"], modified[key]; got != want || want == "" {
+							t.Errorf("dupes %s times=true: %s modified %v; want %q as find --json says", c.flags, key, got, want)
+						}
+						delete(fm, "modified")
+						times++
+					}
+					b, _ := json.Marshal(m)
+					without = append(without, b)
+				}
+				if times == 0 {
+					t.Fatalf("dupes %s times=true lists no file", c.flags)
+				}
+				sameJSON(t, fmt.Sprintf("dupes %s times=true without the times, pages of %d", c.flags, limit), compact(t, without), compact(t, cli.Groups))
+			}
+		}
+	})
+
 	t.Run("dupes sort and filters", func(t *testing.T) {
 		var bySize, byCount dupesAnswer
 		f.get("/api/dupes?sort=size&min_size=0", &bySize)

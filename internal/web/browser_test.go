@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/indexer/indexer/internal/web"
 )
 
 // browser starts a headless Debian chromium for t and returns a context to
@@ -147,6 +150,14 @@ func TestBrowserPages(t *testing.T) {
 	go_("/dupes")
 	p.waitText("#summary", "3 groups")
 	p.waitText("#groups", "big1.bin")
+	// Each file with its path, machine, size, modification time (writeTree
+	// gives a/big1.bin 2020-01-02 12:00 UTC) and a copy button.
+	big1 := p.js(`[...document.querySelectorAll("#groups tr")].find((r) => r.innerText.includes("big1.bin")).innerText`)
+	for _, want := range []string{filepath.Join(f.root, "a/big1.bin"), "m1", "4.9 KiB", "2020-01-02 12:00", "copy"} {
+		if !strings.Contains(big1, want) {
+			t.Errorf("the /dupes row of a/big1.bin shows %q; want %q in it", big1, want)
+		}
+	}
 	n1, _ := strconv.Atoi(p.js(`document.querySelectorAll("#groups section").length`))
 	p.js(`(document.querySelector('input[name="ext"]').value = "jpg", document.querySelector('#filters button[type="submit"]').click(), 1)`)
 	p.waitText("#summary", "1 groups, 4 files")
@@ -154,7 +165,7 @@ func TestBrowserPages(t *testing.T) {
 	go_("/dupes?min_size=0")
 	p.waitText("#summary", "4 groups")
 	n2, _ := strconv.Atoi(p.js(`document.querySelectorAll("#groups section").length`))
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG; less is JPEG
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +195,8 @@ func TestBrowserPages(t *testing.T) {
 	for _, p := range problems() {
 		t.Error(p)
 	}
-	if len(shot) == 0 {
-		t.Error("the browser took no screenshot of /dupes")
+	if !bytes.HasPrefix(shot, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("the screenshot of /dupes, for docs/serve-dupes.png, is no PNG: it starts %q", shot[:min(len(shot), 8)])
 	}
 	if *update && len(shot) > 0 {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "serve-dupes.png"), shot, 0o644); err != nil {
@@ -249,6 +260,133 @@ func TestBrowserDedupe(t *testing.T) {
 	if !gone {
 		t.Errorf("the listing still shows %s after it was trashed", big1)
 	}
+	for _, p := range problems() {
+		t.Error(p)
+	}
+}
+
+// TestBrowserDupesPaging pages through more duplicate groups than /dupes
+// shows at once: Next shows the following groups, Previous and the browser's
+// Back return, every group comes once across the pages, in the order of
+// dupes --json, and a page's URL, opened afresh, shows that page again.
+func TestBrowserDupesPaging(t *testing.T) {
+	const groups, perPage = 45, 20 // perPage: dupes() in static/app.js
+	tree := map[string]string{}
+	for i := range groups {
+		content := strings.Repeat(fmt.Sprintf("group %02d ", i), i%9+1)
+		tree[fmt.Sprintf("g%02d/a.txt", i)] = content
+		tree[fmt.Sprintf("g%02d/b.txt", i)] = content
+		if i%4 == 0 {
+			tree[fmt.Sprintf("x/g%02d-c.txt", i)] = content
+		}
+	}
+	f := newFixtureTree(t, "", web.Config{}, tree)
+	f.serve()
+	var cli struct{ Groups []struct{ SHA256 string } }
+	decode(t, f.cli("dupes", "--json"), &cli)
+	var want []string
+	for _, g := range cli.Groups {
+		want = append(want, g.SHA256)
+	}
+	if len(want) != groups {
+		t.Fatalf("dupes --json lists %d groups; the fixture makes %d", len(want), groups)
+	}
+
+	ctx, problems := browser(t)
+	p := page{t, ctx}
+	// shown returns the contents of the groups on the page, in order.
+	shown := func() []string {
+		list := p.js(`[...document.querySelectorAll("#groups section h2 a")].map((a) => new URL(a.href).searchParams.get("hash")).join(" ")`)
+		return strings.Fields(list)
+	}
+	state := func() string {
+		return p.js(`location.search + " prev=" + document.querySelector("#prev").disabled + " next=" + document.querySelector("#next").disabled`)
+	}
+	wantPage := func(n int, search string, got []string) {
+		t.Helper()
+		from, to := (n-1)*perPage, min(n*perPage, groups)
+		if strings.Join(got, " ") != strings.Join(want[from:to], " ") {
+			t.Errorf("page %d shows groups\n%v\nwant groups %d to %d of dupes --json\n%v", n, got, from+1, to, want[from:to])
+		}
+		wantState := fmt.Sprintf("%s prev=%v next=%v", search, n == 1, to == groups)
+		if s := state(); s != wantState {
+			t.Errorf("page %d: URL and buttons %q; want %q", n, s, wantState)
+		}
+	}
+
+	p.do(chromedp.Navigate(f.ts.URL + "/dupes"))
+	p.waitText("#summary", "45 groups")
+	p.waitText("#pageno", "page 1")
+	page1 := shown()
+	wantPage(1, "?min_size=1&sort=reclaimable", page1)
+
+	// Next by mouse, twice.
+	p.do(chromedp.Click(chromedp.CSS("#next")))
+	p.waitText("#pageno", "page 2")
+	page2 := shown()
+	wantPage(2, "?min_size=1&sort=reclaimable&offset=20", page2)
+	page2URL := p.js("location.href")
+	p.do(chromedp.Click(chromedp.CSS("#next")))
+	p.waitText("#pageno", "page 3")
+	p.waitText("#summary", "groups 41–45 shown")
+	page3 := shown()
+	wantPage(3, "?min_size=1&sort=reclaimable&offset=40", page3)
+	all := append(append(append([]string{}, page1...), page2...), page3...)
+	if strings.Join(all, " ") != strings.Join(want, " ") {
+		t.Errorf("the three pages together show\n%v\nwant every group once, as dupes --json lists them\n%v", all, want)
+	}
+
+	// Previous by keyboard: focus it and press Enter.
+	p.do(chromedp.Focus(chromedp.CSS("#prev")))
+	p.do(chromedp.KeyEvent("\r"))
+	p.waitText("#pageno", "page 2")
+	wantPage(2, "?min_size=1&sort=reclaimable&offset=20", shown())
+
+	// The browser's Back undoes the last step, Previous, and shows page 3
+	// again; twice more, and it shows page 1.
+	p.do(chromedp.NavigateBack())
+	p.waitText("#pageno", "page 3")
+	wantPage(3, "?min_size=1&sort=reclaimable&offset=40", shown())
+	p.do(chromedp.NavigateBack())
+	p.do(chromedp.NavigateBack())
+	p.waitText("#pageno", "page 1")
+	wantPage(1, "?min_size=1&sort=reclaimable", shown())
+
+	// A bookmarked page opened afresh.
+	p.do(chromedp.Navigate(page2URL))
+	p.waitText("#summary", "groups 21–40 shown")
+	wantPage(2, "?min_size=1&sort=reclaimable&offset=20", shown())
+
+	// A filter starts again at page 1, and pages within what it selects:
+	// "/g1" is in the paths of groups 10 to 19 only (the temporary
+	// directory's name may hold "g1").
+	p.js(`(document.querySelector('input[name="q"]').value = "/g1", document.querySelector('#filters button[type="submit"]').click(), 1)`)
+	p.waitText("#summary", "10 groups")
+	if s := state(); s != "?min_size=1&q=%2Fg1&sort=reclaimable prev=true next=true" {
+		t.Errorf("after filtering: URL and buttons %q; want page 1 of the filtered groups, alone", s)
+	}
+	if n := len(shown()); n != 10 {
+		t.Errorf("the filter q=/g1 shows %d groups; want 10", n)
+	}
+
+	// A hard link, scanned: both its names are marked [linked], the other
+	// copies not.
+	if err := os.Link(filepath.Join(f.root, "g00/a.txt"), filepath.Join(f.root, "g00/a-link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	f.cli("--machine", "m1", "scan", "-q", f.root)
+	p.do(chromedp.Navigate(f.ts.URL + "/dupes?q=/g00/"))
+	p.waitText("#summary", "1 groups, 3 files") // a.txt, a-link.txt, b.txt
+	rows := p.js(`[...document.querySelectorAll("#groups tbody tr")].map((r) => r.cells[0].innerText).join("\n")`)
+	for _, want := range []string{"g00/a-link.txt [linked]", "g00/a.txt [linked]"} {
+		if !strings.Contains(rows, want) {
+			t.Errorf("/dupes?q=/g00/ shows\n%s\nwant a line ending %q", rows, want)
+		}
+	}
+	if strings.Count(rows, "[linked]") != 2 {
+		t.Errorf("/dupes?q=/g00/ shows\n%s\nwant [linked] on the two names of the hard link only", rows)
+	}
+
 	for _, p := range problems() {
 		t.Error(p)
 	}

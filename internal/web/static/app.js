@@ -133,18 +133,28 @@ function scanTable(scans) {
     el("td", {class: "num"}, num(s.files_seen)), el("td", {}, (s.roots || []).join(" ")))));
 }
 
-// pager runs a paged listing whose state is in the URL: load(params, limit,
-// offset) renders one page and tells whether there is another.
+// pager runs a paged listing whose state is in the URL: load(params) renders
+// one page and tells whether there is another. Each page and each search is
+// an entry of the browser's history, so a page can be bookmarked, reloaded,
+// and left and come back to with Back and Forward.
 function pager(form, limit, load) {
-  const params = new URLSearchParams(location.search);
-  fillForm(form, params);
-  let offset = Number(params.get("offset") || 0);
-  async function show() {
+  let offset = 0;
+  function fromURL() {
+    const params = new URLSearchParams(location.search);
+    form.reset();
+    fillForm(form, params);
+    offset = Math.max(0, Math.floor(Number(params.get("offset")) || 0));
+  }
+  fromURL();
+  async function show(push) {
     const p = formParams(form);
     if (offset > 0) p.set("offset", offset);
-    history.replaceState(null, "", location.pathname + (p.toString() ? "?" + p : ""));
+    const url = location.pathname + (p.toString() ? "?" + p : "");
+    if (push) history.pushState(null, "", url);
+    else history.replaceState(null, "", url);
     p.set("limit", limit);
     p.set("offset", offset);
+    $("#prev").disabled = $("#next").disabled = true; // until this page is shown
     let more = false;
     try {
       more = await load(p);
@@ -153,11 +163,12 @@ function pager(form, limit, load) {
     }
     $("#prev").disabled = offset === 0;
     $("#next").disabled = !more;
-    $("#pageno").textContent = "page " + (offset / limit + 1);
+    $("#pageno").textContent = "page " + (Math.floor(offset / limit) + 1);
   }
-  form.addEventListener("submit", (ev) => { ev.preventDefault(); offset = 0; show(); });
-  $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - limit); show(); });
-  $("#next").addEventListener("click", () => { offset += limit; show(); });
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); offset = 0; show(true); });
+  $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - limit); show(true); });
+  $("#next").addEventListener("click", () => { offset += limit; show(true); });
+  window.addEventListener("popstate", () => { fromURL(); show(false); });
   return show;
 }
 
@@ -165,15 +176,17 @@ function dupes() {
   const form = $("#filters");
   const limit = 20;
   const show = pager(form, limit, async (p) => {
+    p.set("times", "true"); // each file's modified, read for this page only
     const d = await api("/api/dupes?" + p);
     $("#summary").textContent = num(d.groups_total) + " groups, " + num(d.files_total) + " files, " +
-      size(d.reclaimable_total) + " reclaimable";
+      size(d.reclaimable_total) + " reclaimable" +
+      (d.groups.length > 0 ? "; groups " + num(d.offset + 1) + "–" + num(d.offset + d.groups.length) + " shown" : "");
     $("#groups").replaceChildren(...d.groups.map((g) => el("section", {class: "group"},
       el("h2", {}, g.count + " copies of " + size(g.size) + ", " + size(g.reclaimable) + " reclaimable ",
         fileLink(g.sha256, "sha256 " + g.sha256.slice(0, 12) + "…")),
-      table(["Path", "Machine", "Size", ""], g.files.map((f) => el("tr", {},
+      table(["Path", "Machine", "Size", "Modified (UTC)", ""], g.files.map((f) => el("tr", {},
         el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : ""), f.linked ? el("span", {class: "tag"}, " [linked]") : null),
-        el("td", {}, f.machine), el("td", {class: "num"}, size(g.size)),
+        el("td", {}, f.machine), el("td", {class: "num"}, size(g.size)), el("td", {class: "when"}, when(f.modified)),
         el("td", {}, copyButton(f.path))))))));
     return d.offset + d.groups.length < d.groups_total;
   });
@@ -274,7 +287,7 @@ function search() {
     const d = await api("/api/find?" + p);
     $("#summary").textContent = d.files.length === 0 ? "Nothing found." :
       "Results " + (d.offset + 1) + "–" + (d.offset + d.files.length) + (d.more ? ", more follow" : "");
-    $("#results").replaceChildren(table(["Path", "Machine", "Size", "Modified", ""], d.files.map((f) => el("tr", {},
+    $("#results").replaceChildren(table(["Path", "Machine", "Size", "Modified (UTC)", ""], d.files.map((f) => el("tr", {},
       el("td", {class: "path"}, f.sha256 ? fileLink(f.sha256, f.path + (f.archive_path ? "::" + f.archive_path : "")) : f.path,
         f.operation === "DEL" ? " (deleted)" : ""),
       el("td", {}, f.machine), el("td", {class: "num"}, size(f.size)), el("td", {}, when(f.modified)),
@@ -339,7 +352,7 @@ async function file() {
       el("dt", {}, "sha1"), el("dd", {class: "hash"}, c.sha1),
       el("dt", {}, "md5"), el("dd", {class: "hash"}, c.md5)),
     el("h2", {}, c.locations.length + " places"),
-    table(["Path", "Machine", "Modified", ""], c.locations.map((f) => el("tr", {},
+    table(["Path", "Machine", "Modified (UTC)", ""], c.locations.map((f) => el("tr", {},
       el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : "")), el("td", {}, f.machine),
       el("td", {}, when(f.modified)), el("td", {}, copyButton(f.path))))));
   } catch (err) {
