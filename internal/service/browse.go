@@ -14,8 +14,16 @@ import (
 	"github.com/indexer/indexer/internal/uow"
 )
 
-// ErrNotFound is returned for a content or directory the catalog does not have.
+// ErrNotFound is returned for a content or directory the catalog does not
+// have; errors.Is finds it in a *NotFoundError.
 var ErrNotFound = errors.New("not found")
+
+// NotFoundError is a sentence saying what the catalog does not have; it is
+// ErrNotFound.
+type NotFoundError struct{ Msg string }
+
+func (e *NotFoundError) Error() string        { return e.Msg }
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // The orders DupesPage can list groups in.
 const (
@@ -203,7 +211,9 @@ func narrowGroup(g dto.DupeGroup, ext, text string) (dto.DupeGroup, bool) {
 }
 
 // Tree returns one level of machine's directory dir (absolute), with the
-// files, bytes and duplicated bytes below each subdirectory.
+// files, bytes and duplicated bytes below each subdirectory. A directory
+// with no present file below it, as the catalog knows it, or a machine it
+// has no file of, is ErrNotFound.
 func (c *Catalog) Tree(ctx context.Context, machine, dir string) ([]dto.TreeEntry, error) {
 	if machine == "" {
 		return nil, &BadQueryError{errors.New("machine is empty; name the machine whose tree to list")}
@@ -217,6 +227,9 @@ func (c *Catalog) Tree(ctx context.Context, machine, dir string) ([]dto.TreeEntr
 		out, err = r.Files.Tree(ctx, machine, dir)
 		return err
 	})
+	if err == nil && len(out) == 0 {
+		return nil, &NotFoundError{fmt.Sprintf("machine %s has no catalogued file under %s", machine, dir)}
+	}
 	return out, err
 }
 
@@ -235,7 +248,7 @@ func (c *Catalog) Content(ctx context.Context, hash string) (dto.Content, error)
 		return dto.Content{}, err
 	}
 	if len(out.Locations) == 0 {
-		return dto.Content{}, fmt.Errorf("no present file has the content %s: %w", hash, ErrNotFound)
+		return dto.Content{}, &NotFoundError{fmt.Sprintf("no present file has the content %s", hash)}
 	}
 	return out, nil
 }

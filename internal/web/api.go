@@ -255,7 +255,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 			}
 			entries, err := cat.Tree(ctx, p.str("machine"), dir)
 			return TreePage{Machine: p.str("machine"), Path: dir, Entries: entries}, err
-		}, tags: machineOr, empty: func(v any) bool { return len(v.(TreePage).Entries) == 0 }},
+		}, tags: machineOr},
 		{path: "/api/lookup", params: []string{"hash"}, load: func(ctx context.Context, p params) (any, error) {
 			if p.str("hash") == "" {
 				return nil, badf("hash is missing; give an md5, sha1 or sha256 in hex")

@@ -269,6 +269,8 @@ func TestAPIErrors(t *testing.T) {
 		{"GET", "/api/find?name=%5B", 400, ""},
 		{"GET", "/api/find?i=maybe", 400, "i="},
 		{"GET", "/api/tree?path=/x", 400, "machine"},
+		{"GET", "/api/tree?machine=nosuch", 404, "machine nosuch has no catalogued file under /"},
+		{"GET", "/api/tree?machine=m1&path=/no/such/dir", 404, "machine m1 has no catalogued file under /no/such/dir"},
 		{"GET", "/api/lookup", 400, "hash"},
 		{"GET", "/api/lookup?hash=" + strings.Repeat("0", 64), 404, "content"},
 		{"GET", "/api/nothing", 404, "/api/nothing"},
@@ -289,6 +291,10 @@ func TestAPIErrors(t *testing.T) {
 		}
 		if status != c.status || !strings.Contains(e.Error, c.says) {
 			t.Errorf("%s %s: %d %q; want %d saying %q", c.method, c.path, status, e.Error, c.status, c.says)
+		}
+		// One sentence: no second one, no error wrapped in a sentinel's words.
+		if strings.Contains(e.Error, ". ") || strings.Contains(e.Error, "\n") || strings.HasSuffix(e.Error, ": not found") {
+			t.Errorf("%s %s: %q is not one sentence", c.method, c.path, e.Error)
 		}
 	}
 }

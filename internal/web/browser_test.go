@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -390,4 +391,45 @@ func TestBrowserDupesPaging(t *testing.T) {
 	for _, p := range problems() {
 		t.Error(p)
 	}
+}
+
+// TestBrowserPhoneWidth opens every page at a phone's width (360 CSS pixels,
+// as a mobile browser lays it out) with its data shown, every column of it
+// (a scan's status, a file's time): nothing is wider than the screen, so
+// nothing needs sideways scrolling, and all text is at least 12 pixels high.
+func TestBrowserPhoneWidth(t *testing.T) {
+	f := newFixture(t, "")
+	var rows []struct{ SHA256 string }
+	decode(t, f.cli("find", "--json", "--name", "big1.bin"), &rows)
+	ctx, problems := browser(t)
+	p := page{t, ctx}
+	p.do(chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile))
+	for _, c := range []struct{ path, sel, want string }{
+		{"/", "#health", "Catalog ok"},
+		{"/dupes", "#groups", "2020-01-02 12:00"}, // a/big1.bin's time: no column is hidden
+		{"/search?name=unique.txt", "#results", "2020-01-11 12:00"},
+		{"/tree?machine=m1&path=" + url.QueryEscape(f.root), "#tree", "unique.txt"},
+		{"/file?hash=" + rows[0].SHA256, "#file", "3 places"},
+		{"/scans", "#recent", "complete"},
+	} {
+		p.do(chromedp.Navigate(f.ts.URL + c.path))
+		p.waitText(c.sel, c.want)
+		if w := p.js(`document.documentElement.scrollWidth + " " + window.innerWidth`); !fits(w) {
+			wide := p.js(`[...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).slice(0, 5).map((e) => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right)).join(", ")`)
+			t.Errorf("%s at phone width: the page is %s pixels wide for a %s-pixel screen; too wide: %s", c.path, strings.Fields(w)[0], strings.Fields(w)[1], wide)
+		}
+		if small := p.js(`[...document.querySelectorAll("body *")].filter((e) => e.offsetParent !== null && e.childNodes.length > 0 && [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== "") && parseFloat(getComputedStyle(e).fontSize) < 12).map((e) => e.tagName + " " + getComputedStyle(e).fontSize).join(", ")`); small != "" {
+			t.Errorf("%s at phone width: text smaller than 12 pixels: %s", c.path, small)
+		}
+	}
+	for _, p := range problems() {
+		t.Error(p)
+	}
+}
+
+// fits tells whether "a b" holds a <= b.
+func fits(s string) bool {
+	var a, b int
+	_, err := fmt.Sscan(s, &a, &b)
+	return err == nil && a <= b
 }

@@ -45,7 +45,10 @@ function showError(where, err) {
   where.replaceChildren(el("p", {class: "error", role: "alert"}, err.message));
 }
 
+// table builds a table; each cell carries its column's name (data-label),
+// which a phone-width screen shows before the cell as the rows stack.
 function table(head, rows) {
+  for (const r of rows) [...r.cells].forEach((c, i) => { if (head[i]) c.dataset.label = head[i]; });
   return el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", {scope: "col"}, h)))),
     el("tbody", {}, rows));
 }
@@ -325,7 +328,6 @@ function tree() {
       }
       ul.append(li);
     }
-    if (d.entries.length === 0) ul.append(el("li", {}, "(empty)"));
     parent.append(ul);
   }
   async function show() {
