@@ -130,11 +130,11 @@ var update = flag.Bool("update", false, "rewrite docs/serve-dupes.png")
 func TestBrowserPages(t *testing.T) {
 	f := newFixture(t, "")
 	ctx, problems := browser(t)
-	var sha string
+	var sha, sha1, md5 string
 	{
-		var rows []struct{ SHA256 string }
+		var rows []struct{ SHA256, SHA1, MD5 string }
 		decode(t, f.cli("find", "--json", "--name", "big1.bin"), &rows)
-		sha = rows[0].SHA256
+		sha, sha1, md5 = rows[0].SHA256, rows[0].SHA1, rows[0].MD5
 	}
 	more := filepath.Join(t.TempDir(), "more")
 	writeTree(t, more, map[string]string{"p/q.txt": "live", "r.txt": "scan"})
@@ -174,15 +174,31 @@ func TestBrowserPages(t *testing.T) {
 	go_("/search?name=*.txt")
 	p.waitText("#results", "unique.txt")
 	p.waitText("#summary", "Results 1")
+	go_("/search")
+	p.js(`(document.querySelector('input[name="q"]').value = "c/d/", document.querySelector('#filters button[type="submit"]').click(), 1)`)
+	p.waitText("#summary", "Results 1–4")
+	p.waitText("#results", "mid2.JPG")
+	if got := p.js("location.search"); got != "?q=c%2Fd%2F" {
+		t.Errorf("a search by path text leaves the URL %q; want ?q=c%%2Fd%%2F", got)
+	}
+	go_("/search?hash=" + md5)
+	p.waitText("#summary", "Results 1–3")
+	p.waitText("#results", "big2.bin")
 
 	go_("/tree?machine=m1&path=" + f.root)
 	p.waitText("#tree", "unique.txt")
 	p.js(`(document.querySelector("#tree button.dir").click(), 1)`)
 	p.waitText("#tree", "big1.bin")
 
-	go_("/file?hash=" + sha)
-	p.waitText("#file", sha)
-	p.waitText("#file", "3 places")
+	// Reached by any of the three digests, it shows all three, and every
+	// place of the content.
+	for _, h := range []string{sha, sha1, md5} {
+		go_("/file?hash=" + h)
+		p.waitText("#file", "3 places")
+		for _, want := range []string{sha, sha1, md5, filepath.Join(f.root, "a/big1.bin"), filepath.Join(f.root, "c/big2.bin"), "m2"} {
+			p.waitText("#file", want)
+		}
+	}
 
 	go_("/scans")
 	p.waitText("#recent", "complete")
@@ -270,10 +286,11 @@ func TestBrowserDedupe(t *testing.T) {
 // shows at once: Next shows the following groups, Previous and the browser's
 // Back return, every group comes once across the pages, in the order of
 // dupes --json, and a page's URL, opened afresh, shows that page again.
-func TestBrowserDupesPaging(t *testing.T) {
-	const groups, perPage = 45, 20 // perPage: dupes() in static/app.js
+// pagingTree has 45 duplicate groups of 2 or 3 files, 102 files in all:
+// more than one page of /dupes and of /search.
+func pagingTree() map[string]string {
 	tree := map[string]string{}
-	for i := range groups {
+	for i := range 45 {
 		content := strings.Repeat(fmt.Sprintf("group %02d ", i), i%9+1)
 		tree[fmt.Sprintf("g%02d/a.txt", i)] = content
 		tree[fmt.Sprintf("g%02d/b.txt", i)] = content
@@ -281,7 +298,12 @@ func TestBrowserDupesPaging(t *testing.T) {
 			tree[fmt.Sprintf("x/g%02d-c.txt", i)] = content
 		}
 	}
-	f := newFixtureTree(t, "", web.Config{}, tree)
+	return tree
+}
+
+func TestBrowserDupesPaging(t *testing.T) {
+	const groups, perPage = 45, 20 // perPage: dupes() in static/app.js
+	f := newFixtureTree(t, "", web.Config{}, pagingTree())
 	f.serve()
 	var cli struct{ Groups []struct{ SHA256 string } }
 	decode(t, f.cli("dupes", "--json"), &cli)
@@ -432,4 +454,54 @@ func fits(s string) bool {
 	var a, b int
 	_, err := fmt.Sscan(s, &a, &b)
 	return err == nil && a <= b
+}
+
+// TestBrowserSearchPaging pages through search results by name: Next and
+// Previous, every row once across the pages in the order of find --json,
+// the page in the URL.
+func TestBrowserSearchPaging(t *testing.T) {
+	const perPage = 50 // search() in static/app.js
+	f := newFixtureTree(t, "", web.Config{}, pagingTree())
+	f.serve()
+	var cli []struct{ Path string }
+	decode(t, f.cli("find", "--json", "--name", "*.txt"), &cli)
+	var want []string
+	for _, r := range cli {
+		want = append(want, r.Path)
+	}
+	if len(want) != 102 {
+		t.Fatalf("find --json --name '*.txt' lists %d files; the fixture has 102", len(want))
+	}
+	ctx, problems := browser(t)
+	p := page{t, ctx}
+	shown := func() []string {
+		return strings.Split(p.js(`[...document.querySelectorAll("#results tbody tr")].map((r) => r.cells[0].innerText).join("\n")`), "\n")
+	}
+	p.do(chromedp.Navigate(f.ts.URL + "/search"))
+	p.js(`(document.querySelector('input[name="name"]').value = "*.txt", document.querySelector('#filters button[type="submit"]').click(), 1)`)
+	p.waitText("#summary", "Results 1–50, more follow")
+	all := shown()
+	p.do(chromedp.Click(chromedp.CSS("#next")))
+	p.waitText("#summary", "Results 51–100, more follow")
+	if got := p.js("location.search"); got != "?name=*.txt&offset=50" {
+		t.Errorf("page 2 of the search has the URL %q; want ?name=*.txt&offset=50", got)
+	}
+	all = append(all, shown()...)
+	p.do(chromedp.Click(chromedp.CSS("#next")))
+	p.waitText("#summary", "Results 101–102")
+	if next := p.js(`document.querySelector("#next").disabled`); next != "true" {
+		t.Errorf("on the last page, Next is enabled")
+	}
+	all = append(all, shown()...)
+	if strings.Join(all, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the three pages show\n%v\nwant every file once, as find --json lists them\n%v", all, want)
+	}
+	p.do(chromedp.Click(chromedp.CSS("#prev")))
+	p.waitText("#summary", "Results 51–100, more follow")
+	if got := strings.Join(shown(), "\n"); got != strings.Join(want[perPage:2*perPage], "\n") {
+		t.Errorf("Previous from page 3 shows\n%s\nwant files 51 to 100", got)
+	}
+	for _, p := range problems() {
+		t.Error(p)
+	}
 }
