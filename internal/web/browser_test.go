@@ -505,3 +505,50 @@ func TestBrowserSearchPaging(t *testing.T) {
 		t.Error(p)
 	}
 }
+
+// TestBrowserKeyboard uses pages with the keyboard alone: Tab to a
+// directory of /tree and Enter opens it; on /dupes, Tab to the extension
+// filter, type, Enter applies it; Tab reaches a copy button and the dedupe
+// form. (TestBrowserDupesPaging pages with Enter on Previous.)
+func TestBrowserKeyboard(t *testing.T) {
+	f := newFixture(t, "")
+	ctx, problems := browser(t)
+	p := page{t, ctx}
+	// tabTo presses Tab until the focused element matches sel.
+	tabTo := func(sel string) {
+		t.Helper()
+		for range 60 {
+			p.do(chromedp.KeyEvent("\t"))
+			if p.js(fmt.Sprintf("document.activeElement.matches(%q)", sel)) == "true" {
+				return
+			}
+		}
+		t.Fatalf("Tab never reaches %s; the focus is on %s", sel, p.js("document.activeElement.outerHTML.slice(0, 120)"))
+	}
+
+	p.do(chromedp.Navigate(f.ts.URL + "/tree?machine=m1&path=" + url.QueryEscape(f.root)))
+	p.waitText("#tree", "unique.txt")
+	tabTo("#tree button.dir")
+	if got := p.js("document.activeElement.innerText"); !strings.HasPrefix(got, "a/") {
+		t.Fatalf("the first directory Tab reaches is %q; want a/", got)
+	}
+	p.do(chromedp.KeyEvent("\r"))
+	p.waitText("#tree", "big1.bin")
+	if got := p.js("document.activeElement.getAttribute('aria-expanded')"); got != "true" {
+		t.Errorf("the opened directory's button says aria-expanded=%s; want true", got)
+	}
+
+	p.do(chromedp.Navigate(f.ts.URL + "/dupes"))
+	p.waitText("#summary", "3 groups")
+	tabTo(`input[name="ext"]`)
+	p.do(chromedp.KeyEvent("jpg\r"))
+	p.waitText("#summary", "1 groups, 4 files")
+	if got := p.js("location.search"); !strings.Contains(got, "ext=jpg") {
+		t.Errorf("the filter typed and applied by keyboard leaves the URL %q; want ext=jpg in it", got)
+	}
+	tabTo("#groups button.copy")
+	tabTo(`#planform button[type="submit"]`)
+	for _, p := range problems() {
+		t.Error(p)
+	}
+}

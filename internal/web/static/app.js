@@ -303,14 +303,15 @@ function search() {
 function tree() {
   const form = $("#filters");
   fillForm(form, new URLSearchParams(location.search));
-  // level lists one directory under parent; a click on a directory opens it.
+  // level lists one directory under parent; a click on a directory, or Enter
+  // or Space on it, opens it (a disclosure button: Tab moves between them).
   async function level(parent, machine, path) {
     const d = await api("/api/tree?" + new URLSearchParams({machine, path}));
-    const ul = el("ul", {role: "group"});
+    const ul = el("ul", {});
     for (const e of d.entries) {
       const label = e.name + (e.dir ? "/" : "") + " — " + num(e.files) + " files, " + size(e.bytes) +
         (e.dup_bytes ? ", " + size(e.dup_bytes) + " duplicated" : "");
-      const li = el("li", {role: "treeitem"});
+      const li = el("li", {});
       if (e.dir) {
         const b = el("button", {type: "button", class: "dir", "aria-expanded": "false"}, label);
         b.addEventListener("click", async () => {
