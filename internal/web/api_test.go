@@ -376,3 +376,21 @@ func TestAPICrossSite(t *testing.T) {
 		t.Errorf("a refused request wrote backups %v", backups)
 	}
 }
+
+// TestAPIUnavailable: a catalog that cannot be used (closed here, as at the
+// end of a shutdown) gets 503 with one sentence, on reads and writes alike.
+func TestAPIUnavailable(t *testing.T) {
+	f := newFixture(t, "")
+	if err := f.cat.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/stats"}, {"GET", "/api/dupes"}, {"POST", "/api/backup"},
+	} {
+		status, b := f.do(c.method, c.path, nil)
+		var e struct{ Error string }
+		if err := json.Unmarshal(b, &e); err != nil || status != http.StatusServiceUnavailable || !strings.Contains(e.Error, "catalog is closed") {
+			t.Errorf("%s %s on a closed catalog: %d %s; want 503 saying the catalog is closed", c.method, c.path, status, b)
+		}
+	}
+}
