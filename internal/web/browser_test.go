@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/url"
@@ -548,6 +549,49 @@ func TestBrowserKeyboard(t *testing.T) {
 	}
 	tabTo("#groups button.copy")
 	tabTo(`#planform button[type="submit"]`)
+	for _, p := range problems() {
+		t.Error(p)
+	}
+}
+
+// TestBrowserScanCancel starts a scan of a tree holding a large sparse file
+// on /scans, sees it run with its totals, time left and the big file's
+// share read, cancels it with the Cancel button and sees its summary say
+// interrupted; the small files it hashed are in the catalog.
+func TestBrowserScanCancel(t *testing.T) {
+	f := newFixture(t, "")
+	tree := filepath.Join(t.TempDir(), "big")
+	writeTree(t, tree, map[string]string{"kept1.txt": "one", "sub/kept2.txt": "two"})
+	img, err := os.Create(filepath.Join(tree, "disk.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := img.Truncate(64 << 30); err != nil { // sparse: minutes to hash
+		t.Fatal(err)
+	}
+	img.Close()
+	ctx, problems := browser(t)
+	p := page{t, ctx}
+	p.do(chromedp.Navigate(f.ts.URL + "/scans"))
+	p.waitText("#recent", "complete")
+	p.js(fmt.Sprintf(`(document.querySelector('textarea[name="roots"]').value = %q, document.querySelector('#startscan button[type="submit"]').click(), 1)`, tree))
+	// The count of the roots done: out of what, and the time left; the big
+	// file read for over a second, how far.
+	p.waitText("#live-progress", "of 3 files")
+	p.waitText("#live-progress", "left")
+	p.waitText("#live-slow", "Reading "+filepath.Join(tree, "disk.img")+": ")
+	p.waitText("#live-slow", "of 64.0 GiB (")
+	p.do(chromedp.Click(chromedp.CSS("#cancel")))
+	p.waitText("#live-summary", "interrupted: 2 files seen, 2 added")
+	if hidden := p.js(`document.querySelector("#cancel").hidden`); hidden != "true" {
+		t.Errorf("the Cancel button is still shown after the scan ended")
+	}
+	p.waitText("#recent", "interrupted")
+	var found struct{ Files []json.RawMessage }
+	f.get("/api/find?name=kept*", &found)
+	if len(found.Files) != 2 {
+		t.Errorf("after the cancel, find kept* gives %d files; want the 2 hashed before it", len(found.Files))
+	}
 	for _, p := range problems() {
 		t.Error(p)
 	}

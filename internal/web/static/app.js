@@ -373,9 +373,17 @@ function scans() {
       showError($("#recent"), err);
     }
   }
+  // progress shows an event's figures: once the count of the roots is done,
+  // out of what and the time left; a file read for over a second, how far.
   function progress(p) {
-    $("#live-progress").textContent = num(p.files) + " files, " + size(p.bytes) + " hashed at " +
-      size(p.rate_bytes_s) + "/s" + (p.failed ? ", " + p.failed + " failed" : "") + (p.current ? " — " + p.current : "");
+    const secs = (ms) => ms < 60000 ? Math.round(ms / 1000) + " s" : Math.round(ms / 60000) + " min";
+    $("#live-progress").textContent = num(p.files) + (p.counted ? " of " + num(p.total_files) : "") + " files, " +
+      size(p.bytes) + (p.counted ? " of " + size(p.total_bytes) : "") + " hashed at " + size(p.rate_bytes_s) + "/s" +
+      (p.eta_ms !== null && p.eta_ms !== undefined ? ", about " + secs(p.eta_ms) + " left" : "") +
+      (p.failed ? ", " + p.failed + " failed" : "") + (p.current ? " — " + p.current : "");
+    $("#live-slow").textContent = p.slow ? "Reading " + p.slow.path + ": " + size(p.slow.bytes_read) +
+      (p.slow.percent >= 0 ? " of " + size(p.slow.size) + " (" + p.slow.percent.toFixed(1) + "%)" : "") +
+      " in " + secs(p.slow.elapsed_ms) : "";
   }
   function summary(s) {
     $("#cancel").hidden = true;
