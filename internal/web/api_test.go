@@ -1,10 +1,13 @@
 package web_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -246,6 +249,52 @@ func TestAPIEqualsCLI(t *testing.T) {
 		decode(t, f.cli("health", "--json"), &cli)
 		f.get("/api/health", &api)
 		sameJSON(t, "health", api, cli)
+	})
+
+	// Last, as it changes the catalog: a zip whose entries duplicate a file,
+	// and a file gone since the first scan.
+	t.Run("archived and deleted", func(t *testing.T) {
+		var zb bytes.Buffer
+		zw := zip.NewWriter(&zb)
+		for _, name := range []string{"in1.txt", "in/in2.txt"} {
+			w, err := zw.Create(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write([]byte("same content, three copies"))
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		writeTree(t, filepath.Join(f.root, "z"), map[string]string{"arch.zip": zb.String()})
+		if err := os.Remove(filepath.Join(f.root, "unique.txt")); err != nil {
+			t.Fatal(err)
+		}
+		f.cli("--machine", "m1", "scan", "-q", f.root)
+		var cli dupesAnswer
+		decode(t, f.cli("dupes", "--json", "--include-archived"), &cli)
+		api := f.allDupes("include_archived=true&", 2)
+		sameJSON(t, "dupes --include-archived", compact(t, api.Groups), compact(t, cli.Groups))
+		if !strings.Contains(fmt.Sprint(compact(t, api.Groups)), `"archive_path":"in/in2.txt"`) {
+			t.Errorf("dupes include_archived=true lists no entry of the zip: %s", compact(t, api.Groups))
+		}
+		for _, c := range []struct {
+			query string
+			args  []string
+			want  string
+		}{
+			{"deleted=true", []string{"--deleted"}, `"operation":"DEL"`},
+			{"include_archived=true", []string{"--include-archived"}, `"archive_path":"in1.txt"`},
+		} {
+			var cli []json.RawMessage
+			decode(t, f.cli(append([]string{"find", "--json"}, c.args...)...), &cli)
+			var page struct{ Files []json.RawMessage }
+			f.get("/api/find?limit=1000&"+c.query, &page)
+			sameJSON(t, "find "+c.query, compact(t, page.Files), compact(t, cli))
+			if !strings.Contains(fmt.Sprint(compact(t, page.Files)), c.want) {
+				t.Errorf("find %s lists no row with %s", c.query, c.want)
+			}
+		}
 	})
 }
 
