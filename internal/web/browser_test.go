@@ -160,6 +160,16 @@ func TestBrowserPages(t *testing.T) {
 			t.Errorf("the /dupes row of a/big1.bin shows %q; want %q in it", big1, want)
 		}
 	}
+	// The copy buttons copy a path that names the file when pasted into a
+	// shell, a name that is not UTF-8 included.
+	for name, tail := range map[string]string{"a/big1.bin": "/big1.bin", "bad-\xff-name.txt": `\xff-name.txt'`} {
+		want := filepath.Join(f.root, name)
+		copied := p.js(fmt.Sprintf(`[...document.querySelectorAll("#groups button.copy")].map((b) => b.dataset.copy).find((c) => c.endsWith(%q))`, tail))
+		out, err := exec.Command("bash", "-c", "cat -- "+copied).Output()
+		if err != nil || string(out) != sampleTree[name] {
+			t.Errorf("the copy button of %q copies %q, which bash reads as %q (%v); want the file's content", want, copied, out, err)
+		}
+	}
 	n1, _ := strconv.Atoi(p.js(`document.querySelectorAll("#groups section").length`))
 	p.js(`(document.querySelector('input[name="ext"]').value = "jpg", document.querySelector('#filters button[type="submit"]').click(), 1)`)
 	p.waitText("#summary", "1 groups, 4 files")

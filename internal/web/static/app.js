@@ -58,8 +58,25 @@ function place(f) {
   return (f.machine ? f.machine + ":" : "") + f.path + (f.archive_path ? "::" + f.archive_path : "");
 }
 
-function copyButton(text) {
-  return el("button", {type: "button", class: "copy", title: "Copy the path", "aria-label": "Copy the path",
+// shellPath returns a file's path as it can be pasted: the path itself, or,
+// when it is not valid UTF-8 (the answer then carries path_b64 with its
+// bytes), a $'...' word of bash and zsh that names exactly those bytes.
+function shellPath(f) {
+  if (!f.path_b64) return f.path;
+  let out = "$'";
+  for (const c of atob(f.path_b64)) {
+    const b = c.charCodeAt(0);
+    if (c === "'" || c === "\\") out += "\\" + c;
+    else if (b >= 0x20 && b < 0x7f) out += c;
+    else out += "\\x" + b.toString(16).padStart(2, "0");
+  }
+  return out + "'";
+}
+
+// copyButton copies a file's path (see shellPath) to the clipboard.
+function copyButton(f) {
+  const text = shellPath(f);
+  return el("button", {type: "button", class: "copy", title: "Copy the path", "aria-label": "Copy the path", "data-copy": text,
     onclick: (ev) => {
       const b = ev.currentTarget;
       if (navigator.clipboard) {
@@ -190,7 +207,7 @@ function dupes() {
       table(["Path", "Machine", "Size", "Modified (UTC)", ""], g.files.map((f) => el("tr", {},
         el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : ""), f.linked ? el("span", {class: "tag"}, " [linked]") : null),
         el("td", {}, f.machine), el("td", {class: "num"}, size(g.size)), el("td", {class: "when"}, when(f.modified)),
-        el("td", {}, copyButton(f.path))))))));
+        el("td", {}, copyButton(f))))))));
     return d.offset + d.groups.length < d.groups_total;
   });
   machineOptions(form.elements.machine, true).then(() => {
@@ -294,7 +311,7 @@ function search() {
       el("td", {class: "path"}, f.sha256 ? fileLink(f.sha256, f.path + (f.archive_path ? "::" + f.archive_path : "")) : f.path,
         f.operation === "DEL" ? " (deleted)" : ""),
       el("td", {}, f.machine), el("td", {class: "num"}, size(f.size)), el("td", {}, when(f.modified)),
-      el("td", {}, copyButton(f.path))))));
+      el("td", {}, copyButton(f))))));
     return d.more;
   });
   show();
@@ -357,7 +374,7 @@ async function file() {
     el("h2", {}, c.locations.length + " places"),
     table(["Path", "Machine", "Modified (UTC)", ""], c.locations.map((f) => el("tr", {},
       el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : "")), el("td", {}, f.machine),
-      el("td", {}, when(f.modified)), el("td", {}, copyButton(f.path))))));
+      el("td", {}, when(f.modified)), el("td", {}, copyButton(f))))));
   } catch (err) {
     showError($("#file"), err);
   }
