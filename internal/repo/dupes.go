@@ -344,9 +344,9 @@ func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, e
 type Place struct{ Machine, Path, ArchivePath string }
 
 // ModifiedOf returns the modification times of the present files and
-// archive entries that hold the contents named by sha256s (hex), by place. It reads the rows of those contents only:
-// what a page of duplicate groups needs, which Dupes leaves out to stay on
-// its covering index.
+// archive entries that hold the contents named by sha256s (hex), by place.
+// It reads the rows of those contents only: what a page of duplicate groups
+// needs, which Dupes leaves out to stay on its covering index.
 func (f *Files) ModifiedOf(ctx context.Context, sha256s []string) (map[Place]time.Time, error) {
 	out := make(map[Place]time.Time)
 	const chunk = 500 // bound parameters per statement, well below both engines' limits
