@@ -36,6 +36,9 @@ type readEndpoint struct {
 	// empty tells an answer in which nothing matched, cached briefly; nil
 	// means never.
 	empty func(v any) bool
+	// ownCatalog is set for an endpoint that opens the catalog itself
+	// (health, which reports what fails): it is answered without a lease.
+	ownCatalog bool
 	// finish, when set, turns the encoded answer, cached or not, into the
 	// status and body sent; it makes the answer carry no ETag, as its body
 	// changes beside the catalog. nil means 200 and the answer as it is.
@@ -282,7 +285,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 				return nil, err
 			}
 			return service.Health(ctx, cat.DB().Path(), s.cfg.DBOptions, full), nil
-		}, tags: tagged(dto.TagFiles, dto.TagScans, dto.TagIndexes), finish: s.finishHealth},
+		}, tags: tagged(dto.TagFiles, dto.TagScans, dto.TagIndexes), finish: s.finishHealth, ownCatalog: true},
 	}
 }
 
@@ -290,6 +293,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var bad *badParam
 	var badQuery *service.BadQueryError
+	var down *unavailable
 	status := http.StatusInternalServerError
 	switch {
 	case errors.As(err, &bad), errors.As(err, &badQuery):
@@ -298,7 +302,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, db.ErrInUse), errors.Is(err, errScanRunning):
 		status = http.StatusConflict
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), db.IsBusy(err), errors.Is(err, db.ErrClosed):
+	case errors.As(err, &down), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), db.IsBusy(err), errors.Is(err, db.ErrClosed):
 		status = http.StatusServiceUnavailable
 	}
 	if status >= 500 {

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -441,5 +442,65 @@ func TestAPIUnavailable(t *testing.T) {
 		if err := json.Unmarshal(b, &e); err != nil || status != http.StatusServiceUnavailable || !strings.Contains(e.Error, "catalog is closed") {
 			t.Errorf("%s %s on a closed catalog: %d %s; want 503 saying the catalog is closed", c.method, c.path, status, b)
 		}
+	}
+}
+
+// TestAPIAfterBadReplacement: another process puts a file that is no
+// catalog in the catalog's place. Reads get 503 with a sentence, health
+// reports the failure with 503; once a good catalog is put back, the server
+// answers from it, without a restart.
+func TestAPIAfterBadReplacement(t *testing.T) {
+	f := newFixture(t, "")
+	var before struct{ Files int64 }
+	f.get("/api/stats", &before)
+	status, b := f.do("POST", "/api/backup", nil)
+	if status != http.StatusOK {
+		t.Fatalf("POST /api/backup: %d %s", status, b)
+	}
+	var backup struct{ Path string }
+	decode(t, b, &backup)
+	good, err := os.ReadFile(backup.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// put renames content over the catalog, as a restore does.
+	put := func(content []byte) {
+		t.Helper()
+		tmp := f.dbPath + ".new"
+		if err := os.WriteFile(tmp, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, f.dbPath); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{f.dbPath + "-wal", f.dbPath + "-shm"} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+	}
+	put([]byte(strings.Repeat("not a catalog; ", 100)))
+	for _, path := range []string{"/api/stats", "/api/dupes", "/api/stats"} {
+		status, b := f.do("GET", path, nil)
+		var e struct{ Error string }
+		if err := json.Unmarshal(b, &e); err != nil || status != http.StatusServiceUnavailable || !strings.Contains(e.Error, "not an SQLite database") {
+			t.Errorf("GET %s over a file that is no catalog: %d %s; want 503 saying so", path, status, b)
+		}
+	}
+	status, b = f.do("GET", "/api/health", nil)
+	var h struct{ Status string }
+	if err := json.Unmarshal(b, &h); err != nil || status != http.StatusServiceUnavailable || h.Status != "fail" {
+		t.Errorf("GET /api/health over a file that is no catalog: %d %s; want 503 and the report, status fail", status, b)
+	}
+
+	put(good)
+	var after struct{ Files int64 }
+	f.get("/api/stats", &after)
+	if after.Files != before.Files {
+		t.Errorf("after a good catalog was put back: %d files; want %d", after.Files, before.Files)
+	}
+	status, _ = f.do("GET", "/api/health", nil)
+	if status != http.StatusOK {
+		t.Errorf("GET /api/health after a good catalog was put back: %d; want 200", status)
 	}
 }
