@@ -57,7 +57,8 @@ func (d *DB) replacedUnder() bool {
 // Open to Close and Acquire only counts.
 //
 // The error is ErrClosed, ctx's error, ErrInUse when a restore held the
-// catalog past the busy timeout, or a failure to reopen the catalog.
+// catalog past the busy timeout, or a failure to reopen the catalog (a file
+// that is no catalog put in its place), which the next Acquire retries.
 func (d *DB) Acquire(ctx context.Context) (release func(), err error) {
 	d.leaseMu.Lock()
 	defer d.leaseMu.Unlock()
@@ -120,8 +121,11 @@ func (d *DB) lockAndRefresh(ctx context.Context) error {
 	_ = d.read.Close()
 	d.reopens++
 	if err := d.openPools(context.WithoutCancel(ctx)); err != nil {
-		d.closed = true
-		d.lock.close()
+		// Not closed for good: the pools stay shut and the file's identity
+		// stale, so the next Acquire tries again, and a good catalog put in
+		// place later (another restore) is served without a restart. No
+		// lease holds the lock meanwhile.
+		d.lock.unlock()
 		return fmt.Errorf("reopen catalog %s after it was replaced: %w", d.path, err)
 	}
 	d.reopened()

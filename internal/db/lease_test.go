@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -165,5 +166,55 @@ func TestOnReopenBeforeLease(t *testing.T) {
 	}
 	if got := calls.Load(); got != 2 {
 		t.Errorf("OnReopen called %d times after this handle's Replace; want 2", got)
+	}
+}
+
+// TestUnlockIdleRecoversFromBadReplacement: another process puts a file
+// that is no catalog in place; the server's next leases fail, saying so;
+// once a good catalog is put in place, the next lease reads it, without a
+// restart.
+func TestUnlockIdleRecoversFromBadReplacement(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	path, good := filepath.Join(dir, "index.db"), filepath.Join(dir, "good.db")
+	catalogWith(t, path, "old")
+	catalogWith(t, good, "good-1", "good-2")
+
+	opts := db.DefaultOptions()
+	opts.UnlockIdle = true
+	server := dbtest.MustOpenOptions(t, path, opts)
+	su := uow.New(server)
+
+	bad := filepath.Join(dir, "bad.db")
+	if err := os.WriteFile(bad, []byte("garbage, not a database, garbage, not a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restorer := dbtest.MustOpenPath(t, path)
+	if err := restorer.Replace(ctx, false, moveInto(bad)); !errors.Is(err, db.ErrNotDatabase) {
+		t.Fatalf("Replace with a bad file = %v; want ErrNotDatabase", err)
+	}
+	restorer.Close()
+
+	for range 2 { // and again: each lease tries anew
+		if _, err := server.Acquire(ctx); err == nil || !errors.Is(err, db.ErrNotDatabase) {
+			t.Fatalf("Acquire on a file that is no catalog = %v; want ErrNotDatabase", err)
+		}
+	}
+	// A good catalog put back, as a second restore would.
+	if err := os.Rename(good, path); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	release, err := server.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("Acquire after a good catalog was put back: %v", err)
+	}
+	defer release()
+	if got, err := labels(ctx, su); err != nil || !slices.Equal(got, []string{"good-1", "good-2"}) {
+		t.Errorf("the server reads %v, %v; want [good-1 good-2]", got, err)
 	}
 }

@@ -135,14 +135,18 @@ type TxMetrics struct {
 // file of the group is the same inode on the same machine (a hard link, or
 // the same file reached by another path: a symlinked directory, a bind
 // mount): the two are one copy on disk. Device and Inode are set for plain
-// files, 0 for archive entries.
+// files, 0 for archive entries. Modified is the zero time unless the
+// listing was asked for times (the web page's, see service.DupesQuery):
+// dupes itself never reads them, so that its one statement stays on the
+// index that holds everything else.
 type DupeFile struct {
-	Machine     string `json:"machine"`
-	Path        string `json:"path"`
-	ArchivePath string `json:"archive_path,omitempty"`
-	Linked      bool   `json:"linked,omitempty"`
-	Device      uint64 `json:"-"`
-	Inode       uint64 `json:"-"`
+	Machine     string    `json:"machine"`
+	Path        string    `json:"path"`
+	ArchivePath string    `json:"archive_path,omitempty"`
+	Linked      bool      `json:"linked,omitempty"`
+	Modified    time.Time `json:"-"` // written by MarshalJSON as "modified", when set
+	Device      uint64    `json:"-"`
+	Inode       uint64    `json:"-"`
 	// Volume is the volume of a file recorded relative to it; the command
 	// sets it, the catalog does not.
 	Volume *VolumeRef `json:"volume,omitempty"`

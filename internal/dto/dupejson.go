@@ -10,8 +10,8 @@ import (
 // groups, and reflection cost more than the query. The output is what
 // encoding/json would write for the documented shape (a test holds the two
 // together): sha256, size, count, copies, reclaimable, files; each file with
-// machine, path, then archive_path, linked, path_b64 and archive_path_b64 when
-// set.
+// machine, path, then archive_path, linked, modified, path_b64 and
+// archive_path_b64 when set.
 func (g DupeGroup) MarshalJSON() ([]byte, error) {
 	return g.AppendJSON(make([]byte, 0, 128+len(g.Files)*96)), nil
 }
@@ -57,6 +57,10 @@ func (f DupeFile) appendJSON(b []byte) []byte {
 	}
 	if f.Linked {
 		b = append(b, `,"linked":true`...)
+	}
+	if !f.Modified.IsZero() {
+		b = append(b, `,"modified":`...)
+		b = appendString(b, JSONTime(f.Modified))
 	}
 	// appendStringValid has seen whether each path is UTF-8: PathB64 is
 	// "" exactly when it is, and is called only when it is not.

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Plain mirrors of the documented shape, encoded by reflection.
@@ -13,6 +14,7 @@ type refFile struct {
 	Path           string `json:"path"`
 	ArchivePath    string `json:"archive_path,omitempty"`
 	Linked         bool   `json:"linked,omitempty"`
+	Modified       string `json:"modified,omitempty"`
 	PathB64        string `json:"path_b64,omitempty"`
 	ArchivePathB64 string `json:"archive_path_b64,omitempty"`
 }
@@ -48,9 +50,14 @@ func TestDupeGroupJSONEqualsEncodingJSON(t *testing.T) {
 			if rng.IntN(3) == 0 {
 				f.ArchivePath = str()
 			}
+			modified := ""
+			if rng.IntN(2) == 0 {
+				f.Modified = time.Unix(rng.Int64N(1<<40)-1<<39, rng.Int64N(1e9))
+				modified = JSONTime(f.Modified)
+			}
 			g.Files = append(g.Files, f)
 			ref.Files = append(ref.Files, refFile{Machine: f.Machine, Path: f.Path, ArchivePath: f.ArchivePath, Linked: f.Linked,
-				PathB64: PathB64(f.Path), ArchivePathB64: PathB64(f.ArchivePath)})
+				Modified: modified, PathB64: PathB64(f.Path), ArchivePathB64: PathB64(f.ArchivePath)})
 		}
 		// AppendJSON itself: json.Marshal would compact and HTML-escape a
 		// MarshalJSON's output again, hiding escaping mistakes.

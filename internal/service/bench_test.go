@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 		// behaviour (indexes set aside, a restore swapping the file).
 		"TestDirsAcrossMachines", "TestDirsArchive", "TestDirsEmptyFileAndEmptyDir", "TestDirsHardLinks",
 		"TestDirsIdenticalTreesNestedOnce", "TestDirsIncompleteNeverMatch", "TestDirsIncrementalMatchesFresh",
-		"TestDirsMultiplicity", "TestDirsRenamedAndSwapped", "TestDirsSubset", "TestDupesEqualGroupsOfContents",
+		"TestDirsMultiplicity", "TestDirsRenamedAndSwapped", "TestDirsSubset", "TestDupesEqualGroupsOfContents", "TestDupesPageTimes",
 		"TestDupesExcludeDeleted", "TestDupesHardLinksAreOneCopy", "TestDupesLimit",
 		"TestDupesOneFileUnderTwoPaths", "TestDupesStopsOnCallbackError", "TestFindBadQuery",
 		"TestFindFiltersCombine", "TestFindLeavesOutArchiveEntriesByDefault",
@@ -121,6 +122,18 @@ func BenchmarkQueries1M(b *testing.B) {
 		}
 		b.ReportMetric(float64(t.Groups), "groups")
 	})
+	// The web page's listing: one page of 20 groups, with and without the
+	// files' times, which only the page's rows are read for.
+	for _, times := range []bool{false, true} {
+		b.Run(fmt.Sprintf("dupes-page-times=%v", times), func(b *testing.B) {
+			q := service.DupesQuery{DupesOptions: service.DupesOptions{MinSize: 1}, Offset: 100, Limit: 20, Times: times}
+			for b.Loop() {
+				if _, err := c.DupesPage(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	find := func(name string, o service.FindOptions) {
 		b.Run(name, func(b *testing.B) {
 			n := 0

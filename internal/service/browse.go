@@ -10,11 +10,20 @@ import (
 	"strings"
 
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
 
-// ErrNotFound is returned for a content or directory the catalog does not have.
+// ErrNotFound is returned for a content or directory the catalog does not
+// have; errors.Is finds it in a *NotFoundError.
 var ErrNotFound = errors.New("not found")
+
+// NotFoundError is a sentence saying what the catalog does not have; it is
+// ErrNotFound.
+type NotFoundError struct{ Msg string }
+
+func (e *NotFoundError) Error() string        { return e.Msg }
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // The orders DupesPage can list groups in.
 const (
@@ -35,12 +44,17 @@ type DupesQuery struct {
 	Ext, Text string
 	// Offset groups are skipped, and at most Limit (> 0) returned.
 	Offset, Limit int
+	// Times sets the modification time of the files of the groups
+	// returned. Only their rows are read for it: the listing itself, as
+	// dupes runs it, reads an index that holds no times.
+	Times bool
 }
 
 // DupesPage returns one page of the groups Dupes lists, in q's order, and
 // the totals of every selected group. It reads all groups once (memory holds
 // only the page, plus, for orders other than reclaimable space, the groups
-// that may still be on it).
+// that may still be on it), and with q.Times the times of the page's files,
+// in the same read transaction.
 func (c *Catalog) DupesPage(ctx context.Context, q DupesQuery) (dto.DupesPage, error) {
 	if q.Limit <= 0 {
 		return dto.DupesPage{}, &BadQueryError{fmt.Errorf("limit %d must be positive", q.Limit)}
@@ -49,49 +63,80 @@ func (c *Catalog) DupesPage(ctx context.Context, q DupesQuery) (dto.DupesPage, e
 	if err != nil {
 		return dto.DupesPage{}, err
 	}
+	if err := q.DupesOptions.check(); err != nil {
+		return dto.DupesPage{}, err
+	}
 	keep := q.Offset + q.Limit
-	page := dto.DupesPage{Offset: q.Offset, Limit: q.Limit, Groups: []dto.DupeGroup{}}
 	var top []dto.DupeGroup // the first keep groups in q's order seen so far
 	var t dto.DupeTotals
-	_, err = c.Dupes(ctx, q.DupesOptions, func(g dto.DupeGroup) error {
-		if q.Ext != "" || q.Text != "" {
-			var ok bool
-			if g, ok = narrowGroup(g, q.Ext, strings.ToLower(q.Text)); !ok {
+	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		top, t = nil, dto.DupeTotals{}
+		_, err := dupesIn(ctx, r, q.DupesOptions, func(g dto.DupeGroup) error {
+			if q.Ext != "" || q.Text != "" {
+				var ok bool
+				if g, ok = narrowGroup(g, q.Ext, strings.ToLower(q.Text)); !ok {
+					return nil
+				}
+			}
+			t.Groups++
+			t.Files += int64(len(g.Files))
+			t.Reclaimable += g.Reclaimable
+			if less == nil { // the listing's own order: keep the page only
+				if n := int(t.Groups) - 1; n >= q.Offset && n < keep {
+					top = append(top, g)
+				}
 				return nil
 			}
-		}
-		t.Groups++
-		t.Files += int64(len(g.Files))
-		t.Reclaimable += g.Reclaimable
-		if less == nil { // the listing's own order: keep the page only
-			if n := int(t.Groups) - 1; n >= q.Offset && n < keep {
-				top = append(top, g)
+			i, _ := slices.BinarySearchFunc(top, g, func(a, b dto.DupeGroup) int {
+				if less(a, b) {
+					return -1
+				}
+				return 1
+			})
+			if i < keep {
+				top = slices.Insert(top, i, g)
+				if len(top) > keep {
+					top = top[:keep]
+				}
 			}
 			return nil
-		}
-		i, _ := slices.BinarySearchFunc(top, g, func(a, b dto.DupeGroup) int {
-			if less(a, b) {
-				return -1
-			}
-			return 1
 		})
-		if i < keep {
-			top = slices.Insert(top, i, g)
-			if len(top) > keep {
-				top = top[:keep]
-			}
+		if err != nil {
+			return err
+		}
+		if less != nil {
+			top = top[min(q.Offset, len(top)):]
+		}
+		if q.Times {
+			return addTimes(ctx, r, top)
 		}
 		return nil
 	})
 	if err != nil {
 		return dto.DupesPage{}, err
 	}
-	if less != nil {
-		top = top[min(q.Offset, len(top)):]
-	}
+	page := dto.DupesPage{Offset: q.Offset, Limit: q.Limit, Groups: []dto.DupeGroup{}, DupeTotals: t}
 	page.Groups = append(page.Groups, top...)
-	page.DupeTotals = t
 	return page, nil
+}
+
+// addTimes sets the modification time of every file of groups, read from
+// the rows of their contents alone.
+func addTimes(ctx context.Context, r *uow.Repos, groups []dto.DupeGroup) error {
+	sums := make([]string, len(groups))
+	for i, g := range groups {
+		sums[i] = g.SHA256
+	}
+	times, err := r.Files.ModifiedOf(ctx, sums)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		for i, f := range g.Files {
+			g.Files[i].Modified = times[repo.Place{Machine: f.Machine, Path: f.Path, ArchivePath: f.ArchivePath}]
+		}
+	}
+	return nil
 }
 
 // groupOrder returns how to order groups for sort, nil for the listing's own
@@ -166,7 +211,9 @@ func narrowGroup(g dto.DupeGroup, ext, text string) (dto.DupeGroup, bool) {
 }
 
 // Tree returns one level of machine's directory dir (absolute), with the
-// files, bytes and duplicated bytes below each subdirectory.
+// files, bytes and duplicated bytes below each subdirectory. A directory
+// with no present file below it, as the catalog knows it, or a machine it
+// has no file of, is ErrNotFound.
 func (c *Catalog) Tree(ctx context.Context, machine, dir string) ([]dto.TreeEntry, error) {
 	if machine == "" {
 		return nil, &BadQueryError{errors.New("machine is empty; name the machine whose tree to list")}
@@ -180,6 +227,9 @@ func (c *Catalog) Tree(ctx context.Context, machine, dir string) ([]dto.TreeEntr
 		out, err = r.Files.Tree(ctx, machine, dir)
 		return err
 	})
+	if err == nil && len(out) == 0 {
+		return nil, &NotFoundError{fmt.Sprintf("machine %s has no catalogued file under %s", machine, dir)}
+	}
 	return out, err
 }
 
@@ -198,7 +248,7 @@ func (c *Catalog) Content(ctx context.Context, hash string) (dto.Content, error)
 		return dto.Content{}, err
 	}
 	if len(out.Locations) == 0 {
-		return dto.Content{}, fmt.Errorf("no present file has the content %s: %w", hash, ErrNotFound)
+		return dto.Content{}, &NotFoundError{fmt.Sprintf("no present file has the content %s", hash)}
 	}
 	return out, nil
 }

@@ -50,25 +50,42 @@ func (o DupesOptions) filter() repo.DupeFilter {
 // catalog. An error from fn stops the listing and is returned; a malformed
 // Name is a *BadQueryError.
 func (c *Catalog) Dupes(ctx context.Context, o DupesOptions, fn func(dto.DupeGroup) error) (dto.DupeTotals, error) {
-	if o.Name != "" {
-		if _, err := match.Glob(o.Name, false); err != nil {
-			return dto.DupeTotals{}, &BadQueryError{err}
-		}
+	if err := o.check(); err != nil {
+		return dto.DupeTotals{}, err
 	}
 	var t dto.DupeTotals
 	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		return r.Files.Dupes(ctx, o.filter(), func(g dto.DupeGroup) error {
-			t.Groups++
-			t.Files += int64(len(g.Files))
-			t.Reclaimable += g.Reclaimable
-			if err := fn(g); err != nil {
-				return err
-			}
-			if o.Limit > 0 && t.Groups >= int64(o.Limit) {
-				return errLimit
-			}
-			return nil
-		})
+		var err error
+		t, err = dupesIn(ctx, r, o, fn)
+		return err
+	})
+	return t, err
+}
+
+// check refuses options no listing can be made of.
+func (o DupesOptions) check() error {
+	if o.Name != "" {
+		if _, err := match.Glob(o.Name, false); err != nil {
+			return &BadQueryError{err}
+		}
+	}
+	return nil
+}
+
+// dupesIn is Dupes within the read transaction of r.
+func dupesIn(ctx context.Context, r *uow.Repos, o DupesOptions, fn func(dto.DupeGroup) error) (dto.DupeTotals, error) {
+	var t dto.DupeTotals
+	err := r.Files.Dupes(ctx, o.filter(), func(g dto.DupeGroup) error {
+		t.Groups++
+		t.Files += int64(len(g.Files))
+		t.Reclaimable += g.Reclaimable
+		if err := fn(g); err != nil {
+			return err
+		}
+		if o.Limit > 0 && t.Groups >= int64(o.Limit) {
+			return errLimit
+		}
+		return nil
 	})
 	if errors.Is(err, errLimit) {
 		err = nil

@@ -36,6 +36,9 @@ type readEndpoint struct {
 	// empty tells an answer in which nothing matched, cached briefly; nil
 	// means never.
 	empty func(v any) bool
+	// ownCatalog is set for an endpoint that opens the catalog itself
+	// (health, which reports what fails): it is answered without a lease.
+	ownCatalog bool
 	// finish, when set, turns the encoded answer, cached or not, into the
 	// status and body sent; it makes the answer carry no ETag, as its body
 	// changes beside the catalog. nil means 200 and the answer as it is.
@@ -166,7 +169,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 			}
 			return cat.Stats(ctx, n)
 		}, tags: tagged(dto.TagFiles, dto.TagScans)},
-		{path: "/api/dupes", params: []string{"min_size", "under", "machine", "include_archived", "sort", "ext", "q", "limit", "offset"},
+		{path: "/api/dupes", params: []string{"min_size", "under", "machine", "include_archived", "sort", "ext", "q", "times", "limit", "offset"},
 			load: func(ctx context.Context, p params) (any, error) {
 				q := service.DupesQuery{Sort: p.str("sort"), Ext: strings.ToLower(strings.TrimPrefix(p.str("ext"), ".")), Text: p.str("q")}
 				q.Machine = p.str("machine")
@@ -182,6 +185,11 @@ func (s *Server) readEndpoints() []readEndpoint {
 					q.Under = []string{under}
 				}
 				if q.IncludeArchived, err = p.boolean("include_archived"); err != nil {
+					return nil, err
+				}
+				// times=true adds each file's "modified", for the page; without
+				// it the groups are exactly what dupes --json prints.
+				if q.Times, err = p.boolean("times"); err != nil {
 					return nil, err
 				}
 				if q.Limit, q.Offset, err = p.page(); err != nil {
@@ -250,7 +258,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 			}
 			entries, err := cat.Tree(ctx, p.str("machine"), dir)
 			return TreePage{Machine: p.str("machine"), Path: dir, Entries: entries}, err
-		}, tags: machineOr, empty: func(v any) bool { return len(v.(TreePage).Entries) == 0 }},
+		}, tags: machineOr},
 		{path: "/api/lookup", params: []string{"hash"}, load: func(ctx context.Context, p params) (any, error) {
 			if p.str("hash") == "" {
 				return nil, badf("hash is missing; give an md5, sha1 or sha256 in hex")
@@ -277,7 +285,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 				return nil, err
 			}
 			return service.Health(ctx, cat.DB().Path(), s.cfg.DBOptions, full), nil
-		}, tags: tagged(dto.TagFiles, dto.TagScans, dto.TagIndexes), finish: s.finishHealth},
+		}, tags: tagged(dto.TagFiles, dto.TagScans, dto.TagIndexes), finish: s.finishHealth, ownCatalog: true},
 	}
 }
 
@@ -285,6 +293,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var bad *badParam
 	var badQuery *service.BadQueryError
+	var down *unavailable
 	status := http.StatusInternalServerError
 	switch {
 	case errors.As(err, &bad), errors.As(err, &badQuery):
@@ -293,7 +302,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, db.ErrInUse), errors.Is(err, errScanRunning):
 		status = http.StatusConflict
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), db.IsBusy(err), errors.Is(err, db.ErrClosed):
+	case errors.As(err, &down), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), db.IsBusy(err), errors.Is(err, db.ErrClosed):
 		status = http.StatusServiceUnavailable
 	}
 	if status >= 500 {

@@ -1,10 +1,14 @@
 package web_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,6 +82,48 @@ func TestAPIEqualsCLI(t *testing.T) {
 				if api.Groups_ != cli.Groups_ || api.Files != cli.Files || api.Reclaimable != cli.Reclaimable {
 					t.Errorf("dupes %s totals: got %+v, want %+v", c.flags, api, cli)
 				}
+			}
+		}
+	})
+
+	t.Run("dupes with times", func(t *testing.T) {
+		// times=true adds each file's modified, the time find --json
+		// prints for that place; the rest is dupes --json as it is.
+		var rows []struct{ Machine, Path, Modified string }
+		decode(t, f.cli("find", "--json"), &rows)
+		modified := map[string]string{}
+		for _, r := range rows {
+			modified[r.Machine+":"+r.Path] = r.Modified
+		}
+		for _, c := range []struct{ query, flags string }{
+			{"", ""},
+			{"min_size=0&machine=m2&", "--min-size 0 --machine m2"},
+		} {
+			var cli dupesAnswer
+			decode(t, f.cli(append([]string{"dupes", "--json"}, strings.Fields(c.flags)...)...), &cli)
+			for _, limit := range []int{1, 50} {
+				api := f.allDupes(c.query+"times=true&", limit)
+				var without []json.RawMessage
+				times := 0
+				for _, g := range api.Groups {
+					var m map[string]any
+					decode(t, g, &m)
+					for _, fl := range m["files"].([]any) {
+						fm := fl.(map[string]any)
+						key := fm["machine"].(string) + ":" + fm["path"].(string)
+						if got, want := fm["modified"], modified[key]; got != want || want == "" {
+							t.Errorf("dupes %s times=true: %s modified %v; want %q as find --json says", c.flags, key, got, want)
+						}
+						delete(fm, "modified")
+						times++
+					}
+					b, _ := json.Marshal(m)
+					without = append(without, b)
+				}
+				if times == 0 {
+					t.Fatalf("dupes %s times=true lists no file", c.flags)
+				}
+				sameJSON(t, fmt.Sprintf("dupes %s times=true without the times, pages of %d", c.flags, limit), compact(t, without), compact(t, cli.Groups))
 			}
 		}
 	})
@@ -205,6 +251,52 @@ func TestAPIEqualsCLI(t *testing.T) {
 		f.get("/api/health", &api)
 		sameJSON(t, "health", api, cli)
 	})
+
+	// Last, as it changes the catalog: a zip whose entries duplicate a file,
+	// and a file gone since the first scan.
+	t.Run("archived and deleted", func(t *testing.T) {
+		var zb bytes.Buffer
+		zw := zip.NewWriter(&zb)
+		for _, name := range []string{"in1.txt", "in/in2.txt"} {
+			w, err := zw.Create(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write([]byte("same content, three copies"))
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		writeTree(t, filepath.Join(f.root, "z"), map[string]string{"arch.zip": zb.String()})
+		if err := os.Remove(filepath.Join(f.root, "unique.txt")); err != nil {
+			t.Fatal(err)
+		}
+		f.cli("--machine", "m1", "scan", "-q", f.root)
+		var cli dupesAnswer
+		decode(t, f.cli("dupes", "--json", "--include-archived"), &cli)
+		api := f.allDupes("include_archived=true&", 2)
+		sameJSON(t, "dupes --include-archived", compact(t, api.Groups), compact(t, cli.Groups))
+		if !strings.Contains(fmt.Sprint(compact(t, api.Groups)), `"archive_path":"in/in2.txt"`) {
+			t.Errorf("dupes include_archived=true lists no entry of the zip: %s", compact(t, api.Groups))
+		}
+		for _, c := range []struct {
+			query string
+			args  []string
+			want  string
+		}{
+			{"deleted=true", []string{"--deleted"}, `"operation":"DEL"`},
+			{"include_archived=true", []string{"--include-archived"}, `"archive_path":"in1.txt"`},
+		} {
+			var cli []json.RawMessage
+			decode(t, f.cli(append([]string{"find", "--json"}, c.args...)...), &cli)
+			var page struct{ Files []json.RawMessage }
+			f.get("/api/find?limit=1000&"+c.query, &page)
+			sameJSON(t, "find "+c.query, compact(t, page.Files), compact(t, cli))
+			if !strings.Contains(fmt.Sprint(compact(t, page.Files)), c.want) {
+				t.Errorf("find %s lists no row with %s", c.query, c.want)
+			}
+		}
+	})
 }
 
 // TestAPIErrors: bad parameters get 400 with a sentence, and 404, 405 and
@@ -227,6 +319,8 @@ func TestAPIErrors(t *testing.T) {
 		{"GET", "/api/find?name=%5B", 400, ""},
 		{"GET", "/api/find?i=maybe", 400, "i="},
 		{"GET", "/api/tree?path=/x", 400, "machine"},
+		{"GET", "/api/tree?machine=nosuch", 404, "machine nosuch has no catalogued file under /"},
+		{"GET", "/api/tree?machine=m1&path=/no/such/dir", 404, "machine m1 has no catalogued file under /no/such/dir"},
 		{"GET", "/api/lookup", 400, "hash"},
 		{"GET", "/api/lookup?hash=" + strings.Repeat("0", 64), 404, "content"},
 		{"GET", "/api/nothing", 404, "/api/nothing"},
@@ -247,6 +341,10 @@ func TestAPIErrors(t *testing.T) {
 		}
 		if status != c.status || !strings.Contains(e.Error, c.says) {
 			t.Errorf("%s %s: %d %q; want %d saying %q", c.method, c.path, status, e.Error, c.status, c.says)
+		}
+		// One sentence: no second one, no error wrapped in a sentinel's words.
+		if strings.Contains(e.Error, ". ") || strings.Contains(e.Error, "\n") || strings.HasSuffix(e.Error, ": not found") {
+			t.Errorf("%s %s: %q is not one sentence", c.method, c.path, e.Error)
 		}
 	}
 }
@@ -326,5 +424,83 @@ func TestAPICrossSite(t *testing.T) {
 	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(f.dbPath), "backups", "*"))
 	if len(backups) != 0 {
 		t.Errorf("a refused request wrote backups %v", backups)
+	}
+}
+
+// TestAPIUnavailable: a catalog that cannot be used (closed here, as at the
+// end of a shutdown) gets 503 with one sentence, on reads and writes alike.
+func TestAPIUnavailable(t *testing.T) {
+	f := newFixture(t, "")
+	if err := f.cat.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/stats"}, {"GET", "/api/dupes"}, {"POST", "/api/backup"},
+	} {
+		status, b := f.do(c.method, c.path, nil)
+		var e struct{ Error string }
+		if err := json.Unmarshal(b, &e); err != nil || status != http.StatusServiceUnavailable || !strings.Contains(e.Error, "catalog is closed") {
+			t.Errorf("%s %s on a closed catalog: %d %s; want 503 saying the catalog is closed", c.method, c.path, status, b)
+		}
+	}
+}
+
+// TestAPIAfterBadReplacement: another process puts a file that is no
+// catalog in the catalog's place. Reads get 503 with a sentence, health
+// reports the failure with 503; once a good catalog is put back, the server
+// answers from it, without a restart.
+func TestAPIAfterBadReplacement(t *testing.T) {
+	f := newFixture(t, "")
+	var before struct{ Files int64 }
+	f.get("/api/stats", &before)
+	status, b := f.do("POST", "/api/backup", nil)
+	if status != http.StatusOK {
+		t.Fatalf("POST /api/backup: %d %s", status, b)
+	}
+	var backup struct{ Path string }
+	decode(t, b, &backup)
+	good, err := os.ReadFile(backup.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// put renames content over the catalog, as a restore does.
+	put := func(content []byte) {
+		t.Helper()
+		tmp := f.dbPath + ".new"
+		if err := os.WriteFile(tmp, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, f.dbPath); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{f.dbPath + "-wal", f.dbPath + "-shm"} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+	}
+	put([]byte(strings.Repeat("not a catalog; ", 100)))
+	for _, path := range []string{"/api/stats", "/api/dupes", "/api/stats"} {
+		status, b := f.do("GET", path, nil)
+		var e struct{ Error string }
+		if err := json.Unmarshal(b, &e); err != nil || status != http.StatusServiceUnavailable || !strings.Contains(e.Error, "not an SQLite database") {
+			t.Errorf("GET %s over a file that is no catalog: %d %s; want 503 saying so", path, status, b)
+		}
+	}
+	status, b = f.do("GET", "/api/health", nil)
+	var h struct{ Status string }
+	if err := json.Unmarshal(b, &h); err != nil || status != http.StatusServiceUnavailable || h.Status != "fail" {
+		t.Errorf("GET /api/health over a file that is no catalog: %d %s; want 503 and the report, status fail", status, b)
+	}
+
+	put(good)
+	var after struct{ Files int64 }
+	f.get("/api/stats", &after)
+	if after.Files != before.Files {
+		t.Errorf("after a good catalog was put back: %d files; want %d", after.Files, before.Files)
+	}
+	status, _ = f.do("GET", "/api/health", nil)
+	if status != http.StatusOK {
+		t.Errorf("GET /api/health after a good catalog was put back: %d; want 200", status)
 	}
 }

@@ -46,11 +46,13 @@ func (s *Server) read(e readEndpoint) http.Handler {
 		}
 		a, err := s.cache.Get(r.Context(), req, func(ctx context.Context) ([]byte, bool, error) {
 			// Its own lease: a background refresh outlives the request.
-			release, err := s.cfg.Catalog.DB().Acquire(ctx)
-			if err != nil {
-				return nil, false, fmt.Errorf("open the catalog: %w", err)
+			if !e.ownCatalog {
+				release, err := s.acquire(ctx)
+				if err != nil {
+					return nil, false, err
+				}
+				defer release()
 			}
-			defer release()
 			v, err := e.load(ctx, p)
 			if err != nil {
 				return nil, false, err

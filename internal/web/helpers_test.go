@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/indexer/indexer/cmd"
 	"github.com/indexer/indexer/internal/db"
@@ -47,15 +50,22 @@ var sampleTree = map[string]string{
 	"empty2":            "",
 }
 
-// writeTree writes files under dir.
+// writeTree writes files under dir, each with a modification time of its
+// own: a day apart in path order, plus a few nanoseconds, so that a time
+// shown for the wrong file is seen.
 func writeTree(t *testing.T, dir string, tree map[string]string) {
 	t.Helper()
-	for rel, content := range tree {
+	base := time.Date(2020, 1, 1, 12, 0, 0, 0, time.UTC)
+	for i, rel := range slices.Sorted(maps.Keys(tree)) {
 		p := filepath.Join(dir, rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(tree[rel]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mtime := base.AddDate(0, 0, i).Add(time.Duration(i+1) * 1001 * time.Nanosecond)
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,12 +93,19 @@ func newFixture(t *testing.T, token string) *fixture {
 // newFixtureConfig is newFixture with the server's Cache and WatchInterval
 // taken from config.
 func newFixtureConfig(t *testing.T, token string, config web.Config) *fixture {
-	dir := t.TempDir()
-	f := &fixture{t: t, dbPath: filepath.Join(dir, "cat", "index.db"), root: filepath.Join(dir, "tree"), token: token, config: config}
-	writeTree(t, f.root, sampleTree)
-	f.cli("--machine", "m1", "scan", "-q", f.root)
+	f := newFixtureTree(t, token, config, sampleTree)
 	f.cli("--machine", "m2", "scan", "-q", filepath.Join(f.root, "c"))
 	f.serve()
+	return f
+}
+
+// newFixtureTree writes tree and scans it as machine m1; serve starts the
+// server.
+func newFixtureTree(t *testing.T, token string, config web.Config, tree map[string]string) *fixture {
+	dir := t.TempDir()
+	f := &fixture{t: t, dbPath: filepath.Join(dir, "cat", "index.db"), root: filepath.Join(dir, "tree"), token: token, config: config}
+	writeTree(t, f.root, tree)
+	f.cli("--machine", "m1", "scan", "-q", f.root)
 	return f
 }
 

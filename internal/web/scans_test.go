@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -172,6 +174,21 @@ func TestBackupRestoreOverAPI(t *testing.T) {
 		SafetyBackup string `json:"safety_backup"`
 	}
 	decode(t, b, &res)
+	// The answers have the fields of the commands' --json.
+	var apiRestore, cliRestore, apiBackup, cliBackup map[string]any
+	decode(t, b, &apiRestore)
+	decode(t, f.cli("restore", "--yes", "--json", backup.Path), &cliRestore)
+	_, bb := f.do("POST", "/api/backup", nil)
+	decode(t, bb, &apiBackup)
+	decode(t, f.cli("backup", "--json"), &cliBackup)
+	for _, c := range []struct {
+		what     string
+		api, cli map[string]any
+	}{{"restore", apiRestore, cliRestore}, {"backup", apiBackup, cliBackup}} {
+		if a, c2 := slices.Sorted(maps.Keys(c.api)), slices.Sorted(maps.Keys(c.cli)); !slices.Equal(a, c2) {
+			t.Errorf("POST /api/%s answers the fields %v; %s --json prints %v", c.what, a, c.what, c2)
+		}
+	}
 	var restored struct{ Files int64 }
 	f.get("/api/stats", &restored)
 	if restored.Files != before.Files {

@@ -169,7 +169,11 @@ func (s *Server) Handler() http.Handler { return s.h }
 // routes registers every endpoint.
 func (s *Server) routes(mux *http.ServeMux) {
 	for _, e := range s.readEndpoints() {
-		mux.Handle("GET "+e.path, s.leased(s.read(e)))
+		h := s.read(e)
+		if !e.ownCatalog {
+			h = s.leased(h)
+		}
+		mux.Handle("GET "+e.path, h)
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)}))
 	mux.Handle("POST /api/scans", s.leased(http.HandlerFunc(s.startScan)))
@@ -204,15 +208,35 @@ func (s *Server) routes(mux *http.ServeMux) {
 func (s *Server) leased(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
-		release, err := s.cfg.Catalog.DB().Acquire(r.Context())
+		release, err := s.acquire(r.Context())
 		if err != nil {
-			s.fail(w, r, fmt.Errorf("open the catalog: %w", err))
+			s.fail(w, r, err)
 			return
 		}
 		defer release()
 		h.ServeHTTP(w, r)
 	})
 }
+
+// acquire holds the catalog (db.DB.Acquire); a catalog that cannot be used
+// now is an *unavailable error.
+func (s *Server) acquire(ctx context.Context) (release func(), err error) {
+	release, err = s.cfg.Catalog.DB().Acquire(ctx)
+	if err != nil {
+		if !errors.Is(err, db.ErrInUse) { // that one is a 409
+			err = &unavailable{err}
+		}
+		return nil, fmt.Errorf("open the catalog: %w", err)
+	}
+	return release, nil
+}
+
+// unavailable is a catalog that cannot be used now (closed, or a file that
+// is no catalog put in its place): a 503.
+type unavailable struct{ err error }
+
+func (e *unavailable) Error() string { return e.err.Error() }
+func (e *unavailable) Unwrap() error { return e.err }
 
 // authenticate lets a request through when no token is configured, or when
 // it carries the token; the login page and static assets need none.

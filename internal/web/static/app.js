@@ -45,7 +45,10 @@ function showError(where, err) {
   where.replaceChildren(el("p", {class: "error", role: "alert"}, err.message));
 }
 
+// table builds a table; each cell carries its column's name (data-label),
+// which a phone-width screen shows before the cell as the rows stack.
 function table(head, rows) {
+  for (const r of rows) [...r.cells].forEach((c, i) => { if (head[i]) c.dataset.label = head[i]; });
   return el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", {scope: "col"}, h)))),
     el("tbody", {}, rows));
 }
@@ -55,8 +58,25 @@ function place(f) {
   return (f.machine ? f.machine + ":" : "") + f.path + (f.archive_path ? "::" + f.archive_path : "");
 }
 
-function copyButton(text) {
-  return el("button", {type: "button", class: "copy", title: "Copy the path", "aria-label": "Copy the path",
+// shellPath returns a file's path as it can be pasted: the path itself, or,
+// when it is not valid UTF-8 (the answer then carries path_b64 with its
+// bytes), a $'...' word of bash and zsh that names exactly those bytes.
+function shellPath(f) {
+  if (!f.path_b64) return f.path;
+  let out = "$'";
+  for (const c of atob(f.path_b64)) {
+    const b = c.charCodeAt(0);
+    if (c === "'" || c === "\\") out += "\\" + c;
+    else if (b >= 0x20 && b < 0x7f) out += c;
+    else out += "\\x" + b.toString(16).padStart(2, "0");
+  }
+  return out + "'";
+}
+
+// copyButton copies a file's path (see shellPath) to the clipboard.
+function copyButton(f) {
+  const text = shellPath(f);
+  return el("button", {type: "button", class: "copy", title: "Copy the path", "aria-label": "Copy the path", "data-copy": text,
     onclick: (ev) => {
       const b = ev.currentTarget;
       if (navigator.clipboard) {
@@ -133,18 +153,28 @@ function scanTable(scans) {
     el("td", {class: "num"}, num(s.files_seen)), el("td", {}, (s.roots || []).join(" ")))));
 }
 
-// pager runs a paged listing whose state is in the URL: load(params, limit,
-// offset) renders one page and tells whether there is another.
+// pager runs a paged listing whose state is in the URL: load(params) renders
+// one page and tells whether there is another. Each page and each search is
+// an entry of the browser's history, so a page can be bookmarked, reloaded,
+// and left and come back to with Back and Forward.
 function pager(form, limit, load) {
-  const params = new URLSearchParams(location.search);
-  fillForm(form, params);
-  let offset = Number(params.get("offset") || 0);
-  async function show() {
+  let offset = 0;
+  function fromURL() {
+    const params = new URLSearchParams(location.search);
+    form.reset();
+    fillForm(form, params);
+    offset = Math.max(0, Math.floor(Number(params.get("offset")) || 0));
+  }
+  fromURL();
+  async function show(push) {
     const p = formParams(form);
     if (offset > 0) p.set("offset", offset);
-    history.replaceState(null, "", location.pathname + (p.toString() ? "?" + p : ""));
+    const url = location.pathname + (p.toString() ? "?" + p : "");
+    if (push) history.pushState(null, "", url);
+    else history.replaceState(null, "", url);
     p.set("limit", limit);
     p.set("offset", offset);
+    $("#prev").disabled = $("#next").disabled = true; // until this page is shown
     let more = false;
     try {
       more = await load(p);
@@ -153,11 +183,12 @@ function pager(form, limit, load) {
     }
     $("#prev").disabled = offset === 0;
     $("#next").disabled = !more;
-    $("#pageno").textContent = "page " + (offset / limit + 1);
+    $("#pageno").textContent = "page " + (Math.floor(offset / limit) + 1);
   }
-  form.addEventListener("submit", (ev) => { ev.preventDefault(); offset = 0; show(); });
-  $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - limit); show(); });
-  $("#next").addEventListener("click", () => { offset += limit; show(); });
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); offset = 0; show(true); });
+  $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - limit); show(true); });
+  $("#next").addEventListener("click", () => { offset += limit; show(true); });
+  window.addEventListener("popstate", () => { fromURL(); show(false); });
   return show;
 }
 
@@ -165,16 +196,18 @@ function dupes() {
   const form = $("#filters");
   const limit = 20;
   const show = pager(form, limit, async (p) => {
+    p.set("times", "true"); // each file's modified, read for this page only
     const d = await api("/api/dupes?" + p);
     $("#summary").textContent = num(d.groups_total) + " groups, " + num(d.files_total) + " files, " +
-      size(d.reclaimable_total) + " reclaimable";
+      size(d.reclaimable_total) + " reclaimable" +
+      (d.groups.length > 0 ? "; groups " + num(d.offset + 1) + "–" + num(d.offset + d.groups.length) + " shown" : "");
     $("#groups").replaceChildren(...d.groups.map((g) => el("section", {class: "group"},
       el("h2", {}, g.count + " copies of " + size(g.size) + ", " + size(g.reclaimable) + " reclaimable ",
         fileLink(g.sha256, "sha256 " + g.sha256.slice(0, 12) + "…")),
-      table(["Path", "Machine", "Size", ""], g.files.map((f) => el("tr", {},
+      table(["Path", "Machine", "Size", "Modified (UTC)", ""], g.files.map((f) => el("tr", {},
         el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : ""), f.linked ? el("span", {class: "tag"}, " [linked]") : null),
-        el("td", {}, f.machine), el("td", {class: "num"}, size(g.size)),
-        el("td", {}, copyButton(f.path))))))));
+        el("td", {}, f.machine), el("td", {class: "num"}, size(g.size)), el("td", {class: "when"}, when(f.modified)),
+        el("td", {}, copyButton(f))))))));
     return d.offset + d.groups.length < d.groups_total;
   });
   machineOptions(form.elements.machine, true).then(() => {
@@ -274,11 +307,11 @@ function search() {
     const d = await api("/api/find?" + p);
     $("#summary").textContent = d.files.length === 0 ? "Nothing found." :
       "Results " + (d.offset + 1) + "–" + (d.offset + d.files.length) + (d.more ? ", more follow" : "");
-    $("#results").replaceChildren(table(["Path", "Machine", "Size", "Modified", ""], d.files.map((f) => el("tr", {},
+    $("#results").replaceChildren(table(["Path", "Machine", "Size", "Modified (UTC)", ""], d.files.map((f) => el("tr", {},
       el("td", {class: "path"}, f.sha256 ? fileLink(f.sha256, f.path + (f.archive_path ? "::" + f.archive_path : "")) : f.path,
         f.operation === "DEL" ? " (deleted)" : ""),
       el("td", {}, f.machine), el("td", {class: "num"}, size(f.size)), el("td", {}, when(f.modified)),
-      el("td", {}, copyButton(f.path))))));
+      el("td", {}, copyButton(f))))));
     return d.more;
   });
   show();
@@ -287,14 +320,15 @@ function search() {
 function tree() {
   const form = $("#filters");
   fillForm(form, new URLSearchParams(location.search));
-  // level lists one directory under parent; a click on a directory opens it.
+  // level lists one directory under parent; a click on a directory, or Enter
+  // or Space on it, opens it (a disclosure button: Tab moves between them).
   async function level(parent, machine, path) {
     const d = await api("/api/tree?" + new URLSearchParams({machine, path}));
-    const ul = el("ul", {role: "group"});
+    const ul = el("ul", {});
     for (const e of d.entries) {
       const label = e.name + (e.dir ? "/" : "") + " — " + num(e.files) + " files, " + size(e.bytes) +
         (e.dup_bytes ? ", " + size(e.dup_bytes) + " duplicated" : "");
-      const li = el("li", {role: "treeitem"});
+      const li = el("li", {});
       if (e.dir) {
         const b = el("button", {type: "button", class: "dir", "aria-expanded": "false"}, label);
         b.addEventListener("click", async () => {
@@ -312,7 +346,6 @@ function tree() {
       }
       ul.append(li);
     }
-    if (d.entries.length === 0) ul.append(el("li", {}, "(empty)"));
     parent.append(ul);
   }
   async function show() {
@@ -339,9 +372,9 @@ async function file() {
       el("dt", {}, "sha1"), el("dd", {class: "hash"}, c.sha1),
       el("dt", {}, "md5"), el("dd", {class: "hash"}, c.md5)),
     el("h2", {}, c.locations.length + " places"),
-    table(["Path", "Machine", "Modified", ""], c.locations.map((f) => el("tr", {},
+    table(["Path", "Machine", "Modified (UTC)", ""], c.locations.map((f) => el("tr", {},
       el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : "")), el("td", {}, f.machine),
-      el("td", {}, when(f.modified)), el("td", {}, copyButton(f.path))))));
+      el("td", {}, when(f.modified)), el("td", {}, copyButton(f))))));
   } catch (err) {
     showError($("#file"), err);
   }
@@ -357,9 +390,17 @@ function scans() {
       showError($("#recent"), err);
     }
   }
+  // progress shows an event's figures: once the count of the roots is done,
+  // out of what and the time left; a file read for over a second, how far.
   function progress(p) {
-    $("#live-progress").textContent = num(p.files) + " files, " + size(p.bytes) + " hashed at " +
-      size(p.rate_bytes_s) + "/s" + (p.failed ? ", " + p.failed + " failed" : "") + (p.current ? " — " + p.current : "");
+    const secs = (ms) => ms < 60000 ? Math.round(ms / 1000) + " s" : Math.round(ms / 60000) + " min";
+    $("#live-progress").textContent = num(p.files) + (p.counted ? " of " + num(p.total_files) : "") + " files, " +
+      size(p.bytes) + (p.counted ? " of " + size(p.total_bytes) : "") + " hashed at " + size(p.rate_bytes_s) + "/s" +
+      (p.eta_ms !== null && p.eta_ms !== undefined ? ", about " + secs(p.eta_ms) + " left" : "") +
+      (p.failed ? ", " + p.failed + " failed" : "") + (p.current ? " — " + p.current : "");
+    $("#live-slow").textContent = p.slow ? "Reading " + p.slow.path + ": " + size(p.slow.bytes_read) +
+      (p.slow.percent >= 0 ? " of " + size(p.slow.size) + " (" + p.slow.percent.toFixed(1) + "%)" : "") +
+      " in " + secs(p.slow.elapsed_ms) : "";
   }
   function summary(s) {
     $("#cancel").hidden = true;
