@@ -293,7 +293,7 @@ func TestNameTrigramIndex(t *testing.T) {
 		}
 	})
 
-	// A catalog of version 11 gets the index from its upgrade, or keeps the
+	// A catalog of version 11 (later migrations are undone with it) gets the index from its upgrade, or keeps the
 	// one an administrator built beforehand (CREATE INDEX CONCURRENTLY).
 	t.Run("upgrade", func(t *testing.T) {
 		u := pgtest.URL(t)
@@ -308,7 +308,7 @@ func TestNameTrigramIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			d.Close()
-			stmts := []string{"DROP INDEX " + db.NameTrigramIndex, "DELETE FROM schema_migrations WHERE version = 12"}
+			stmts := []string{"DROP INDEX " + db.NameTrigramIndex, "DELETE FROM schema_migrations WHERE version >= 12"}
 			if prebuilt {
 				stmts = append(stmts, db.NameTrigramStatement)
 			}
