@@ -68,18 +68,25 @@ func (c *Changes) Record(ctx context.Context, changes []dto.Change) error {
 // Files.InsertMany has just made with ids, from their rows: one statement
 // for many files, where Record runs one per change. A first scan adds
 // every file it sees, so this is most of its change log.
+//
+// The rows of one InsertMany are numbered in a row, so each run of
+// consecutive ids is read as one range of the primary key: a range is one
+// seek and a walk along the table, where a list of ids is sorted and looked
+// up one by one.
 func (c *Changes) RecordAdded(ctx context.Context, ids []int64, scanID int64) error {
 	c.t.Add(dto.TagChanges)
-	for start := 0; start < len(ids); start += ChunkSize {
-		chunk := ids[start:min(start+ChunkSize, len(ids))]
-		q, args, err := sqlx.In(`INSERT INTO changes (scan_id, machine, path, archive_path, op, new_size, new_sha256)
-			SELECT ?, machine, path, archive_path, 'ADD', size, sha256 FROM files WHERE id IN (?) ORDER BY id`, scanID, chunk)
-		if err != nil {
-			return err
+	for len(ids) > 0 {
+		n := 1
+		for n < len(ids) && ids[n] == ids[n-1]+1 {
+			n++
 		}
-		if _, err := c.x.ExecContext(ctx, c.x.Rebind(q), args...); err != nil {
+		_, err := c.x.ExecContext(ctx, c.x.Rebind(`INSERT INTO changes (scan_id, machine, path, archive_path, op, new_size, new_sha256)
+			SELECT ?, machine, path, archive_path, 'ADD', size, sha256 FROM files WHERE id BETWEEN ? AND ? ORDER BY id`),
+			scanID, ids[0], ids[n-1])
+		if err != nil {
 			return fmt.Errorf("record additions: %w", err)
 		}
+		ids = ids[n:]
 	}
 	return nil
 }
