@@ -20,7 +20,7 @@ CREATE TABLE contents (
     sized   BIGINT NOT NULL,
     extra   BIGINT NOT NULL
 );
-CREATE INDEX contents_dupes ON contents (((files - extra - 1) * size) DESC, sha256, files, extra, size) WHERE files - extra >= 2;
+CREATE INDEX contents_dupes ON contents (sha256, files, extra, size) WHERE files - extra >= 2;
 CREATE INDEX contents_mixed ON contents (sha256) WHERE sized <> files + entries;
 
 -- The raw bytes after a name's last dot, as internal/db's indexer_ext.

@@ -34,9 +34,11 @@ CREATE TABLE contents (
     sized   INTEGER NOT NULL,
     extra   INTEGER NOT NULL
 ) WITHOUT ROWID;
--- dupes walks the contents with two copies or more in listing order, and
--- stats sums them, from this index alone.
-CREATE INDEX contents_dupes ON contents ((files - extra - 1) * size DESC, sha256, files, extra, size) WHERE files - extra >= 2;
+-- The contents with two copies or more, from this index alone: stats sums
+-- them; dupes reads their files in content order, which finds them in
+-- adjacent pages of files_content, and sorts them (walking the groups in
+-- listing order instead seeks all over files_content and costs more).
+CREATE INDEX contents_dupes ON contents (sha256, files, extra, size) WHERE files - extra >= 2;
 -- Contents that may be held under several sizes: hardly ever any.
 CREATE INDEX contents_mixed ON contents (sha256) WHERE sized <> files + entries;
 
