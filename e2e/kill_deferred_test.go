@@ -100,6 +100,11 @@ func TestKillScanIndexesDeferred(t *testing.T) {
 	t.Logf("the killed scan committed %d of %d files", rowsLeft, len(tr.files))
 	killedIdx := catalogIndexes(t, c.path)
 	for _, name := range deferred {
+		if name == "summary" {
+			// Not an index: the triggers that keep the summary tables,
+			// set aside with the indexes (internal/db/summary.go).
+			continue
+		}
 		if _, ok := killedIdx[name]; ok {
 			t.Errorf("index %s is both set aside and in the schema", name)
 		}

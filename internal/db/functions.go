@@ -3,6 +3,7 @@ package db
 import (
 	"database/sql/driver"
 	"fmt"
+	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -51,4 +52,29 @@ func text(v driver.Value) (string, bool) {
 		return string(v), true
 	}
 	return "", false
+}
+
+// ExtFunction is the SQL function ExtFunction(name): the raw bytes after the
+// last dot of a file name, as a BLOB, or an empty BLOB when there is none or
+// the only dot starts the name (".profile"). The triggers that keep
+// file_totals current call it (migrations/sqlite/0011_summary.sql), so every
+// connection that writes files needs it; stats folds the case of what it
+// returns (see service.Extension). PostgreSQL has its own.
+const ExtFunction = "indexer_ext"
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(ExtFunction, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		name, _ := text(args[0])
+		return []byte(RawExtension(name)), nil
+	})
+}
+
+// RawExtension returns the text after the last dot of name, byte for byte,
+// or "" when there is none or the only dot starts the name.
+func RawExtension(name string) string {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 {
+		return ""
+	}
+	return name[i+1:]
 }

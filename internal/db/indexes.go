@@ -51,6 +51,11 @@ func DeferIndexes(ctx context.Context, x sqlx.ExtContext, table string, keep ...
 			return 0, fmt.Errorf("set index %s aside: %w", i.Name, err)
 		}
 	}
+	if table == "files" {
+		if err := deferSummary(ctx, x); err != nil {
+			return 0, err
+		}
+	}
 	return n, nil
 }
 
@@ -70,7 +75,7 @@ func BuildDeferredIndex(ctx context.Context, x sqlx.ExtContext, name string) err
 		return nil
 	}
 	var exists int
-	if err := sqlx.GetContext(ctx, x, &exists, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?", name); err != nil {
+	if err := sqlx.GetContext(ctx, x, &exists, "SELECT COUNT(*) FROM sqlite_master WHERE type IN ('index', 'trigger') AND name = ?", name); err != nil {
 		return fmt.Errorf("build index %s: %w", name, err)
 	}
 	if exists == 0 {
@@ -98,10 +103,11 @@ func buildAllDeferred(ctx context.Context, x sqlx.ExtContext) error {
 	return nil
 }
 
-// DeferredIndexes returns the names of the indexes set aside and not yet built.
+// DeferredIndexes returns the names of the indexes set aside and not yet
+// built, the summary (see deferSummary) last: its rebuild reads files_content.
 func DeferredIndexes(ctx context.Context, x sqlx.QueryerContext) ([]string, error) {
 	var names []string
-	if err := sqlx.SelectContext(ctx, x, &names, "SELECT name FROM deferred_indexes ORDER BY name"); err != nil {
+	if err := sqlx.SelectContext(ctx, x, &names, "SELECT name FROM deferred_indexes ORDER BY name = '"+summaryEntry+"', name"); err != nil {
 		return nil, fmt.Errorf("list deferred indexes: %w", err)
 	}
 	return names, nil

@@ -54,6 +54,20 @@ func TestDeferredIndexes(t *testing.T) {
 		}
 	}
 	all, _ := indexes()
+	summary := func() (triggers int, current bool) {
+		err := d.WithRead(func(r *sqlx.DB) error {
+			if err := r.Get(&triggers, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'files'"); err != nil {
+				return err
+			}
+			var err error
+			current, err = SummaryCurrent(ctx, r)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return triggers, current
+	}
 	for _, build := range []string{"all", "one by one"} {
 		var n int
 		inTx(func(tx *sqlx.Tx) error {
@@ -62,8 +76,13 @@ func TestDeferredIndexes(t *testing.T) {
 			return err
 		})
 		built, deferred := indexes()
-		if n != len(all)-1 || !slices.Equal(built, []string{"files_path"}) || len(deferred) != n {
+		// The summary's triggers are set aside with them, last to be built.
+		if n != len(all)-1 || !slices.Equal(built, []string{"files_path"}) || len(deferred) != n+1 ||
+			deferred[n] != "summary" {
 			t.Fatalf("after DeferIndexes: %d dropped, built %q, set aside %q; all were %q", n, built, deferred, all)
+		}
+		if triggers, current := summary(); triggers != 0 || current {
+			t.Fatalf("after DeferIndexes: %d triggers on files, summary current %v; want none, false", triggers, current)
 		}
 		// Something made one of them again meanwhile: building forgets it.
 		inTx(func(tx *sqlx.Tx) error {
@@ -79,6 +98,9 @@ func TestDeferredIndexes(t *testing.T) {
 		}
 		if built, deferred := indexes(); !slices.Equal(built, all) || len(deferred) != 0 {
 			t.Fatalf("built %s: indexes %q, set aside %q; want %q and none", build, built, deferred, all)
+		}
+		if triggers, current := summary(); triggers != 3 || !current {
+			t.Fatalf("built %s: %d triggers on files, summary current %v; want 3, true", build, triggers, current)
 		}
 	}
 }

@@ -147,6 +147,21 @@ func exactGroupsQuery(d DupeFilter) (string, []any) {
 	return q, append(args, args...)
 }
 
+// rowsDupesQuery is the Dupes statement that groups the rows themselves.
+func rowsDupesQuery(d DupeFilter) (string, []any) {
+	groups, args := groupsQuery(d)
+	where, wargs := d.where("f2")
+	// Device and inode of plain files; 0 for archive entries (see markLinked).
+	return `SELECT g.sha256, g.size, g.n, g.copies,
+			f2.machine, f2.path, f2.archive_path,
+			CASE WHEN f2.inode <> 0 AND f2.is_archived = 0 THEN f2.device ELSE 0 END,
+			CASE WHEN f2.inode <> 0 AND f2.is_archived = 0 THEN f2.inode ELSE 0 END
+		FROM (` + groups + `) g
+		CROSS JOIN files f2
+		WHERE f2.sha256 = g.sha256 AND ` + where + `
+		ORDER BY (g.copies - 1) * g.size DESC, g.sha256, f2.path, f2.machine, f2.archive_path`, append(args, wargs...)
+}
+
 // dupeRow is one row of the Dupes statement, scanned by position.
 type dupeRow struct {
 	Size, Device, Inode        int64
@@ -174,17 +189,13 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 	if err != nil {
 		return err
 	}
-	groups, args := groupsQuery(d)
-	where, wargs := d.where("f2")
-	// Device and inode of plain files; 0 for archive entries (see markLinked).
-	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT g.sha256, g.size, g.n, g.copies,
-			f2.machine, f2.path, f2.archive_path,
-			CASE WHEN f2.inode <> 0 AND f2.is_archived = 0 THEN f2.device ELSE 0 END,
-			CASE WHEN f2.inode <> 0 AND f2.is_archived = 0 THEN f2.inode ELSE 0 END
-		FROM (`+groups+`) g
-		CROSS JOIN files f2
-		WHERE f2.sha256 = g.sha256 AND `+where+`
-		ORDER BY (g.copies - 1) * g.size DESC, g.sha256, f2.path, f2.machine, f2.archive_path`), append(args, wargs...)...)
+	q, args := rowsDupesQuery(d)
+	if ok, err := f.summarized(ctx, d); err != nil {
+		return err
+	} else if ok {
+		q, args = summaryDupesQuery(d)
+	}
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("list duplicates: %w", err)
 	}
@@ -326,14 +337,19 @@ func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, e
 		return dto.DupeTotals{}, err
 	}
 	q, args := exactGroupsQuery(d)
+	q = `SELECT COUNT(*) AS groups_total, COALESCE(SUM(n), 0) AS files_total,
+		COALESCE(SUM((copies - 1) * size), 0) AS reclaimable_total FROM (` + q + `) t`
+	if ok, err := f.summarized(ctx, d); err != nil {
+		return dto.DupeTotals{}, err
+	} else if ok {
+		q, args = summaryTotalsQuery(d)
+	}
 	var t struct {
 		Groups      int64 `db:"groups_total"`
 		Files       int64 `db:"files_total"`
 		Reclaimable int64 `db:"reclaimable_total"`
 	}
-	err = sqlx.GetContext(ctx, f.x, &t, f.x.Rebind(`SELECT COUNT(*) AS groups_total,
-		COALESCE(SUM(n), 0) AS files_total, COALESCE(SUM((copies - 1) * size), 0) AS reclaimable_total
-		FROM (`+q+`) t`), args...)
+	err = sqlx.GetContext(ctx, f.x, &t, f.x.Rebind(q), args...)
 	if err != nil {
 		return dto.DupeTotals{}, fmt.Errorf("count duplicates: %w", err)
 	}

@@ -42,10 +42,17 @@ func (f *Files) EachNameSize(ctx context.Context, fn func(NameSize) error) error
 }
 
 // DistinctContents returns the number of distinct contents among present
-// files, archive entries included.
+// files, archive entries included: the rows of contents while the summary
+// is current.
 func (f *Files) DistinctContents(ctx context.Context) (int64, error) {
+	q := "SELECT COUNT(DISTINCT sha256) FROM files WHERE operation <> 'DEL'"
+	if ok, err := f.SummaryCurrent(ctx); err != nil {
+		return 0, err
+	} else if ok {
+		q = "SELECT COUNT(*) FROM contents"
+	}
 	var n int64
-	err := sqlx.GetContext(ctx, f.x, &n, "SELECT COUNT(DISTINCT sha256) FROM files WHERE operation <> 'DEL'")
+	err := sqlx.GetContext(ctx, f.x, &n, q)
 	if err != nil {
 		return 0, fmt.Errorf("count contents: %w", err)
 	}

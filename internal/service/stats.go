@@ -3,8 +3,8 @@ package service
 import (
 	"context"
 	"sort"
-	"strings"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/match"
 	"github.com/indexer/indexer/internal/repo"
@@ -27,32 +27,55 @@ func (c *Catalog) Stats(ctx context.Context, scans int) (dto.Stats, error) {
 	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		machines := map[string]*dto.MachineStats{}
 		exts := map[string]*dto.ExtensionStats{}
-		err := r.Files.EachNameSize(ctx, func(f repo.NameSize) error {
-			m := machines[f.Machine]
+		// add counts n rows of one machine and kind, of ext (raw) for files.
+		add := func(machine, kind, ext string, n, bytes int64) {
+			m := machines[machine]
 			if m == nil {
-				m = &dto.MachineStats{Machine: f.Machine}
-				machines[f.Machine] = m
+				m = &dto.MachineStats{Machine: machine}
+				machines[machine] = m
 			}
-			switch {
-			case f.Deleted:
-				m.Deleted++
-				return nil
-			case f.Archived:
-				st.ArchiveEntries++
-				return nil
+			switch kind {
+			case "deleted":
+				m.Deleted += n
+				return
+			case "entry":
+				st.ArchiveEntries += n
+				return
 			}
-			m.Files++
-			m.Bytes += f.Size
-			ext := Extension(f.Name)
+			m.Files += n
+			m.Bytes += bytes
+			ext = match.Fold(ext)
 			e := exts[ext]
 			if e == nil {
 				e = &dto.ExtensionStats{Extension: ext}
 				exts[ext] = e
 			}
-			e.Files++
-			e.Bytes += f.Size
-			return nil
-		})
+			e.Files += n
+			e.Bytes += bytes
+		}
+		current, err := r.Files.SummaryCurrent(ctx)
+		if err != nil {
+			return err
+		}
+		if current {
+			err = r.Files.EachFileTotal(ctx, func(t repo.FileTotal) error {
+				add(t.Machine, t.Kind, t.Ext, t.Files, t.Bytes)
+				return nil
+			})
+		} else {
+			// A scan has the summary set aside: a pass over the rows.
+			err = r.Files.EachNameSize(ctx, func(f repo.NameSize) error {
+				switch {
+				case f.Deleted:
+					add(f.Machine, "deleted", "", 1, f.Size)
+				case f.Archived:
+					add(f.Machine, "entry", "", 1, f.Size)
+				default:
+					add(f.Machine, "file", db.RawExtension(f.Name), 1, f.Size)
+				}
+				return nil
+			})
+		}
 		if err != nil {
 			return err
 		}
@@ -127,9 +150,5 @@ func recentScans(ctx context.Context, r *uow.Repos, n int) ([]dto.ScanSummary, e
 // Extension returns the lower-cased text after the last dot of a file name,
 // or "" when there is none or the only dot starts the name (".profile").
 func Extension(name string) string {
-	i := strings.LastIndexByte(name, '.')
-	if i <= 0 {
-		return ""
-	}
-	return match.Fold(name[i+1:])
+	return match.Fold(db.RawExtension(name))
 }

@@ -101,7 +101,7 @@ func TestScanRecordsTags(t *testing.T) {
 		"indexes":                  ops["scan.defer_indexes"].Count + ops["scan.build_index"].Count,
 		"dirs scans":               ops["scan.dirs"].Count, // directory digests, and the scan marked done with them
 	}
-	if want["indexes"] != 7 || want["changes files machine:m1"] == 0 || want["dirs scans"] != 1 {
+	if want["indexes"] != 8 || want["changes files machine:m1"] == 0 || want["dirs scans"] != 1 {
 		t.Fatalf("scan transactions %v; the test needs chunks, indexes set aside and built", ops)
 	}
 	for k, v := range want {
