@@ -625,7 +625,8 @@ func TestScanChunkFallback(t *testing.T) {
 	c := openTestCatalog(t)
 	mustScan(t, c, []string{dir}, ScanOptions{})
 	before := dumpFiles(t, c)
-	// The second scan writes exactly one chunk: the new files and bad.txt.
+	// The second scan writes one chunk, the new files and bad.txt, unless
+	// the writer commits before all of them are hashed.
 	for i := range fresh {
 		writeFile(t, filepath.Join(dir, fmt.Sprintf("n%d", i%3), fmt.Sprintf("g%03d.txt", i)), fmt.Appendf(nil, "new %d", i))
 	}
@@ -683,9 +684,12 @@ func TestScanChunkFallback(t *testing.T) {
 		return
 	}
 	// Exactly one chunk failed; its files, bad.txt among them, were written
-	// one by one, and only bad.txt failed again.
-	if chunk.Failures["constraint"] != 1 || file.Count != chunkFiles || file.Failures["constraint"] != 1 {
-		t.Fatalf("metrics %+v: want one failed chunk written again as %d scan.file transactions, one failing", m.Ops, chunkFiles)
+	// one by one, and only bad.txt failed again. The writer commits a
+	// shorter chunk when no result waits (a loaded machine), so the failed
+	// chunk holds at most chunkFiles files, and more than bad.txt alone
+	// when, as usual, the new files came in one chunk.
+	if chunk.Failures["constraint"] != 1 || file.Count < 1 || file.Count > chunkFiles || file.Failures["constraint"] != 1 {
+		t.Fatalf("metrics %+v: want one failed chunk written again as at most %d scan.file transactions, one failing", m.Ops, chunkFiles)
 	}
 }
 
