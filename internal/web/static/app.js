@@ -153,12 +153,16 @@ function scanTable(scans) {
     el("td", {class: "num"}, num(s.files_seen)), el("td", {}, (s.roots || []).join(" ")))));
 }
 
-// pager runs a paged listing whose state is in the URL: load(params) renders
-// one page and tells whether there is another. Each page and each search is
+// pager runs a paged listing whose state is in the URL: load(params, current)
+// renders one page unless current() has turned false (a newer request), and
+// tells whether there is another page. Each page and each search is
 // an entry of the browser's history, so a page can be bookmarked, reloaded,
 // and left and come back to with Back and Forward.
 function pager(form, limit, load) {
   let offset = 0;
+  // latest numbers the newest request: an older one's answer, arriving
+  // after it (two quick Backs), is dropped, not shown under its page number.
+  let latest = 0;
   function fromURL() {
     const params = new URLSearchParams(location.search);
     form.reset();
@@ -175,12 +179,15 @@ function pager(form, limit, load) {
     p.set("limit", limit);
     p.set("offset", offset);
     $("#prev").disabled = $("#next").disabled = true; // until this page is shown
+    const seq = ++latest;
+    const current = () => seq === latest;
     let more = false;
     try {
-      more = await load(p);
+      more = await load(p, current);
     } catch (err) {
-      showError($("#summary"), err);
+      if (current()) showError($("#summary"), err);
     }
+    if (!current()) return;
     $("#prev").disabled = offset === 0;
     $("#next").disabled = !more;
     $("#pageno").textContent = "page " + (Math.floor(offset / limit) + 1);
@@ -195,9 +202,10 @@ function pager(form, limit, load) {
 function dupes() {
   const form = $("#filters");
   const limit = 20;
-  const show = pager(form, limit, async (p) => {
+  const show = pager(form, limit, async (p, current) => {
     p.set("times", "true"); // each file's modified, read for this page only
     const d = await api("/api/dupes?" + p);
+    if (!current()) return false;
     $("#summary").textContent = num(d.groups_total) + " groups, " + num(d.files_total) + " files, " +
       size(d.reclaimable_total) + " reclaimable" +
       (d.groups.length > 0 ? "; groups " + num(d.offset + 1) + "–" + num(d.offset + d.groups.length) + " shown" : "");
@@ -303,8 +311,9 @@ function dedupePanel(filters, refresh) {
 
 function search() {
   const form = $("#filters");
-  const show = pager(form, 50, async (p) => {
+  const show = pager(form, 50, async (p, current) => {
     const d = await api("/api/find?" + p);
+    if (!current()) return false;
     $("#summary").textContent = d.files.length === 0 ? "Nothing found." :
       "Results " + (d.offset + 1) + "–" + (d.offset + d.files.length) + (d.more ? ", more follow" : "");
     $("#results").replaceChildren(table(["Path", "Machine", "Size", "Modified (UTC)", ""], d.files.map((f) => el("tr", {},
