@@ -145,7 +145,7 @@ const entryOverhead = 256
 type Cache struct {
 	opts  Options
 	nonce string // tells this process's ETags from another's
-	m     *metrics
+	m     *series
 
 	base    context.Context // ends background work on Close
 	stop    context.CancelFunc
@@ -499,9 +499,9 @@ func (c *Cache) Invalidate(src Source, tags ...string) {
 	}
 	c.mu.Unlock()
 	if epoch {
-		c.m.invalidations.WithLabelValues("epoch").Inc()
+		c.m.invalidations.With("epoch").Inc()
 	} else {
-		c.m.invalidations.WithLabelValues(string(src)).Inc()
+		c.m.invalidations.With(string(src)).Inc()
 	}
 }
 

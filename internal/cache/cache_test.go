@@ -5,16 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/metrics"
 )
 
 // guard bounds waits that would hang if the cache lost a wake-up; it is a
@@ -87,9 +86,9 @@ func expect(t *testing.T, a Answer, data string, res Result) {
 	}
 }
 
-func counter(t *testing.T, c prometheus.Collector) int {
+func counter(t *testing.T, c interface{ Value() float64 }) int {
 	t.Helper()
-	return int(testutil.ToFloat64(c))
+	return int(c.Value())
 }
 
 func TestEpochTagIsDTOs(t *testing.T) {
@@ -205,7 +204,7 @@ func TestStaleServedThenRefreshedOnce(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Errorf("%d loads; want 2: the first and one refresh for twenty stale requests", n)
 	}
-	if got := counter(t, c.m.requests.WithLabelValues("stale")); got != 20 {
+	if got := counter(t, c.m.requests.With("stale")); got != 20 {
 		t.Errorf("stale requests counted %d; want 20", got)
 	}
 }
@@ -410,7 +409,7 @@ func TestInvalidationMetrics(t *testing.T) {
 	c.Invalidate(Process, "files", Epoch)
 	c.Invalidate(Local)
 	for src, want := range map[string]int{"local": 1, "process": 1, "epoch": 1} {
-		if got := counter(t, c.m.invalidations.WithLabelValues(src)); got != want {
+		if got := counter(t, c.m.invalidations.With(src)); got != want {
 			t.Errorf("invalidations{source=%q} = %d; want %d", src, got, want)
 		}
 	}
@@ -487,7 +486,7 @@ func TestCoalescing(t *testing.T) {
 			t.Fatalf("request %d got %+v", i, a)
 		}
 	}
-	if got := counter(t, c.m.requests.WithLabelValues("miss")); got != n {
+	if got := counter(t, c.m.requests.With("miss")); got != n {
 		t.Errorf("misses counted %d; want %d", got, n)
 	}
 	if got := counter(t, c.m.loads); got != 1 {
@@ -542,7 +541,7 @@ func TestBypass(t *testing.T) {
 	bypass.Bypass = true
 	expect(t, get(t, c, bypass, l.load), "v-2", Bypass)
 	expect(t, get(t, c, req, l.load), "v-2", Fresh) // the bypass refreshed the entry
-	if got := counter(t, c.m.requests.WithLabelValues("bypass")); got != 1 {
+	if got := counter(t, c.m.requests.With("bypass")); got != 1 {
 		t.Errorf("bypass requests = %d; want 1", got)
 	}
 }
@@ -613,36 +612,44 @@ func TestHitRatio(t *testing.T) {
 	}
 }
 
+// TestRegister: a Cache is one collector of all its series, and writes
+// them in the text format.
 func TestRegister(t *testing.T) {
 	c := newCache(t, newClock(), 0.5)
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatal(err)
-	}
+	reg := metrics.NewRegistry()
+	reg.Register(c)
 	l := &loader{name: "v"}
 	get(t, c, Request{Key: "k"}, l.load)
-	mfs, err := reg.Gather()
+	fs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]bool{}
-	for _, mf := range mfs {
-		got[mf.GetName()] = true
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Name)
 	}
-	for _, name := range []string{"indexer_cache_requests_total", "indexer_cache_loads_total",
-		"indexer_cache_load_errors_total", "indexer_cache_coalesced_total", "indexer_cache_load_seconds",
-		"indexer_cache_invalidations_total", "indexer_cache_evictions_total", "indexer_cache_entries",
-		"indexer_cache_bytes"} {
-		if !got[name] {
-			t.Errorf("%s not gathered", name)
-		}
+	want := []string{"indexer_cache_bytes", "indexer_cache_coalesced_total", "indexer_cache_entries",
+		"indexer_cache_evictions_total", "indexer_cache_invalidations_total", "indexer_cache_load_errors_total",
+		"indexer_cache_load_seconds", "indexer_cache_loads_total", "indexer_cache_requests_total"}
+	if !slices.Equal(got, want) {
+		t.Errorf("gathered %v; want %v", got, want)
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP indexer_cache_entries Entries held.
+	var b strings.Builder
+	if err := reg.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{`# HELP indexer_cache_entries Entries held.
 # TYPE indexer_cache_entries gauge
 indexer_cache_entries 1
-`), "indexer_cache_entries"); err != nil {
-		t.Error(err)
+`, `indexer_cache_requests_total{result="bypass"} 0
+indexer_cache_requests_total{result="fresh"} 0
+indexer_cache_requests_total{result="miss"} 1
+indexer_cache_requests_total{result="stale"} 0
+`, `indexer_cache_load_seconds_bucket{le="+Inf"} 1
+indexer_cache_load_seconds_sum `} {
+		if !strings.Contains(b.String(), part) {
+			t.Errorf("/metrics text lacks\n%s\nit is:\n%s", part, b.String())
+		}
 	}
 }
 

@@ -4,82 +4,58 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/indexer/indexer/internal/metrics"
 )
 
-// metrics are the cache's Prometheus series, and the counts behind HitRatio.
-type metrics struct {
-	requests      *prometheus.CounterVec
-	loads         prometheus.Counter
-	loadErrors    prometheus.Counter
-	coalesced     prometheus.Counter
-	loadSeconds   prometheus.Histogram
-	invalidations *prometheus.CounterVec
-	evictions     prometheus.Counter
-	entries       prometheus.Gauge
-	bytes         prometheus.Gauge
+// series are the cache's series for /metrics, and the counts behind HitRatio.
+type series struct {
+	requests      *metrics.CounterVec
+	loads         *metrics.Counter
+	loadErrors    *metrics.Counter
+	coalesced     *metrics.Counter
+	loadSeconds   *metrics.Histogram
+	invalidations *metrics.CounterVec
+	evictions     *metrics.Counter
+	entries       *metrics.Gauge
+	bytes         *metrics.Gauge
 
 	hits, misses atomic.Int64
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "indexer_cache_requests_total",
-			Help: "Requests to the query cache, by how they were answered: fresh, stale, miss or bypass.",
-		}, []string{"result"}),
-		loads: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "indexer_cache_loads_total",
-			Help: "Answers the query cache loaded from the catalog.",
-		}),
-		loadErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "indexer_cache_load_errors_total",
-			Help: "Loads that failed; their errors went to every waiting request and nothing was stored.",
-		}),
-		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "indexer_cache_coalesced_total",
-			Help: "Requests that waited for a load another request had started instead of starting their own.",
-		}),
-		loadSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "indexer_cache_load_seconds",
-			Help:    "How long loads took.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10), // 1 ms to about 4 minutes
-		}),
-		invalidations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "indexer_cache_invalidations_total",
-			Help: "Tag invalidations, by source: local (this process's writes), process (another process's) or epoch (everything).",
-		}, []string{"source"}),
-		evictions: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "indexer_cache_evictions_total",
-			Help: "Entries evicted, least recently used first, to keep within the size bound.",
-		}),
-		entries: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "indexer_cache_entries",
-			Help: "Entries held.",
-		}),
-		bytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "indexer_cache_bytes",
-			Help: "Approximate size of the entries held, in bytes.",
-		}),
+func newMetrics() *series {
+	m := &series{
+		requests: metrics.NewCounterVec("indexer_cache_requests_total",
+			"Requests to the query cache, by how they were answered: fresh, stale, miss or bypass.", "result"),
+		loads: metrics.NewCounter("indexer_cache_loads_total",
+			"Answers the query cache loaded from the catalog."),
+		loadErrors: metrics.NewCounter("indexer_cache_load_errors_total",
+			"Loads that failed; their errors went to every waiting request and nothing was stored."),
+		coalesced: metrics.NewCounter("indexer_cache_coalesced_total",
+			"Requests that waited for a load another request had started instead of starting their own."),
+		loadSeconds: metrics.NewHistogram("indexer_cache_load_seconds", "How long loads took.",
+			metrics.ExponentialBuckets(0.001, 4, 10)), // 1 ms to about 4 minutes
+		invalidations: metrics.NewCounterVec("indexer_cache_invalidations_total",
+			"Tag invalidations, by source: local (this process's writes), process (another process's) or epoch (everything).", "source"),
+		evictions: metrics.NewCounter("indexer_cache_evictions_total",
+			"Entries evicted, least recently used first, to keep within the size bound."),
+		entries: metrics.NewGauge("indexer_cache_entries",
+			"Entries held."),
+		bytes: metrics.NewGauge("indexer_cache_bytes",
+			"Approximate size of the entries held, in bytes."),
 	}
 	// Every label value exists from the start, so a dashboard sees zeros
 	// rather than missing series.
 	for _, r := range []Result{Fresh, Stale, Miss, Bypass} {
-		m.requests.WithLabelValues(r.String())
+		m.requests.With(r.String())
 	}
 	for _, s := range []string{string(Local), string(Process), "epoch"} {
-		m.invalidations.WithLabelValues(s)
+		m.invalidations.With(s)
 	}
 	return m
 }
 
-func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.loads, m.loadErrors, m.coalesced, m.loadSeconds,
-		m.invalidations, m.evictions, m.entries, m.bytes}
-}
-
-func (m *metrics) request(r Result) {
-	m.requests.WithLabelValues(r.String()).Inc()
+func (m *series) request(r Result) {
+	m.requests.With(r.String()).Inc()
 	switch r {
 	case Fresh, Stale:
 		m.hits.Add(1)
@@ -88,7 +64,7 @@ func (m *metrics) request(r Result) {
 	}
 }
 
-func (m *metrics) load(d time.Duration, err error) {
+func (m *series) load(d time.Duration, err error) {
 	m.loads.Inc()
 	m.loadSeconds.Observe(d.Seconds())
 	if err != nil {
@@ -97,12 +73,12 @@ func (m *metrics) load(d time.Duration, err error) {
 }
 
 // setSize is called with the cache's lock held, so the two gauges agree.
-func (m *metrics) setSize(entries int, bytes int64) {
+func (m *series) setSize(entries int, bytes int64) {
 	m.entries.Set(float64(entries))
 	m.bytes.Set(float64(bytes))
 }
 
-func (m *metrics) hitRatio() float64 {
+func (m *series) hitRatio() float64 {
 	h, mi := m.hits.Load(), m.misses.Load()
 	if h+mi == 0 {
 		return 0
@@ -110,19 +86,20 @@ func (m *metrics) hitRatio() float64 {
 	return float64(h) / float64(h+mi)
 }
 
-var _ prometheus.Collector = (*Cache)(nil)
+var _ metrics.Collector = (*Cache)(nil)
 
-// Describe implements prometheus.Collector: a Cache is registered as one
+// Collect implements metrics.Collector: a Cache is registered as one
 // collector of all its series.
-func (c *Cache) Describe(ch chan<- *prometheus.Desc) {
-	for _, col := range c.m.collectors() {
-		col.Describe(ch)
+func (c *Cache) Collect() ([]metrics.Family, error) {
+	m := c.m
+	var all []metrics.Family
+	for _, col := range []metrics.Collector{m.requests, m.loads, m.loadErrors, m.coalesced, m.loadSeconds,
+		m.invalidations, m.evictions, m.entries, m.bytes} {
+		fs, err := col.Collect()
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, fs...)
 	}
-}
-
-// Collect implements prometheus.Collector.
-func (c *Cache) Collect(ch chan<- prometheus.Metric) {
-	for _, col := range c.m.collectors() {
-		col.Collect(ch)
-	}
+	return all, nil
 }

@@ -12,12 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/indexer/indexer/internal/cache"
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/metrics"
 	"github.com/indexer/indexer/internal/notify"
 	"github.com/indexer/indexer/internal/service"
 )
@@ -73,8 +70,8 @@ type Server struct {
 
 	cache       *cache.Cache
 	watch       *notify.Watcher // nil when the cache is off
-	reg         *prometheus.Registry
-	notModified prometheus.Counter
+	reg         *metrics.Registry
+	notModified *metrics.Counter
 }
 
 // New builds a server over cfg.Catalog. Unless the cache is off, it starts
@@ -118,13 +115,11 @@ func (s *Server) startCache() error {
 		return fmt.Errorf("query cache: %w", err)
 	}
 	s.cache = c
-	s.notModified = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "indexer_http_not_modified_total",
-		Help: "Requests answered 304 Not Modified: the client's copy, named by If-None-Match, was current.",
-	})
-	s.reg = prometheus.NewRegistry()
-	s.reg.MustRegister(c, s.notModified, newPoolCollector(s.cfg.Catalog.DB()), newScanCollector(s.scans),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.notModified = metrics.NewCounter("indexer_http_not_modified_total",
+		"Requests answered 304 Not Modified: the client's copy, named by If-None-Match, was current.")
+	s.reg = metrics.NewRegistry()
+	s.reg.Register(c, s.notModified, newPoolCollector(s.cfg.Catalog.DB()), newScanCollector(s.scans),
+		metrics.GoCollector(), metrics.ProcessCollector())
 	if !c.Enabled() {
 		return nil
 	}
@@ -175,7 +170,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		}
 		mux.Handle("GET "+e.path, h)
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)}))
+	mux.Handle("GET /metrics", s.reg.Handler(s.log))
 	mux.Handle("POST /api/scans", s.leased(http.HandlerFunc(s.startScan)))
 	mux.Handle("DELETE /api/scans/{id}", http.HandlerFunc(s.cancelScan))
 	mux.Handle("GET /api/scans/{id}/events", http.HandlerFunc(s.scanEvents))
