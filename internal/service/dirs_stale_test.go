@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -175,4 +177,31 @@ func TestDirsMergeNewDirectoryIncomplete(t *testing.T) {
 	tree(t, filepath.Join(base, "a", "n"), map[string]string{"v": "V"})
 	mustScan(t, c, []string{base}, ScanOptions{})
 	sameGroups(t, "tree after a rescan", dirGroups(t, c, base, tree0), [][]string{{"a", "b"}})
+}
+
+// TestDirsImportLeavesNoStaleDigests: an import replaces a row below a
+// directory whose digests saw the old one; it and those above lose their
+// digests until the next scan of the machine computes them from the rows.
+func TestDirsImportLeavesNoStaleDigests(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	tree(t, filepath.Join(base, "a"), map[string]string{"x": "A", "y": "B"})
+	tree(t, filepath.Join(base, "b"), map[string]string{"x": "A", "y": "B"})
+	c := openTestCatalog(t)
+	mustScan(t, c, []string{base}, ScanOptions{})
+	sameGroups(t, "tree after the scan", dirGroups(t, c, base, tree0), [][]string{{"a", "b"}})
+
+	// b/y as another content, as a checksum file says it is.
+	sum := sha256Of([]byte("other")) + "  " + filepath.Join(base, "b", "y") + "\n"
+	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(sum)), nil }
+	if _, err := c.Import(ctx, open, ImportOptions{Machine: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	sameGroups(t, "tree after the import", dirGroups(t, c, base, tree0), nil)
+	sameGroups(t, "content after the import", dirGroups(t, c, base, content0), nil)
+	for _, p := range []string{filepath.Join(base, "b"), base} {
+		if d := dumpDirs(t, c, "m1", base)[p]; d.Content != nil || !d.Complete {
+			t.Errorf("%s after the import: complete %v, digests %v; want complete, without digests", p, d.Complete, d.Content != nil)
+		}
+	}
 }
