@@ -29,8 +29,9 @@ under new ids. Merging the same SRC again changes nothing.
 SRC is checked as restore checks a backup, and read from a copy (upgraded
 when its schema is older): a damaged, truncated or foreign file is refused
 before this catalog is touched. Directory digests (dupes --dirs) and the
-change log (diff) of SRC are not merged; the next scan of a merged machine's
-directories records them.`,
+change log (diff) of SRC are not merged: the directories of the rows merged,
+and those above, have no digests until the next scan of their machine
+computes them from the rows.`,
 		Example: `  indexer merge laptop.db
   indexer merge nas-catalog.db --machine nas --replace`,
 		Args: cobra.ExactArgs(1),

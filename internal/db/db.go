@@ -58,6 +58,10 @@ type DB struct {
 	busy    int
 	// fileID and shmID identify the files the pools opened. Guarded by mu.
 	fileID, shmID fileID
+	// needReopen is set when a reopen failed and the pools are shut: the
+	// next Acquire reopens whatever file is in place, even the very file
+	// the pools had opened before (moved back). Guarded by mu.
+	needReopen bool
 	// onReopen is called after the pools were reopened on another file.
 	onReopen atomic.Pointer[func()]
 }

@@ -42,10 +42,11 @@ func (d *DB) recordIdentity() {
 	d.fileID, d.shmID = idOf(d.path), idOf(d.path+"-shm")
 }
 
-// replacedUnder tells whether the catalog file, or its shared-memory index,
-// is no longer the one the pools opened.
+// replacedUnder tells whether the pools must be reopened: the catalog file,
+// or its shared-memory index, is no longer the one the pools opened, or the
+// last reopen failed and left them shut.
 func (d *DB) replacedUnder() bool {
-	return idOf(d.path) != d.fileID || idOf(d.path+"-shm") != d.shmID
+	return d.needReopen || idOf(d.path) != d.fileID || idOf(d.path+"-shm") != d.shmID
 }
 
 // Acquire marks the start of work that reads or writes the catalog (a
@@ -121,13 +122,16 @@ func (d *DB) lockAndRefresh(ctx context.Context) error {
 	_ = d.read.Close()
 	d.reopens++
 	if err := d.openPools(context.WithoutCancel(ctx)); err != nil {
-		// Not closed for good: the pools stay shut and the file's identity
-		// stale, so the next Acquire tries again, and a good catalog put in
-		// place later (another restore) is served without a restart. No
-		// lease holds the lock meanwhile.
+		// Not closed for good: the pools stay shut and marked so, so the
+		// next Acquire tries again whatever file is in place, and a good
+		// catalog put there later (another restore, or the original moved
+		// back) is served without a restart. No lease holds the lock
+		// meanwhile.
+		d.needReopen = true
 		d.lock.unlock()
 		return fmt.Errorf("reopen catalog %s after it was replaced: %w", d.path, err)
 	}
+	d.needReopen = false
 	d.reopened()
 	return nil
 }

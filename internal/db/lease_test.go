@@ -218,3 +218,48 @@ func TestUnlockIdleRecoversFromBadReplacement(t *testing.T) {
 		t.Errorf("the server reads %v, %v; want [good-1 good-2]", got, err)
 	}
 }
+
+// TestUnlockIdleRecoversWhenOriginalMovedBack: the catalog is moved aside
+// and a file that is no catalog put in its place, so the server's next lease
+// fails and shuts its pools; then the original file (the same inode the
+// pools had opened) is moved back. The next lease must reopen it rather than
+// hand out the shut pools.
+func TestUnlockIdleRecoversWhenOriginalMovedBack(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	path, aside := filepath.Join(dir, "index.db"), filepath.Join(dir, "aside.db")
+	catalogWith(t, path, "orig")
+	opts := db.DefaultOptions()
+	opts.UnlockIdle = true
+	server := dbtest.MustOpenOptions(t, path, opts)
+	su := uow.New(server)
+	release, err := server.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := labels(ctx, su); err != nil || !slices.Equal(got, []string{"orig"}) {
+		t.Fatalf("before the move the server reads %v, %v; want [orig]", got, err)
+	}
+	release()
+
+	if err := os.Rename(path, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("garbage, not a database, garbage, not a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Acquire(ctx); !errors.Is(err, db.ErrNotDatabase) {
+		t.Fatalf("Acquire on a file that is no catalog = %v; want ErrNotDatabase", err)
+	}
+	if err := os.Rename(aside, path); err != nil {
+		t.Fatal(err)
+	}
+	release, err = server.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("Acquire after the original was moved back: %v", err)
+	}
+	defer release()
+	if got, err := labels(ctx, su); err != nil || !slices.Equal(got, []string{"orig"}) {
+		t.Errorf("after the original was moved back the server reads %v, %v; want [orig]", got, err)
+	}
+}

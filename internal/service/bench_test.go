@@ -42,7 +42,9 @@ func TestMain(m *testing.M) {
 		// behaviour (indexes set aside, a restore swapping the file).
 		"TestDirsAcrossMachines", "TestDirsArchive", "TestDirsEmptyFileAndEmptyDir", "TestDirsHardLinks",
 		"TestDirsIdenticalTreesNestedOnce", "TestDirsIncompleteNeverMatch", "TestDirsIncrementalMatchesFresh",
-		"TestDirsMultiplicity", "TestDirsRenamedAndSwapped", "TestDirsSubset", "TestDupesEqualGroupsOfContents", "TestDupesPageTimes",
+		"TestDirsMultiplicity", "TestDirsRenamedAndSwapped", "TestDirsSubset", "TestDirsForgetLeavesNoStaleDigests", "TestDirsMergeLeavesNoStaleDigests",
+		"TestDirsMergeNewDirectoryIncomplete", "TestDirsImportLeavesNoStaleDigests",
+		"TestDupesEqualGroupsOfContents", "TestDupesPageTimes",
 		"TestDupesExcludeDeleted", "TestDupesHardLinksAreOneCopy", "TestDupesLimit",
 		"TestDupesOneFileUnderTwoPaths", "TestDupesStopsOnCallbackError", "TestSummaryEqualsTheRows", "TestFindBadQuery",
 		"TestFindFiltersCombine", "TestFindLeavesOutArchiveEntriesByDefault",

@@ -16,14 +16,22 @@ type Forgotten struct {
 }
 
 // ForgetUnder removes from the catalog the rows of machine at or below each
-// absolute path, whatever their state, in transactions of chunkFiles rows.
-// Files on disk are never touched. What was removed before an error stays
+// absolute path, whatever their state, in transactions of chunkFiles rows,
+// with the directories there; the directories above lose their digests
+// until a scan lists them again (they are no longer held in full). Files
+// on disk are never touched. What was removed before an error stays
 // removed, and is counted.
 func (c *Catalog) ForgetUnder(ctx context.Context, machine string, paths []string) (Forgotten, error) {
 	var out Forgotten
 	for _, p := range paths {
 		err := c.forgetLoop(ctx, &out, func(ctx context.Context, r *uow.Repos) (repo.Forgettable, error) {
-			return r.Files.ForgetUnder(ctx, machine, p, chunkFiles)
+			got, err := r.Files.ForgetUnder(ctx, machine, p, chunkFiles)
+			if err != nil || got.Rows == 0 {
+				return got, err
+			}
+			// In the same transaction: no directory's digests or stored
+			// entries outlive the rows they were computed from.
+			return got, r.Dirs.Forget(ctx, machine, p)
 		})
 		if err != nil {
 			return out, err

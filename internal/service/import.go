@@ -77,7 +77,10 @@ func (c *Catalog) Import(ctx context.Context, open func() (io.ReadCloser, error)
 			return nil
 		}
 		err := c.uow.Do(ctx, "import", func(ctx context.Context, r *uow.Repos) error {
-			return r.Files.UpsertImported(ctx, batch)
+			if err := r.Files.UpsertImported(ctx, batch); err != nil {
+				return err
+			}
+			return r.Dirs.Invalidate(ctx, o.Machine, dirsWritten(batch))
 		})
 		res.Files += len(batch)
 		batch = batch[:0]

@@ -123,8 +123,10 @@ type MergedMachine struct {
 // later scan (the source's on a tie is not written: the same row). The
 // scans come along under new ids, and the rows' scan ids follow them; a scan
 // the catalog already holds (same machine and start) is not added again, so
-// merging the same source twice changes nothing. Writes go in transactions
-// of repo.ChunkSize rows. A machine named in o.Machines that src does not
+// merging the same source twice changes nothing. The directories of the
+// rows written, and those above, lose their digests (dupes --dirs) in the
+// same transaction: the next scan of the machine computes them again from
+// the rows. Writes go in transactions of repo.ChunkSize rows. A machine named in o.Machines that src does not
 // hold is an error before anything is written.
 func (c *Catalog) Merge(ctx context.Context, src *MergeSource, o MergeOptions) ([]MergedMachine, error) {
 	have, err := src.Machines(ctx)
@@ -180,7 +182,11 @@ func (c *Catalog) machinesWithScans(ctx context.Context) ([]string, error) {
 func (c *Catalog) forgetMachine(ctx context.Context, machine string) (int64, error) {
 	var out Forgotten
 	err := c.forgetLoop(ctx, &out, func(ctx context.Context, r *uow.Repos) (repo.Forgettable, error) {
-		return r.Files.ForgetMachine(ctx, machine, repo.ChunkSize)
+		got, err := r.Files.ForgetMachine(ctx, machine, repo.ChunkSize)
+		if err != nil || got.Rows == 0 {
+			return got, err
+		}
+		return got, r.Dirs.Forget(ctx, machine, "/")
 	})
 	if err != nil {
 		return out.Rows, err
@@ -250,7 +256,10 @@ func (c *Catalog) mergeMachine(ctx context.Context, src *MergeSource, res *Merge
 				write = append(write, f)
 			}
 			written = len(write)
-			return r.Files.UpsertImported(ctx, write)
+			if err := r.Files.UpsertImported(ctx, write); err != nil {
+				return err
+			}
+			return r.Dirs.Invalidate(ctx, m, dirsWritten(write))
 		})
 		res.Written += written
 		res.Kept += kept
@@ -272,4 +281,18 @@ func (c *Catalog) mergeMachine(ctx context.Context, src *MergeSource, res *Merge
 		err = flush()
 	}
 	return err
+}
+
+// dirsWritten returns the directories of the plain files among rows written
+// outside a scan (merge, import), each with whether a present file was
+// written there: those whose digests Dirs.Invalidate must drop.
+func dirsWritten(rows []dto.FileWithHash) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range rows {
+		if !f.IsArchived {
+			dir := filepath.Dir(f.Path)
+			out[dir] = out[dir] || f.Operation != dto.OpDel
+		}
+	}
+	return out
 }
