@@ -36,6 +36,7 @@ import (
 type ScanOptions struct {
 	Machine        string
 	Workers        int // hash workers; 0 means one per CPU
+	Readers        int // files read at once; 0: by the disk (scan_read.go)
 	Rehash         bool
 	FollowSymlinks bool
 	OneFileSystem  bool
@@ -138,6 +139,7 @@ type job struct {
 	follow bool // open through a final symlink: a root named by the user may be one
 	// entries are the catalog's entries of the file, an archive, by inner path.
 	entries map[string]*known
+	read    *fileRead // the file as a reader read it; nil: the hash worker reads it
 }
 
 // result is a file for the writer: hashed, or failed.
@@ -153,8 +155,8 @@ type result struct {
 	modified time.Time
 }
 
-// Test hooks, nil outside tests. testHookBeforeHash runs in a hash worker
-// just before a file is opened; testHookReader may wrap the reader a file is
+// Test hooks, nil outside tests. testHookBeforeHash runs in a reader just
+// before a file is opened; testHookReader may wrap the reader a file is
 // hashed from, to change the file while it is being read.
 var (
 	testHookBeforeHash func(path string)
@@ -358,10 +360,11 @@ func (s *scanRun) pipeline(ctx, wctx context.Context, loaded <-chan error) error
 		defer close(jobs)
 		return s.walk(gctx, loaded, jobs, results)
 	})
+	read := s.readAhead(g, gctx, jobs)
 	for range s.opts.Workers {
 		g.Go(func() error {
 			defer producers.Done()
-			return s.hashWorker(gctx, jobs, results)
+			return s.hashWorker(gctx, read, results)
 		})
 	}
 	// The writer drains results to the end even after cancellation, and
@@ -536,10 +539,7 @@ func (s *scanRun) route(ctx context.Context, ev walk.Event, jobs chan<- job, res
 func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
 	h := digest.New()
 	for j := range jobs {
-		if testHookBeforeHash != nil {
-			testHookBeforeHash(j.path)
-		}
-		st, sum, head, err := hashFileHead(ctx, h, j.path, j.follow, s.opts.Progress)
+		st, sum, head, err := s.hashJob(ctx, h, j)
 		if err == nil {
 			// The file's own row goes after its entries, with validators
 			// that make the next scan read it again if they fell short.

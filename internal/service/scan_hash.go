@@ -33,9 +33,14 @@ func hashFile(ctx context.Context, path string, follow bool, p *ScanProgress) (w
 // file's first bytes (digest.HeadSize at most), valid until h is Reset: the
 // scan tells archives by them without opening every file twice.
 func hashFileHead(ctx context.Context, h *digest.Hasher, path string, follow bool, p *ScanProgress) (walk.Stat, dto.FileHash, []byte, error) {
-	for attempt := 0; ; attempt++ {
+	return hashFileTries(ctx, h, path, follow, p, 2)
+}
+
+// hashFileTries is hashFileHead reading the file at most tries times.
+func hashFileTries(ctx context.Context, h *digest.Hasher, path string, follow bool, p *ScanProgress, tries int) (walk.Stat, dto.FileHash, []byte, error) {
+	for attempt := 1; ; attempt++ {
 		st, sum, err := hashOnce(ctx, path, follow, h, p)
-		if err != ErrChanged || attempt == 1 {
+		if err != ErrChanged || attempt >= tries {
 			if err == nil && st.CtimeNS >= time.Now().Add(-racyWindow).UnixNano() {
 				st.CtimeNS = 0 // racily clean: read it again next time
 			}
@@ -45,29 +50,11 @@ func hashFileHead(ctx context.Context, h *digest.Hasher, path string, follow boo
 }
 
 func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p *ScanProgress) (walk.Stat, dto.FileHash, error) {
-	// O_NONBLOCK: should the entry have become a FIFO since the walk, opening
-	// it must not hang. It has no effect on regular files.
-	// The descriptor is used raw: an *os.File opened non-blocking would try
-	// (and fail) to register every regular file with the network poller.
-	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-	if !follow {
-		flags |= syscall.O_NOFOLLOW
-	}
-	f, err := openFD(path, flags)
+	f, before, err := openRegular(path, follow)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return walk.Stat{}, dto.FileHash{}, fmt.Errorf("%w: it is now a symlink", ErrNotRegular)
-		}
-		return walk.Stat{}, dto.FileHash{}, describe(err)
+		return walk.Stat{}, dto.FileHash{}, err
 	}
 	defer f.Close()
-	before, err := walk.Fstat(f.fd)
-	if err != nil {
-		return walk.Stat{}, dto.FileHash{}, describe(err)
-	}
-	if !before.IsRegular() {
-		return walk.Stat{}, dto.FileHash{}, ErrNotRegular
-	}
 	h.Reset()
 	var r io.Reader = &progressReader{ctx: ctx, r: f, p: p}
 	if before.Size > 0 {
