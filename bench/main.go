@@ -5,6 +5,17 @@
 //	go run ./bench -small 20000 -large 6 -runs 3
 //	go run ./bench -archives 400 -entries 100   # the archive case's size
 //	go run ./bench -cold            # also cold first scans (as root: drops the page cache)
+//	go run ./bench -tiny 1000000 -tiny-dir /tmp/scale-corpus -rows 10000000
+//
+// The tiny case (-tiny files of 0–4 KiB, 1,000 to a directory) is generated
+// once under -tiny-dir and reused; -rows adds a generated catalog of that
+// many rows (internal/catalogtest) that the tiny tree is then scanned into,
+// for the rescan's memory against a large catalog. -tiny 0 skips the case.
+// Its catalog also times dupes --dirs on a million scanned files.
+//
+// The duplicate directories case (bench/dirs.go; -dirs=false skips it,
+// -dirs-only runs it alone) times dupes --dirs on a scanned catalog against
+// rmlint -D, and checks both tools' groups against the trees themselves.
 //
 // It installs rhash, hashdeep and jdupes with apt-get when they are missing
 // (as root), builds indexer, generates the corpora in a temporary directory,
@@ -15,6 +26,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,12 +37,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/indexer/indexer/bench/corpus"
+	"github.com/indexer/indexer/internal/catalogtest"
+	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/service"
 )
 
 var (
@@ -41,11 +58,15 @@ var (
 	flagArcs  = flag.Int("archives", 200, "zip and tar.gz files in the archive corpus (0: no archive case)")
 	flagEnts  = flag.Int("entries", 100, "entries in each archive")
 	flagCold  = flag.Bool("cold", false, "also time first scans with the page cache dropped before each run (needs root)")
+	flagTiny  = flag.Int("tiny", 1000000, "files in the tiny-files corpus (0: no tiny case)")
+	flagTDir  = flag.String("tiny-dir", "", "where the tiny corpus (and -rows catalog) is generated once and kept (default: the work directory)")
+	flagRows  = flag.Int("rows", 0, "rows of a generated catalog to rescan the tiny corpus against (0: none)")
 )
 
 type run struct {
 	wall time.Duration
-	rss  int64 // peak resident set, bytes
+	cpu  time.Duration // user + system time: on a shared machine, steadier than wall
+	rss  int64         // peak resident set, bytes
 	out  []byte
 }
 
@@ -93,6 +114,15 @@ func mainErr() error {
 		return fmt.Errorf("build indexer: %v: %s", err, out)
 	}
 
+	if *flagDirsOnly {
+		rows, err := benchDirs(bin, work)
+		if err != nil {
+			return err
+		}
+		printTable(rows)
+		return nil
+	}
+
 	small, large := filepath.Join(work, "small"), filepath.Join(work, "large")
 	logf("generating %d small files", *flagSmall)
 	ss, err := genOnce(small, corpus.Small(*flagSmall))
@@ -129,7 +159,7 @@ func mainErr() error {
 			return []string{bin, "--db", db, "scan", "--quiet", "--json", root}
 		}
 	}
-	hashLimit, err := hashrate(bin)
+	hashLimit, md5Impl, err := hashrate(bin)
 	if err != nil {
 		return err
 	}
@@ -165,7 +195,7 @@ func mainErr() error {
 		tput := float64(c.st.Bytes) / ours.wall.Seconds()
 		frac := tput / hashLimit
 		r := row{name: c.name + ": throughput / hashing limit", ours: ours, ratio: frac,
-			note: fmt.Sprintf("%.0f MB/s of %.0f MB/s in memory", tput/1e6, hashLimit/1e6)}
+			note: fmt.Sprintf("%.0f MB/s of %.0f MB/s in memory, md5 by %s", tput/1e6, hashLimit/1e6, md5Impl)}
 		if c.root == large {
 			r.target = "≥ 0.85"
 			r.ok = ptr(frac >= 0.85)
@@ -249,8 +279,173 @@ func mainErr() error {
 		rows = append(rows, r)
 	}
 
+	if *flagDirs {
+		dirRows, err := benchDirs(bin, work)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, dirRows...)
+	}
+
+	if *flagTiny > 0 {
+		tinyRows, err := benchTiny(bin, work, peers["rhash"])
+		if err != nil {
+			return err
+		}
+		rows = append(rows, tinyRows...)
+	}
+
+	fmt.Printf("CPU: %s, %d cores; md5 by %s; in-memory hashing limit %.0f MB/s\n", cpuName(), runtime.NumCPU(), md5Impl, hashLimit/1e6)
 	printTable(rows)
 	return nil
+}
+
+// cpuName is the model name /proc/cpuinfo gives, so that a table of results
+// names the machine it came from.
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// benchTiny times the million-tiny-files case: a first scan against rhash,
+// an unchanged rescan against a find stat walk with its peak RSS, and, with
+// -rows, the same rescan in a catalog of that many more rows.
+func benchTiny(bin, work string, rhash bool) ([]row, error) {
+	base := cmp.Or(*flagTDir, work)
+	dir := filepath.Join(base, "tiny")
+	st, err := genKept(dir, corpus.Tiny(*flagTiny))
+	if err != nil {
+		return nil, err
+	}
+	if err := warm(dir); err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("tiny (%d files, %s)", st.Files, mb(st.Bytes))
+	db := filepath.Join(work, "catalog-tiny", "index.db")
+	scan := func(db string, fresh bool) func() []string {
+		return func() []string {
+			if fresh {
+				removeCatalog(db)
+			}
+			return []string{bin, "--db", db, "scan", "--quiet", "--json", dir}
+		}
+	}
+	var rows []row
+	first, err := median(scan(db, true))
+	if err != nil {
+		return nil, err
+	}
+	if rhash {
+		theirs, err := median(func() []string { return []string{"rhash", "--md5", "--sha1", "--sha256", "-r", dir} })
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, compare("first scan "+name, first, "rhash", theirs, 1))
+	}
+	find, err := median(func() []string { return []string{"find", dir, "-type", "f", "-printf", "%s %T@ %i\n"} })
+	if err != nil {
+		return nil, err
+	}
+	again, err := median(scan(db, false))
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, compare("rescan "+name+", nothing changed", again, "find -printf (stat only)", find, 2),
+		row{name: "peak RSS, rescan " + name, ours: again, target: "< 150 MB", ok: ptr(again.rss < 150e6), note: mb(again.rss)})
+	// The directory digests of a million files, kept by the scans: a query.
+	dirs, err := median(func() []string { return []string{bin, "--db", db, "dupes", "--dirs", "--json"} })
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{name: "dupes --dirs, catalog of " + name, ours: dirs, note: mb(dirs.rss)})
+	if *flagRows == 0 {
+		return rows, nil
+	}
+	big := filepath.Join(base, fmt.Sprintf("catalog-%d", *flagRows), "index.db")
+	if err := genCatalog(big, *flagRows); err != nil {
+		return nil, err
+	}
+	// The tiny tree's rows join the generated ones once; the rescans then
+	// find them unchanged.
+	if _, err := timeCmd(scan(big, false)()); err != nil {
+		return nil, err
+	}
+	bigAgain, err := median(scan(big, false))
+	if err != nil {
+		return nil, err
+	}
+	label := fmt.Sprintf("rescan %s in a catalog of %d more rows", name, *flagRows)
+	rows = append(rows, compare(label, bigAgain, "the same rescan alone", again, 0),
+		row{name: "peak RSS, " + label, ours: bigAgain, target: "< 150 MB", ok: ptr(bigAgain.rss < 150e6), note: mb(bigAgain.rss)})
+	for _, q := range [][]string{{"dupes", "--json"}, {"stats"}, {"find", "--name", "IMG_0042.JPG"}} {
+		r, err := median(func() []string { return append([]string{bin, "--db", big}, q...) })
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row{name: fmt.Sprintf("%s on %d rows", strings.Join(q, " "), *flagRows+st.Files), ours: r, note: mb(r.rss)})
+	}
+	return rows, nil
+}
+
+// genKept generates a corpus under dir unless a complete one is there from
+// an earlier run (marked by a file written once generation ended).
+func genKept(dir string, spec corpus.Spec) (corpus.Stats, error) {
+	done := dir + ".done"
+	if b, err := os.ReadFile(done); err == nil {
+		var st corpus.Stats
+		if err := json.Unmarshal(b, &st); err == nil && st.Files == spec.Files {
+			logf("reusing %s", dir)
+			return st, nil
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return corpus.Stats{}, err
+	}
+	logf("generating %d files under %s", spec.Files, dir)
+	st, err := corpus.Generate(dir, spec)
+	if err != nil {
+		return st, err
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return st, err
+	}
+	return st, os.WriteFile(done, b, 0o644)
+}
+
+// genCatalog writes a catalog of rows generated rows at path, once.
+func genCatalog(path string, rows int) error {
+	done := path + ".done"
+	if _, err := os.Stat(done); err == nil {
+		logf("reusing %s", path)
+		return nil
+	}
+	removeCatalog(path)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	logf("generating a catalog of %d rows at %s", rows, path)
+	ctx := context.Background()
+	c, err := service.Open(ctx, path, db.DefaultOptions(), nil)
+	if err != nil {
+		return err
+	}
+	if _, err := catalogtest.Generate(ctx, c, catalogtest.Spec{Files: rows, Seed: 10}); err != nil {
+		c.Close()
+		return err
+	}
+	if err := c.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(done, nil, 0o644)
 }
 
 // benchArchives times a first scan of a tree of zip and tar.gz files with
@@ -384,11 +579,14 @@ func compare(name string, ours run, peer string, theirs run, target float64) row
 
 func printTable(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "case\tindexer\tpeak RSS\tpeer\tpeer time\tpeer RSS\tratio\ttarget\tmet\tnote")
+	fmt.Fprintln(w, "case\tindexer\tcpu\tpeak RSS\tpeer\tpeer time\tpeer cpu\tpeer RSS\tratio\tcpu ratio\ttarget\tmet\tnote")
 	for _, r := range rows {
-		peerTime, peerRSS := "", ""
+		peerTime, peerCPU, peerRSS, cpuRatio := "", "", "", ""
 		if r.theirs != nil {
-			peerTime, peerRSS = secs(r.theirs.wall), mb(r.theirs.rss)
+			peerTime, peerCPU, peerRSS = secs(r.theirs.wall), secs(r.theirs.cpu), mb(r.theirs.rss)
+			if r.theirs.cpu > 0 {
+				cpuRatio = fmt.Sprintf("%.3f", r.ours.cpu.Seconds()/r.theirs.cpu.Seconds())
+			}
 		}
 		ratio := ""
 		if r.ratio > 0 {
@@ -398,8 +596,8 @@ func printTable(rows []row) {
 		if r.ok != nil {
 			met = map[bool]string{true: "yes", false: "NO"}[*r.ok]
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, secs(r.ours.wall), mb(r.ours.rss),
-			r.peer, peerTime, peerRSS, ratio, r.target, met, r.note)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, secs(r.ours.wall), secs(r.ours.cpu), mb(r.ours.rss),
+			r.peer, peerTime, peerCPU, peerRSS, ratio, cpuRatio, r.target, met, r.note)
 	}
 	w.Flush()
 }
@@ -431,7 +629,7 @@ func timeCmd(args []string) (run, error) {
 	}
 	rssFile.Close()
 	defer os.Remove(rssFile.Name())
-	full := append([]string{"/usr/bin/time", "-f", "%M", "-o", rssFile.Name()}, args...)
+	full := append([]string{"/usr/bin/time", "-f", "%M %U %S", "-o", rssFile.Name()}, args...)
 	cmd := exec.Command(full[0], full[1:]...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -447,33 +645,37 @@ func timeCmd(args []string) (run, error) {
 	r := run{wall: wall, out: out.Bytes()}
 	if b, err := os.ReadFile(rssFile.Name()); err == nil {
 		var kb int64
-		if _, err := fmt.Sscan(lastLine(string(b)), &kb); err == nil {
+		var user, sys float64
+		if _, err := fmt.Sscan(lastLine(string(b)), &kb, &user, &sys); err == nil {
 			r.rss = kb * 1024
+			r.cpu = time.Duration((user + sys) * float64(time.Second))
 		}
 	}
-	logf("%-60s %s", strings.Join(shorten(args), " "), secs(wall))
+	logf("%-60s %s (cpu %s, %s)", strings.Join(shorten(args), " "), secs(wall), secs(r.cpu), mb(r.rss))
 	return r, nil
 }
 
 // hashrate returns the best of three one-second measurements: a ceiling is
 // what the machine can do, and on a shared machine noise only lowers it.
-func hashrate(bin string) (float64, error) {
-	best := 0.0
+func hashrate(bin string) (float64, string, error) {
+	best, impl := 0.0, ""
 	for range 3 {
 		out, err := exec.Command(bin, "hashrate", "--seconds", "1", "--json").Output()
 		if err != nil {
-			return 0, fmt.Errorf("indexer hashrate: %w", err)
+			return 0, "", fmt.Errorf("indexer hashrate: %w", err)
 		}
 		var v struct {
 			BPS float64 `json:"bytes_per_second"`
+			MD5 string  `json:"md5"`
 		}
 		if err := json.Unmarshal(out, &v); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		best = max(best, v.BPS)
+		impl = v.MD5
 	}
-	logf("hashing limit in memory: %.0f MB/s", best/1e6)
-	return best, nil
+	logf("hashing limit in memory: %.0f MB/s, md5 by %s", best/1e6, impl)
+	return best, impl, nil
 }
 
 // sameGroups compares two fdupes-style outputs (groups of paths separated by

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
@@ -71,9 +72,9 @@ counts, oldest first.`,
 				return a.printJSON(b)
 			}
 			fmt.Fprintf(a.stdout, "backup written to %s\n", b.Path)
-			fmt.Fprintf(a.stdout, "  bytes   %d\n", b.Bytes)
-			fmt.Fprintf(a.stdout, "  files   %d (%d deleted kept)\n", b.Files, b.Deleted)
-			fmt.Fprintf(a.stdout, "  hashes  %d\n", b.Hashes)
+			fmt.Fprintf(a.stdout, "  size    %s (%s)\n", bytesize.Format(b.Bytes), plural(b.Bytes, "byte"))
+			fmt.Fprintf(a.stdout, "  files   %s (%s deleted kept)\n", thousands(b.Files), thousands(b.Deleted))
+			fmt.Fprintf(a.stdout, "  hashes  %s\n", thousands(b.Hashes))
 			fmt.Fprintf(a.stdout, "  schema  version %d, integrity %s\n", b.SchemaVersion, b.Integrity)
 			return nil
 		},
@@ -89,13 +90,13 @@ func printBackupList(a *app, catalog string, bs []dto.Backup) error {
 		return nil
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "TIME\tBYTES\tFILES\tHASHES\tPATH")
+	fmt.Fprintln(w, "TIME\tSIZE\tFILES\tHASHES\tPATH")
 	for _, b := range bs {
 		if b.Error != "" {
-			fmt.Fprintf(w, "%s\t%d\t-\t-\t%s (unreadable: %s)\n", b.Time.Format(time.RFC3339), b.Bytes, b.Path, b.Error)
+			fmt.Fprintf(w, "%s\t%s\t-\t-\t%s (unreadable: %s)\n", b.Time.Format(time.RFC3339), bytesize.Format(b.Bytes), displayPath(b.Path), b.Error)
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\n", b.Time.Format(time.RFC3339), b.Bytes, b.Files, b.Hashes, b.Path)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", b.Time.Format(time.RFC3339), bytesize.Format(b.Bytes), thousands(b.Files), thousands(b.Hashes), displayPath(b.Path))
 	}
 	return w.Flush()
 }

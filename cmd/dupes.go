@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -52,8 +54,10 @@ fdupes and jdupes print them, one name per copy), csv (one row per file), json (
 {"groups":[{"sha256","size","count","copies","reclaimable","files":[{"machine",
 "path"}]}],"groups_total","files_total","reclaimable_total"}. -0 prints the
 fdupes format with every path ended by a NUL byte instead of a newline and
-each group ended by one more NUL (jdupes -0). Output is streamed: memory
-stays flat however large the catalog.`,
+each group ended by one more NUL (jdupes -0). Both are bare paths of one
+machine: over a catalog of several machines they need --machine (a usage
+error says so). Output is streamed: memory stays flat however large the
+catalog.`,
 		Example: `  indexer dupes
   indexer dupes --min-size 1M ~/Pictures /mnt/backup/photos
   indexer dupes --name '*.jpg' --limit 10
@@ -70,7 +74,7 @@ stays flat however large the catalog.`,
 				if len(paths) == 1 {
 					one = paths[0]
 				}
-				return runDupeDirs(cmd, a, dirs, minSize, one, format)
+				return runDupeDirs(cmd, a, dirs, minSize, one, format, print0)
 			}
 			opts := service.DupesOptions{Machine: explicitMachine(cmd, a), IncludeArchived: includeArchived,
 				Name: name, Limit: limit}
@@ -116,7 +120,10 @@ stays flat however large the catalog.`,
 				return err
 			}
 			defer cat.Close()
-			if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
+			if multi && format == "fdupes" {
+				return a.exactAcrossMachines(cmd.Context(), cat, fdupesName(print0))
+			}
+			if opts.Under, err = a.underPaths(cmd.Context(), cat, opts.Machine, opts.Under); err != nil {
 				return err
 			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
@@ -139,21 +146,36 @@ stays flat however large the catalog.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&minSize, "min-size", "1", "leave out files smaller than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringArrayVar(&under, "under", nil, "only files below this `PATH` (repeatable; PATH arguments do the same)")
+	f.StringVar(&minSize, "min-size", "1", "leave out files smaller than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringArrayVar(&under, "under", nil, "only files at or below this `PATH` (repeatable; PATH arguments do the same)")
 	f.StringVar(&name, "name", "", "only files whose name matches this shell `GLOB`, such as '*.jpg'")
 	f.IntVar(&limit, "limit", 0, "stop after this many groups (0: no limit)")
 	f.BoolVar(&includeArchived, "include-archived", false, "also entries inside archives (left out by default)")
-	f.StringVar(&format, "format", "text", "output format: text, fdupes, csv or json")
+	f.StringVar(&format, "format", "text", "output `FORMAT`: text, fdupes, csv or json")
 	f.BoolVarP(&print0, "print0", "0", false, "fdupes format with NUL after each path and after each group")
 	dirs.register(c)
 	return c
 }
 
+// fdupesName names the exact format of dupes as the user asked for it.
+func fdupesName(print0 bool) string {
+	if print0 {
+		return "-0"
+	}
+	return "--format fdupes"
+}
+
 // dupesFormat settles the output format from --format, --json and -0, which
 // must agree.
 func dupesFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string, error) {
+	return outputFormat(cmd, asJSON, print0, format, "fdupes", []string{"text", "fdupes", "csv", "json"})
+}
+
+// outputFormat settles a listing's format from --format, --json and -0,
+// which must agree: -0 means exact, the format for programs that -0 ends
+// with NUL; formats are the ones the command knows.
+func outputFormat(cmd *cobra.Command, asJSON, print0 bool, format, exact string, formats []string) (string, error) {
 	set := cmd.Flags().Changed("format")
 	switch {
 	case asJSON && print0:
@@ -162,16 +184,15 @@ func dupesFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string
 		return "", usageError("--json and --format %s contradict each other; pass one", format)
 	case asJSON:
 		return "json", nil
-	case print0 && set && format != "fdupes":
-		return "", usageError("-0 prints the fdupes format, not --format %s; pass one", format)
+	case print0 && set && format != exact:
+		return "", usageError("-0 prints the %s format, not --format %s; pass one", exact, format)
 	case print0:
-		return "fdupes", nil
+		return exact, nil
 	}
-	switch format {
-	case "text", "fdupes", "csv", "json":
+	if slices.Contains(formats, format) {
 		return format, nil
 	}
-	return "", usageError("--format %q is not one of text, fdupes, csv, json", format)
+	return "", usageError("--format %q is not one of %s", format, strings.Join(formats, ", "))
 }
 
 // dupesWriter prints a stream of groups in one format.
@@ -246,20 +267,21 @@ func linkSets(fs []dto.DupeFile) ([]int, int) {
 // dupesFdupes prints what fdupes and jdupes print: the paths of a group, each
 // ended by sep, and one more sep after each group. Paths are written byte
 // for byte, never quoted: a program reads them back exactly when sep is NUL,
-// and with a newline whenever no name holds one.
+// and with a newline whenever no name holds one. They carry no "machine:"
+// prefix: the command refuses this format over several machines unless
+// --machine picks one (see exactAcrossMachines).
 //
 // Like them, it lists one name per copy: of names that are one file (linked),
 // only the first. A script that keeps one path of a group and deletes the
 // others must never delete a file through one name while keeping it "safe"
 // under another.
 type dupesFdupes struct {
-	w     *bufio.Writer
-	multi bool
-	sep   byte
+	w   *bufio.Writer
+	sep byte
 }
 
-func (d *dupesFdupes) begin(w *bufio.Writer, multi bool) error {
-	d.w, d.multi = w, multi
+func (d *dupesFdupes) begin(w *bufio.Writer, _ bool) error {
+	d.w = w
 	return nil
 }
 
@@ -273,7 +295,7 @@ func (d *dupesFdupes) group(g dto.DupeGroup) error {
 			}
 			printed[sets[i]] = true
 		}
-		d.w.WriteString(exactLocation(f.Machine, f.Path, f.ArchivePath, d.multi))
+		d.w.WriteString(exactLocation(f.Path, f.ArchivePath))
 		d.w.WriteByte(d.sep)
 	}
 	return d.w.WriteByte(d.sep)

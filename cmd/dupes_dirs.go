@@ -26,7 +26,7 @@ func (d *dirsFlags) register(c *cobra.Command) {
 }
 
 // runDupeDirs is dupes --dirs [--content | --subset].
-func runDupeDirs(cmd *cobra.Command, a *app, d dirsFlags, minSize, under, format string) error {
+func runDupeDirs(cmd *cobra.Command, a *app, d dirsFlags, minSize, under, format string, print0 bool) error {
 	if !d.dirs {
 		return usageError("--content and --subset go with --dirs")
 	}
@@ -46,26 +46,27 @@ func runDupeDirs(cmd *cobra.Command, a *app, d dirsFlags, minSize, under, format
 			return usageError("--under %s: %w", under, err)
 		}
 	}
-	if a.json {
-		if cmd.Flags().Changed("format") && format != "json" {
-			return usageError("--json and --format %s contradict each other; pass one", format)
-		}
-		format = "json"
+	if format, err = dupesFormat(cmd, a.json, print0, format); err != nil {
+		return err
 	}
-	switch format {
-	case "text", "csv", "json":
-	case "fdupes":
-		if d.subset {
-			return usageError("--format fdupes lists groups of copies; --subset has none")
-		}
-	default:
-		return usageError("--format %q is not one of text, fdupes, csv, json", format)
+	if format == "fdupes" && d.subset {
+		return usageError("%s lists groups of copies; --subset has none", fdupesName(print0))
 	}
 	cat, multi, err := a.openListing(cmd.Context(), machine)
 	if err != nil {
 		return err
 	}
 	defer cat.Close()
+	if multi && format == "fdupes" {
+		return a.exactAcrossMachines(cmd.Context(), cat, fdupesName(print0))
+	}
+	if under != "" {
+		resolved, err := a.underPaths(cmd.Context(), cat, machine, []string{under})
+		if err != nil {
+			return err
+		}
+		under = resolved[0]
+	}
 	w := bufio.NewWriterSize(a.stdout, 64<<10)
 	if d.subset {
 		subs, err := cat.DirSubsets(cmd.Context(), service.SubsetOptions{Machine: machine, Under: under, MinSize: min})
@@ -81,13 +82,22 @@ func runDupeDirs(cmd *cobra.Command, a *app, d dirsFlags, minSize, under, format
 	if err != nil {
 		return fmt.Errorf("list duplicate directories: %w", err)
 	}
-	if err := writeDirGroups(w, format, groups, totals, multi, d.content); err != nil {
+	sep := byte('\n')
+	if print0 {
+		sep = 0
+	}
+	if err := writeDirGroups(w, format, sep, groups, totals, multi, d.content); err != nil {
 		return err
 	}
 	return w.Flush()
 }
 
-func writeDirGroups(w *bufio.Writer, format string, groups []dto.DirGroup, t dto.DirTotals, multi, content bool) error {
+// writeDirGroups prints the groups of duplicate directories in format; sep
+// ends each path, and each group, of the fdupes format. That format is exact,
+// as dupes' own: bare paths, byte for byte, one name per copy (of linked
+// directories, whose files are the same files, only the first), and a group
+// left with one name is no group of copies and is not printed.
+func writeDirGroups(w *bufio.Writer, format string, sep byte, groups []dto.DirGroup, t dto.DirTotals, multi, content bool) error {
 	switch format {
 	case "json":
 		if groups == nil {
@@ -115,11 +125,25 @@ func writeDirGroups(w *bufio.Writer, format string, groups []dto.DirGroup, t dto
 		return c.Error()
 	case "fdupes":
 		for _, g := range groups {
+			var names []string
+			printed := map[int]bool{}
 			for _, d := range g.Dirs {
-				w.WriteString(location(d.Machine, d.Path, "", multi))
-				w.WriteByte('\n')
+				if d.Link > 0 {
+					if printed[d.Link] {
+						continue
+					}
+					printed[d.Link] = true
+				}
+				names = append(names, exactLocation(d.Path, ""))
 			}
-			w.WriteByte('\n')
+			if len(names) < 2 {
+				continue
+			}
+			for _, n := range names {
+				w.WriteString(n)
+				w.WriteByte(sep)
+			}
+			w.WriteByte(sep)
 		}
 		return nil
 	}
@@ -128,8 +152,8 @@ func writeDirGroups(w *bufio.Writer, format string, groups []dto.DirGroup, t dto
 		kind = "content"
 	}
 	for _, g := range groups {
-		fmt.Fprintf(w, "%d directories of %s (%s bytes) in %s files, %s reclaimable, %s %s\n",
-			len(g.Dirs), bytesize.Format(g.Size), thousands(g.Size), thousands(g.Files), bytesize.Format(g.Reclaimable), kind, g.Digest[:16])
+		fmt.Fprintf(w, "%s of %s (%s) in %s, %s reclaimable, %s %s\n",
+			plural(int64(len(g.Dirs)), "directory"), bytesize.Format(g.Size), plural(g.Size, "byte"), plural(g.Files, "file"), bytesize.Format(g.Reclaimable), kind, g.Digest[:16])
 		sets := 0
 		for _, d := range g.Dirs {
 			sets = max(sets, d.Link)
@@ -151,8 +175,8 @@ func writeDirGroups(w *bufio.Writer, format string, groups []dto.DirGroup, t dto
 		_, err := w.WriteString("no duplicate directories\n")
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s groups, %s directories, %s reclaimable (%s bytes)\n",
-		thousands(t.Groups), thousands(t.Dirs), bytesize.Format(t.Reclaimable), thousands(t.Reclaimable))
+	_, err := fmt.Fprintf(w, "%s, %s, %s reclaimable (%s)\n",
+		plural(t.Groups, "group"), plural(t.Dirs, "directory"), bytesize.Format(t.Reclaimable), plural(t.Reclaimable, "byte"))
 	return err
 }
 
@@ -182,9 +206,13 @@ func writeSubsets(w *bufio.Writer, format string, subs []dto.DirSubset, multi bo
 		return c.Error()
 	}
 	for _, s := range subs {
-		fmt.Fprintf(w, "%s (%s files, %s) is within %s, which has %s more files\n",
-			location(s.Dir.Machine, s.Dir.Path, "", multi), thousands(s.Files), bytesize.Format(s.Size),
-			location(s.In.Machine, s.In.Path, "", multi), thousands(s.Extra))
+		more := "more files"
+		if s.Extra == 1 {
+			more = "more file"
+		}
+		fmt.Fprintf(w, "%s (%s, %s) is within %s, which has %s %s\n",
+			location(s.Dir.Machine, s.Dir.Path, "", multi), plural(s.Files, "file"), bytesize.Format(s.Size),
+			location(s.In.Machine, s.In.Path, "", multi), thousands(s.Extra), more)
 	}
 	if len(subs) == 0 {
 		_, err := w.WriteString("no directory is held by another\n")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/dto"
@@ -20,9 +21,9 @@ func init() { register(newFindCmd) }
 
 func newFindCmd(a *app) *cobra.Command {
 	var (
-		name, hash, minSize, maxSize, under, format string
-		fold, deleted, includeArchived, print0      bool
-		limit                                       int
+		filters findFilters
+		format  string
+		print0  bool
 	)
 	c := &cobra.Command{
 		Use:   "find [TERM...]",
@@ -44,7 +45,8 @@ Formats: text (default, for people: size, modification time (UTC) and path,
 with "machine:" when several machines are involved; a path with control
 characters or bytes that are not UTF-8 is printed quoted, with escapes);
 paths (one path per line, byte for byte, never quoted); -0 (the same, each
-path ended by a NUL byte, for xargs -0); csv (machine, path, archive_path,
+path ended by a NUL byte, for xargs -0; both list one machine, so over a
+catalog of several they need --machine); csv (machine, path, archive_path,
 size, modified, md5, sha1, sha256, operation; paths byte for byte); json
 (also --json): an array of {machine, path, size, modified, md5, sha1, sha256,
 operation}, plus archive_path for archive entries and path_b64 when a path is
@@ -56,35 +58,9 @@ not valid UTF-8 (see docs/json.md).`,
   indexer find -0 '*.tmp' | xargs -0 rm --
   indexer find --name 'IMG_????.CR2' --machine nas --limit 20 --format csv`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := service.FindOptions{Name: name, Fold: fold, Hash: hash, Machine: explicitMachine(cmd, a),
-				Deleted: deleted, Limit: limit, MaxSize: -1, IncludeArchived: includeArchived}
-			for _, t := range args {
-				if t == "" {
-					return usageError("a TERM is empty; leave it out to list everything")
-				}
-			}
-			opts.Terms = args
-			if cmd.Flags().Changed("name") && name == "" {
-				return usageError("--name is empty; give a pattern such as '*.jpg'")
-			}
-			var err error
-			if minSize != "" {
-				if opts.MinSize, err = sizeFlag("min-size", minSize); err != nil {
-					return err
-				}
-			}
-			if maxSize != "" {
-				if opts.MaxSize, err = sizeFlag("max-size", maxSize); err != nil {
-					return err
-				}
-			}
-			if limit < 0 {
-				return usageError("--limit %d is negative; use 0 for no limit", limit)
-			}
-			if under != "" {
-				if opts.Under, err = filepath.Abs(under); err != nil {
-					return usageError("--under %s: %w", under, err)
-				}
+			opts, err := filters.options(cmd, a, args)
+			if err != nil {
+				return err
 			}
 			if format, err = findFormat(cmd, a.json, print0, format); err != nil {
 				return err
@@ -94,10 +70,19 @@ not valid UTF-8 (see docs/json.md).`,
 				return err
 			}
 			defer cat.Close()
+			if multi && format == "paths" {
+				name := "--format paths"
+				if print0 {
+					name = "-0"
+				}
+				return a.exactAcrossMachines(cmd.Context(), cat, name)
+			}
 			if opts.Under != "" {
-				if err := a.warnUncovered(cmd.Context(), cat, opts.Machine, []string{opts.Under}); err != nil {
+				under, err := a.underPaths(cmd.Context(), cat, opts.Machine, []string{opts.Under})
+				if err != nil {
 					return err
 				}
+				opts.Under = under[0]
 			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			var out func(dto.FileWithHash) error
@@ -126,7 +111,7 @@ not valid UTF-8 (see docs/json.md).`,
 					sep = 0
 				}
 				out = func(f dto.FileWithHash) error {
-					w.WriteString(exactLocation(f.Machine, f.Path, f.ArchivePath, multi))
+					w.WriteString(exactLocation(f.Path, f.ArchivePath))
 					return w.WriteByte(sep)
 				}
 				done = w.Flush
@@ -147,41 +132,73 @@ not valid UTF-8 (see docs/json.md).`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&name, "name", "", "shell pattern the file name must match, such as '*.jpg'")
-	f.BoolVarP(&fold, "ignore-case", "i", false, "match --name and the TERMs ignoring case")
-	f.StringVar(&hash, "hash", "", "md5, sha1 or sha256 of the content in hex, or a sha256 prefix of 8 digits or more")
-	f.StringVar(&minSize, "min-size", "", "leave out files smaller than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&maxSize, "max-size", "", "leave out files larger than this: bytes, or 10K, 1.5MB, 2GiB...")
-	f.StringVar(&under, "under", "", "only entries below this `PATH`")
-	f.BoolVar(&deleted, "deleted", false, "also list files a scan found gone")
-	f.BoolVar(&includeArchived, "include-archived", false, "also entries inside archives (left out by default)")
-	f.IntVar(&limit, "limit", 0, "stop after this many entries (0: no limit)")
-	f.StringVar(&format, "format", "text", "output format: text, paths, csv or json")
+	filters.bind(f)
+	f.StringVar(&format, "format", "text", "output `FORMAT`: text, paths, csv or json")
 	f.BoolVarP(&print0, "print0", "0", false, "paths format with NUL after each path")
 	return c
+}
+
+// findFilters are the filters of find, shared by the commands that select
+// catalog entries as find does (find, export).
+type findFilters struct {
+	name, hash, minSize, maxSize, under string
+	fold, deleted, includeArchived      bool
+	limit                               int
+}
+
+// bind declares the filter flags on f.
+func (o *findFilters) bind(f *pflag.FlagSet) {
+	f.StringVar(&o.name, "name", "", "only entries whose name matches this shell `GLOB`, such as '*.jpg'")
+	f.BoolVarP(&o.fold, "ignore-case", "i", false, "match --name and the TERMs ignoring case")
+	f.StringVar(&o.hash, "hash", "", "md5, sha1 or sha256 of the content in `HEX`, or a sha256 prefix of 8 digits or more")
+	f.StringVar(&o.minSize, "min-size", "", "leave out files smaller than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&o.maxSize, "max-size", "", "leave out files larger than this `SIZE`: bytes, or 10K, 1.5MB, 2GiB...")
+	f.StringVar(&o.under, "under", "", "only entries at or below this `PATH`")
+	f.BoolVar(&o.deleted, "deleted", false, "also list files a scan found gone")
+	f.BoolVar(&o.includeArchived, "include-archived", false, "also entries inside archives (left out by default)")
+	f.IntVar(&o.limit, "limit", 0, "stop after this many entries (0: no limit)")
+}
+
+// options checks the filter flags and the TERMs and returns them as
+// service.FindOptions; bad input is a usage error.
+func (o *findFilters) options(cmd *cobra.Command, a *app, terms []string) (service.FindOptions, error) {
+	opts := service.FindOptions{Name: o.name, Fold: o.fold, Hash: o.hash, Machine: explicitMachine(cmd, a),
+		Deleted: o.deleted, Limit: o.limit, MaxSize: -1, IncludeArchived: o.includeArchived}
+	for _, t := range terms {
+		if t == "" {
+			return opts, usageError("a TERM is empty; leave it out to list everything")
+		}
+	}
+	opts.Terms = terms
+	if cmd.Flags().Changed("name") && o.name == "" {
+		return opts, usageError("--name is empty; give a pattern such as '*.jpg'")
+	}
+	var err error
+	if o.minSize != "" {
+		if opts.MinSize, err = sizeFlag("min-size", o.minSize); err != nil {
+			return opts, err
+		}
+	}
+	if o.maxSize != "" {
+		if opts.MaxSize, err = sizeFlag("max-size", o.maxSize); err != nil {
+			return opts, err
+		}
+	}
+	if o.limit < 0 {
+		return opts, usageError("--limit %d is negative; use 0 for no limit", o.limit)
+	}
+	if o.under != "" {
+		if opts.Under, err = filepath.Abs(o.under); err != nil {
+			return opts, usageError("--under %s: %w", o.under, err)
+		}
+	}
+	return opts, nil
 }
 
 // findFormat settles the output format from --format, --json and -0, which
 // must agree.
 func findFormat(cmd *cobra.Command, asJSON, print0 bool, format string) (string, error) {
-	set := cmd.Flags().Changed("format")
-	switch {
-	case asJSON && print0:
-		return "", usageError("--json and -0 contradict each other; pass one")
-	case asJSON && set && format != "json":
-		return "", usageError("--json and --format %s contradict each other; pass one", format)
-	case asJSON:
-		return "json", nil
-	case print0 && set && format != "paths":
-		return "", usageError("-0 prints the paths format, not --format %s; pass one", format)
-	case print0:
-		return "paths", nil
-	}
-	switch format {
-	case "text", "paths", "csv", "json":
-		return format, nil
-	}
-	return "", usageError("--format %q is not one of text, paths, csv, json", format)
+	return outputFormat(cmd, asJSON, print0, format, "paths", []string{"text", "paths", "csv", "json"})
 }
 
 func writeFound(w *bufio.Writer, f dto.FileWithHash, multi bool) error {

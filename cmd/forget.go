@@ -86,7 +86,7 @@ archives (--json: {"rows","archive_entries"}).`,
 	}
 	f := c.Flags()
 	f.BoolVar(&deleted, "deleted", false, "remove the rows of files a scan found gone")
-	f.StringVar(&olderThan, "older-than", "", "with --deleted: only rows no scan has seen for this `DURATION` (720h, 30d)")
+	f.StringVar(&olderThan, "older-than", "", "with --deleted: only rows no scan has seen for this `DURATION` (such as 30d or 12h)")
 	return c
 }
 

@@ -8,17 +8,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/indexer/indexer/internal/pgtest"
 	"github.com/indexer/indexer/internal/service"
 )
 
+// TestForget runs on a catalog file and on a PostgreSQL catalog.
 func TestForget(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testForget(t, filepath.Join(t.TempDir(), "index.db")) })
+	t.Run("postgres", func(t *testing.T) { testForget(t, pgtest.URL(t)) })
+}
+
+func testForget(t *testing.T, db string) {
 	dir := t.TempDir()
 	tree := map[string]string{"keep/a.txt": "a", "keep/gone.txt": "gone"}
 	for i := range 450 { // more than two transactions' worth
 		tree[fmt.Sprintf("drop/f%03d.txt", i)] = fmt.Sprint(i)
 	}
 	writeTree(t, dir, tree)
-	db := filepath.Join(t.TempDir(), "index.db")
 	run := func(code int, args ...string) string {
 		t.Helper()
 		got, out, errOut := runCLI(t, append([]string{"--db", db, "--machine", "box"}, args...)...)

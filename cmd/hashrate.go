@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/digest"
 )
 
@@ -25,20 +26,20 @@ func newHashrateCmd(a *app) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if workers <= 0 {
-				workers = runtime.NumCPU()
+				workers = max(runtime.NumCPU(), digest.Streams())
 			}
 			if seconds <= 0 {
 				return usageError("--seconds must be positive")
 			}
 			bps := digest.Rate(cmd.Context(), workers, time.Duration(seconds*float64(time.Second)))
 			if a.json {
-				return a.printJSON(map[string]any{"workers": workers, "bytes_per_second": bps})
+				return a.printJSON(map[string]any{"workers": workers, "md5": digest.MD5(), "bytes_per_second": bps})
 			}
-			fmt.Fprintf(a.stdout, "%.1f MB/s with %d workers\n", bps/1e6, workers)
+			fmt.Fprintf(a.stdout, "%s/s with %d workers, md5 by %s\n", bytesize.Format(int64(bps)), workers, digest.MD5())
 			return nil
 		},
 	}
 	c.Flags().Float64Var(&seconds, "seconds", 2, "how long to measure")
-	c.Flags().IntVar(&workers, "workers", 0, "goroutines (default: number of CPUs)")
+	c.Flags().IntVar(&workers, "workers", 0, "goroutines (default: as many as a scan has)")
 	return c
 }

@@ -149,13 +149,24 @@ func writeLookup(w *bufio.Writer, r dto.LookupResult, multi bool) error {
 	case !r.Found:
 		fmt.Fprintf(w, "%s: not found\n", name)
 	default:
-		places := "places"
-		if len(r.Locations) == 1 {
-			places = "place"
+		// Names of one file are one place, as dupes counts copies.
+		fmt.Fprintf(w, "%s: found in %s", name, plural(int64(r.Copies), "place"))
+		if r.Copies != len(r.Locations) {
+			fmt.Fprintf(w, " (%s)", plural(int64(len(r.Locations)), "name"))
 		}
-		fmt.Fprintf(w, "%s: found in %d %s\n", name, len(r.Locations), places)
+		w.WriteByte('\n')
+		sets := 0
+		for _, l := range r.Locations {
+			sets = max(sets, l.Link)
+		}
 		for _, l := range r.Locations {
 			fmt.Fprintf(w, "  %s", location(l.Machine, l.Path, l.ArchivePath, multi))
+			switch {
+			case l.Link > 0 && sets > 1:
+				fmt.Fprintf(w, "  [linked %d]", l.Link)
+			case l.Link > 0:
+				w.WriteString("  [linked]")
+			}
 			switch l.Check {
 			case dto.CheckOtherMachine:
 				w.WriteString("  (on another machine: not checked)")

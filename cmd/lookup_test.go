@@ -91,8 +91,17 @@ func TestLookupNamesFromStdin(t *testing.T) {
 	if code, _, errOut := runCLI(t, "--db", db, "--machine", "m", "scan", "-q", tree); code != 0 {
 		t.Fatalf("scan: exit %d: %s", code, errOut)
 	}
-	// Looked up from elsewhere (another machine), each is found once.
-	a, nl, dash := filepath.Join(tree, "a.txt"), filepath.Join(tree, "new\nline.txt"), filepath.Join(tree, "-dash")
+	// Copies outside the tree, looked up: each is found once, in the tree.
+	copies := filepath.Join(dir, "copies")
+	if err := os.MkdirAll(copies, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n, c := range names {
+		if err := os.WriteFile(filepath.Join(copies, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, nl, dash := filepath.Join(copies, "a.txt"), filepath.Join(copies, "new\nline.txt"), filepath.Join(copies, "-dash")
 	code, out, errOut := runCLIStdin(t, a+"\x00"+nl+"\x00"+dash+"\x00", "--db", db, "--machine", "elsewhere", "--json", "lookup", "-0", "-")
 	var got []dto.LookupResult
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 {
@@ -107,11 +116,44 @@ func TestLookupNamesFromStdin(t *testing.T) {
 		t.Errorf("lookup -: exit %d\n%s%s", code, out, errOut)
 	}
 	// One machine in the catalog: no "machine:" prefix.
-	if strings.Contains(out, "m:"+a) {
+	if strings.Contains(out, "m:"+filepath.Join(tree, "a.txt")) || !strings.Contains(out, filepath.Join(tree, "a.txt")) {
 		t.Errorf("lookup prefixed the machine although the catalog holds one:\n%s", out)
 	}
 	code, _, errOut = runCLI(t, "--db", db, "lookup")
 	if code != 2 || !strings.Contains(errOut, "lookup needs at least one FILE, or - to read names from stdin (see 'indexer lookup --help')") {
 		t.Errorf("lookup without FILE: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestLookupCountsCopiesNotNames checks that names of one file count as one
+// place, as dupes counts copies (docs/safety.md): real/sub/f.txt scanned
+// also through the symlinked directory link/ is one copy under two names.
+func TestLookupCountsCopiesNotNames(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"real/sub/f.txt": "one file\n", "new.txt": "one file\n"})
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(dir, "real"), link); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "index.db")
+	for _, root := range []string{filepath.Join(dir, "real"), link} {
+		if code, _, errOut := runCLI(t, "--db", db, "--machine", "box", "scan", "-q", root); code != 0 {
+			t.Fatalf("scan %s: exit %d: %s", root, code, errOut)
+		}
+	}
+	code, out, errOut := runCLI(t, "--db", db, "--machine", "box", "lookup", filepath.Join(dir, "new.txt"))
+	want := filepath.Join(dir, "new.txt") + ": found in 1 place (2 names)\n" +
+		"  " + filepath.Join(link, "sub", "f.txt") + "  [linked]\n" +
+		"  " + filepath.Join(dir, "real", "sub", "f.txt") + "  [linked]\n"
+	if code != 0 || out != want {
+		t.Errorf("lookup: exit %d, stderr %q, stdout\n%s\nwant\n%s", code, errOut, out, want)
+	}
+	_, out, _ = runCLI(t, "--db", db, "--machine", "box", "lookup", "--json", filepath.Join(dir, "new.txt"))
+	var res []dto.LookupResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 {
+		t.Fatalf("lookup --json: %v: %s", err, out)
+	}
+	if r := res[0]; r.Copies != 1 || len(r.Locations) != 2 || r.Locations[0].Link != 1 || r.Locations[1].Link != 1 {
+		t.Errorf("lookup --json: %+v, want 1 copy under 2 names with link 1", r)
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/indexer/indexer/internal/bytesize"
+	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/service"
 )
 
@@ -53,14 +55,11 @@ func location(machine, path, archivePath string, withMachine bool) string {
 	return s
 }
 
-// exactLocation is location for programs: the same text, byte for byte,
-// never quoted.
-func exactLocation(machine, path, archivePath string, withMachine bool) string {
+// exactLocation is location for programs: the path, byte for byte, never
+// quoted, and never with a machine (exact formats list one machine).
+func exactLocation(path, archivePath string) string {
 	if archivePath != "" {
 		path += "::" + archivePath
-	}
-	if withMachine {
-		path = machine + ":" + path
 	}
 	return path
 }
@@ -81,20 +80,36 @@ func absPaths(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// warnUncovered says on stderr, for each path no scanned root of machine
-// ("" for any) covers, that the catalog knows nothing there: an empty answer
-// then does not look like "nothing there".
-func (a *app) warnUncovered(ctx context.Context, cat *service.Catalog, machine string, paths []string) error {
+// underPaths returns each absolute path as the catalog knows it, and says on
+// stderr, for each path no scanned root of machine ("" for any) covers, that
+// the catalog knows nothing there: an empty answer then does not look like
+// "nothing there". A path is kept as given when a root covers it; otherwise
+// its symlinks are resolved, and the real path is used when a root covers
+// that (a symlink to a scanned directory: the catalog has the files under
+// their real names).
+func (a *app) underPaths(ctx context.Context, cat *service.Catalog, machine string, paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
 	for _, p := range paths {
 		ok, err := cat.Covered(ctx, machine, p)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if !ok {
+			if real, rerr := filepath.EvalSymlinks(p); rerr == nil && real != p {
+				if ok, err = cat.Covered(ctx, machine, real); err != nil {
+					return nil, err
+				}
+				if ok {
+					p = real
+				}
+			}
 		}
 		if !ok {
 			fmt.Fprintf(a.stderr, "indexer: %s is not under any scanned root; run 'indexer scan %s' to catalog it\n", displayPath(p), displayPath(p))
 		}
+		out = append(out, p)
 	}
-	return nil
+	return out, nil
 }
 
 // explicitMachine returns the --machine the user gave on the command line, or
@@ -148,23 +163,34 @@ func (j *jsonArray) close() error {
 }
 
 // thousands writes n with comma separators: 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
+func thousands(n int64) string { return numfmt.Thousands(n) }
+
+// plural says "1 file" or "2 files", "1 entry" or "2 entries", with
+// thousands separators, as every count in text output has.
+func plural(n int64, noun string) string { return numfmt.Plural(n, noun) }
+
+// rate writes n bytes over d as a speed in binary units ("48.2 MiB/s"), or
+// "" when d is under a second: so short a time measures start-up costs
+// rather than a speed.
+func rate(n int64, d time.Duration) string {
+	if d < time.Second {
+		return ""
 	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
+	return bytesize.Format(int64(float64(n)/d.Seconds())) + "/s"
+}
+
+// exactAcrossMachines refuses an exact format (bare paths, for programs)
+// over a catalog of several machines when no --machine chose one: a
+// "machine:" prefix would make a line that is no file name, and another
+// machine's path is no file here. Text, csv and json name each file's
+// machine and stay available.
+func (a *app) exactAcrossMachines(ctx context.Context, cat *service.Catalog, format string) error {
+	ms, err := cat.Machines(ctx)
+	if err != nil {
+		return err
 	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return usageError("%s prints bare paths and the catalog holds %d machines (%s): pass --machine NAME (this one is %s), or use --format csv or json to list them all",
+		format, len(ms), strings.Join(ms, ", "), a.machine)
 }
 
 // openListing opens the catalog for a listing and tells whether it names

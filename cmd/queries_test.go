@@ -73,11 +73,8 @@ func parseLocation(t *testing.T, line, m string) string {
 // the same paths, byte for byte, with newlines.
 func TestDupesFdupesAndPrint0(t *testing.T) {
 	catalogtest.EachSample(t, func(t *testing.T, s *catalogtest.SampleCatalog) {
-		for _, machine := range []string{"", catalogtest.M1} {
-			args := []string{"--db", s.DBPath, "dupes", "-0"}
-			if machine != "" {
-				args = append(args, "--machine", machine)
-			}
+		for _, machine := range []string{catalogtest.M1} {
+			args := []string{"--db", s.DBPath, "dupes", "-0", "--machine", machine}
 			code, out, errOut := runCLI(t, args...)
 			if code != 0 {
 				t.Fatalf("%v: exit %d: %s", args, code, errOut)
@@ -91,12 +88,8 @@ func TestDupesFdupesAndPrint0(t *testing.T) {
 				var g []string
 				for _, p := range strings.Split(block, "\x00") {
 					lines.WriteString(p + "\n")
-					m := machine
-					if m == "" {
-						m, p, _ = strings.Cut(p, ":")
-					}
 					path, inner, _ := strings.Cut(p, "::")
-					g = append(g, catalogtest.Label(m, path, inner))
+					g = append(g, catalogtest.Label(machine, path, inner))
 				}
 				lines.WriteString("\n")
 				got = append(got, g)
@@ -229,10 +222,31 @@ func TestFindFormats(t *testing.T) {
 			t.Errorf("csv row %q, want path %q", r, want[i])
 		}
 	}
-	// Several machines: the machine prefix, as text shows it.
-	_, zero, _ = runCLI(t, "--db", s.DBPath, "find", "-0", "photo1.jpg")
-	if !strings.Contains(zero, "\x00m2:"+filepath.Join(s.Roots["m2"], "photos", "photo1.jpg")+"\x00") {
-		t.Errorf("-0 over two machines: %q", zero)
+}
+
+// TestExactFormatsNeedOneMachine checks that the formats of bare paths,
+// over a catalog of several machines, refuse to run without --machine
+// (a "machine:" prefix would make a line that is no file name), and print
+// that machine's paths alone with it.
+func TestExactFormatsNeedOneMachine(t *testing.T) {
+	s := catalogtest.Sample(t)
+	for _, args := range [][]string{
+		{"dupes", "-0"}, {"dupes", "--format", "fdupes"},
+		{"find", "-0", "photo1.jpg"}, {"find", "--format", "paths", "photo1.jpg"},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"--db", s.DBPath}, args...)...)
+		if code != ExitUsage || out != "" || !strings.Contains(errOut, "pass --machine NAME") || !strings.Contains(errOut, "m1, m2") {
+			t.Errorf("%q over two machines: exit %d, stdout %q, stderr %q; want a usage error naming the machines", args, code, out, errOut)
+		}
+		code, out, errOut = runCLI(t, append([]string{"--db", s.DBPath, "--machine", "m1"}, args...)...)
+		if code != 0 || strings.Contains(out, "m1:") || !strings.Contains(out, filepath.Join(s.Roots["m1"], "a", "photo1.jpg")) ||
+			strings.Contains(out, s.Roots["m2"]) {
+			t.Errorf("%q --machine m1: exit %d, stdout %q, stderr %q; want m1's bare paths alone", args, code, out, errOut)
+		}
+	}
+	// Text and the other formats still span every machine.
+	if code, out, _ := runCLI(t, "--db", s.DBPath, "find", "photo1.jpg"); code != 0 || !strings.Contains(out, "m2:") || !strings.Contains(out, "m1:") {
+		t.Errorf("find text over two machines: exit %d\n%s", code, out)
 	}
 }
 
@@ -251,11 +265,15 @@ func TestFindTermsAndArchives(t *testing.T) {
 		{[]string{"doc", "m1/b"}, []string{filepath.Join(m1, "b/doc.txt")}},
 		{[]string{"-i", "*.txt", "ODD", "[0-9]*"}, []string{filepath.Join(m1, "odd/100% done.txt"), filepath.Join(m1, "odd/100x done.txt")}},
 	} {
-		_, out, errOut := runCLI(t, append([]string{"--db", s.DBPath, "find", "-0"}, tt.args...)...)
+		// csv: the paths of both machines, byte for byte (-0 needs --machine).
+		_, out, errOut := runCLI(t, append([]string{"--db", s.DBPath, "find", "--format", "csv"}, tt.args...)...)
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("find %q: csv %q: %v", tt.args, out, err)
+		}
 		var got []string
-		for _, p := range strings.Split(strings.TrimSuffix(out, "\x00"), "\x00") {
-			_, p, _ = strings.Cut(p, ":")
-			got = append(got, p)
+		for _, r := range recs[1:] {
+			got = append(got, exactLocation(r[1], r[2]))
 		}
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("find %q\n got %q\nwant %q (stderr %q)", tt.args, got, tt.want, errOut)

@@ -59,12 +59,17 @@ catalog yet, restore creates it from SRC.`,
 			src := args[0]
 			// Resolved once, symlinks included: the file, its lock and its
 			// backups are all named from it.
-			catalog, err := db.CatalogPath(a.dbPath)
-			if err != nil {
-				return err
+			// A PostgreSQL catalog is named by its URL.
+			catalog := a.dbPath
+			if !db.IsPostgres(catalog) {
+				var err error
+				if catalog, err = db.CatalogPath(a.dbPath); err != nil {
+					return err
+				}
 			}
+			shown := db.Redact(catalog)
 			if !yes && !restoreAsks(a.stdin) {
-				return usageError("restore replaces the catalog %s and there is no terminal to confirm on; pass --yes", catalog)
+				return usageError("restore replaces the catalog %s and there is no terminal to confirm on; pass --yes", shown)
 			}
 			opts, err := db.OptionsFromEnv()
 			if err != nil {
@@ -77,7 +82,7 @@ catalog yet, restore creates it from SRC.`,
 				Wait:  wait,
 				Force: force,
 				OnWait: func() {
-					fmt.Fprintf(a.stderr, "indexer: catalog %s is in use by another indexer process; waiting for it to finish (Ctrl-C to give up)\n", catalog)
+					fmt.Fprintf(a.stderr, "indexer: catalog %s is in use by another indexer process; waiting for it to finish (Ctrl-C to give up)\n", shown)
 				},
 			}, a.log)
 			if err != nil {
@@ -92,7 +97,7 @@ catalog yet, restore creates it from SRC.`,
 			}
 			res, err := plan.Run(ctx)
 			if errors.Is(err, db.ErrInUse) {
-				return fmt.Errorf("catalog %s is in use by another indexer process (a scan?); try again when it finishes or pass --wait", catalog)
+				return fmt.Errorf("catalog %s is in use by another indexer process (a scan?); try again when it finishes or pass --wait", shown)
 			}
 			if err != nil {
 				return err
@@ -100,8 +105,8 @@ catalog yet, restore creates it from SRC.`,
 			if a.json {
 				return a.printJSON(res)
 			}
-			fmt.Fprintf(a.stdout, "restored %s from %s: %d files (%d deleted kept), %d hashes, schema version %d\n",
-				res.Catalog, res.RestoredFrom, res.Files, res.Deleted, res.Hashes, res.SchemaVersion)
+			fmt.Fprintf(a.stdout, "restored %s from %s: %s (%s deleted kept), %s, schema version %d\n",
+				res.Catalog, res.RestoredFrom, plural(res.Files, "file"), thousands(res.Deleted), plural(res.Hashes, "hash"), res.SchemaVersion)
 			switch {
 			case res.Created:
 				fmt.Fprintf(a.stdout, "there was no catalog at %s, so restore created it and had nothing to save\n", res.Catalog)
@@ -128,7 +133,7 @@ catalog yet, restore creates it from SRC.`,
 // lies at the catalog path.
 func restoreQuestion(p *service.RestorePlan) string {
 	b := p.Source
-	what := fmt.Sprintf("%s (%d files, %d hashes, taken %s)", b.Path, b.Files, b.Hashes, b.Time.Format("2006-01-02 15:04:05 MST"))
+	what := fmt.Sprintf("%s (%s, %s, taken %s)", b.Path, plural(b.Files, "file"), plural(b.Hashes, "hash"), b.Time.Format("2006-01-02 15:04:05 MST"))
 	switch {
 	case p.Missing:
 		return fmt.Sprintf("There is no catalog at %s. Create it from %s? [y/N] ", p.Catalog, what)

@@ -28,6 +28,7 @@ const (
 	ExitError       = 1
 	ExitUsage       = 2
 	ExitPartial     = 3
+	ExitCorrupt     = 4 // verify found corruption
 	ExitInterrupted = 130
 )
 
@@ -124,10 +125,10 @@ questions about it: duplicates, "do I already have this file", what changed.`,
 		return withCode(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
 	f := root.PersistentFlags()
-	f.StringVar(&a.dbPath, "db", envOr("INDEXER_DB", defaultDBPath()), "catalog file (env INDEXER_DB)")
-	f.StringVar(&a.machine, "machine", envOr("INDEXER_MACHINE", hostname()), "machine name recorded with each file (env INDEXER_MACHINE)")
+	f.StringVar(&a.dbPath, "db", envOr("INDEXER_DB", defaultDBPath()), "catalog `FILE`, or postgres://user@host/dbname URL of a shared catalog (env INDEXER_DB)")
+	f.StringVar(&a.machine, "machine", envOr("INDEXER_MACHINE", hostname()), "`NAME` of this machine, recorded by scan; a query given --machine lists only that machine's files (env INDEXER_MACHINE)")
 	f.BoolVar(&a.json, "json", false, "print results as JSON")
-	f.StringVar(&a.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	f.StringVar(&a.logLevel, "log-level", "warn", "log `LEVEL` on stderr: debug, info, warn, error")
 	f.StringVar(&a.cpuProf, "cpuprofile", "", "write a CPU profile to `FILE` (for developers)")
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&a.trace, "trace", "", "write an execution trace to `FILE` (for developers)")

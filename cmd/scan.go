@@ -5,14 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/indexer/indexer/internal/archive"
 	"github.com/indexer/indexer/internal/bytesize"
@@ -167,46 +163,6 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	return nil
 }
 
-// showProgress draws a progress line on stderr while it is a terminal, and
-// returns the function that removes it.
-func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
-	f, ok := a.stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
-		return func() {}
-	}
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(f),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetWidth(10),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionSpinnerType(14),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionFullWidth(),
-	)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(150 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				bar.Describe(fmt.Sprintf("%d files  %s", p.Files.Load(), p.Status()))
-				_ = bar.Set64(p.Bytes.Load())
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-		_ = bar.Finish()
-		_ = bar.Clear()
-	}
-}
-
 func (a *app) printScan(rep service.ScanReport) error {
 	sum := rep.Result()
 	if a.json {
@@ -215,27 +171,48 @@ func (a *app) printScan(rep service.ScanReport) error {
 	by := sum.SkippedByReason
 	w := a.stdout
 	c := rep.Counts
-	fmt.Fprintf(w, "scan #%d %s in %s: %s seen, %s added, %s modified, %s deleted, %s unchanged, %s skipped, %s failed\n",
-		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), plural(c.FilesSeen, "file"), thousands(c.Added),
+	seen := plural(c.FilesSeen, "file") + " seen"
+	if rep.ArchiveEntries > 0 {
+		// stats counts files and archive entries apart: say how this count splits.
+		seen += fmt.Sprintf(" (%s, %s)", plural(c.FilesSeen-rep.ArchiveEntries, "file"), plural(rep.ArchiveEntries, "archive entry"))
+	}
+	fmt.Fprintf(w, "scan #%d %s in %s: %s, %s added, %s modified, %s deleted, %s unchanged, %s skipped, %s failed\n",
+		rep.ID, rep.Status, rep.Duration.Round(time.Millisecond), seen, thousands(c.Added),
 		thousands(c.Modified), thousands(c.Deleted), thousands(c.Unchanged), thousands(c.Skipped), thousands(c.Failed))
-	mibps := 0.0
-	if secs := rep.Duration.Seconds(); secs > 0 {
-		mibps = float64(c.BytesHashed) / (1 << 20) / secs
+	hashed := "hashed " + bytesize.Format(c.BytesHashed)
+	if r := rate(c.BytesHashed, rep.Duration); r != "" && c.BytesHashed > 0 {
+		hashed += " at " + r
 	}
-	fmt.Fprintf(w, "hashed %s at %.1f MiB/s\n", bytesize.Format(c.BytesHashed), mibps)
-	if len(by) > 0 {
-		reasons := make([]string, 0, len(by))
-		for r, n := range by {
-			reasons = append(reasons, thousands(n)+" "+r)
-		}
-		sort.Strings(reasons)
-		fmt.Fprintf(w, "skipped: %s\n", strings.Join(reasons, ", "))
+	fmt.Fprintln(w, hashed)
+	if rep.ExcludedGone > 0 {
+		fmt.Fprintf(w, "%s marked gone (DEL)\n", plural(rep.ExcludedGone, "excluded row"))
 	}
+	printSkipReasons(w, by)
 	printArchiveSkips(w, rep.Skips)
 	// On stderr, just before the closing sentence that counts them: a
 	// summary redirected to a file still leaves them on the terminal.
 	printFailures(a.stderr, rep.Failures)
 	return nil
+}
+
+// printSkipReasons counts the skipped entries by reason, one reason a line,
+// counts aligned: the reasons are phrases ("the catalog's own file"), which
+// read badly after a number.
+func printSkipReasons(w io.Writer, by map[string]int64) {
+	if len(by) == 0 {
+		return
+	}
+	reasons := make([]string, 0, len(by))
+	width := 0
+	for r, n := range by {
+		reasons = append(reasons, r)
+		width = max(width, len(thousands(n)))
+	}
+	sort.Strings(reasons)
+	fmt.Fprintln(w, "skipped:")
+	for _, r := range reasons {
+		fmt.Fprintf(w, "  %*s  %s\n", width, thousands(by[r]), r)
+	}
 }
 
 // printArchiveSkips lists what was left out inside archives (encrypted
@@ -264,16 +241,4 @@ func printFailures(w io.Writer, fs []service.Failure) {
 	for _, f := range fs {
 		fmt.Fprintf(w, "  %s: %v\n", displayPath(f.Path), f.Err)
 	}
-}
-
-// plural says "1 file" or "2 files", "1 entry" or "2 entries", with
-// thousands separators as every count in text output has.
-func plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if strings.HasSuffix(noun, "y") && !strings.HasSuffix(noun, "ey") {
-		return thousands(n) + " " + strings.TrimSuffix(noun, "y") + "ies"
-	}
-	return thousands(n) + " " + noun + "s"
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/indexer/indexer/internal/bytesize"
+	"github.com/indexer/indexer/internal/dto"
 )
 
 func init() { register(newStatsCmd) }
@@ -51,7 +52,7 @@ duration. --json prints all of it as one object.`,
 				{"deleted", thousands(st.Deleted), ""},
 				{"archive entries", thousands(st.ArchiveEntries), ""},
 				{"distinct contents", thousands(st.Contents), ""},
-				{"duplicate groups", thousands(st.DuplicateGroups), thousands(st.DuplicateFiles) + " files"},
+				{"duplicate groups", thousands(st.DuplicateGroups), plural(st.DuplicateFiles, "file")},
 				{"reclaimable", "", bytesize.Format(st.ReclaimableBytes)},
 			})
 			fmt.Fprintln(a.stdout)
@@ -71,6 +72,7 @@ duration. --json prints all of it as one object.`,
 			}
 			writeTable(a.stdout, rows)
 			fmt.Fprintln(a.stdout)
+			printVerification(a.stdout, st.Verification)
 			if len(st.Scans) == 0 {
 				fmt.Fprintln(a.stdout, "no scans yet")
 				return nil
@@ -120,4 +122,21 @@ func writeTable(w io.Writer, rows [][]string) {
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
+}
+
+// printVerification says when the catalog was last verified and lists the
+// corruption found and not resolved since.
+func printVerification(w io.Writer, v dto.VerifySummary) {
+	if v.LastVerified.IsZero() {
+		fmt.Fprintln(w, "never verified")
+	} else {
+		fmt.Fprintf(w, "last verified %s, %s verified\n", v.LastVerified.Local().Format("2006-01-02 15:04"), plural(v.Verified, "file"))
+	}
+	if len(v.Corrupt) > 0 {
+		fmt.Fprintf(w, "corrupt, not resolved since (rescan, or 'indexer verify --accept PATH'):\n")
+		for _, c := range v.Corrupt {
+			fmt.Fprintf(w, "  %s\n", location(c.Machine, c.Path, c.ArchivePath, true))
+		}
+	}
+	fmt.Fprintln(w)
 }

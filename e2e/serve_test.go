@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,21 +38,7 @@ func TestServeFollowsOtherProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Process.Kill()
-	sc := bufio.NewScanner(stderr)
-	var base string
-	for sc.Scan() {
-		if m := regexp.MustCompile(`at (http://\S+)/`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	if base == "" {
-		t.Fatal("serve did not say where it listens")
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	base := serveBase(t, stderr)
 	files := func() int64 {
 		t.Helper()
 		resp, err := http.Get(base + "/api/stats")
@@ -109,4 +96,27 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// serveBase reads the server's stderr until it says where it listens and
+// returns that base URL; the rest of stderr is drained so the server never
+// blocks on it.
+func serveBase(t *testing.T, stderr io.Reader) string {
+	t.Helper()
+	sc := bufio.NewScanner(stderr)
+	var base string
+	for sc.Scan() {
+		if m := regexp.MustCompile(`at (http://\S+)/`).FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	if base == "" {
+		t.Fatal("serve did not say where it listens")
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return base
 }

@@ -29,6 +29,13 @@ func Small(files int) Spec {
 	return Spec{Files: files, MinSize: 1 << 10, MaxSize: 64 << 10, LogSizes: true, DupFrac: 0.2, SameSize: 0.05, PerDir: 100, Seed: 1}
 }
 
+// Tiny is the million-tiny-files corpus: files of 0–4 KiB, 1,000 to a
+// directory, 10% duplicates, the shape of source trees, mail folders and
+// thumbnail caches, where the cost per file dominates.
+func Tiny(files int) Spec {
+	return Spec{Files: files, MinSize: 0, MaxSize: 4 << 10, DupFrac: 0.1, PerDir: 1000, Seed: 3}
+}
+
 // Large is the few-large-files corpus: about two dozen files of 32–128 MiB.
 func Large(files int) Spec {
 	return Spec{Files: files, MinSize: 32 << 20, MaxSize: 128 << 20, DupFrac: 1.0 / 3, PerDir: 8, Seed: 2}

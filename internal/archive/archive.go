@@ -7,9 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/mholt/archives"
+
+	"github.com/indexer/indexer/internal/bytesize"
+	"github.com/indexer/indexer/internal/numfmt"
 )
 
 // Format names an archive format, as recognised by content.
@@ -66,12 +71,53 @@ func Sniff(head []byte) bool {
 	if hasPrefix(head, zipMagics...) || bytes.HasPrefix(head, magic7z) || hasPrefix(head, rarMagics...) {
 		return true
 	}
+	if bytes.HasPrefix(head, gzipMagic) {
+		return !gzipHoldsNoTar(head)
+	}
 	for _, c := range compressions {
 		if bytes.HasPrefix(head, c.magic) {
 			return true
 		}
 	}
 	return looksLikeTar(head)
+}
+
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// gzipReaders are reused: a gzip reader's window is 32 KiB, and a tree like
+// /usr/share holds tens of thousands of gzip files (manuals, changelogs),
+// nearly all of them no tar.
+var gzipReaders sync.Pool // of *gzip.Reader
+
+// gzipHoldsNoTar reports whether head, the first HeadSize bytes of a gzip
+// file (or all of it, if shorter), shows by itself that the stream holds no
+// tar: its first HeadSize uncompressed bytes are no tar header, or the
+// stream ends before them. Identify would read the same bytes and say the
+// same; deciding here spares opening the file again and setting up a
+// decompressor for it. When the head runs out first (a poorly compressed
+// start), it answers false and leaves the question to Identify.
+func gzipHoldsNoTar(head []byte) bool {
+	whole := len(head) < HeadSize // the head is the whole file
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(head))
+	} else {
+		err = zr.Reset(bytes.NewReader(head))
+	}
+	if err != nil {
+		return whole // a whole file with a damaged header is no archive
+	}
+	defer gzipReaders.Put(zr)
+	var out [HeadSize]byte
+	n, _ := io.ReadFull(zr, out[:])
+	switch {
+	case n == HeadSize:
+		return !looksLikeTar(out[:])
+	case whole:
+		return true // fewer than HeadSize bytes in all: no tar header
+	}
+	return false
 }
 
 // looksLikeTar reports whether head holds a tar header with a valid checksum.
@@ -296,22 +342,9 @@ type LimitError struct {
 func (e *LimitError) Error() string {
 	switch e.Limit {
 	case "bytes":
-		return fmt.Sprintf("exceeds the limit of %s uncompressed per archive; entries before it are kept", humanBytes(int64(e.Max)))
+		return fmt.Sprintf("exceeds the limit of %s uncompressed per archive; entries before it are kept", bytesize.Format(int64(e.Max)))
 	case "entries":
-		return fmt.Sprintf("exceeds the limit of %d entries per archive; entries before it are kept", int64(e.Max))
+		return fmt.Sprintf("exceeds the limit of %s per archive; entries before it are kept", numfmt.Plural(int64(e.Max), "entry"))
 	}
 	return fmt.Sprintf("exceeds the compression-ratio limit of %g:1 (a zip bomb?); entries before it are kept", e.Max)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

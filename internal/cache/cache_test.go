@@ -159,9 +159,12 @@ func TestRequestTTLOverrides(t *testing.T) {
 	if a := get(t, c, req, l.load); a.Result != Stale {
 		t.Errorf("1.5s after with TTL 1s, SWR 1s: %v; want stale", a.Result)
 	}
-	clk.Advance(time.Second)
+	// The stale answer started a refresh; once it is stored, the refreshed
+	// entry is fresh, and past its own TTL and SWR a request misses.
+	waitFor(t, "the refresh to be stored", func() bool { return get(t, c, req, l.load).Result == Fresh })
+	clk.Advance(2100 * time.Millisecond)
 	if a := get(t, c, req, l.load); a.Result != Miss {
-		t.Errorf("2.5s after: %v; want miss", a.Result)
+		t.Errorf("2.1s after the refresh, with TTL 1s and SWR 1s: %v; want miss", a.Result)
 	}
 }
 

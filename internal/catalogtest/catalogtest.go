@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
@@ -21,10 +22,10 @@ import (
 )
 
 // MustOpen opens a new catalog in tb's temporary directory and closes it when
-// the test ends.
+// the test ends; in dbtest.Main's PostgreSQL pass, a new PostgreSQL database.
 func MustOpen(tb testing.TB) *service.Catalog {
 	tb.Helper()
-	return MustOpenAt(tb, filepath.Join(tb.TempDir(), "index.db"))
+	return MustOpenAt(tb, dbtest.Location(tb, filepath.Join(tb.TempDir(), "index.db")))
 }
 
 // MustOpenAt opens (creating if needed) the catalog at path and closes it

@@ -72,6 +72,14 @@ func Generate(ctx context.Context, c *service.Catalog, s Spec) (Generated, error
 		batch = batch[:0]
 		return err
 	}
+	// As a scan that adds many files does: the indexes are built once at
+	// the end rather than kept up to date row by row.
+	if err := c.UoW().Do(ctx, "generate.defer_indexes", func(ctx context.Context, r *uow.Repos) error {
+		_, err := r.Indexes.Defer(ctx)
+		return err
+	}); err != nil {
+		return g, err
+	}
 	dirFiles := 0
 	var dir string
 	var dirMachine int
@@ -138,6 +146,21 @@ func Generate(ctx context.Context, c *service.Catalog, s Spec) (Generated, error
 	}
 	if err := flush(); err != nil {
 		return g, err
+	}
+	var deferred []string
+	if err := c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		deferred, err = r.Indexes.Deferred(ctx)
+		return err
+	}); err != nil {
+		return g, err
+	}
+	for _, name := range deferred {
+		if err := c.UoW().Do(ctx, "generate.build_index", func(ctx context.Context, r *uow.Repos) error {
+			return r.Indexes.Build(ctx, name)
+		}); err != nil {
+			return g, err
+		}
 	}
 	g.Files, g.Contents = s.Files, len(contents)
 	// A few finished scans, so that stats has something to show.

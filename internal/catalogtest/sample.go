@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/digest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
@@ -29,7 +30,7 @@ type Entry struct {
 // SampleCatalog is a small catalog built from real files.
 type SampleCatalog struct {
 	*service.Catalog
-	DBPath  string
+	DBPath  string            // a file, or in dbtest.Main's PostgreSQL pass a URL
 	Roots   map[string]string // machine → root directory
 	Entries []Entry
 }
@@ -61,7 +62,7 @@ func SampleScanned(tb testing.TB) *SampleCatalog {
 
 func sample(tb testing.TB, scanned bool) *SampleCatalog {
 	dir := tb.TempDir()
-	s := &SampleCatalog{DBPath: filepath.Join(dir, "index.db"), Roots: map[string]string{
+	s := &SampleCatalog{DBPath: dbtest.Location(tb, filepath.Join(dir, "index.db")), Roots: map[string]string{
 		M1: filepath.Join(dir, "m1"), M2: filepath.Join(dir, "m2")}}
 	s.Catalog = MustOpenAt(tb, s.DBPath)
 

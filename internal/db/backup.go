@@ -61,7 +61,17 @@ type Info struct {
 // one of a single read transaction, and the counts returned are read in that
 // same transaction. dst ends up a standalone database in rollback-journal
 // (DELETE) mode, needing no -wal beside it; it is not fsynced.
+//
+// A shared catalog (PostgreSQL) is written to dst as a standalone SQLite
+// catalog of the same schema version, its rows read in one snapshot.
 func (d *DB) BackupTo(ctx context.Context, dst string) (Counts, error) {
+	if d.dialect.Shared {
+		counts, err := d.backupServer(ctx, dst)
+		if err != nil {
+			return Counts{}, fmt.Errorf("back up %s to %s: %w", d.path, dst, err)
+		}
+		return counts, nil
+	}
 	var counts Counts
 	err := d.WithRead(func(r *sqlx.DB) error {
 		var err error
@@ -187,7 +197,7 @@ func Migrate(ctx context.Context, path string) (int, error) {
 	}
 	defer x.Close()
 	x.SetMaxOpenConns(1)
-	if err := migrate(ctx, x, true); err != nil {
+	if err := migrate(ctx, x, SQLite, true); err != nil {
 		return 0, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	v, err := SchemaVersion(ctx, x)
@@ -299,7 +309,7 @@ func catalogVersion(ctx context.Context, x sqlx.QueryerContext) (int, error) {
 		}
 		return 0, notCatalog // no such table, or not ours: it lacks a name column
 	}
-	ms, err := loadMigrations()
+	ms, err := loadMigrations(SQLite)
 	if err != nil {
 		return 0, err
 	}

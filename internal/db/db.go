@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,8 +27,9 @@ const DriverName = "sqlite"
 // be swapped by Replace; callers never keep a *sqlx.DB beyond one WithRead or
 // WithWrite call, so they always use the current pools.
 type DB struct {
-	path string
-	opts Options
+	path    string // the file, or a PostgreSQL URL without its password
+	opts    Options
+	dialect Dialect
 
 	// mu guards the pools: WithRead and WithWrite hold it shared for the length
 	// of their callback, Replace and Close hold it exclusively.
@@ -53,6 +55,29 @@ type DB struct {
 	busy    int
 	// fileID and shmID identify the files the pools opened. Guarded by mu.
 	fileID, shmID fileID
+	// onReopen is called after the pools were reopened on another file.
+	onReopen atomic.Pointer[func()]
+}
+
+// OnReopen sets fn to be called each time the pools are reopened on a file
+// that replaced the catalog: by Replace in this process, or by the first
+// Acquire after another process replaced it. fn runs synchronously, before
+// Replace returns or Acquire hands out its lease, so that nothing reads the
+// new file before fn has run: a server drops its cached answers there. fn
+// must not use d. nil removes it.
+func (d *DB) OnReopen(fn func()) {
+	if fn == nil {
+		d.onReopen.Store(nil)
+		return
+	}
+	d.onReopen.Store(&fn)
+}
+
+// reopened calls the OnReopen function, if one is set.
+func (d *DB) reopened() {
+	if fn := d.onReopen.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // Hold keeps Replace from swapping the catalog until release is called: a
@@ -115,7 +140,14 @@ func (d *DB) lockUnheld(ctx context.Context, wait bool) error {
 // lock file (none can be made, and nobody can write the catalog to need one).
 // Errors that come from where the catalog lies (permission denied, a
 // read-only file system) match the syscall error with errors.Is.
+//
+// A path that is a postgres:// or postgresql:// URL opens the catalog on that
+// PostgreSQL server instead (see openPostgres); it takes no lock, and the
+// options that concern a file (OnlyReads, UnlockIdle) change nothing there.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, opts.withDefaults())
+	}
 	abs, err := CatalogPath(path)
 	if err != nil {
 		return nil, err
@@ -133,7 +165,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("stat catalog: %w", err)
 	}
-	d := &DB{path: abs, opts: opts}
+	d := &DB{path: abs, opts: opts, dialect: SQLite}
 	if readOnlyFS(filepath.Dir(abs)) {
 		if !opts.OnlyReads {
 			return nil, &fs.PathError{Op: "open catalog", Path: abs, Err: syscall.EROFS}
@@ -182,8 +214,12 @@ func withPlaceCause(path string, err error) error {
 // file system: it has no write pool.
 func (d *DB) ReadOnly() bool { return d.readOnly }
 
-// Path returns the catalog's absolute file path.
+// Path returns the catalog's absolute file path, or for a PostgreSQL catalog
+// its URL without the password.
 func (d *DB) Path() string { return d.path }
+
+// Dialect returns the catalog's engine.
+func (d *DB) Dialect() Dialect { return d.dialect }
 
 // Options returns the options the catalog was opened with.
 func (d *DB) Options() Options { return d.opts }
@@ -234,9 +270,11 @@ func (d *DB) openPools(ctx context.Context) error {
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(d.opts.BusyTimeout.Milliseconds(), 10)+")")
-	if err := probe(ctx, d.path, fileURI(d.path, q), d.opts.MustExist); err != nil {
+	pr, err := probe(ctx, d.path, fileURI(d.path, q), d.opts.MustExist)
+	if err != nil {
 		return err
 	}
+	defer pr.Close()
 	w, err := sqlx.Open(DriverName, dsn(d.path, d.opts, false))
 	if err != nil {
 		return fmt.Errorf("open catalog %s: %w", d.path, err)
@@ -250,7 +288,7 @@ func (d *DB) openPools(ctx context.Context) error {
 		w.Close()
 		return err
 	}
-	if err := migrate(ctx, w, !d.opts.MustExist); err != nil {
+	if err := migrate(ctx, w, SQLite, !d.opts.MustExist); err != nil {
 		w.Close()
 		return fmt.Errorf("catalog %s: %w", d.path, err)
 	}
@@ -286,9 +324,11 @@ func (d *DB) openReadOnly(ctx context.Context) error {
 		q.Set("immutable", "1")
 	}
 	uri := fileURI(d.path, q)
-	if err := probe(ctx, d.path, uri, true); err != nil {
+	pr, err := probe(ctx, d.path, uri, true)
+	if err != nil {
 		return err
 	}
+	defer pr.Close()
 	r, err := sqlx.Open(DriverName, uri)
 	if err != nil {
 		return fmt.Errorf("open catalog %s: %w", d.path, err)
@@ -414,6 +454,9 @@ func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) erro
 	if d.readOnly {
 		return fmt.Errorf("catalog %s: %w", d.path, ErrReadOnly)
 	}
+	if d.dialect.Shared {
+		return fmt.Errorf("catalog %s: %w", d.path, ErrServer)
+	}
 	if err := d.lockUnheld(ctx, wait); err != nil {
 		return err
 	}
@@ -447,6 +490,7 @@ func (d *DB) Replace(ctx context.Context, wait bool, swap func(path string) erro
 		d.lock.close()
 		return errors.Join(swapErr, fmt.Errorf("reopen catalog: %w", err))
 	}
+	d.reopened()
 	return swapErr
 }
 

@@ -41,9 +41,13 @@ func Code(err error) int {
 	return 0
 }
 
-// IsBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED: another
-// connection holds a lock and the operation may succeed if tried again.
-func IsBusy(err error) bool {
+// IsBusy reports whether err is one that the catalog's engine answers when
+// another connection is in the way, so that the operation may succeed if
+// tried again: SQLITE_BUSY or SQLITE_LOCKED, or PostgreSQL's serialization
+// failure or deadlock (see Dialect.Retryable).
+func IsBusy(err error) bool { return isSQLiteBusy(err) || isPGRetryable(err) }
+
+func isSQLiteBusy(err error) bool {
 	c := Code(err)
 	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 }
@@ -74,11 +78,13 @@ func IsReadOnly(err error) bool { return Code(err) == sqlite3.SQLITE_READONLY }
 func IsCantOpen(err error) bool { return Code(err) == sqlite3.SQLITE_CANTOPEN }
 
 // Kind names the class of err for metrics: "busy", "corrupt", "full", "ioerr",
-// "constraint", "canceled", "sqlite" or "other".
+// "constraint", "canceled", "sqlite", "postgres" or "other".
 func Kind(err error) string {
-	switch c := Code(err); {
+	switch c, pc := Code(err), pgCode(err); {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
+	case pc != "":
+		return pgKind(pc)
 	case c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED:
 		return "busy"
 	case c == sqlite3.SQLITE_CORRUPT || c == sqlite3.SQLITE_NOTADB:
@@ -94,4 +100,23 @@ func Kind(err error) string {
 	default:
 		return "other"
 	}
+}
+
+// pgKind classes a PostgreSQL SQLSTATE as Kind does.
+func pgKind(code string) string {
+	switch {
+	case code == "40001", code == "40P01", code == "55P03":
+		return "busy"
+	case code == "57014": // query_canceled
+		return "canceled"
+	case code == "53100": // disk_full
+		return "full"
+	case code == "58030": // io_error
+		return "ioerr"
+	case code == "XX001", code == "XX002": // data_corrupted, index_corrupted
+		return "corrupt"
+	case code[:2] == "23": // integrity constraint violation
+		return "constraint"
+	}
+	return "postgres"
 }

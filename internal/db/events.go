@@ -18,6 +18,14 @@ const EpochTag = "epoch"
 // reader that falls further behind only loses its cache.
 const EventsKept = 4096
 
+// NotifyChannel is the PostgreSQL channel on which each write transaction
+// announces, at its commit, the id of its events row.
+const NotifyChannel = "indexer_events"
+
+// eventsLock is the PostgreSQL advisory lock key under which events rows
+// are written.
+const eventsLock = 0x6576656e7473 // "events"
+
 // RecordEvent writes one row of events naming tags, in the write transaction
 // x, and prunes the rows beyond the newest EventsKept. It returns the row's
 // id. Run it last in the transaction, so that the row is there exactly when
@@ -27,12 +35,30 @@ func RecordEvent(ctx context.Context, x sqlx.ExtContext, tags []string) (int64, 
 	if err != nil {
 		return 0, fmt.Errorf("record changed tags: %w", err)
 	}
+	insert := "INSERT INTO events (tags) VALUES (?) RETURNING id"
+	if DialectOf(x).Shared {
+		// Writers run side by side on PostgreSQL: a readers' rule is that
+		// ids follow each other without gaps in commit order, so the row
+		// is written under a lock held until the commit, and takes the
+		// largest id plus one. The lock is taken last in a transaction
+		// (see above), so it is held for its commit only. Listeners hear
+		// of it through a notification, sent at the commit.
+		if _, err := x.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", eventsLock); err != nil {
+			return 0, fmt.Errorf("record changed tags: %w", err)
+		}
+		insert = "INSERT INTO events (id, tags) SELECT COALESCE(MAX(id), 0) + 1, ? FROM events RETURNING id"
+	}
 	var id int64
-	if err := sqlx.GetContext(ctx, x, &id, "INSERT INTO events (tags) VALUES (?) RETURNING id", string(b)); err != nil {
+	if err := sqlx.GetContext(ctx, x, &id, x.Rebind(insert), string(b)); err != nil {
 		return 0, fmt.Errorf("record changed tags: %w", err)
 	}
+	if DialectOf(x).Shared {
+		if _, err := x.ExecContext(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, fmt.Sprint(id)); err != nil {
+			return 0, fmt.Errorf("record changed tags: %w", err)
+		}
+	}
 	if id > EventsKept && id%64 == 0 { // prune now and then: a range delete on the primary key
-		if _, err := x.ExecContext(ctx, "DELETE FROM events WHERE id <= ?", id-EventsKept); err != nil {
+		if _, err := x.ExecContext(ctx, x.Rebind("DELETE FROM events WHERE id <= ?"), id-EventsKept); err != nil {
 			return 0, fmt.Errorf("prune changed tags: %w", err)
 		}
 	}
@@ -49,7 +75,7 @@ type Event struct {
 // they follow id without a gap: false when rows after id were pruned before
 // they were read, so that what changed cannot be told.
 func EventsAfter(ctx context.Context, x sqlx.QueryerContext, id int64) (events []Event, complete bool, err error) {
-	rows, err := x.QueryxContext(ctx, "SELECT id, tags FROM events WHERE id > ? ORDER BY id", id)
+	rows, err := x.QueryxContext(ctx, rebind(x, "SELECT id, tags FROM events WHERE id > ? ORDER BY id"), id)
 	if err != nil {
 		return nil, false, fmt.Errorf("read changed tags: %w", err)
 	}
@@ -84,4 +110,13 @@ func LastEvent(ctx context.Context, x sqlx.QueryerContext) (int64, error) {
 		return 0, fmt.Errorf("read the last changed tags: %w", err)
 	}
 	return id, nil
+}
+
+// rebind writes query's ? placeholders as x's driver wants them, for x that
+// may not say which driver it has.
+func rebind(x any, query string) string {
+	if b, ok := x.(interface{ Rebind(string) string }); ok {
+		return b.Rebind(query)
+	}
+	return query
 }

@@ -21,7 +21,14 @@ import (
 // DeferIndexes drops the secondary indexes of table, except those named in
 // keep, recording how to build each in deferred_indexes, and returns how many
 // it dropped. Run it in a write transaction.
+//
+// On a shared catalog (PostgreSQL) it sets nothing aside and returns 0:
+// other machines write the same table at the same time, and would pay for
+// one scan's gain (see Dialect.MayDeferIndexes).
 func DeferIndexes(ctx context.Context, x sqlx.ExtContext, table string, keep ...string) (int, error) {
+	if !DialectOf(x).MayDeferIndexes() {
+		return 0, nil
+	}
 	var idx []struct {
 		Name string `db:"name"`
 		SQL  string `db:"sql"`
@@ -52,6 +59,9 @@ func DeferIndexes(ctx context.Context, x sqlx.ExtContext, table string, keep ...
 // migration, made it) is only forgotten; one not set aside is left alone.
 // Run it in a write transaction.
 func BuildDeferredIndex(ctx context.Context, x sqlx.ExtContext, name string) error {
+	if !DialectOf(x).MayDeferIndexes() {
+		return nil
+	}
 	var stmt []string
 	if err := sqlx.SelectContext(ctx, x, &stmt, "SELECT sql FROM deferred_indexes WHERE name = ?", name); err != nil {
 		return fmt.Errorf("build index %s: %w", name, err)

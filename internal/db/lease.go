@@ -61,7 +61,7 @@ func (d *DB) replacedUnder() bool {
 func (d *DB) Acquire(ctx context.Context) (release func(), err error) {
 	d.leaseMu.Lock()
 	defer d.leaseMu.Unlock()
-	if d.busy == 0 && d.opts.UnlockIdle {
+	if d.busy == 0 && d.opts.UnlockIdle && !d.dialect.Shared {
 		if err := d.lockAndRefresh(ctx); err != nil {
 			return nil, err
 		}
@@ -76,7 +76,7 @@ func (d *DB) Acquire(ctx context.Context) (release func(), err error) {
 		}
 		released = true
 		d.busy--
-		if d.busy == 0 && d.opts.UnlockIdle {
+		if d.busy == 0 && d.opts.UnlockIdle && !d.dialect.Shared {
 			d.mu.RLock()
 			if !d.closed {
 				d.lock.unlock()
@@ -122,6 +122,7 @@ func (d *DB) lockAndRefresh(ctx context.Context) error {
 		d.lock.close()
 		return fmt.Errorf("reopen catalog %s after it was replaced: %w", d.path, err)
 	}
+	d.reopened()
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,4 +113,57 @@ func TestUnlockIdleWaitsForRestore(t *testing.T) {
 		t.Fatalf("Acquire after the swap: %v", err)
 	}
 	release()
+}
+
+// TestOnReopenBeforeLease: after another process replaced the catalog, the
+// OnReopen function has run by the time the server's next Acquire returns
+// (a cache dropped there serves nothing of the old file), and only then;
+// a Replace in this process calls it too.
+func TestOnReopenBeforeLease(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	path, repl, repl2 := filepath.Join(dir, "index.db"), filepath.Join(dir, "restore.db"), filepath.Join(dir, "restore2.db")
+	catalogWith(t, path, "old")
+	catalogWith(t, repl, "new")
+	catalogWith(t, repl2, "newer")
+
+	opts := db.DefaultOptions()
+	opts.UnlockIdle = true
+	server := dbtest.MustOpenOptions(t, path, opts)
+	var calls atomic.Int64
+	server.OnReopen(func() { calls.Add(1) })
+	lease := func() {
+		t.Helper()
+		release, err := server.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+	}
+	lease()
+	if got := calls.Load(); got != 0 {
+		t.Fatalf("OnReopen called %d times before any replace; want 0", got)
+	}
+	restorer := dbtest.MustOpenPath(t, path)
+	if err := restorer.Replace(ctx, false, moveInto(repl)); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls.Load(); got != 0 {
+		t.Fatalf("OnReopen called %d times by another handle's Replace alone; want 0 until the next lease", got)
+	}
+	lease()
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("OnReopen called %d times when the lease returned; want 1", got)
+	}
+	lease()
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("OnReopen called %d times after a lease on an unchanged file; want 1", got)
+	}
+	restorer.Close()
+	if err := server.Replace(ctx, false, moveInto(repl2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("OnReopen called %d times after this handle's Replace; want 2", got)
+	}
 }

@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-
-	"github.com/indexer/indexer/migrations"
 )
+
+// migrateLock is the PostgreSQL advisory lock key that migrations take: any
+// number, the same in every indexer.
+const migrateLock = 0x696e646578 // "index"
 
 type migration struct {
 	version int
@@ -22,9 +24,10 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads migrations.FS. File names are NNNN_name.sql.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations.FS, "*.sql")
+// loadMigrations reads the migrations of dialect dl. File names are
+// NNNN_name.sql.
+func loadMigrations(dl Dialect) ([]migration, error) {
+	names, err := fs.Glob(dl.migrations, "*.sql")
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +38,7 @@ func loadMigrations() ([]migration, error) {
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("migration file %s is not named NNNN_name.sql", n)
 		}
-		b, err := fs.ReadFile(migrations.FS, n)
+		b, err := fs.ReadFile(dl.migrations, n)
 		if err != nil {
 			return nil, err
 		}
@@ -50,9 +53,10 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
-// LatestVersion returns the schema version this binary writes.
+// LatestVersion returns the schema version this binary writes, the same for
+// both engines (a test holds them to it).
 func LatestVersion() int {
-	ms, err := loadMigrations()
+	ms, err := loadMigrations(SQLite)
 	if err != nil {
 		panic(err) // the embedded files are fixed at build time; tests catch this
 	}
@@ -65,14 +69,26 @@ func LatestVersion() int {
 // before it, and left as it was. probe's own connection sets no journal mode
 // and only reads. migrate checks the same again under its lock. uri opens
 // the file at path.
-func probe(ctx context.Context, path, uri string, mustExist bool) error {
+//
+// The caller closes the connection probe returns once its pools are open:
+// closing the last connection to a WAL file checkpoints it and deletes the
+// -wal and -shm files, which the pools would only create again (measured: a
+// third to a half of opening a small catalog).
+func probe(ctx context.Context, path, uri string, mustExist bool) (*sql.DB, error) {
 	x, err := sql.Open(DriverName, uri)
 	if err != nil {
-		return fmt.Errorf("open catalog %s: %w", path, err)
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}
-	defer x.Close()
+	if err := probeCatalog(ctx, x, path, mustExist); err != nil {
+		x.Close()
+		return nil, err
+	}
+	return x, nil
+}
+
+func probeCatalog(ctx context.Context, x *sql.DB, path string, mustExist bool) error {
 	var catalog, other int
-	err = x.QueryRowContext(ctx, `SELECT
+	err := x.QueryRowContext(ctx, `SELECT
 		COALESCE(SUM(name = 'schema_migrations'), 0),
 		COALESCE(SUM(name <> 'schema_migrations'), 0)
 		FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).Scan(&catalog, &other)
@@ -84,7 +100,7 @@ func probe(ctx context.Context, path, uri string, mustExist bool) error {
 	case catalog > 0:
 		// schema_migrations is a common name (golang-migrate, Rails): make
 		// sure the history is ours before anything writes to the file.
-		ms, err := loadMigrations()
+		ms, err := loadMigrations(SQLite)
 		if err != nil {
 			return err
 		}
@@ -100,12 +116,14 @@ func probe(ctx context.Context, path, uri string, mustExist bool) error {
 	return nil
 }
 
-// migrate applies the pending migrations in one immediate transaction, so two
-// processes opening a new catalog at once serialize: the second sees the first's
-// work and applies nothing. Unless create is set, it refuses with ErrNotExist to
-// make a catalog in a file that holds none yet (empty, or without tables).
-func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
-	ms, err := loadMigrations()
+// migrate applies the pending migrations of dialect dl in one transaction,
+// immediate on SQLite and under an advisory lock on PostgreSQL, so two
+// processes opening a new catalog at once serialize: the second sees the
+// first's work and applies nothing. Unless create is set, it refuses with
+// ErrNotExist to make a catalog in a file that holds none yet (empty, or
+// without tables).
+func migrate(ctx context.Context, w *sqlx.DB, dl Dialect, create bool) error {
+	ms, err := loadMigrations(dl)
 	if err != nil {
 		return err
 	}
@@ -121,10 +139,14 @@ func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 		return fmt.Errorf("begin migration: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL)`); err != nil {
+	if dl.Shared {
+		// PostgreSQL's DDL takes no lock that would keep a second process
+		// from creating the same tables at the same time.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLock); err != nil {
+			return fmt.Errorf("lock for migration: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, dl.versionTable); err != nil {
 		if IsCorrupt(err) {
 			return ErrNotDatabase
 		}
@@ -144,11 +166,11 @@ func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 	}
 	if cur == 0 {
 		// A database with tables of its own but no history is another program's.
-		var n int
-		if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_migrations') AND name NOT LIKE 'sqlite_%'`); err != nil {
+		var tables []string
+		if err := tx.SelectContext(ctx, &tables, dl.tables); err != nil {
 			return fmt.Errorf("inspect schema: %w", err)
 		}
-		if n > 0 {
+		if len(tables) > 1 { // schema_migrations, made above, and others
 			return ErrNotCatalog
 		}
 		if !create {
@@ -157,7 +179,7 @@ func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 	}
 	// Indexes a scan set aside are built first: a migration may alter or
 	// drop one, and would not find it.
-	if cur >= inlineDigests && cur < len(ms) {
+	if !dl.Shared && cur >= inlineDigests && cur < len(ms) {
 		if err := buildAllDeferred(ctx, tx); err != nil {
 			return err
 		}
@@ -166,12 +188,12 @@ func migrate(ctx context.Context, w *sqlx.DB, create bool) error {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			// A constraint or SQL error is the data's; read-only, busy, full
 			// and I/O errors are the file's or the machine's.
-			if c := Code(err); c == sqlite3.SQLITE_CONSTRAINT || c == sqlite3.SQLITE_ERROR {
+			if c := Code(err); c == sqlite3.SQLITE_CONSTRAINT || c == sqlite3.SQLITE_ERROR || Kind(err) == "constraint" {
 				return fmt.Errorf("%w: apply migration %s: %w", ErrUpgrade, m.name, err)
 			}
 			return fmt.Errorf("apply migration %s: %w", m.name, err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
 			m.version, m.name, time.Now().UnixNano()); err != nil {
 			return fmt.Errorf("record migration %s: %w", m.name, err)
 		}

@@ -4,14 +4,63 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
 // ErrNotRegular is returned by CatalogPath for a catalog path that names a
 // directory, a device, a FIFO or a socket.
 var ErrNotRegular = errors.New("not a regular file")
+
+// ErrUnknownScheme is returned for a catalog location that looks like a URL
+// (scheme://...) of a scheme indexer does not know.
+var ErrUnknownScheme = errors.New("indexer does not know the scheme")
+
+// URLScheme returns the scheme, lower-cased, of a catalog location that
+// looks like a URL (a scheme of letters, digits, '+', '-' or '.', starting
+// with a letter, then "://"), and "" for anything else: a file path.
+func URLScheme(location string) string {
+	scheme, _, ok := strings.Cut(location, "://")
+	if !ok || scheme == "" {
+		return ""
+	}
+	for i, c := range scheme {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return ""
+		}
+	}
+	return strings.ToLower(scheme)
+}
+
+// Redact returns location with the password of a URL replaced by "xxxxx",
+// for messages; a file path is returned as it is.
+func Redact(location string) string {
+	if URLScheme(location) == "" {
+		return location
+	}
+	u, err := url.Parse(location)
+	if err != nil {
+		return URLScheme(location) + "://..."
+	}
+	return u.Redacted()
+}
+
+// checkScheme refuses a location that looks like a URL of a scheme indexer
+// does not know: without it, "mysql://host/db" would be taken for a file
+// path and a folder "mysql:" made in the current directory.
+func checkScheme(location string) error {
+	switch s := URLScheme(location); {
+	case IsPostgres(location):
+		return fmt.Errorf("catalog %s: %w", Redact(location), ErrServer)
+	case s != "":
+		return fmt.Errorf("catalog %s is a URL, and %w %q; give a file path or a postgres:// URL", Redact(location), ErrUnknownScheme, s)
+	}
+	return nil
+}
 
 // maxLinks bounds how many symlinks CatalogPath follows, as Linux does.
 const maxLinks = 40
@@ -25,7 +74,14 @@ const maxLinks = 40
 // The file must be a regular file or absent. Anything else (a directory, a
 // device, a FIFO, a socket) is refused with an error that names it and matches
 // ErrNotRegular, before anything is created or opened.
+//
+// A path that looks like a URL of a scheme indexer does not know is refused
+// with an error matching ErrUnknownScheme; a PostgreSQL URL with one matching
+// ErrServer.
 func CatalogPath(path string) (string, error) {
+	if err := checkScheme(path); err != nil {
+		return "", err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", fmt.Errorf("resolve catalog path %s: %w", path, err)

@@ -15,10 +15,11 @@ import (
 
 // MustOpen opens a new catalog in a fresh temporary directory with
 // db.DefaultOptions and closes it when the test ends. It fails the test if the
-// catalog cannot be opened.
+// catalog cannot be opened. In Main's PostgreSQL pass the catalog is a new
+// PostgreSQL database instead (see Location).
 func MustOpen(tb testing.TB) *db.DB {
 	tb.Helper()
-	return MustOpenPath(tb, filepath.Join(tb.TempDir(), "index.db"))
+	return MustOpenPath(tb, Location(tb, filepath.Join(tb.TempDir(), "index.db")))
 }
 
 // MustOpenPath opens (creating if needed) the catalog at path with

@@ -26,6 +26,11 @@ type DirFile struct {
 	Device uint64
 	Inode  uint64
 	Nlink  uint64
+	// Exec is the file's executable bit; ExecUnknown is set where the
+	// catalog does not record it (files catalogued before it did).
+	Exec, ExecUnknown bool
+	// Deleted is set in a scan's changes for a file now gone (DEL).
+	Deleted bool
 }
 
 // DirGroup is a set of identical directories.

@@ -56,6 +56,7 @@ type FileMeta struct {
 	Operation   Operation
 	IsArchived  bool
 	ScanID      int64
+	Exec        bool // a plain file's owner may execute it
 	Validators
 }
 

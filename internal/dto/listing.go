@@ -39,11 +39,17 @@ type ScanResult struct {
 	RootsB64 []string `json:"roots_b64,omitempty"`
 	Status   string   `json:"status"`
 	ScanCounts
-	DurationMS      int64            `json:"duration_ms"`
-	ThroughputMBps  float64          `json:"throughput_mb_s"`
-	SkippedByReason map[string]int64 `json:"skipped_by_reason"`
-	Failures        []PathError      `json:"failures"`
-	Skips           []PathReason     `json:"skips"`
+	// ArchiveEntriesSeen is how many of files_seen are entries inside
+	// archives (stats counts them apart from files).
+	ArchiveEntriesSeen int64 `json:"archive_entries_seen"`
+	// ExcludedMarkedGone is how many rows of files an --exclude pattern
+	// matched were marked DEL (not counted in deleted).
+	ExcludedMarkedGone int64            `json:"excluded_marked_gone"`
+	DurationMS         int64            `json:"duration_ms"`
+	ThroughputMBps     float64          `json:"throughput_mb_s"`
+	SkippedByReason    map[string]int64 `json:"skipped_by_reason"`
+	Failures           []PathError      `json:"failures"`
+	Skips              []PathReason     `json:"skips"`
 }
 
 // PathError and PathReason carry path_b64 beside a path that is not valid

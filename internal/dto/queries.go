@@ -14,12 +14,17 @@ type DupeTotals struct {
 
 // Location is one place a content lives: a machine, a path and, for an entry
 // of an archive, the entry's inner path. Check says, in a lookup, what was
-// found on disk there (see the Check constants); it is empty elsewhere.
+// found on disk there (see the Check constants); it is empty elsewhere. Link,
+// in a lookup's locations, numbers from 1 the sets of names that are one file
+// (same machine, device and inode, as catalogued: hard links, or one file
+// reached through a symlinked directory): places with the same Link are one
+// copy. It is 0 for a place that no other place is.
 type Location struct {
 	Machine     string `json:"machine"`
 	Path        string `json:"path"`
 	ArchivePath string `json:"archive_path,omitempty"`
 	Check       string `json:"check,omitempty"`
+	Link        int    `json:"link,omitempty"`
 }
 
 // What a lookup found at a catalogued location.
@@ -57,13 +62,15 @@ type StoredLocation struct {
 // of the looked-up file itself (same machine and absolute path, or same
 // device and inode), which are not copies. Stale are places on this machine
 // that are no longer as catalogued (Check says how). Found is true when
-// Locations is not empty. Error is set, and the rest empty, when the file
-// could not be read.
+// Locations is not empty. Copies counts the Locations that are distinct
+// files: names of one file (the same Link) count once, as dupes counts them.
+// Error is set, and the rest empty, when the file could not be read.
 type LookupResult struct {
 	File      string     `json:"file"`
 	SHA256    string     `json:"sha256,omitempty"`
 	Size      int64      `json:"size"`
 	Found     bool       `json:"found"`
+	Copies    int        `json:"copies"`
 	Locations []Location `json:"locations"`
 	Self      []Location `json:"self"`
 	Stale     []Location `json:"stale"`
@@ -129,4 +136,6 @@ type Stats struct {
 	Machines         []MachineStats   `json:"machines"`
 	Extensions       []ExtensionStats `json:"top_extensions"`
 	Scans            []ScanSummary    `json:"last_scans"`
+	// Verification: when verify last ran, and corruption not resolved since.
+	Verification VerifySummary `json:"verification"`
 }

@@ -18,6 +18,12 @@ const (
 	// TagDirs is touched by every change to the rows of dirs (directory
 	// digests): duplicate directories read it.
 	TagDirs = "dirs"
+	// TagChanges is touched by every change to the change log (a scan's
+	// changes, a prune): diff reads it.
+	TagChanges = "changes"
+	// TagVerifications is touched when verify records what it found: stats
+	// and health read it.
+	TagVerifications = "verifications"
 	// TagEpoch stands for everything: it is touched when the whole catalog
 	// may have changed (a restore, a migration) or nobody can tell what did.
 	TagEpoch = "epoch"

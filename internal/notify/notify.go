@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -45,12 +46,27 @@ type Watcher struct {
 
 	polls atomic.Int64
 
-	// Owned by the polling goroutine (and by Watch before it starts).
+	// coalesce shares the looks of concurrent Sync calls.
+	coalesce struct {
+		mu              sync.Mutex
+		cond            *sync.Cond
+		begun, finished uint64
+		looking         bool
+		err             error
+	}
+
+	// lookMu makes the looks, and the calls of fn that follow them, one at
+	// a time, whether the loop or Sync looks; it guards the fields below.
+	lookMu  sync.Mutex
+	closed  bool
 	x       *sqlx.DB
 	conn    *sqlx.Conn
 	id      fileID // the file the connection has open
 	version int64  // its PRAGMA data_version after the last look
 	last    int64  // the last events row read
+	// pg is set for a PostgreSQL catalog (see postgres.go): then path is
+	// its URL without the password, and the SQLite fields above are unused.
+	pg *pgListener
 }
 
 // fileID is what tells one file from another that took its name.
@@ -68,7 +84,8 @@ func statID(path string) (fileID, error) {
 	return fileID{dev: uint64(st.Dev), ino: st.Ino}, nil
 }
 
-// Watch starts watching the catalog at path, which must exist, and returns
+// Watch starts watching the catalog at path (a file, or a PostgreSQL URL:
+// see postgres.go), which must exist, and returns
 // once it is watched: every write committed from then on is reported. fn is
 // called from one goroutine of the Watcher, one call at a time, with the
 // union of the tags of the writes seen in one look, sorted; or with
@@ -95,7 +112,13 @@ func Watch(ctx context.Context, path string, opts Options, fn func(tags []string
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{path: path, opts: opts, fn: fn, done: make(chan struct{})}
-	if err := w.open(ctx); err != nil {
+	w.coalesce.cond = sync.NewCond(&w.coalesce.mu)
+	open := w.open
+	if db.IsPostgres(path) {
+		w.path, w.pg = db.Redact(path), &pgListener{url: path}
+		open = w.pgConnect
+	}
+	if err := open(ctx); err != nil {
 		return nil, err
 	}
 	run, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -117,27 +140,118 @@ func (w *Watcher) Polls() int64 { return w.polls.Load() }
 
 func (w *Watcher) loop(ctx context.Context) {
 	defer close(w.done)
-	defer w.closeConn()
+	defer func() {
+		w.lookMu.Lock()
+		defer w.lookMu.Unlock()
+		w.closed = true
+		w.closeConn()
+		if w.pg != nil {
+			w.pgClose()
+		}
+	}()
 	t := time.NewTicker(w.opts.Interval)
 	defer t.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		look := w.look
+		if w.pg != nil {
+			look = w.pgLook // waits for a notification itself
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
-		tags, err := w.look(ctx)
+		// A SQLite look shares the connection with Sync's; PostgreSQL's
+		// waits for a notification and has no Sync to share with.
+		if w.pg == nil {
+			w.lookMu.Lock()
+		}
+		tags, err := look(ctx)
+		unlock := func() {
+			if w.pg == nil {
+				w.lookMu.Unlock()
+			}
+		}
 		if ctx.Err() != nil {
+			unlock()
 			return
 		}
 		if err != nil {
 			w.opts.Log.Debug("cannot tell what changed in the catalog; dropping every cached answer", "catalog", w.path, "err", err)
+			if w.pg != nil { // the server may be down: do not reconnect at once
+				select {
+				case <-ctx.Done():
+					return // (PostgreSQL: lookMu not held)
+				case <-time.After(min(w.opts.Interval, time.Second)):
+				}
+			}
 		}
 		w.polls.Add(1)
 		if len(tags) > 0 {
 			w.fn(tags)
 		}
+		unlock()
 	}
+}
+
+// ErrClosed is Sync's error after Close.
+var ErrClosed = errors.New("the catalog watcher is closed")
+
+// Sync looks at the catalog now, unless a look that began after Sync was
+// called is under way, and returns once fn has been handed what that look
+// found: every write committed before Sync was called has then been
+// reported. A server calls it before it answers from its cache, so that it
+// never serves an answer older than a write another process committed
+// before the request came. Concurrent calls share looks. When the look
+// fails, fn is handed the epoch (what changed cannot be told) and the error
+// is returned. The look does not end with ctx (it is bounded by
+// Options.BusyTimeout), so that a request that goes away does not cost the
+// others a reconnection. After Close, Sync returns ErrClosed.
+func (w *Watcher) Sync(ctx context.Context) error {
+	if w.pg != nil {
+		// PostgreSQL pushes its notifications; the loop hears them as they
+		// arrive, and there is no cheap local check to force one sooner.
+		return nil
+	}
+	s := &w.coalesce
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := s.begun + 1 // a look that begins after this call
+	for s.finished < want {
+		if s.looking {
+			s.cond.Wait()
+			continue
+		}
+		s.looking = true
+		s.begun++
+		n := s.begun
+		s.mu.Unlock()
+		err := w.lookNow(context.WithoutCancel(ctx))
+		s.mu.Lock()
+		s.looking = false
+		s.finished, s.err = n, err
+		s.cond.Broadcast()
+	}
+	return s.err
+}
+
+// lookNow is one look of Sync's, reported to fn.
+func (w *Watcher) lookNow(ctx context.Context) error {
+	w.lookMu.Lock()
+	defer w.lookMu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	tags, err := w.look(ctx)
+	if err != nil {
+		tags = []string{db.EpochTag}
+		err = fmt.Errorf("watch catalog %s: %w", w.path, err)
+	}
+	if len(tags) > 0 {
+		w.fn(tags)
+	}
+	return err
 }
 
 // look checks the catalog once and returns the tags to report.

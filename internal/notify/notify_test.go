@@ -3,11 +3,13 @@ package notify
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -297,4 +299,76 @@ func TestLookReplacedFileIsEpoch(t *testing.T) {
 	wantTags(t, mustLook(t, w))
 	write(t, uow.New(dbtest.MustOpenPath(t, path)), "y", "/y")
 	wantTags(t, mustLook(t, w), "files", "machine:y")
+}
+
+// reports collects what a Watcher hands its function.
+type reports struct {
+	mu   sync.Mutex
+	tags []string
+}
+
+func (r *reports) fn(tags []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tags = append(r.tags, tags...)
+}
+
+func (r *reports) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.tags
+	r.tags = nil
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// TestSyncReportsBeforeReturning: a write committed by another handle is
+// handed to fn by the time Sync returns, with no poll of the loop (its
+// interval is an hour); concurrent Syncs share looks and all return after
+// the write was reported; after Close, Sync refuses.
+func TestSyncReportsBeforeReturning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	dbtest.MustOpenPath(t, path)
+	var r reports
+	w, err := Watch(t.Context(), path, Options{Interval: time.Hour}, r.fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := uow.New(dbtest.MustOpenPath(t, path))
+	write(t, other, "a", "/x")
+	if err := w.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantTags(t, r.take(), "files", "machine:a")
+	if err := w.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantTags(t, r.take())
+
+	write(t, other, "b", "/y")
+	var wg sync.WaitGroup
+	seen := make([]bool, 32)
+	for i := range seen {
+		wg.Go(func() {
+			if err := w.Sync(t.Context()); err != nil {
+				t.Error(err)
+			}
+			r.mu.Lock()
+			seen[i] = slices.Contains(r.tags, "machine:b")
+			r.mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for i, ok := range seen {
+		if !ok {
+			t.Errorf("Sync %d returned before machine:b was reported", i)
+		}
+	}
+	if w.Polls() != 0 {
+		t.Errorf("the loop looked %d times; the test wants Sync's looks only", w.Polls())
+	}
+	w.Close()
+	if err := w.Sync(t.Context()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Sync after Close = %v; want ErrClosed", err)
+	}
 }

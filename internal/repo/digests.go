@@ -33,6 +33,26 @@ func digestArgs(h dto.FileHash) (md5, sha1, sha256 any, err error) {
 	return raw[0], raw[1], raw[2], nil
 }
 
+// someDigestArgs is digestArgs for an import, which may give only some of
+// the digests: those given must be well formed, the others are NULL.
+func someDigestArgs(h dto.FileHash) (md5, sha1, sha256 any, err error) {
+	raw := make([]any, 3)
+	for i, d := range []struct {
+		name, hex string
+		n         int
+	}{{"md5", h.MD5, 16}, {"sha1", h.SHA1, 20}, {"sha256", h.SHA256, 32}} {
+		if d.hex == "" {
+			continue
+		}
+		b, err := hex.DecodeString(d.hex)
+		if err != nil || len(b) != d.n {
+			return nil, nil, nil, fmt.Errorf("%s %q is not %d bytes of hexadecimal", d.name, d.hex, d.n)
+		}
+		raw[i] = b
+	}
+	return raw[0], raw[1], raw[2], nil
+}
+
 // hexOf returns b in lower-case hex, "" for none.
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
 

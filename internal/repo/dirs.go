@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -27,9 +28,8 @@ func (r *Dirs) Touching(t *Touched) *Dirs {
 }
 
 // fileDir is a plain file's directory as the expression of the index
-// files_dir spells it: its path without "/" and its name ("" for a file in
-// "/"). A query must spell it the same to be answered by the index.
-const fileDir = "substr(path, 1, length(path) - length(name) - 1)"
+// files_dir spells it (see db.Dialect.FileDir).
+func (r *Dirs) fileDir() string { return db.DialectOf(r.x).FileDir() }
 
 // DirKey returns how fileDir spells the directory path.
 func DirKey(path string) string {
@@ -101,15 +101,6 @@ func (r *Dirs) Get(ctx context.Context, machine string, paths []string) (map[str
 	return out, nil
 }
 
-// Children returns the directories right below path.
-func (r *Dirs) Children(ctx context.Context, machine, path string) ([]dto.Dir, error) {
-	out, err := r.list(ctx, "SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND parent = ?", machine, DirKey(path))
-	if err != nil {
-		return nil, fmt.Errorf("list directories in %s: %w", path, err)
-	}
-	return out, nil
-}
-
 // Mark records that a scan listed the directories ds (Machine, Path,
 // Parent, Complete, ScanID), keeping their digests until they are computed
 // again.
@@ -125,6 +116,24 @@ func (r *Dirs) Mark(ctx context.Context, ds []dto.Dir) error {
 	for _, d := range ds {
 		if _, err := stmt.ExecContext(ctx, d.Machine, d.Path, d.Parent, d.Complete, d.ScanID); err != nil {
 			return fmt.Errorf("record directory %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+// ClearEntries forgets the stored own files of the directories paths of
+// machine, so that their digests are next computed from their files' rows:
+// for a change made outside a scan (dedupe), which the scans' rows do not
+// tell.
+func (r *Dirs) ClearEntries(ctx context.Context, machine string, paths []string) error {
+	r.t.Add(dto.TagDirs)
+	for start := 0; start < len(paths); start += ChunkSize {
+		q, args, err := sqlx.In("UPDATE dirs SET entries = NULL WHERE machine = ? AND path IN (?)", machine, paths[start:min(start+ChunkSize, len(paths))])
+		if err != nil {
+			return err
+		}
+		if _, err := r.x.ExecContext(ctx, r.x.Rebind(q), args...); err != nil {
+			return fmt.Errorf("record directories: %w", err)
 		}
 	}
 	return nil
@@ -155,22 +164,112 @@ func (r *Dirs) Delete(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// SetDigests stores d's size, files and digests (nil digests: none).
-func (r *Dirs) SetDigests(ctx context.Context, d dto.Dir) error {
+// DigestWriter stores directories' digests with one prepared statement.
+type DigestWriter struct{ st *sqlx.Stmt }
+
+// DigestWriter returns a DigestWriter; Close it after use.
+func (r *Dirs) DigestWriter(ctx context.Context) (*DigestWriter, error) {
 	r.t.Add(dto.TagDirs)
-	_, err := r.x.ExecContext(ctx, r.x.Rebind("UPDATE dirs SET size = ?, files = ?, tree = ?, content = ?, content_sum = ? WHERE id = ?"),
-		d.Size, d.Files, d.Tree, d.Content, d.ContentSum, d.ID)
+	st, err := r.x.PreparexContext(ctx, r.x.Rebind("UPDATE dirs SET size = ?, files = ?, tree = ?, content = ?, content_sum = ?, entries = ? WHERE id = ?"))
 	if err != nil {
+		return nil, fmt.Errorf("record directory digests: %w", err)
+	}
+	return &DigestWriter{st: st}, nil
+}
+
+// Set stores d's size, files and digests (nil digests: none), and entries,
+// its own files as the digests saw them (see Entries).
+func (w *DigestWriter) Set(ctx context.Context, d dto.Dir, entries []byte) error {
+	if _, err := w.st.ExecContext(ctx, d.Size, d.Files, d.Tree, d.Content, d.ContentSum, entries, d.ID); err != nil {
 		return fmt.Errorf("record digests of %s: %w", d.Path, err)
 	}
 	return nil
 }
 
+// Close releases the statement.
+func (w *DigestWriter) Close() error { return w.st.Close() }
+
+// Entries returns what DigestWriter.Set last stored as the own files of the
+// directories with ids (at most ChunkSize), by id; none for a directory
+// for which it never did.
+func (r *Dirs) Entries(ctx context.Context, ids []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ids))
+	q, args, err := sqlx.In("SELECT id, entries FROM dirs WHERE id IN (?) AND entries IS NOT NULL", ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read directories: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return nil, fmt.Errorf("read directories: %w", err)
+		}
+		out[id] = b
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read directories: %w", err)
+	}
+	return out, nil
+}
+
+// WithEntries returns the directories of machine that have entries stored.
+func (r *Dirs) WithEntries(ctx context.Context, machine string) (map[string]bool, error) {
+	var paths []string
+	if err := sqlx.SelectContext(ctx, r.x, &paths, r.x.Rebind("SELECT path FROM dirs WHERE machine = ? AND entries IS NOT NULL"), machine); err != nil {
+		return nil, fmt.Errorf("list directories: %w", err)
+	}
+	out := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		out[p] = true
+	}
+	return out, nil
+}
+
+// Unsettled returns the directories of machine that have digests but no
+// stored entries: their digests are to be computed again from the rows
+// (catalogued before entries were stored, or a row changed outside a scan).
+func (r *Dirs) Unsettled(ctx context.Context, machine string) ([]string, error) {
+	var paths []string
+	if err := sqlx.SelectContext(ctx, r.x, &paths, r.x.Rebind("SELECT path FROM dirs WHERE machine = ? AND entries IS NULL AND content IS NOT NULL"), machine); err != nil {
+		return nil, fmt.Errorf("list directories: %w", err)
+	}
+	return paths, nil
+}
+
+// ChildrenOf returns machine's directories right below those at paths, by
+// their Parent.
+func (r *Dirs) ChildrenOf(ctx context.Context, machine string, paths []string) (map[string][]dto.Dir, error) {
+	out := map[string][]dto.Dir{}
+	for start := 0; start < len(paths); start += ChunkSize {
+		keys := make([]string, 0, min(ChunkSize, len(paths)-start))
+		for _, p := range paths[start:min(start+ChunkSize, len(paths))] {
+			keys = append(keys, DirKey(p))
+		}
+		q, args, err := sqlx.In("SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND parent IN (?)", machine, keys)
+		if err != nil {
+			return nil, err
+		}
+		ds, err := r.list(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list directories: %w", err)
+		}
+		for _, d := range ds {
+			out[d.Parent] = append(out[d.Parent], d)
+		}
+	}
+	return out, nil
+}
+
 // Files returns the present plain files right in the directory path, with
 // their names in Path.
 func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, error) {
-	rows, err := r.x.QueryContext(ctx, r.x.Rebind(`SELECT name, size, sha256, device, inode, nlink FROM files
-		WHERE machine = ? AND `+fileDir+` = ? AND is_archived = 0 AND operation <> 'DEL'`), machine, DirKey(path))
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind(`SELECT name, size, sha256, device, inode, nlink, exec FROM files
+		WHERE machine = ? AND `+r.fileDir()+` = ? AND is_archived = 0 AND operation <> 'DEL'`), machine, DirKey(path))
 	if err != nil {
 		return nil, fmt.Errorf("list files in %s: %w", path, err)
 	}
@@ -179,10 +278,12 @@ func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, 
 	for rows.Next() {
 		var f dto.DirFile
 		var dev, ino, nlink int64
-		if err := rows.Scan(&f.Path, &f.Size, &f.SHA256, &dev, &ino, &nlink); err != nil {
+		var exec sql.NullBool
+		if err := rows.Scan(&f.Path, &f.Size, &f.SHA256, &dev, &ino, &nlink, &exec); err != nil {
 			return nil, err
 		}
 		f.Device, f.Inode, f.Nlink = uint64(dev), uint64(ino), uint64(nlink)
+		f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
 		out = append(out, f)
 	}
 	return out, rows.Err()
@@ -203,7 +304,7 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 		conds = append(conds, under)
 		args = append(args, uargs...)
 	}
-	rows, err := r.x.QueryContext(ctx, r.x.Rebind("SELECT machine, "+fileDir+", size, sha256, device, inode, nlink FROM files WHERE "+
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind("SELECT machine, "+r.fileDir()+", size, sha256, device, inode, nlink FROM files WHERE "+
 		strings.Join(conds, " AND ")), args...)
 	if err != nil {
 		return fmt.Errorf("list files: %w", err)
@@ -225,36 +326,45 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 	return rows.Err()
 }
 
-// ChangedDirs returns the directories of the plain files of machine that
+// ChangedFiles returns the directories of the plain files of machine that
 // the scans ids wrote, each with whether a file written there is present
-// (not DEL).
-func (r *Dirs) ChangedDirs(ctx context.Context, machine string, ids []int64) (map[string]bool, error) {
-	out := map[string]bool{}
+// (not DEL), and, for the directories in keep, those files, each with its
+// name in Path and Deleted when it is gone.
+func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64, keep map[string]bool) (map[string]bool, map[string][]dto.DirFile, error) {
+	dirs, out := map[string]bool{}, map[string][]dto.DirFile{}
 	for start := 0; start < len(ids); start += ChunkSize {
-		q, args, err := sqlx.In("SELECT "+fileDir+", MAX(operation <> 'DEL') FROM files WHERE scan_id IN (?) AND +machine = ? AND +is_archived = 0 GROUP BY 1",
+		// machine || '' and is_archived + 0 are no index keys, on either
+		// engine: the rows are found by files_scan alone.
+		q, args, err := sqlx.In("SELECT "+r.fileDir()+", name, size, sha256, exec, CASE WHEN operation = 'DEL' THEN 1 ELSE 0 END FROM files WHERE scan_id IN (?) AND machine || '' = ? AND is_archived + 0 = 0",
 			ids[start:min(start+ChunkSize, len(ids))], machine)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
 		if err != nil {
-			return nil, fmt.Errorf("list changed directories: %w", err)
+			return nil, nil, fmt.Errorf("list changed files: %w", err)
 		}
 		for rows.Next() {
 			var key string
-			var present bool
-			if err := rows.Scan(&key, &present); err != nil {
+			var f dto.DirFile
+			var exec sql.NullBool
+			if err := rows.Scan(&key, &f.Path, &f.Size, &f.SHA256, &exec, &f.Deleted); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, nil, fmt.Errorf("list changed files: %w", err)
 			}
-			out[DirOf(key)] = out[DirOf(key)] || present
+			f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
+			dir := DirOf(key)
+			dirs[dir] = dirs[dir] || !f.Deleted
+			if keep[dir] {
+				out[dir] = append(out[dir], f)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("list changed files: %w", err)
 		}
 	}
-	return out, nil
+	return dirs, out, nil
 }
 
 // PendingScans returns the scans of machine whose changes the directory

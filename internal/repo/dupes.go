@@ -12,6 +12,7 @@ import (
 
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/match"
 )
 
 // DupeFilter selects the files that take part in duplicate grouping. Only
@@ -23,6 +24,44 @@ type DupeFilter struct {
 	MaxSize         int64    // largest file size in bytes; < 0 for no bound
 	Name            string   // a shell pattern the file name matches (see db.GlobFunction); "" for all
 	IncludeArchived bool     // also entries inside archives
+
+	names [][]byte // set by withNames: the names that match Name
+}
+
+// withNames returns d ready for x's engine: where SQL cannot call
+// db.GlobFunction (PostgreSQL), the names of present, hashed files that
+// match d.Name are found first, through the pattern's literal hint and then
+// exactly in Go, and the queries select the files by those names.
+func (f *Files) withNames(ctx context.Context, d DupeFilter) (DupeFilter, error) {
+	if d.Name == "" || db.DialectOf(f.x).HasGlob() {
+		return d, nil
+	}
+	m, err := match.Glob(d.Name, false)
+	if err != nil {
+		return d, err
+	}
+	h := m.Hint()
+	q := "SELECT DISTINCT name FROM files WHERE sha256 IS NOT NULL AND operation <> 'DEL'"
+	var args []any
+	if c, arg := (Like{Parts: h.Parts, Prefix: h.Prefix, Suffix: h.Suffix, Lower: h.Lower}).cond(db.DialectOf(f.x), "name"); c != "" {
+		q, args = q+" AND "+c, append(args, arg)
+	}
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
+	if err != nil {
+		return d, fmt.Errorf("list names matching %q: %w", d.Name, err)
+	}
+	defer rows.Close()
+	d.names = [][]byte{}
+	for rows.Next() {
+		var name []byte
+		if err := rows.Scan(&name); err != nil {
+			return d, err
+		}
+		if m.Match(string(name)) {
+			d.names = append(d.names, name)
+		}
+	}
+	return d, rows.Err()
 }
 
 // where returns the conditions on files aliased a, with their arguments.
@@ -40,7 +79,11 @@ func (d DupeFilter) where(a string) (string, []any) {
 		conds = append(conds, a+".size <= ?")
 		args = append(args, d.MaxSize)
 	}
-	if d.Name != "" {
+	switch {
+	case d.names != nil:
+		conds = append(conds, a+".name = ANY(?)")
+		args = append(args, d.names)
+	case d.Name != "":
 		conds = append(conds, db.GlobFunction+"(?, "+a+".name) = 1")
 		args = append(args, d.Name)
 	}
@@ -97,7 +140,7 @@ func exactGroupsQuery(d DupeFilter) (string, []any) {
 				FROM (SELECT f.sha256 AS sha256, COUNT(*) AS k FROM g CROSS JOIN files f
 					WHERE f.sha256 = g.sha256 AND f.inode <> 0 AND f.is_archived = 0 AND ` + where + `
 					GROUP BY f.sha256, f.machine, f.device, f.inode HAVING COUNT(*) > 1) s
-				GROUP BY s.sha256) l ON l.sha256 = g.sha256)
+				GROUP BY s.sha256) l ON l.sha256 = g.sha256) c
 		WHERE copies >= 2`
 	return q, append(args, args...)
 }
@@ -125,6 +168,10 @@ type dupeRow struct {
 // grow with the catalog unless most of it was scanned twice under two
 // names. fn's error stops the listing and is returned.
 func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
+	d, err := f.withNames(ctx, d)
+	if err != nil {
+		return err
+	}
 	groups, args := groupsQuery(d)
 	where, wargs := d.where("f2")
 	// Device and inode of plain files; 0 for archive entries (see markLinked).
@@ -272,13 +319,17 @@ func markLinked(fs []dto.DupeFile) int {
 
 // DupeTotals returns the totals of what Dupes would list with d.
 func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, error) {
+	d, err := f.withNames(ctx, d)
+	if err != nil {
+		return dto.DupeTotals{}, err
+	}
 	q, args := exactGroupsQuery(d)
 	var t struct {
 		Groups      int64 `db:"groups_total"`
 		Files       int64 `db:"files_total"`
 		Reclaimable int64 `db:"reclaimable_total"`
 	}
-	err := sqlx.GetContext(ctx, f.x, &t, f.x.Rebind(`SELECT COUNT(*) AS groups_total,
+	err = sqlx.GetContext(ctx, f.x, &t, f.x.Rebind(`SELECT COUNT(*) AS groups_total,
 		COALESCE(SUM(n), 0) AS files_total, COALESCE(SUM((copies - 1) * size), 0) AS reclaimable_total
 		FROM (`+q+`) t`), args...)
 	if err != nil {

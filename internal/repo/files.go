@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -70,7 +72,19 @@ func (r fileRow) dto() dto.FileMeta {
 // digests). One prepared statement runs once per file: cheaper, per row, than
 // multi-row statements, which must also keep a statement journal.
 func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error {
-	return f.writeMany(ctx, files, `
+	_, err := f.writeMany(ctx, files, digestArgs, upsertFiles)
+	return err
+}
+
+// UpsertImported is UpsertMany for rows brought from elsewhere: read from a
+// checksum file, which may give only some of the digests (the others are
+// stored NULL), or merged from another catalog, which may hold such rows.
+func (f *Files) UpsertImported(ctx context.Context, files []dto.FileWithHash) error {
+	_, err := f.writeMany(ctx, files, someDigestArgs, upsertFiles)
+	return err
+}
+
+const upsertFiles = `
 		ON CONFLICT (machine, path, archive_path) DO UPDATE SET
 		name = excluded.name, size = excluded.size,
 		created_sec = excluded.created_sec, created_nsec = excluded.created_nsec,
@@ -79,29 +93,36 @@ func (f *Files) UpsertMany(ctx context.Context, files []dto.FileWithHash) error 
 		is_archived = excluded.is_archived, md5 = excluded.md5, sha1 = excluded.sha1,
 		sha256 = excluded.sha256, scan_id = excluded.scan_id,
 		mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode,
-		device = excluded.device, nlink = excluded.nlink`)
-}
+		device = excluded.device, nlink = excluded.nlink, exec = excluded.exec`
 
 // InsertMany inserts files that have no row yet, as UpsertMany does; one
 // that has fails the statement on the unique key. A plain insert needs no
-// statement journal, which an upsert keeps.
-func (f *Files) InsertMany(ctx context.Context, files []dto.FileWithHash) error {
-	return f.writeMany(ctx, files, "")
+// statement journal, which an upsert keeps. It returns the new rows' ids,
+// in the order of files.
+func (f *Files) InsertMany(ctx context.Context, files []dto.FileWithHash) ([]int64, error) {
+	return f.writeMany(ctx, files, digestArgs, "")
 }
 
-func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConflict string) error {
+// writeMany writes files and returns the ids of the rows it wrote (those
+// of an upsert that updated a row are not reliable).
+func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash,
+	digestArgs func(dto.FileHash) (any, any, any, error), onConflict string) ([]int64, error) {
 	if len(files) == 0 {
-		return nil
+		return nil, nil
 	}
 	f.t.touchFiles(files)
+	if db.DialectOf(f.x).Shared {
+		return f.writeArrays(ctx, files, digestArgs, onConflict)
+	}
 	st, err := f.x.PreparexContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
 			created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived,
-			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict))
+			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink, exec)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+onConflict))
 	if err != nil {
-		return fmt.Errorf("write files: %w", err)
+		return nil, fmt.Errorf("write files: %w", err)
 	}
 	defer st.Close()
+	ids := make([]int64, 0, len(files))
 	for _, m := range files {
 		var scanID any
 		if m.ScanID != 0 {
@@ -109,20 +130,30 @@ func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash, onConfl
 		}
 		md5, sha1, sha256, err := digestArgs(m.Hash)
 		if err != nil {
-			return fmt.Errorf("write %s: %w", m.Path, err)
+			return nil, fmt.Errorf("write %s: %w", m.Path, err)
+		}
+		var exec any // NULL for an archive entry: not recorded
+		if !m.IsArchived {
+			exec = m.Exec
 		}
 		var createdSec any // NULL where the file system records no birth time
 		var createdNsec int64
 		if !m.Created.IsZero() {
 			createdSec, createdNsec = m.Created.Unix(), int64(m.Created.Nanosecond())
 		}
-		if _, err := st.ExecContext(ctx, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
+		res, err := st.ExecContext(ctx, m.Machine, m.Path, m.ArchivePath, m.Name, m.Size,
 			createdSec, createdNsec, m.Modified.Unix(), int64(m.Modified.Nanosecond()), nanos(m.Scanned), string(m.Operation),
-			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink)); err != nil {
-			return fmt.Errorf("write files: %w", err)
+			m.IsArchived, md5, sha1, sha256, scanID, m.MtimeNS, m.CtimeNS, int64(m.Inode), int64(m.Device), int64(m.Nlink), exec)
+		if err != nil {
+			return nil, fmt.Errorf("write files: %w", err)
 		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return nil, fmt.Errorf("write files: %w", err)
+		}
+		ids = append(ids, id)
 	}
-	return nil
+	return ids, nil
 }
 
 // GetByPaths returns the plain files (not archive entries) of machine at
@@ -185,10 +216,64 @@ func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, w
 		machineCol, pathCol = "machine || ''", "path || ''"
 	}
 	under, args := underCond(pathCol, root)
-	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT id, path, archive_path, sha256, operation,
-		size, mtime_ns, ctime_ns, inode, device FROM files WHERE `+machineCol+" = ? AND "+under), append([]any{machine}, args...)...)
+	_, err := f.eachValidators(ctx, machineCol+" = ? AND "+under, append([]any{machine}, args...), func(m dto.FileMeta, sum []byte) (bool, error) {
+		return true, fn(m, sum)
+	})
 	if err != nil {
 		return fmt.Errorf("list files under %s: %w", root, err)
+	}
+	return nil
+}
+
+// EachValidatorsIn is EachValidatorsUnder for the rows directly in one
+// directory (archive entries included), in path order: those of the files
+// whose path is dir/NAME. The rows below its subdirectories are skipped by
+// seeking past each subdirectory on the (machine, path) key, so reading a
+// directory costs its own rows and one seek per subdirectory the catalog
+// has, however deep the tree below it is. A rescan reads the catalog so,
+// one directory at a time, instead of holding every row under its roots.
+func (f *Files) EachValidatorsIn(ctx context.Context, machine, dir string, fn func(m dto.FileMeta, sha256 []byte) error) error {
+	lo, hi := PathRange(dir)
+	for from := lo; from != ""; {
+		seek := from
+		from = ""
+		_, err := f.eachValidators(ctx, "machine = ? AND path >= ? AND path < ? ORDER BY path, archive_path",
+			[]any{machine, seek, hi}, func(m dto.FileMeta, sum []byte) (bool, error) {
+				if i := strings.IndexByte(m.Path[len(lo):], '/'); i >= 0 {
+					// The first row below subdirectory NAME: go on after
+					// "dir/NAME0", past every "dir/NAME/…".
+					from = m.Path[:len(lo)+i] + "0"
+					return false, nil
+				}
+				return true, fn(m, sum)
+			})
+		if err != nil {
+			return fmt.Errorf("list files in %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// EachValidatorsAt is EachValidatorsUnder for the rows of one path: the
+// file's and, for an archive, its entries'.
+func (f *Files) EachValidatorsAt(ctx context.Context, machine, path string, fn func(m dto.FileMeta, sha256 []byte) error) error {
+	_, err := f.eachValidators(ctx, "machine = ? AND path = ?", []any{machine, path}, func(m dto.FileMeta, sum []byte) (bool, error) {
+		return true, fn(m, sum)
+	})
+	if err != nil {
+		return fmt.Errorf("list files at %s: %w", path, err)
+	}
+	return nil
+}
+
+// eachValidators reads the validators of the rows where cond holds, and
+// calls fn for each until it returns false. It scans without reflection,
+// because a rescan reads every row below its roots.
+func (f *Files) eachValidators(ctx context.Context, cond string, args []any, fn func(m dto.FileMeta, sha256 []byte) (bool, error)) (bool, error) {
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`SELECT id, path, archive_path, sha256, operation,
+		size, mtime_ns, ctime_ns, inode, device FROM files WHERE `+cond), args...)
+	if err != nil {
+		return false, err
 	}
 	defer rows.Close()
 	var m dto.FileMeta
@@ -198,11 +283,58 @@ func (f *Files) EachValidatorsUnder(ctx context.Context, machine, root string, w
 	for rows.Next() {
 		if err := rows.Scan(&m.ID, &m.Path, &m.ArchivePath, &sum, &op, &m.Size,
 			&m.MtimeNS, &m.CtimeNS, &inode, &device); err != nil {
-			return err
+			return false, err
 		}
 		m.Operation, m.Inode, m.Device = dto.Operation(op), uint64(inode), uint64(device)
 		m.Validators.Size = m.Size
-		if err := fn(m, sum); err != nil {
+		more, err := fn(m, sum)
+		if err != nil || !more {
+			return false, err
+		}
+	}
+	return true, rows.Err()
+}
+
+// CountUnder returns how many rows of machine (DEL ones and archive entries
+// included) have a path at or below root, from the (machine, path) key
+// alone.
+func (f *Files) CountUnder(ctx context.Context, machine, root string) (int64, error) {
+	under, args := underCond("path", root)
+	var n int64
+	err := f.x.QueryRowxContext(ctx, f.x.Rebind("SELECT COUNT(*) FROM files WHERE machine = ? AND "+under),
+		append([]any{machine}, args...)...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count files under %s: %w", root, err)
+	}
+	return n, nil
+}
+
+// PresentRow is a present row as EachPresentUnder reads it: its id, path,
+// and the file's device and inode when it was scanned.
+type PresentRow struct {
+	ID            int64
+	Path          string
+	Device, Inode uint64
+}
+
+// EachPresentUnder calls fn with every row of machine, archive entries
+// included, at or below root and not DEL, in path order. It streams.
+func (f *Files) EachPresentUnder(ctx context.Context, machine, root string, fn func(PresentRow) error) error {
+	under, args := underCond("path", root)
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind("SELECT id, path, inode, device FROM files WHERE machine = ? AND "+under+
+		" AND operation <> 'DEL' ORDER BY path"), append([]any{machine}, args...)...)
+	if err != nil {
+		return fmt.Errorf("list files under %s: %w", root, err)
+	}
+	defer rows.Close()
+	var r PresentRow
+	var inode, device int64
+	for rows.Next() {
+		if err := rows.Scan(&r.ID, &r.Path, &inode, &device); err != nil {
+			return err
+		}
+		r.Inode, r.Device = uint64(inode), uint64(device)
+		if err := fn(r); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -24,8 +25,9 @@ type Like struct {
 
 func (l Like) any() bool { return len(l.Parts) == 0 && !(l.Prefix && l.Suffix) }
 
-// pattern renders l as a LIKE pattern with \ as the escape character.
-func (l Like) pattern() string {
+// pattern renders l as a LIKE pattern with \ as the escape character, each
+// part first written by part (see db.Dialect.Like).
+func (l Like) pattern(part func(string) string) string {
 	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	var b strings.Builder
 	if !l.Prefix {
@@ -35,7 +37,7 @@ func (l Like) pattern() string {
 		if i > 0 {
 			b.WriteByte('%')
 		}
-		b.WriteString(esc.Replace(p))
+		b.WriteString(esc.Replace(part(p)))
 	}
 	if !l.Suffix && len(l.Parts) > 0 {
 		b.WriteByte('%')
@@ -43,15 +45,14 @@ func (l Like) pattern() string {
 	return b.String()
 }
 
-// cond returns the condition of l on column col, or "" when l keeps all.
-func (l Like) cond(col string) (string, any) {
+// cond returns the condition of l on column col in dialect dl, or "" when
+// l keeps all.
+func (l Like) cond(dl db.Dialect, col string) (string, any) {
 	if l.any() {
 		return "", nil
 	}
-	if l.Lower {
-		col = "LOWER(" + col + ")"
-	}
-	return col + ` LIKE ? ESCAPE '\'`, l.pattern()
+	c, part := dl.Like(col, l.Lower)
+	return c, l.pattern(part)
 }
 
 // FindFilter selects catalog entries. Every set field must hold.
@@ -136,11 +137,11 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 		if i >= len(q.Name) {
 			col = "path"
 		}
-		if c, arg := l.cond(col); c != "" && !sub {
+		if c, arg := l.cond(db.DialectOf(f.x), col); c != "" && !sub {
 			add("f.id IN (SELECT id FROM files WHERE "+c+")", arg)
 			sub = true
 		} else if c != "" {
-			c, arg = l.cond("f." + col)
+			c, arg = l.cond(db.DialectOf(f.x), "f."+col)
 			add(c, arg)
 		}
 	}
@@ -187,7 +188,7 @@ func (f *Files) Find(ctx context.Context, q FindFilter, fn func(dto.FileWithHash
 			return fmt.Errorf("read file: %w", err)
 		}
 		m := dto.FileWithHash{FileMeta: r.dto()}
-		if r.SHA256 != nil {
+		if r.SHA256 != nil || r.MD5 != nil || r.SHA1 != nil { // an import may hold one digest
 			m.Hash = digestRow{Size: m.Size, MD5: r.MD5, SHA1: r.SHA1, SHA256: r.SHA256}.dto()
 		}
 		if err := fn(m); err != nil {

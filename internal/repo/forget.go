@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/dto"
 )
 
 // Forgettable is what one transaction of forget removes: the rows, and how
@@ -33,10 +35,11 @@ func (f *Files) ForgetDeleted(ctx context.Context, before time.Time, n int) (For
 
 func (f *Files) forget(ctx context.Context, where string, args []any, n int) (Forgettable, error) {
 	var rows []struct {
-		ID       int64 `db:"id"`
-		Archived bool  `db:"is_archived"`
+		ID       int64  `db:"id"`
+		Machine  string `db:"machine"`
+		Archived bool   `db:"is_archived"`
 	}
-	if err := sqlx.SelectContext(ctx, f.x, &rows, f.x.Rebind("SELECT id, is_archived FROM files WHERE "+where+" LIMIT ?"),
+	if err := sqlx.SelectContext(ctx, f.x, &rows, f.x.Rebind("SELECT id, machine, is_archived FROM files WHERE "+where+" LIMIT ?"),
 		append(args, n)...); err != nil {
 		return Forgettable{}, fmt.Errorf("list rows to forget: %w", err)
 	}
@@ -44,6 +47,7 @@ func (f *Files) forget(ctx context.Context, where string, args []any, n int) (Fo
 	ids := make([]int64, 0, len(rows))
 	for _, r := range rows {
 		ids = append(ids, r.ID)
+		f.t.Add(dto.TagFiles, dto.MachineTag(r.Machine))
 		if r.Archived {
 			out.ArchiveEntries++
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -18,6 +19,7 @@ import (
 func (f *Files) Tree(ctx context.Context, machine, dir string) ([]dto.TreeEntry, error) {
 	prefix := strings.TrimSuffix(dir, "/") + "/"
 	under, uargs := underCond("f.path", dir)
+	slash := db.DialectOf(f.x).Instr("rest", "'/'")
 	q := `
 		WITH below AS (
 			SELECT f.id, substr(f.path, ?) AS rest, f.size, f.sha256
@@ -26,8 +28,8 @@ func (f *Files) Tree(ctx context.Context, machine, dir string) ([]dto.TreeEntry,
 				AND f.path > ?
 		)
 		SELECT
-			CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1) ELSE rest END AS name,
-			instr(rest, '/') > 0 AS dir,
+			CASE WHEN ` + slash + ` > 0 THEN substr(rest, 1, ` + slash + ` - 1) ELSE rest END AS name,
+			` + slash + ` > 0 AS dir,
 			COUNT(*) AS files,
 			SUM(size) AS bytes,
 			SUM(CASE WHEN b.sha256 IS NOT NULL AND EXISTS (

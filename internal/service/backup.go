@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,8 +47,15 @@ func BackupDir(catalogPath string) string {
 }
 
 // backupPrefix is what the names of the catalog's backups start with: the
-// catalog's file name without extension, and a dash.
+// catalog's file name without extension, and a dash; for a PostgreSQL
+// catalog, its database's name.
 func backupPrefix(catalogPath string) string {
+	if db.IsPostgres(catalogPath) {
+		if u, err := url.Parse(catalogPath); err == nil && strings.Trim(u.Path, "/") != "" {
+			return filepath.Base(strings.Trim(u.Path, "/")) + "-"
+		}
+		return "postgres-"
+	}
 	base := filepath.Base(catalogPath)
 	return strings.TrimSuffix(base, filepath.Ext(base)) + "-"
 }
@@ -77,6 +85,9 @@ func (c *Catalog) Backup(ctx context.Context, dst string, force bool) (dto.Backu
 	snapshot := func(tmp string) (db.Counts, error) { return c.db.BackupTo(ctx, tmp) }
 	now := time.Now()
 	mode := fileMode(c.db.Path())
+	if dst == "" && c.db.Dialect().Shared {
+		return dto.Backup{}, fmt.Errorf("a PostgreSQL catalog has no folder of its own for backups: name the backup file or a folder for it")
+	}
 	if dst == "" {
 		dir := BackupDir(c.db.Path())
 		if err := os.MkdirAll(dir, db.DirMode); err != nil {

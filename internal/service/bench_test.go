@@ -18,6 +18,7 @@ import (
 
 	"github.com/indexer/indexer/internal/catalogtest"
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/uow"
@@ -34,7 +35,29 @@ var big struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := dbtest.Main(m,
+		// Run again on PostgreSQL: the tests whose catalogs come from
+		// openTestCatalog or catalogtest. Left out: those of SQLite's own
+		// behaviour (indexes set aside, a restore swapping the file).
+		"TestDirsAcrossMachines", "TestDirsArchive", "TestDirsEmptyFileAndEmptyDir", "TestDirsHardLinks",
+		"TestDirsIdenticalTreesNestedOnce", "TestDirsIncompleteNeverMatch", "TestDirsIncrementalMatchesFresh",
+		"TestDirsMultiplicity", "TestDirsRenamedAndSwapped", "TestDirsSubset", "TestDupesEqualGroupsOfContents",
+		"TestDupesExcludeDeleted", "TestDupesHardLinksAreOneCopy", "TestDupesLimit",
+		"TestDupesOneFileUnderTwoPaths", "TestDupesStopsOnCallbackError", "TestFindBadQuery",
+		"TestFindFiltersCombine", "TestFindLeavesOutArchiveEntriesByDefault",
+		"TestFindNamePrefilterKeepsEveryMatch", "TestFollowedFileSymlinkBelowSymlinkedRoot",
+		"TestFollowedFileSymlinkIsNotACopy", "TestLookup", "TestLookupDeletedIsNotFound", "TestLookupSelfAndStale",
+		"TestScanCancel", "TestScanChunkFallback", "TestScanEntryReplacedBeforeRead",
+		"TestScanFileAddedByAnotherScan", "TestScanFileChangingWhileRead", "TestScanFollowTwoLinksToOneDirectory",
+		"TestScanHashesMatchStdlib", "TestScanHostileEntries", "TestScanKeepsRowsBelowSkippedSymlinks",
+		"TestScanKeepsWhatItCannotSee", "TestScanMachinesAreSeparate", "TestScanMarksDeadScansInterrupted",
+		"TestScanNamedPathsAreWalked", "TestScanOddNames", "TestScanRacilyClean",
+		"TestScanRecordsEveryTimeExactly", "TestScanRescan", "TestScanRoots", "TestScanSharedContent",
+		"TestScanSymlinkRoot", "TestScanVanishedBeforeRead", "TestStatsEqualWhatTheFilesSay", "TestStatsScans",
+		"TestScanIndexesTheEntriesOfEveryFormat", "TestScanArchiveIncremental", "TestScanArchivesOffKeepsOrDropsEntries",
+		"TestScanNestedArchiveDepth", "TestScanStopsAZipBombAndGoesOn", "TestScanTruncatedArchive",
+		"TestScanEncryptedIsASkip", "TestScanEntryNamesAreOnlyText", "TestScanDuplicateEntryNames",
+	)
 	if big.c != nil {
 		big.c.Close()
 	}
@@ -179,7 +202,8 @@ func benchWrites(b *testing.B, deferred bool) {
 		}
 		next += chunk
 		err := c.UoW().Do(ctx, "write", func(ctx context.Context, r *uow.Repos) error {
-			return r.Files.InsertMany(ctx, files) // new files, as a scan writes them
+			_, err := r.Files.InsertMany(ctx, files) // new files, as a scan writes them
+			return err
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -3,6 +3,9 @@ package service
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,9 +25,11 @@ import (
 // that no value of one kind can be taken for another.
 //
 // Tree: BLAKE3 over the entries sorted by name (bytes), each as
-// uvarint(len(name)) name kind digest, kind 'f' with the file's sha256 or
-// 'd' with the subdirectory's tree digest. The catalog records no
-// permissions, so the executable bit is not part of it.
+// uvarint(len(name)) name kind digest, kind 'f' with the file's sha256,
+// 'x' with the sha256 of a file its owner may execute, or 'd' with the
+// subdirectory's tree digest. A directory holding a file whose executable
+// bit the catalog does not record (catalogued before it did) has no tree
+// digest.
 //
 // Content: a multiset hash. Each file content of the subtree maps to a
 // 256-bit value, BLAKE3 keyed over its sha256; the directory's sum is the
@@ -37,6 +42,13 @@ import (
 // A directory has no digests when it is not complete (its last listing
 // did not hold every entry in full), when a directory below it has none,
 // or when a file in it has no sha256.
+//
+// Updates: each directory keeps its own files as its digests saw them
+// (name, size, sha256, in dirs.entries, with the sum of their content
+// values), so a rescan brings a directory up to date from the rows it
+// wrote alone: it replaces those entries and adjusts the sum by their old
+// and new values, and never reads the rows of the files that did not
+// change. The tree digest is then hashed again over the entries.
 const digestContext = "github.com/indexer/indexer 2026-12 directory digests v1"
 
 var treeKey, contentKey, elementKey = deriveKey("tree"), deriveKey("content"), deriveKey("content element")
@@ -55,23 +67,37 @@ func keyed(key []byte) *blake3.Hasher {
 	return h
 }
 
+// digester computes directory digests. It keeps one hasher per key, since
+// making a keyed hasher costs far more than hashing a file's 32 bytes.
+// Not safe for concurrent use.
+type digester struct{ tree, content, elem *blake3.Hasher }
+
+func newDigester() *digester {
+	return &digester{tree: keyed(treeKey), content: keyed(contentKey), elem: keyed(elementKey)}
+}
+
 // dirEntry is one entry of a directory for its tree digest.
 type dirEntry struct {
 	name   string
 	dir    bool
+	exec   bool // a file its owner may execute
 	digest []byte
 }
 
-func treeDigest(entries []dirEntry) []byte {
+func (g *digester) treeDigest(entries []dirEntry) []byte {
 	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
-	h := keyed(treeKey)
+	h := g.tree
+	h.Reset()
 	var n [binary.MaxVarintLen64]byte
 	for _, e := range entries {
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(e.name)))])
-		h.Write([]byte(e.name))
-		if e.dir {
+		h.WriteString(e.name)
+		switch {
+		case e.dir:
 			h.Write([]byte{'d'})
-		} else {
+		case e.exec:
+			h.Write([]byte{'x'})
+		default:
 			h.Write([]byte{'f'})
 		}
 		h.Write(e.digest)
@@ -85,22 +111,15 @@ type sum256 [4]uint64
 func (s *sum256) add(b []byte) {
 	var carry uint64
 	for i := range s {
-		w := binary.LittleEndian.Uint64(b[i*8:])
-		s[i], carry = addc(s[i], w, carry)
+		s[i], carry = bits.Add64(s[i], binary.LittleEndian.Uint64(b[i*8:]), carry)
 	}
 }
 
-func addc(a, b, c uint64) (uint64, uint64) {
-	s := a + b
-	c1 := uint64(0)
-	if s < a {
-		c1 = 1
+func (s *sum256) sub(b []byte) {
+	var borrow uint64
+	for i := range s {
+		s[i], borrow = bits.Sub64(s[i], binary.LittleEndian.Uint64(b[i*8:]), borrow)
 	}
-	t := s + c
-	if t < s {
-		c1 = 1
-	}
-	return t, c1
 }
 
 func (s *sum256) bytes() []byte {
@@ -111,19 +130,142 @@ func (s *sum256) bytes() []byte {
 	return b
 }
 
-func contentElement(sha256 []byte) []byte {
-	h := keyed(elementKey)
-	h.Write(sha256)
-	return h.Sum(nil)
+func (g *digester) element(sha256 []byte) []byte {
+	g.elem.Reset()
+	g.elem.Write(sha256)
+	var b [32]byte
+	return g.elem.Sum(b[:0])
 }
 
-func contentDigest(files, size int64, sum []byte) []byte {
-	h := keyed(contentKey)
+func (g *digester) contentDigest(files, size int64, sum []byte) []byte {
+	h := g.content
+	h.Reset()
 	var n [binary.MaxVarintLen64]byte
 	h.Write(n[:binary.PutUvarint(n[:], uint64(files))])
 	h.Write(n[:binary.PutUvarint(n[:], uint64(size))])
 	h.Write(sum)
 	return h.Sum(nil)
+}
+
+// ownFiles are the plain files right in a directory, sorted by name, with
+// the sum of the content values of those that have a sha256.
+type ownFiles struct {
+	sum   sum256
+	files []dto.DirFile // name in Path
+}
+
+// set makes f (name in Path) one of the files, replacing the one of that
+// name, or removes the one of that name when f is Deleted. The files must
+// be sorted again after.
+func (o *ownFiles) set(g *digester, byName map[string]int, f dto.DirFile) {
+	if i, ok := byName[f.Path]; ok {
+		if old := o.files[i]; len(old.SHA256) == 32 {
+			o.sum.sub(g.element(old.SHA256))
+		}
+		if f.Deleted {
+			o.files[i].Deleted = true
+			return
+		}
+		o.files[i] = f
+	} else {
+		if f.Deleted {
+			return
+		}
+		byName[f.Path] = len(o.files)
+		o.files = append(o.files, f)
+	}
+	if len(f.SHA256) == 32 {
+		o.sum.add(g.element(f.SHA256))
+	}
+}
+
+// apply brings o up to date with changes, the files written since it was
+// stored (name in Path).
+func (o *ownFiles) apply(g *digester, changes []dto.DirFile) {
+	if len(changes) == 0 {
+		return
+	}
+	byName := make(map[string]int, len(o.files))
+	for i, f := range o.files {
+		byName[f.Path] = i
+	}
+	for _, f := range changes {
+		o.set(g, byName, f)
+	}
+	o.files = slices.DeleteFunc(o.files, func(f dto.DirFile) bool { return f.Deleted })
+	slices.SortFunc(o.files, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
+}
+
+// Flags of a file in dirs.entries.
+const (
+	entryHashed      = 1 // its sha256 follows
+	entryExec        = 2
+	entryExecUnknown = 4
+)
+
+// encode returns o as dirs.entries stores it: the sum (32 bytes), then per
+// file uvarint(len(name)) name uvarint(size), a byte of flags (entryHashed
+// ...), and its sha256 if entryHashed.
+func (o *ownFiles) encode() []byte {
+	b := make([]byte, 0, 32+len(o.files)*48)
+	b = append(b, o.sum.bytes()...)
+	for _, f := range o.files {
+		b = binary.AppendUvarint(b, uint64(len(f.Path)))
+		b = append(b, f.Path...)
+		b = binary.AppendUvarint(b, uint64(f.Size))
+		var flags byte
+		if f.Exec {
+			flags |= entryExec
+		}
+		if f.ExecUnknown {
+			flags |= entryExecUnknown
+		}
+		if len(f.SHA256) != 32 {
+			b = append(b, flags)
+			continue
+		}
+		b = append(b, flags|entryHashed)
+		b = append(b, f.SHA256...)
+	}
+	return b
+}
+
+func decodeOwnFiles(b []byte) (ownFiles, error) {
+	var o ownFiles
+	bad := errors.New("malformed directory entries")
+	if len(b) < 32 {
+		return o, bad
+	}
+	o.sum.add(b[:32])
+	b = b[32:]
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return o, bad
+		}
+		f := dto.DirFile{Path: string(b[k : k+int(n)])}
+		b = b[k+int(n):]
+		size, k := binary.Uvarint(b)
+		if k <= 0 || len(b) < k+1 {
+			return o, bad
+		}
+		f.Size = int64(size)
+		flags := b[k]
+		b = b[k+1:]
+		if flags&^(entryHashed|entryExec|entryExecUnknown) != 0 {
+			return o, bad
+		}
+		f.Exec, f.ExecUnknown = flags&entryExec != 0, flags&entryExecUnknown != 0
+		if flags&entryHashed != 0 {
+			if len(b) < 32 {
+				return o, bad
+			}
+			f.SHA256 = b[:32:32]
+			b = b[32:]
+		}
+		o.files = append(o.files, f)
+	}
+	return o, nil
 }
 
 // dirWalk collects, on the walker goroutine, the directories a scan listed.
@@ -237,14 +379,27 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	if err != nil {
 		return err
 	}
-	written, err := r.Dirs.ChangedDirs(ctx, machine, scans)
+	// The files written are kept only for the directories with stored
+	// entries, those that need them: a first scan holds none in memory.
+	stored, err := r.Dirs.WithEntries(ctx, machine)
 	if err != nil {
 		return err
 	}
-	for p, present := range written {
+	dirs, written, err := r.Dirs.ChangedFiles(ctx, machine, scans, stored)
+	if err != nil {
+		return err
+	}
+	for p, present := range dirs {
 		changed[p] = changed[p] || present
 	}
-	if err := recomputeDirs(ctx, r, machine, changed); err != nil {
+	unsettled, err := r.Dirs.Unsettled(ctx, machine)
+	if err != nil {
+		return err
+	}
+	for _, p := range unsettled {
+		changed[p] = changed[p] || false
+	}
+	if err := recomputeDirs(ctx, r, machine, changed, written); err != nil {
 		return err
 	}
 	return r.Dirs.ScansDone(ctx, scans)
@@ -255,8 +410,9 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 // changed directory the catalog does not hold (files written below a
 // directory no scan listed, by a scan that died) makes its nearest held
 // ancestor incomplete: its digests would leave those files out. changed maps
-// each directory to whether it holds present files written by the scans.
-func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool) error {
+// each directory to whether it holds present files written by the scans,
+// written to those files (names in Path).
+func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool, written map[string][]dto.DirFile) error {
 	all := map[string]bool{}
 	for p := range changed {
 		for q := p; ; q = filepath.Dir(q) {
@@ -306,58 +462,116 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 		}
 		return strings.Compare(a.Path, b.Path)
 	})
+	paths = paths[:0]
 	for _, d := range todo {
-		if err := computeDir(ctx, r, d); err != nil {
+		paths = append(paths, d.Path)
+	}
+	kids, err := r.Dirs.ChildrenOf(ctx, machine, paths)
+	if err != nil {
+		return err
+	}
+	w, err := r.Dirs.DigestWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	g := newDigester()
+	// The stored entries are read a chunk of directories at a time: a
+	// directory's can be large.
+	for start := 0; start < len(todo); start += repo.ChunkSize {
+		chunk := todo[start:min(start+repo.ChunkSize, len(todo))]
+		ids := make([]int64, len(chunk))
+		for i, d := range chunk {
+			ids[i] = d.ID
+		}
+		stored, err := r.Dirs.Entries(ctx, ids)
+		if err != nil {
 			return err
+		}
+		for _, d := range chunk {
+			d, err := computeDir(ctx, r, g, w, d, stored[d.ID], kids[repo.DirKey(d.Path)], written[d.Path])
+			if err != nil {
+				return err
+			}
+			// Its parent, later in todo, sees it as computed.
+			siblings := kids[d.Parent]
+			for i := range siblings {
+				if siblings[i].ID == d.ID {
+					siblings[i] = d
+				}
+			}
 		}
 	}
 	return nil
 }
 
-// computeDir computes d's size, file count and digests from the rows of its
-// entries, and stores them.
-func computeDir(ctx context.Context, r *uow.Repos, d dto.Dir) error {
-	files, err := r.Dirs.Files(ctx, d.Machine, d.Path)
+// computeDir computes d's size, file count and digests from its own files
+// and its subdirectories subs, stores them and returns d with them. Its own files are those
+// stored with its last digests, brought up to date with written (the files
+// in it the scans wrote); a directory that has none stored reads the rows
+// of all its files.
+func computeDir(ctx context.Context, r *uow.Repos, g *digester, w *repo.DigestWriter, d dto.Dir, stored []byte, subs []dto.Dir, written []dto.DirFile) (dto.Dir, error) {
+	own, err := ownFilesOf(ctx, r, g, d, stored, written)
 	if err != nil {
-		return err
+		return d, err
 	}
-	subs, err := r.Dirs.Children(ctx, d.Machine, d.Path)
-	if err != nil {
-		return err
-	}
-	ok := d.Complete
-	entries := make([]dirEntry, 0, len(files)+len(subs))
-	var sum sum256
+	// Both digests need every entry held in full; the tree digest also
+	// every file's executable bit and every subdirectory's tree digest.
+	contentOK := d.Complete
+	treeOK := true
+	entries := make([]dirEntry, 0, len(own.files)+len(subs))
+	sum := own.sum
 	d.Size, d.Files = 0, 0
-	for _, f := range files {
+	for _, f := range own.files {
 		d.Size += f.Size
 		d.Files++
-		if len(f.SHA256) != 32 {
-			ok = false
-			continue
-		}
-		entries = append(entries, dirEntry{name: f.Path, digest: f.SHA256})
-		if ok {
-			sum.add(contentElement(f.SHA256))
-		}
+		contentOK = contentOK && len(f.SHA256) == 32
+		treeOK = treeOK && !f.ExecUnknown
+		entries = append(entries, dirEntry{name: f.Path, exec: f.Exec, digest: f.SHA256})
 	}
 	for _, c := range subs {
 		d.Size += c.Size
 		d.Files += c.Files
-		if c.Tree == nil || len(c.ContentSum) != 32 {
-			ok = false
-			continue
-		}
+		contentOK = contentOK && len(c.ContentSum) == 32
+		treeOK = treeOK && c.Tree != nil
 		entries = append(entries, dirEntry{name: filepath.Base(c.Path), dir: true, digest: c.Tree})
-		if ok {
+		if len(c.ContentSum) == 32 {
 			sum.add(c.ContentSum)
 		}
 	}
 	d.Tree, d.Content, d.ContentSum = nil, nil, nil
-	if ok {
-		d.Tree = treeDigest(entries)
+	if contentOK {
 		d.ContentSum = sum.bytes()
-		d.Content = contentDigest(d.Files, d.Size, d.ContentSum)
+		d.Content = g.contentDigest(d.Files, d.Size, d.ContentSum)
+		if treeOK {
+			d.Tree = g.treeDigest(entries)
+		}
 	}
-	return r.Dirs.SetDigests(ctx, d)
+	return d, w.Set(ctx, d, own.encode())
+}
+
+// ownFilesOf returns d's own files: those stored with its digests brought
+// up to date with written, or, when none are stored, read from the rows.
+func ownFilesOf(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, stored []byte, written []dto.DirFile) (ownFiles, error) {
+	if stored != nil {
+		own, err := decodeOwnFiles(stored)
+		if err != nil {
+			return ownFiles{}, fmt.Errorf("read the files of directory %s: %w", d.Path, err)
+		}
+		own.apply(g, written)
+		return own, nil
+	}
+	files, err := r.Dirs.Files(ctx, d.Machine, d.Path)
+	if err != nil {
+		return ownFiles{}, err
+	}
+	own := ownFiles{files: make([]dto.DirFile, 0, len(files))}
+	for _, f := range files {
+		own.files = append(own.files, dto.DirFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Exec: f.Exec, ExecUnknown: f.ExecUnknown})
+		if len(f.SHA256) == 32 {
+			own.sum.add(g.element(f.SHA256))
+		}
+	}
+	slices.SortFunc(own.files, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
+	return own, nil
 }

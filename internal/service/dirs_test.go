@@ -306,6 +306,16 @@ func TestDirsIncrementalMatchesFresh(t *testing.T) {
 		{"delete dir", func() { os.RemoveAll(filepath.Join(base, "d/deep")) }, [][]string{{"a", "b"}}},
 		{"empty dir", func() { os.MkdirAll(filepath.Join(base, "a/s/e"), 0o755) }, nil},
 		{"delete file", func() { os.Remove(filepath.Join(base, "c/z")) }, nil},
+		{"file to dir", func() {
+			os.Remove(filepath.Join(base, "a/x"))
+			writeFile(t, filepath.Join(base, "a/x/in"), []byte("A"))
+		}, nil},
+		{"touch", func() { writeFile(t, filepath.Join(base, "b/x"), []byte("A")) }, nil},
+		{"dir to file", func() {
+			os.RemoveAll(filepath.Join(base, "a/x"))
+			os.Remove(filepath.Join(base, "a/s/e"))
+			writeFile(t, filepath.Join(base, "a/x"), []byte("A"))
+		}, [][]string{{"a", "b"}}},
 	}
 	for _, st := range steps {
 		st.change()

@@ -10,15 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/numfmt"
 	"github.com/indexer/indexer/internal/uow"
 )
 
 // Health inspects the catalog at path without creating it. It never returns an
 // error: every failure is a failing check in the report.
 func Health(ctx context.Context, path string, opts db.Options, full bool) dto.Health {
-	h := dto.Health{Status: dto.StatusOK, Path: path, Facts: map[string]any{}}
+	h := dto.Health{Status: dto.StatusOK, Path: db.Redact(path), Facts: map[string]any{}}
 	opts.MustExist = true
 	opts.OnlyReads = true
 	d, err := db.Open(ctx, path, opts)
@@ -37,7 +39,6 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 	} else {
 		h.Add("open", dto.StatusOK, "opened "+d.Path())
 	}
-	checkPrivacy(&h, d.Path())
 	c := New(d, nil)
 
 	if v, err := d.Version(ctx); err != nil {
@@ -47,32 +48,11 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		h.Add("schema", dto.StatusOK, fmt.Sprintf("version %d (this binary writes %d)", v, db.LatestVersion()))
 	}
 
-	if mode, err := d.JournalMode(ctx); err != nil {
-		h.Add("journal_mode", dto.StatusFail, err.Error())
-	} else if mode != "wal" {
-		h.Add("journal_mode", dto.StatusDegraded, mode+", want wal")
+	if d.Dialect().Shared {
+		serverChecks(ctx, &h, d)
 	} else {
-		h.Add("journal_mode", dto.StatusOK, mode)
-	}
-
-	name := "quick_check"
-	if full {
-		name = "integrity_check"
-	}
-	if problems, err := d.Check(ctx, full); err != nil {
-		h.Add(name, dto.StatusFail, err.Error())
-	} else if len(problems) > 0 {
-		h.Add(name, dto.StatusFail, fmt.Sprintf("%d problems, first: %s", len(problems), problems[0]))
-	} else {
-		h.Add(name, dto.StatusOK, "ok")
-	}
-
-	if n, err := d.ForeignKeyViolations(ctx); err != nil {
-		h.Add("foreign_keys", dto.StatusFail, err.Error())
-	} else if n > 0 {
-		h.Add("foreign_keys", dto.StatusFail, fmt.Sprintf("%d rows break a foreign key", n))
-	} else {
-		h.Add("foreign_keys", dto.StatusOK, "no violations")
+		checkPrivacy(&h, d.Path())
+		fileChecks(ctx, &h, d, full)
 	}
 
 	if lat, err := d.Ping(ctx); err != nil {
@@ -110,8 +90,9 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		}
 		h.Facts["files"], h.Facts["deleted"], h.Facts["machines"], h.Facts["hashes"], h.Facts["bytes"] = counts.Files, counts.Deleted, counts.Machines, hashes, counts.Bytes
 		h.Facts["archive_entries"] = counts.Entries
-		h.Add("counts", dto.StatusOK, fmt.Sprintf("%d files and %d archive entries (%d deleted kept), %d distinct contents, %d machines",
-			counts.Files-counts.Entries, counts.Entries, counts.Deleted, hashes, counts.Machines))
+		h.Add("counts", dto.StatusOK, fmt.Sprintf("%s and %s (%s deleted kept), %s, %s",
+			numfmt.Plural(counts.Files-counts.Entries, "file"), numfmt.Plural(counts.Entries, "archive entry"), numfmt.Thousands(counts.Deleted),
+			numfmt.Plural(hashes, "distinct content"), numfmt.Plural(counts.Machines, "machine")))
 		last, err = r.Scans.Recent(ctx, 1)
 		return err
 	})
@@ -119,8 +100,8 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		h.Add("counts", dto.StatusFail, err.Error())
 	} else if len(deferred) > 0 {
 		h.Facts["deferred_indexes"] = deferred
-		h.Add("indexes", dto.StatusDegraded, fmt.Sprintf("%d indexes (%s) are set aside by a scan that is adding many files or was killed; queries are correct but slower until a scan ends with no other scan running and builds them",
-			len(deferred), strings.Join(deferred, ", ")))
+		h.Add("indexes", dto.StatusDegraded, fmt.Sprintf("%s (%s) set aside by a scan that is adding many files or was killed; queries are correct but slower until a scan ends with no other scan running and builds them",
+			numfmt.Plural(int64(len(deferred)), "index"), strings.Join(deferred, ", ")))
 	} else {
 		h.Add("indexes", dto.StatusOK, "all built")
 	}
@@ -135,17 +116,79 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		if sc.Status != dto.ScanComplete {
 			st = dto.StatusDegraded
 		}
-		detail := fmt.Sprintf("#%d on %s at %s: %s, %d files seen", sc.ID, sc.Machine, sc.Started.UTC().Format(time.RFC3339), sc.Status, sc.FilesSeen)
+		detail := fmt.Sprintf("#%d on %s at %s: %s, %s", sc.ID, sc.Machine, sc.Started.UTC().Format(time.RFC3339), sc.Status, numfmt.Plural(sc.FilesSeen, "file")+" seen")
 		if sc.TxMetrics != nil {
 			detail += "; transactions: " + summarizeMetrics(*sc.TxMetrics)
 		}
 		h.Add("last_scan", st, detail)
 	}
 
-	dbSize, walSize := d.FileSizes()
-	h.Facts["db_bytes"], h.Facts["wal_bytes"] = dbSize, walSize
-	h.Add("size", dto.StatusOK, fmt.Sprintf("database %d bytes, WAL %d bytes", dbSize, walSize))
+	if v, err := c.VerifySummary(ctx); err != nil {
+		h.Add("verification", dto.StatusFail, err.Error())
+	} else {
+		h.Facts["verification"] = v
+		h.Add(verificationCheck(v))
+	}
+
+	if !d.Dialect().Shared {
+		dbSize, walSize := d.FileSizes()
+		h.Facts["db_bytes"], h.Facts["wal_bytes"] = dbSize, walSize
+		h.Add("size", dto.StatusOK, fmt.Sprintf("database %s, WAL %s", bytesize.Format(dbSize), bytesize.Format(walSize)))
+	}
 	return h
+}
+
+// fileChecks adds what only a catalog file has: its journal mode, SQLite's
+// check of its pages, and its foreign keys, which SQLite lets a program
+// switch off.
+func fileChecks(ctx context.Context, h *dto.Health, d *db.DB, full bool) {
+	if mode, err := d.JournalMode(ctx); err != nil {
+		h.Add("journal_mode", dto.StatusFail, err.Error())
+	} else if mode != "wal" {
+		h.Add("journal_mode", dto.StatusDegraded, mode+", want wal")
+	} else {
+		h.Add("journal_mode", dto.StatusOK, mode)
+	}
+
+	name := "quick_check"
+	if full {
+		name = "integrity_check"
+	}
+	if problems, err := d.Check(ctx, full); err != nil {
+		h.Add(name, dto.StatusFail, err.Error())
+	} else if len(problems) > 0 {
+		h.Add(name, dto.StatusFail, fmt.Sprintf("%s, first: %s", numfmt.Plural(int64(len(problems)), "problem"), problems[0]))
+	} else {
+		h.Add(name, dto.StatusOK, "ok")
+	}
+
+	if n, err := d.ForeignKeyViolations(ctx); err != nil {
+		h.Add("foreign_keys", dto.StatusFail, err.Error())
+	} else if n > 0 {
+		h.Add("foreign_keys", dto.StatusFail, numfmt.Plural(int64(n), "row")+" breaking a foreign key")
+	} else {
+		h.Add("foreign_keys", dto.StatusOK, "no violations")
+	}
+
+}
+
+// serverChecks adds the figures of a shared catalog's PostgreSQL server in
+// place of fileChecks: the server keeps its own pages, enforces foreign keys
+// always, and has no journal mode or file permissions of the catalog's.
+func serverChecks(ctx context.Context, h *dto.Health, d *db.DB) {
+	s, err := d.ServerInfo(ctx)
+	if err != nil {
+		h.Add("server", dto.StatusFail, err.Error())
+		return
+	}
+	h.Facts["server_version"], h.Facts["db_bytes"] = s.Version, s.DatabaseBytes
+	h.Facts["connections"], h.Facts["max_connections"] = s.Connections, s.MaxConnections
+	st := dto.StatusOK
+	if s.Connections*10 >= s.MaxConnections*9 {
+		st = dto.StatusDegraded
+	}
+	h.Add("server", st, fmt.Sprintf("PostgreSQL %s; %d of %d connections open to this database; database %d bytes",
+		s.Version, s.Connections, s.MaxConnections, s.DatabaseBytes))
 }
 
 func summarizeMetrics(m dto.TxMetrics) string {
@@ -155,7 +198,7 @@ func summarizeMetrics(m dto.TxMetrics) string {
 		for _, n := range v.Failures {
 			fails += n
 		}
-		parts = append(parts, fmt.Sprintf("%s %d (failed %d, busy retries %d, slowest %.1f ms)", op, v.Count, fails, v.BusyRetries, v.SlowestMS))
+		parts = append(parts, fmt.Sprintf("%s %s (failed %s, busy retries %s, slowest %.1f ms)", op, numfmt.Thousands(v.Count), numfmt.Thousands(fails), numfmt.Thousands(v.BusyRetries), v.SlowestMS))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/walk"
@@ -26,7 +27,8 @@ type LookupOptions struct {
 // where its content is in the catalog: every present file and archive entry
 // with the same sha256, on any machine. A place that is the looked-up file
 // itself (on o.Machine, the same absolute path, or the same device and inode
-// as catalogued or as found on disk now) is no copy: it goes to Self. Every
+// as catalogued or as found on disk now; on another machine, the same
+// absolute path, device and inode) is no copy: it goes to Self. Every
 // other place on o.Machine is checked on disk unless o.NoCheck: it counts
 // only when the file (for an archive entry, its archive) is there with the
 // catalogued size and modification time, and goes to Stale otherwise.
@@ -57,9 +59,16 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 			if err != nil {
 				return fmt.Errorf("resolve %s: %w", name, err)
 			}
+			var counted []dto.StoredLocation // the places in res.Locations
 			for _, p := range places {
 				l := p.Location
 				switch {
+				case p.Machine != o.Machine && p.ArchivePath == "" && p.Path == abs && sameInode(p.Device, p.Inode, st):
+					// Another machine's name, but this file's path, device
+					// and inode: this file, scanned before the host (or a
+					// container) was renamed. It counts as no copy.
+					res.Self = append(res.Self, l)
+					continue
 				case p.Machine != o.Machine:
 					l.Check = dto.CheckOtherMachine
 				case p.ArchivePath == "" && (p.Path == abs || sameInode(p.Device, p.Inode, st)):
@@ -73,6 +82,7 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 				switch l.Check {
 				case dto.CheckVerified, dto.CheckOtherMachine, dto.CheckSkipped:
 					res.Locations = append(res.Locations, l)
+					counted = append(counted, p)
 				case checkSelf:
 					l.Check = ""
 					res.Self = append(res.Self, l)
@@ -80,6 +90,7 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 					res.Stale = append(res.Stale, l)
 				}
 			}
+			res.Copies = linkPlaces(res.Locations, counted)
 			res.Found = len(res.Locations) > 0
 		}
 		if err := fn(res); err != nil {
@@ -87,6 +98,39 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 		}
 	}
 	return nil
+}
+
+// linkPlaces numbers, in Link, the sets of locations that are one file: the
+// same machine, device and inode as catalogued (hard links, or one file
+// reached through a symlinked directory or a bind mount), as dupes counts
+// copies. stored[i] is what the catalog recorded of locs[i]; an archive
+// entry (inode 0) is its own copy. It returns the number of distinct copies.
+func linkPlaces(locs []dto.Location, stored []dto.StoredLocation) int {
+	type key struct {
+		machine       string
+		device, inode uint64
+	}
+	names := map[key]int{}
+	for _, p := range stored {
+		if p.Inode != 0 {
+			names[key{p.Machine, p.Device, p.Inode}]++
+		}
+	}
+	sets := map[key]int{}
+	copies := len(locs)
+	for i, p := range stored {
+		k := key{p.Machine, p.Device, p.Inode}
+		if p.Inode == 0 || names[k] < 2 {
+			continue
+		}
+		if sets[k] == 0 {
+			sets[k] = len(sets) + 1
+		} else {
+			copies--
+		}
+		locs[i].Link = sets[k]
+	}
+	return copies
 }
 
 // checkSelf is what checkPlace says of a place that is, on disk now, the
@@ -127,25 +171,11 @@ func lookupHash(ctx context.Context, name string) (dto.FileHash, walk.Stat, erro
 		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: %w", name, cause(err))
 	}
 	if !st.IsRegular() {
-		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: it is %s, not a regular file", name, kind(st.Mode))
+		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: it is %s, not a regular file", name, db.FileKind(st.Mode))
 	}
 	_, h, err := hashFile(ctx, name, true, &ScanProgress{})
 	if err != nil {
 		return dto.FileHash{}, walk.Stat{}, fmt.Errorf("cannot read %s: %w", name, err)
 	}
 	return h, st, nil
-}
-
-func kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return m.Type().String()
 }

@@ -45,11 +45,12 @@ func TestLookup(t *testing.T) {
 		zip := filepath.Join(m2, "docs", "old.zip")
 		sum := sha256.Sum256([]byte(strings.Repeat("photo ", 500)))
 		other := dto.CheckOtherMachine
-		want := dto.LookupResult{File: have, SHA256: hex.EncodeToString(sum[:]), Size: 3000, Found: true, Locations: []dto.Location{
+		// link.jpg is a hard link of photo1.jpg: two names of one copy.
+		want := dto.LookupResult{File: have, SHA256: hex.EncodeToString(sum[:]), Size: 3000, Found: true, Copies: 5, Locations: []dto.Location{
 			{Machine: "m1", Path: filepath.Join(m1, "a", "photo1-copy.JPG"), Check: other},
-			{Machine: "m1", Path: filepath.Join(m1, "a", "photo1.jpg"), Check: other},
+			{Machine: "m1", Path: filepath.Join(m1, "a", "photo1.jpg"), Check: other, Link: 1},
 			{Machine: "m1", Path: filepath.Join(m1, "b", "deep", "x.jpg"), Check: other},
-			{Machine: "m1", Path: filepath.Join(m1, "b", "link.jpg"), Check: other},
+			{Machine: "m1", Path: filepath.Join(m1, "b", "link.jpg"), Check: other, Link: 1},
 			{Machine: "m2", Path: zip, ArchivePath: "2019/photo1.jpg", Check: other},
 			{Machine: "m2", Path: filepath.Join(m2, "photos", "photo1.jpg"), Check: other},
 		}}

@@ -108,6 +108,9 @@ type RestorePlan struct {
 	dbOpts db.Options
 	opts   RestoreOptions
 	log    *slog.Logger
+	// location is a PostgreSQL catalog's URL (see restore_server.go); ""
+	// for a catalog file.
+	location string
 }
 
 // PlanRestore checks a restore of the catalog at catalogPath from the backup
@@ -124,6 +127,9 @@ type RestorePlan struct {
 func PlanRestore(ctx context.Context, catalogPath, src string, dbOpts db.Options, opts RestoreOptions, log *slog.Logger) (*RestorePlan, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if db.IsPostgres(catalogPath) {
+		return planServerRestore(ctx, catalogPath, src, dbOpts, opts, log)
 	}
 	cat, err := db.CatalogPath(catalogPath)
 	if err != nil {
@@ -181,6 +187,9 @@ func PlanRestore(ctx context.Context, catalogPath, src string, dbOpts db.Options
 // db.ErrInUse. Other failures to open the catalog (another program holds a
 // lock on it, permissions) are returned as they are.
 func (p *RestorePlan) Run(ctx context.Context) (dto.Restore, error) {
+	if p.location != "" {
+		return p.runServer(ctx)
+	}
 	// A catalog found damaged without opening it is never opened: SQLite
 	// could write to it, and the raw copy must hold its bytes as they were.
 	var known error // why the catalog is restored without opening it
@@ -244,13 +253,16 @@ func withWait(opts RestoreOptions, log *slog.Logger, cat string, replace func(wa
 
 // checkSource resolves src and checks it fully: an indexer catalog of this or
 // an older schema version that passes integrity_check, and not the catalog at
-// cat itself. Its errors read "cannot restore from SRC: cause".
+// cat itself ("" for a PostgreSQL catalog). Its errors read "cannot restore
+// from SRC: cause".
 func checkSource(ctx context.Context, src, cat string) (string, db.Info, error) {
 	abs, err := filepath.Abs(src)
 	if err != nil {
 		return "", db.Info{}, fmt.Errorf("resolve %s: %w", src, err)
 	}
-	if own, ok, err := db.OwnFile(cat, abs); err != nil {
+	if cat == "" {
+		// A PostgreSQL catalog has no file that src could be.
+	} else if own, ok, err := db.OwnFile(cat, abs); err != nil {
 		return "", db.Info{}, fmt.Errorf("cannot restore from %s: %w", abs, err)
 	} else if ok {
 		return "", db.Info{}, fmt.Errorf("cannot restore from %s: it is the catalog's own file %s", abs, own)

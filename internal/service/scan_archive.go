@@ -70,10 +70,15 @@ func (s *scanRun) touchEntries(entries map[string]*known) {
 	if !s.opts.Archives {
 		return
 	}
+	var n int64
 	for _, k := range entries {
 		if k.op != dto.OpDel {
 			s.touch()
+			n++
 		}
+	}
+	if n > 0 {
+		s.count(tally{entries: n}, 0) // seen among the files touched
 	}
 }
 
@@ -159,7 +164,7 @@ func (s *scanRun) indexEntry(ctx context.Context, h *digest.Hasher, j job, st wa
 	}
 	seen[e.Name] = true
 	h.Reset()
-	if _, err := h.ReadFrom(&progressReader{ctx: ctx, r: r, p: s.opts.Progress}); err != nil {
+	if _, err := h.ReadFrom(&progressReader{ctx: ctx, r: r, p: s.opts.Progress, entry: true}); err != nil {
 		if errors.Is(err, archive.ErrEncrypted) {
 			s.skip(full, ReasonEncrypted)
 			return nil

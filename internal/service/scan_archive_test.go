@@ -24,6 +24,7 @@ import (
 	"github.com/indexer/indexer/internal/archive"
 	"github.com/indexer/indexer/internal/archive/archivetest"
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -32,7 +33,7 @@ import (
 
 func arcCatalog(tb testing.TB) *Catalog {
 	tb.Helper()
-	c, err := Open(context.Background(), filepath.Join(tb.TempDir(), "index.db"), db.DefaultOptions(), nil)
+	c, err := Open(context.Background(), dbtest.Location(tb, filepath.Join(tb.TempDir(), "index.db")), db.DefaultOptions(), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func arcRows(tb testing.TB, c *Catalog) map[string]arcRow {
 	var rows []arcRow
 	err := c.DB().WithRead(func(r *sqlx.DB) error {
 		return r.Select(&rows, `SELECT path, archive_path, name, size, modified_sec, modified_nsec, operation,
-			is_archived, scan_id, ctime_ns, `+hexDigestColumns+` FROM files`)
+			is_archived, scan_id, ctime_ns, `+hexDigests(c)+` FROM files`)
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dbtest"
 )
 
 // BenchmarkHashFile measures the hashing path of one file: open, fstat, one
@@ -55,7 +56,7 @@ func BenchmarkScan(b *testing.B) {
 		b.SetBytes(total)
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			c, err := Open(ctx, filepath.Join(b.TempDir(), "index.db"), db.DefaultOptions(), nil)
+			c, err := Open(ctx, dbtest.Location(b, filepath.Join(b.TempDir(), "index.db")), db.DefaultOptions(), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -72,7 +73,7 @@ func BenchmarkScan(b *testing.B) {
 	})
 
 	b.Run("rescan-unchanged", func(b *testing.B) {
-		c, err := Open(ctx, filepath.Join(b.TempDir(), "index.db"), db.DefaultOptions(), nil)
+		c, err := Open(ctx, dbtest.Location(b, filepath.Join(b.TempDir(), "index.db")), db.DefaultOptions(), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

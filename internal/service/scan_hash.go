@@ -14,6 +14,57 @@ import (
 	"github.com/indexer/indexer/internal/walk"
 )
 
+// racyWindow: a file whose ctime is this close to the moment it was hashed
+// may change again within the file system's timestamp granularity without
+// its stat changing, so its validators are not trusted next time (git's
+// "racily clean" rule).
+const racyWindow = 100 * time.Millisecond
+
+// job is a file for the hash workers.
+type job struct {
+	path   string
+	st     walk.Stat
+	known  *known
+	follow bool // open through a final symlink: a root named by the user may be one
+	// entries are the catalog's entries of the file, an archive, by inner path.
+	entries map[string]*known
+	read    *wholeRead // the file as a reader read it; nil: the hash worker reads it
+}
+
+// Test hooks, nil outside tests. testHookBeforeHash runs in a reader just
+// before a file is opened; testHookReader may wrap the reader a file is
+// hashed from, to change the file while it is being read.
+var (
+	testHookBeforeHash func(path string)
+	testHookReader     func(path string, r io.Reader) io.Reader
+)
+
+func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
+	h := digest.New()
+	for j := range jobs {
+		st, sum, head, err := s.hashJob(ctx, h, j)
+		if err == nil {
+			// The file's own row goes after its entries, with validators
+			// that make the next scan read it again if they fell short.
+			var stop error
+			if st, stop = s.indexArchive(ctx, h, j, st, head, results); stop != nil {
+				return stop
+			}
+		}
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err() // a read cut short by cancellation is not a result
+		}
+		// A file read to its end is handed over even after cancellation, so
+		// that what was hashed is committed. The send cannot block for good:
+		// the writer drains results until every producer has returned.
+		results <- result{path: j.path, st: st, hash: sum, known: j.known, err: err}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // ErrChanged is a file that kept changing while it was read.
 var ErrChanged = errors.New("file changed while being read")
 
@@ -56,7 +107,9 @@ func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p
 	}
 	defer f.Close()
 	h.Reset()
-	var r io.Reader = &progressReader{ctx: ctx, r: f, p: p}
+	read := p.startRead(path, before.Size) // scan_progress.go: names a slow read
+	defer p.endRead(read)
+	var r io.Reader = &progressReader{ctx: ctx, r: f, p: p, file: read}
 	if before.Size > 0 {
 		// Stop at the size stat gave, saving the read(2) that would only
 		// say EOF: a file that grows or shrinks meanwhile changes its stat,
@@ -101,22 +154,6 @@ func cause(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// progressReader counts bytes and stops the read when ctx is done.
-type progressReader struct {
-	ctx context.Context
-	r   io.Reader
-	p   *ScanProgress
-}
-
-func (r *progressReader) Read(b []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := r.r.Read(b)
-	r.p.Bytes.Add(int64(n))
-	return n, err
 }
 
 // fd is a file descriptor read directly with read(2).

@@ -63,8 +63,8 @@ const (
 // variable for tests.
 var rotationalRoots = anyRotational
 
-// fileRead is a small file read whole by a reader, for a hash worker.
-type fileRead struct {
+// wholeRead is a small file read whole by a reader, for a hash worker.
+type wholeRead struct {
 	st  walk.Stat // the stat after the read (ctime zero when racily clean)
 	buf *[]byte   // pooled; the content is (*buf)[:n]
 	n   int
@@ -77,7 +77,7 @@ type fileRead struct {
 }
 
 // release returns the buffer and its share of the budget.
-func (r *fileRead) release() {
+func (r *wholeRead) release() {
 	if r.buf != nil {
 		putBuf(r.buf)
 		r.sem.Release(int64(cap(*r.buf)))
@@ -152,7 +152,7 @@ func wholeSize(size int64) bool { return size > 0 && size <= wholeReadMax }
 
 // readSmall reads j's file whole. If it changed while read it is read once
 // more, and if it changed again the error is ErrChanged, as in hashFileHead.
-func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job) *fileRead {
+func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job) *wholeRead {
 	for attempt := 0; ; attempt++ {
 		r := s.readOnce(ctx, sem, j)
 		if r.err != ErrChanged || attempt == 1 {
@@ -165,8 +165,8 @@ func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job)
 	}
 }
 
-func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job) *fileRead {
-	fail := func(err error) *fileRead { return &fileRead{err: err} }
+func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job) *wholeRead {
+	fail := func(err error) *wholeRead { return &wholeRead{err: err} }
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
@@ -177,15 +177,17 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job) 
 	defer f.Close()
 	size := before.Size
 	if !wholeSize(size) {
-		return &fileRead{stream: true}
+		return &wholeRead{stream: true}
 	}
 	buf := getBuf(int(size))
 	if err := sem.Acquire(ctx, int64(cap(*buf))); err != nil {
 		putBuf(buf)
 		return fail(err)
 	}
-	r := &fileRead{buf: buf, sem: sem}
-	var src io.Reader = f
+	r := &wholeRead{buf: buf, sem: sem}
+	read := s.opts.Progress.startRead(j.path, size) // scan_progress.go: names a slow read
+	defer s.opts.Progress.endRead(read)
+	var src io.Reader = &progressReader{ctx: ctx, r: f, p: s.opts.Progress, file: read}
 	if testHookReader != nil {
 		src = testHookReader(j.path, src)
 	}
@@ -196,7 +198,6 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job) 
 		r.release()
 		return fail(describe(err))
 	}
-	s.opts.Progress.Bytes.Add(int64(n))
 	after, err := walk.Fstat(f.fd)
 	if err != nil {
 		r.release()

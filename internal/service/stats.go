@@ -86,6 +86,9 @@ func (c *Catalog) Stats(ctx context.Context, scans int) (dto.Stats, error) {
 		}
 		st.DuplicateGroups, st.DuplicateFiles, st.ReclaimableBytes = d.Groups, d.Files, d.Reclaimable
 
+		if st.Verification, err = r.Verifications.Summary(ctx); err != nil {
+			return err
+		}
 		st.Scans, err = recentScans(ctx, r, scans)
 		return err
 	})

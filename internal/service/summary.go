@@ -13,6 +13,7 @@ func (rep ScanReport) Result() dto.ScanResult {
 		mbps = float64(rep.Counts.BytesHashed) / 1e6 / secs
 	}
 	out := dto.ScanResult{ScanID: rep.ID, Roots: rep.Roots, RootsB64: dto.PathsB64(rep.Roots), Status: string(rep.Status), ScanCounts: rep.Counts,
+		ArchiveEntriesSeen: rep.ArchiveEntries, ExcludedMarkedGone: rep.ExcludedGone,
 		DurationMS: rep.Duration.Milliseconds(), ThroughputMBps: mbps, SkippedByReason: by,
 		Failures: []dto.PathError{}, Skips: []dto.PathReason{}}
 	for _, f := range rep.Failures {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -95,12 +96,12 @@ func TestScanRecordsTags(t *testing.T) {
 		count[c]++
 	}
 	want := map[string]int64{
-		"scans":            2, // start, finish
-		"files machine:m1": ops["scan.chunk"].Count,
-		"indexes":          ops["scan.defer_indexes"].Count + ops["scan.build_index"].Count,
-		"dirs scans":       ops["scan.dirs"].Count, // directory digests, and the scan marked done with them
+		"scans":                    2, // start, finish
+		"changes files machine:m1": ops["scan.chunk"].Count,
+		"indexes":                  ops["scan.defer_indexes"].Count + ops["scan.build_index"].Count,
+		"dirs scans":               ops["scan.dirs"].Count, // directory digests, and the scan marked done with them
 	}
-	if want["indexes"] != 7 || want["files machine:m1"] == 0 || want["dirs scans"] != 1 {
+	if want["indexes"] != 7 || want["changes files machine:m1"] == 0 || want["dirs scans"] != 1 {
 		t.Fatalf("scan transactions %v; the test needs chunks, indexes set aside and built", ops)
 	}
 	for k, v := range want {
@@ -123,14 +124,14 @@ func TestScanRecordsTags(t *testing.T) {
 	}
 	calls = w.take()
 	rows, _ = eventTags(t, c, last)
-	wantCalls := []string{"scans", "files machine:m1", "dirs scans", "scans"}
+	wantCalls := []string{"scans", "changes files machine:m1", "dirs scans", "scans"}
 	if !slices.Equal(calls, wantCalls) || !slices.Equal(rows, wantCalls) {
 		t.Errorf("rescan: OnCommit %q, events %q; want %q", calls, rows, wantCalls)
 	}
 
 	// Another machine's scan names its own machine.
 	mustScan(t, c, []string{filepath.Join(root, "d01")}, ScanOptions{Machine: "m2"})
-	if calls := w.take(); !slices.Contains(calls, "files machine:m2") {
+	if calls := w.take(); !slices.Contains(calls, "changes files machine:m2") {
 		t.Errorf("scan of m2: OnCommit %q; want one touching machine:m2", calls)
 	}
 }
@@ -158,5 +159,53 @@ func TestRestoreAnnouncesEpoch(t *testing.T) {
 	}
 	if got := w.take(); len(got) != 0 {
 		t.Errorf("OnCommit calls %q after a refused restore; want none", got)
+	}
+}
+
+// TestForgetRecordsTags: forget's transactions name the machines whose rows
+// they removed, in the events table and to OnCommit alike; the last, which
+// removes nothing, records nothing.
+func TestForgetRecordsTags(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	for _, name := range []string{"a.txt", "b.txt", "sub/c.txt", "sub/d.txt"} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := openTestCatalog(t)
+	mustScan(t, c, []string{root}, ScanOptions{Machine: "m1"})
+	mustScan(t, c, []string{filepath.Join(root, "sub")}, ScanOptions{Machine: "m2"})
+	if err := os.Remove(filepath.Join(root, "sub", "c.txt")); err != nil {
+		t.Fatal(err)
+	}
+	mustScan(t, c, []string{filepath.Join(root, "sub")}, ScanOptions{Machine: "m2"}) // c.txt: DEL on m2
+	_, last := eventTags(t, c, 0)
+	w := watchCommits(c)
+
+	got, err := c.ForgetUnder(ctx, "m1", []string{root})
+	if err != nil || got.Rows != 4 {
+		t.Fatalf("ForgetUnder = %+v, %v; want 4 rows", got, err)
+	}
+	calls := w.take()
+	rows, last := eventTags(t, c, last)
+	want := []string{"files machine:m1"}
+	if !slices.Equal(calls, want) || !slices.Equal(rows, want) {
+		t.Errorf("forget under: OnCommit %q, events %q; want %q", calls, rows, want)
+	}
+
+	got, err = c.ForgetDeleted(ctx, time.Time{})
+	if err != nil || got.Rows != 1 {
+		t.Fatalf("ForgetDeleted = %+v, %v; want 1 row", got, err)
+	}
+	calls = w.take()
+	rows, _ = eventTags(t, c, last)
+	want = []string{"files machine:m2"}
+	if !slices.Equal(calls, want) || !slices.Equal(rows, want) {
+		t.Errorf("forget deleted: OnCommit %q, events %q; want %q", calls, rows, want)
 	}
 }

@@ -113,6 +113,17 @@ func TestDoRecordsTags(t *testing.T) {
 		_, err := r.Tx.ExecContext(ctx, "UPDATE files SET nlink = 2 WHERE machine = 'm'")
 		return err
 	}))
+	// A statement through Tx that names no tags changed something nobody
+	// can tell: the epoch.
+	must(u.Do(ctx, "untagged", func(ctx context.Context, r *uow.Repos) error {
+		_, err := r.Tx.ExecContext(ctx, "UPDATE files SET nlink = 3 WHERE machine = 'm'")
+		return err
+	}))
+	// One that changed no row records nothing.
+	must(u.Do(ctx, "no rows", func(ctx context.Context, r *uow.Repos) error {
+		_, err := r.Tx.ExecContext(ctx, "UPDATE files SET nlink = 3 WHERE machine = 'nobody'")
+		return err
+	}))
 	// Reads record nothing.
 	must(u.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		_, err := r.Files.Counts(ctx)
@@ -122,6 +133,7 @@ func TestDoRecordsTags(t *testing.T) {
 	want := [][]string{
 		{"files", "machine:m", "machine:n", "scans"},
 		{"files", "machine:m"},
+		{"epoch"},
 	}
 	if got := h.got(); !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("OnCommit calls %q; want %q", got, want)

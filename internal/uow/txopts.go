@@ -2,8 +2,6 @@ package uow
 
 import "database/sql"
 
+// txOptions are a transaction's options; nil for a write transaction. Read
+// transactions take db.Dialect.ReadTx.
 type txOptions = sql.TxOptions
-
-// sqlReadOnly marks read transactions. The driver ignores the flag, but the
-// read pool's connections are query_only, so a write fails there regardless.
-var sqlReadOnly = sql.TxOptions{ReadOnly: true}

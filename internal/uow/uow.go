@@ -22,6 +22,9 @@ type Repos struct {
 	Scans   *repo.Scans
 	Indexes *repo.Indexes
 	Dirs    *repo.Dirs
+	// Changes is the change log; Verifications the last verification of each file.
+	Changes       *repo.Changes
+	Verifications *repo.Verifications
 	// Tx is the transaction itself, for the rare statement no repository has.
 	// A write through it names what it changed with Touch.
 	Tx *sqlx.Tx
@@ -32,7 +35,8 @@ type Repos struct {
 func newRepos(tx *sqlx.Tx) *Repos {
 	t := &repo.Touched{}
 	return &Repos{Files: repo.NewFiles(tx).Touching(t), Scans: repo.NewScans(tx).Touching(t),
-		Indexes: repo.NewIndexes(tx).Touching(t), Dirs: repo.NewDirs(tx).Touching(t), Tx: tx, touched: t}
+		Indexes: repo.NewIndexes(tx).Touching(t), Dirs: repo.NewDirs(tx).Touching(t),
+		Changes: repo.NewChanges(tx).Touching(t), Verifications: repo.NewVerifications(tx).Touching(t), Tx: tx, touched: t}
 }
 
 // Touch records tags (see dto.TagFiles and its kin) as changed by this
@@ -99,7 +103,8 @@ func (u *UoW) DB() *db.DB { return u.db }
 // The commit's error is returned. The tags the repositories touched in fn are
 // written in the transaction, last, as one row of the events table, and
 // after the commit handed to the OnCommit function. When the catalog is busy (SQLITE_BUSY or
-// SQLITE_LOCKED, after SQLite's own busy timeout) the whole of fn is run again,
+// SQLITE_LOCKED, after SQLite's own busy timeout; on PostgreSQL a
+// serialization failure or a deadlock: db.Dialect.Retryable) the whole of fn is run again,
 // up to the configured number of retries, so fn must not have effects outside
 // the transaction that cannot be repeated. op names the operation in metrics.
 func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos) error) error {
@@ -113,7 +118,7 @@ func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos
 			tags, err = runTx(ctx, w, nil, fn)
 			return err
 		})
-		if err == nil || !db.IsBusy(err) || attempt >= u.retries || ctx.Err() != nil {
+		if err == nil || !u.db.Dialect().Retryable(err) || attempt >= u.retries || ctx.Err() != nil {
 			break
 		}
 		retries++
@@ -135,7 +140,7 @@ func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos
 // the same snapshot. Repositories handed to fn must not write.
 func (u *UoW) Read(ctx context.Context, fn func(context.Context, *Repos) error) error {
 	return u.db.WithRead(func(r *sqlx.DB) error {
-		_, err := runTx(ctx, r, &sqlReadOnly, fn)
+		_, err := runTx(ctx, r, u.db.Dialect().ReadTx(), fn)
 		return err
 	})
 }
@@ -157,12 +162,32 @@ func runTx(ctx context.Context, x *sqlx.DB, opts *txOptions, fn func(context.Con
 			_ = tx.Rollback()
 		}
 	}()
+	var before int64
+	if opts == nil {
+		if before, err = totalChanges(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	r := newRepos(tx)
 	if err = fn(ctx, r); err != nil {
 		return nil, err
 	}
 	if opts == nil {
-		if tags = r.touched.Tags(); len(tags) > 0 {
+		tags = r.touched.Tags()
+		if len(tags) == 0 {
+			// Rows changed by a write that named no tags: nobody can
+			// tell what changed, so everything did. (A repository method
+			// that forgets its tags costs caches their answers, never
+			// their freshness.)
+			after, err := totalChanges(ctx, tx)
+			if err != nil {
+				return nil, err
+			}
+			if after != before {
+				tags = []string{dto.TagEpoch}
+			}
+		}
+		if len(tags) > 0 {
 			if _, err = db.RecordEvent(ctx, tx, tags); err != nil {
 				return nil, err
 			}
@@ -172,6 +197,22 @@ func runTx(ctx context.Context, x *sqlx.DB, opts *txOptions, fn func(context.Con
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return tags, nil
+}
+
+// totalChanges returns a count that moves when the transaction writes: on
+// SQLite the rows its connection has changed since it opened; on
+// PostgreSQL 1 once the transaction has a transaction id, which it takes at
+// its first write, and 0 before.
+func totalChanges(ctx context.Context, tx *sqlx.Tx) (int64, error) {
+	q := "SELECT total_changes()"
+	if db.DialectOf(tx).Shared {
+		q = "SELECT CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN 0 ELSE 1 END"
+	}
+	var n int64
+	if err := tx.GetContext(ctx, &n, q); err != nil {
+		return 0, fmt.Errorf("count changed rows: %w", err)
+	}
+	return n, nil
 }
 
 func (u *UoW) record(op string, d time.Duration, retries int, err error) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -45,7 +46,7 @@ func present(t *testing.T, u *uow.UoW, label string) bool {
 	t.Helper()
 	var n int
 	err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
-		return r.Tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM files WHERE path = ?", "/"+label)
+		return r.Tx.GetContext(ctx, &n, r.Tx.Rebind("SELECT COUNT(*) FROM files WHERE path = ?"), "/"+label)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +349,13 @@ func TestMetricsByKind(t *testing.T) {
 func TestReadIsReadOnly(t *testing.T) {
 	u := newUoW(t)
 	err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error { return insert(ctx, r, label('i')) })
+	if dbtest.OnPostgres() {
+		// read_only_sql_transaction
+		if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != "25006" {
+			t.Errorf("write inside Read = %v; want a read-only transaction's error (25006)", err)
+		}
+		return
+	}
 	if got := db.Code(err); got != sqlite3.SQLITE_READONLY {
 		t.Errorf("write inside Read = %v (code %d); want SQLITE_READONLY", err, got)
 	}

@@ -13,6 +13,7 @@ import (
 // Stat is what the scanner needs to know of a file system entry.
 type Stat struct {
 	Mode     fs.FileMode // type bits only
+	Exec     bool        // the owner's execute permission bit
 	Modified time.Time
 	Created  time.Time // zero where the file system records no birth time
 	dto.Validators
@@ -61,6 +62,7 @@ func statx(dirfd int, path string, flags int) (Stat, error) {
 	}
 	s := Stat{
 		Mode:     modeType(sx.Mode),
+		Exec:     uint32(sx.Mode)&unix.S_IXUSR != 0,
 		Modified: ts(sx.Mtime),
 		Validators: dto.Validators{
 			Size:    int64(sx.Size),

@@ -69,10 +69,14 @@ type Options struct {
 	// ReasonCatalog. It is asked of every entry, roots included, and of
 	// what a followed symlink leads to.
 	Own func(Stat) bool
-	// Dir, when set, is called with the path of each directory whose
-	// entries were listed, before the events of those entries; a directory
-	// that could not be listed is an Error event instead.
-	Dir func(path string)
+	// Dir, when set, is called with each directory listed, before its
+	// entries are reported; every File, Skip and Error event for an entry
+	// of it comes before the next call. The events of roots themselves, of
+	// directories that cannot be listed and of the symlinks followed to
+	// directories (ReasonLoop, ReasonSeen, ReasonOtherFS) come between
+	// listings, outside any. A rescan reads the catalog's rows of each
+	// directory at this call, not the whole tree's at once.
+	Dir func(path string) error
 }
 
 // realPaths returns paths with their symlinks resolved; a path that cannot
@@ -288,7 +292,10 @@ func (w *walker) drain() error {
 			continue
 		}
 		if w.opts.Dir != nil {
-			w.opts.Dir(d.path)
+			if err := w.opts.Dir(d.path); err != nil {
+				f.Close()
+				return err
+			}
 		}
 		n := len(w.stack)
 		err = w.entries(f, d, names)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -25,14 +24,34 @@ const (
 )
 
 // readEndpoint is a GET endpoint that only reads: its parameters go through
-// load, one service call, whose answer is encoded as JSON. Key gives the
-// parameters in a canonical form, so that a cache can sit around load.
+// load, one service call, whose answer is encoded as JSON and kept in the
+// query cache. Key gives the parameters in a canonical form, the cache's key.
 type readEndpoint struct {
 	path   string
 	params []string // the parameters it takes; any other is a 400
 	load   func(ctx context.Context, p params) (any, error)
-	// status picks the HTTP status of an answer; nil means 200.
-	status func(v any) int
+	// tags name the data an answer is read from (dto.TagFiles, ...): a
+	// write that touches one makes the cached answer unservable.
+	tags func(p params) []string
+	// empty tells an answer in which nothing matched, cached briefly; nil
+	// means never.
+	empty func(v any) bool
+	// finish, when set, turns the encoded answer, cached or not, into the
+	// status and body sent; it makes the answer carry no ETag, as its body
+	// changes beside the catalog. nil means 200 and the answer as it is.
+	finish func(body []byte) (int, []byte, error)
+}
+
+// tagged returns a tags function giving always the same tags.
+func tagged(tags ...string) func(params) []string { return func(params) []string { return tags } }
+
+// machineOr returns the tags of an answer limited to the machine named by
+// the machine parameter, or else of all machines' files.
+func machineOr(p params) []string {
+	if m := p.str("machine"); m != "" {
+		return []string{dto.MachineTag(m)}
+	}
+	return []string{dto.TagFiles}
 }
 
 // key returns the endpoint and its parameters in canonical form: the taken
@@ -120,6 +139,13 @@ func (p params) absPath(name string) (string, error) {
 	return filepath.Clean(v), nil
 }
 
+// TreePage is one level of a machine's tree.
+type TreePage struct {
+	Machine string          `json:"machine"`
+	Path    string          `json:"path"`
+	Entries []dto.TreeEntry `json:"entries"`
+}
+
 // FindPage is one page of find's rows.
 type FindPage struct {
 	Files  []dto.Found `json:"files"`
@@ -139,7 +165,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 				return nil, err
 			}
 			return cat.Stats(ctx, n)
-		}},
+		}, tags: tagged(dto.TagFiles, dto.TagScans)},
 		{path: "/api/dupes", params: []string{"min_size", "under", "machine", "include_archived", "sort", "ext", "q", "limit", "offset"},
 			load: func(ctx context.Context, p params) (any, error) {
 				q := service.DupesQuery{Sort: p.str("sort"), Ext: strings.ToLower(strings.TrimPrefix(p.str("ext"), ".")), Text: p.str("q")}
@@ -162,7 +188,11 @@ func (s *Server) readEndpoints() []readEndpoint {
 					return nil, err
 				}
 				return cat.DupesPage(ctx, q)
-			}},
+			},
+			// Not limited to the machine filter: a group shown for one
+			// machine lists the copies on the others.
+			tags:  tagged(dto.TagFiles),
+			empty: func(v any) bool { return len(v.(dto.DupesPage).Groups) == 0 }},
 		{path: "/api/find", params: []string{"name", "q", "i", "hash", "under", "machine", "min_size", "max_size", "deleted", "include_archived", "limit", "offset"},
 			load: func(ctx context.Context, p params) (any, error) {
 				o := service.FindOptions{Name: p.str("name"), Hash: p.str("hash"), Machine: p.str("machine")}
@@ -207,7 +237,9 @@ func (s *Server) readEndpoints() []readEndpoint {
 					return nil
 				})
 				return out, err
-			}},
+			},
+			tags:  machineOr,
+			empty: func(v any) bool { return len(v.(FindPage).Files) == 0 }},
 		{path: "/api/tree", params: []string{"machine", "path"}, load: func(ctx context.Context, p params) (any, error) {
 			dir, err := p.absPath("path")
 			if err != nil {
@@ -217,64 +249,36 @@ func (s *Server) readEndpoints() []readEndpoint {
 				dir = "/"
 			}
 			entries, err := cat.Tree(ctx, p.str("machine"), dir)
-			return map[string]any{"machine": p.str("machine"), "path": dir, "entries": entries}, err
-		}},
+			return TreePage{Machine: p.str("machine"), Path: dir, Entries: entries}, err
+		}, tags: machineOr, empty: func(v any) bool { return len(v.(TreePage).Entries) == 0 }},
 		{path: "/api/lookup", params: []string{"hash"}, load: func(ctx context.Context, p params) (any, error) {
 			if p.str("hash") == "" {
 				return nil, badf("hash is missing; give an md5, sha1 or sha256 in hex")
 			}
 			return cat.Content(ctx, p.str("hash"))
-		}},
+		}, tags: tagged(dto.TagFiles)},
 		{path: "/api/machines", load: func(ctx context.Context, p params) (any, error) {
 			ms, err := cat.Machines(ctx)
 			if ms == nil {
 				ms = []string{}
 			}
 			return ms, err
-		}},
+		}, tags: tagged(dto.TagFiles), empty: func(v any) bool { return len(v.([]string)) == 0 }},
 		{path: "/api/scans", params: []string{"limit"}, load: func(ctx context.Context, p params) (any, error) {
 			n, err := p.integer("limit", 20, 1, maxLimit)
 			if err != nil {
 				return nil, err
 			}
 			return cat.RecentScans(ctx, n)
-		}},
+		}, tags: tagged(dto.TagScans)},
 		{path: "/api/health", params: []string{"full"}, load: func(ctx context.Context, p params) (any, error) {
 			full, err := p.boolean("full")
 			if err != nil {
 				return nil, err
 			}
 			return service.Health(ctx, cat.DB().Path(), s.cfg.DBOptions, full), nil
-		}, status: func(v any) int {
-			if v.(dto.Health).Status == dto.StatusFail {
-				return http.StatusServiceUnavailable
-			}
-			return http.StatusOK
-		}},
+		}, tags: tagged(dto.TagFiles, dto.TagScans, dto.TagIndexes), finish: s.finishHealth},
 	}
-}
-
-// read serves a readEndpoint.
-func (s *Server) read(e readEndpoint) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		for name := range q {
-			if !slices.Contains(e.params, name) {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s takes no parameter %q", e.path, name))
-				return
-			}
-		}
-		v, err := e.load(r.Context(), params{q})
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		status := http.StatusOK
-		if e.status != nil {
-			status = e.status(v)
-		}
-		writeJSON(w, status, v)
-	})
 }
 
 // fail answers err with its status and one sentence.
@@ -318,9 +322,10 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Write(append(b, '\n'))
 }
 
-// decodeBody reads a JSON request body into v, refusing unknown fields.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+// decodeBody reads a JSON request body of at most limit bytes into v,
+// refusing unknown fields.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return badf("the request body is not the JSON object expected: %v", err)
@@ -346,7 +351,7 @@ type restoreRequest struct {
 // restore replaces the catalog with a backup from an allowed directory.
 func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	var req restoreRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	if err := decodeBody(w, r, &req, 1<<20); err != nil {
 		s.fail(w, r, err)
 		return
 	}

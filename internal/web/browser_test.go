@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -117,7 +118,11 @@ func (p page) waitText(sel, want string) {
 // TestBrowserPages drives every page in chromium against a real catalog:
 // each renders the catalog's data, /dupes filters and pages, and a scan
 // started on /scans shows live progress and its summary. Any JavaScript
-// exception or console.error fails it. It writes docs/serve-dupes.png.
+// exception or console.error fails it. With -update it writes
+// docs/serve-dupes.png, the screenshot the docs show.
+// update rewrites the committed screenshot: go test ./internal/web -run TestBrowserPages -update
+var update = flag.Bool("update", false, "rewrite docs/serve-dupes.png")
+
 func TestBrowserPages(t *testing.T) {
 	f := newFixture(t, "")
 	ctx, problems := browser(t)
@@ -179,9 +184,72 @@ func TestBrowserPages(t *testing.T) {
 	for _, p := range problems() {
 		t.Error(p)
 	}
-	if len(shot) > 0 {
+	if len(shot) == 0 {
+		t.Error("the browser took no screenshot of /dupes")
+	}
+	if *update && len(shot) > 0 {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "serve-dupes.png"), shot, 0o644); err != nil {
 			t.Logf("screenshot not written: %v", err)
 		}
+	}
+}
+
+// TestBrowserDedupe builds a plan on /dupes, sees the server refuse it with
+// a group left without a copy, inverts a group, applies the plan and sees
+// the files trashed on disk and the listing change.
+func TestBrowserDedupe(t *testing.T) {
+	f := newFixture(t, "")
+	ctx, problems := browser(t)
+	p := page{t, ctx}
+	p.do(chromedp.Navigate(f.ts.URL + "/dupes"))
+	p.waitText("#summary", "3 groups")
+	p.js(`(document.querySelector('#planform select[name="action"]').value = "trash",
+		document.querySelector('#planform select[name="keep"]').value = "shortest-path",
+		document.querySelector('#planform button[type="submit"]').click(), 1)`)
+	p.waitText("#plansummary", "Plan: trash")
+	if n := p.js(`document.querySelectorAll("#plan section").length`); n != "3" {
+		t.Fatalf("the plan shows %s groups; want 3", n)
+	}
+	big1, big2 := filepath.Join(f.root, "a/big1.bin"), filepath.Join(f.root, "c/big2.bin")
+	bigGroup := fmt.Sprintf(`[...document.querySelectorAll("#plan section")].find((s) => s.innerText.includes(%q))`, big1)
+	if kept := p.js(bigGroup + `.querySelector("input.keep:checked").getAttribute("aria-label")`); kept != "keep "+big1 {
+		t.Fatalf("the plan keeps %q in the big group; want %s (shortest path, then path order)", kept, big1)
+	}
+
+	// Fault: no copy kept in a group. The server refuses the whole plan.
+	p.js(bigGroup + `.querySelector("input.keep:checked").click()`)
+	p.js(`document.querySelector("#applyplan").click()`)
+	p.waitText("#applied", "keeps no copy")
+	for _, path := range []string{big1, big2} {
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("a refused plan touched %s: %v", path, err)
+		}
+	}
+
+	// Tick the kept copy again, then invert the group: keep big2, trash big1.
+	p.js(bigGroup + `.querySelector("input.keep").click()`)
+	p.js(bigGroup + `.querySelector("button.invert").click()`)
+	p.js(`document.querySelector("#applyplan").click()`)
+	p.waitText("#applied", "Applied")
+	p.waitText("#applied", "Undo with: indexer dedupe undo")
+	if _, err := os.Stat(big1); !os.IsNotExist(err) {
+		t.Errorf("%s, acted on after the group was inverted, is still there: %v", big1, err)
+	}
+	if _, err := os.Stat(big2); err != nil {
+		t.Errorf("%s, kept after the group was inverted: %v", big2, err)
+	}
+	gone := false
+	for range 400 {
+		if g := p.js(`document.querySelector("#groups").innerText`); !strings.Contains(g, big1) && strings.Contains(g, big2) {
+			gone = true
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !gone {
+		t.Errorf("the listing still shows %s after it was trashed", big1)
+	}
+	for _, p := range problems() {
+		t.Error(p)
 	}
 }

@@ -28,6 +28,7 @@ type fixture struct {
 	token   string
 	hashOf  map[string]string // relative path → sha256, filled by the CLI
 	restore string            // --allow-restore-from
+	config  web.Config        // the server's Cache and WatchInterval
 }
 
 // sampleTree has groups of duplicates of different sizes and counts, a
@@ -76,8 +77,14 @@ func (f *fixture) cli(args ...string) []byte {
 // newFixture scans sampleTree as machine m1, and part of it as m2, then
 // serves the catalog.
 func newFixture(t *testing.T, token string) *fixture {
+	return newFixtureConfig(t, token, web.Config{})
+}
+
+// newFixtureConfig is newFixture with the server's Cache and WatchInterval
+// taken from config.
+func newFixtureConfig(t *testing.T, token string, config web.Config) *fixture {
 	dir := t.TempDir()
-	f := &fixture{t: t, dbPath: filepath.Join(dir, "cat", "index.db"), root: filepath.Join(dir, "tree"), token: token}
+	f := &fixture{t: t, dbPath: filepath.Join(dir, "cat", "index.db"), root: filepath.Join(dir, "tree"), token: token, config: config}
 	writeTree(t, f.root, sampleTree)
 	f.cli("--machine", "m1", "scan", "-q", f.root)
 	f.cli("--machine", "m2", "scan", "-q", filepath.Join(f.root, "c"))
@@ -96,10 +103,11 @@ func (f *fixture) serve() {
 	}
 	t.Cleanup(func() { cat.Close() })
 	srv, err := web.New(web.Config{Catalog: cat, DBOptions: db.DefaultOptions(), Machine: "m1", Token: f.token,
-		AllowRestoreFrom: f.restore})
+		AllowRestoreFrom: f.restore, Cache: f.config.Cache, WatchInterval: f.config.WatchInterval})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.Close() })
 	f.cat, f.srv = cat, srv
 	f.ts = httptest.NewServer(srv.Handler())
 	t.Cleanup(f.ts.Close)

@@ -73,8 +73,27 @@ type progressEvent struct {
 	Current string  `json:"current"`
 	Elapsed int64   `json:"elapsed_ms"`
 	Failed  int64   `json:"failed"`
+	// Counted is set once the parallel count of the roots has completed:
+	// TotalFiles and TotalBytes are its figures and ETA (null before) the
+	// estimated time left. Slow is the file read the longest, once its read
+	// has taken a second (null otherwise).
+	Counted    bool      `json:"counted"`
+	TotalFiles int64     `json:"total_files"`
+	TotalBytes int64     `json:"total_bytes"`
+	ETA        *int64    `json:"eta_ms"`
+	Slow       *slowRead `json:"slow"`
 	// Result is the summary of a finished scan, in the snapshot.
 	Result *dto.ScanResult `json:"result,omitempty"`
+}
+
+// slowRead is a file whose read has taken a second or more.
+type slowRead struct {
+	Path    string  `json:"path"`
+	PathB64 string  `json:"path_b64,omitempty"`
+	Size    int64   `json:"size"`
+	Read    int64   `json:"bytes_read"`
+	Percent float64 `json:"percent"` // -1 when the file reports no size
+	Elapsed int64   `json:"elapsed_ms"`
 }
 
 // start begins a scan and returns once it has an id, or failed to start.
@@ -193,11 +212,22 @@ func (m *scans) run(ctx context.Context, j *scanJob, req scanRequest, started ch
 
 // snapshot is the job's state now.
 func (j *scanJob) snapshot() progressEvent {
-	el := time.Since(j.started)
-	p := progressEvent{ID: j.id, State: "running", Files: j.progress.Files.Load(), Bytes: j.progress.Bytes.Load(),
-		Current: j.progress.Status(), Elapsed: el.Milliseconds(), Failed: j.failures}
+	now := time.Now()
+	el := now.Sub(j.started)
+	ps := j.progress.Snapshot(now)
+	p := progressEvent{ID: j.id, State: "running", Files: ps.Files, Bytes: ps.Bytes,
+		Current: ps.Status, Elapsed: el.Milliseconds(), Failed: j.failures,
+		Counted: ps.Counted, TotalFiles: ps.TotalFiles, TotalBytes: ps.TotalBytes}
 	if s := el.Seconds(); s > 0 {
 		p.Rate = float64(p.Bytes) / s
+	}
+	if ps.Counted && ps.ETA > 0 && j.result == nil {
+		ms := ps.ETA.Milliseconds()
+		p.ETA = &ms
+	}
+	if r := ps.Slow; r != nil && j.result == nil {
+		p.Slow = &slowRead{Path: r.Path, PathB64: dto.PathB64(r.Path), Size: r.Size, Read: r.Done,
+			Percent: r.Percent(), Elapsed: r.Elapsed.Milliseconds()}
 	}
 	if j.result != nil {
 		p.State, p.Result = "done", j.result
@@ -233,7 +263,7 @@ func (m *scans) stop() {
 // startScan is POST /api/scans.
 func (s *Server) startScan(w http.ResponseWriter, r *http.Request) {
 	var req scanRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	if err := decodeBody(w, r, &req, 1<<20); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -12,7 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/indexer/indexer/internal/cache"
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/notify"
 	"github.com/indexer/indexer/internal/service"
 )
 
@@ -34,6 +40,13 @@ type Config struct {
 	AllowRestoreFrom string
 	// Log receives request failures and scan outcomes; nil discards them.
 	Log *slog.Logger
+	// Cache configures the query cache of the read endpoints; with a zero
+	// TTL, cache.DefaultOptions() are used. Disabled turns it off.
+	Cache cache.Options
+	// WatchInterval is how often the catalog is looked at for other
+	// processes' writes between requests; 0 means notify's default. (Each
+	// request looks too, before it is answered.)
+	WatchInterval time.Duration
 }
 
 // Timeouts of the HTTP server. Writes get a deadline per request, except the
@@ -57,12 +70,25 @@ type Server struct {
 	scans *scans
 	pages *pages
 	h     http.Handler
+
+	cache       *cache.Cache
+	watch       *notify.Watcher // nil when the cache is off
+	reg         *prometheus.Registry
+	notModified prometheus.Counter
 }
 
-// New builds a server over cfg.Catalog.
+// New builds a server over cfg.Catalog. Unless the cache is off, it starts
+// hearing writes at once: this process's through the catalog's OnCommit and
+// OnReopen functions (which it sets), other processes' through a
+// notify.Watcher; Close stops it.
 func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Cache.TTL == 0 {
+		def := cache.DefaultOptions()
+		def.Disabled = cfg.Cache.Disabled
+		cfg.Cache = def
 	}
 	s := &Server{cfg: cfg, log: cfg.Log}
 	s.scans = newScans(cfg.Catalog, cfg.Machine, cfg.Log)
@@ -71,6 +97,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.pages = p
+	if err := s.startCache(); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	cop := http.NewCrossOriginProtection()
@@ -81,6 +110,58 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// startCache makes the query cache and the metrics registry, and, unless
+// the cache is off, hooks the cache to every write it can hear of.
+func (s *Server) startCache() error {
+	c, err := cache.New(s.cfg.Cache)
+	if err != nil {
+		return fmt.Errorf("query cache: %w", err)
+	}
+	s.cache = c
+	s.notModified = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "indexer_http_not_modified_total",
+		Help: "Requests answered 304 Not Modified: the client's copy, named by If-None-Match, was current.",
+	})
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(c, s.notModified, newPoolCollector(s.cfg.Catalog.DB()), newScanCollector(s.scans),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if !c.Enabled() {
+		return nil
+	}
+	cat := s.cfg.Catalog
+	// This process's writes, at once: a scan's chunks, a restore.
+	cat.UoW().OnCommit(func(tags []string) { c.Invalidate(cache.Local, tags...) })
+	// A catalog replaced by another process, before the first lease on
+	// the new file is handed out: before anything is read from it.
+	cat.DB().OnReopen(func() { c.Invalidate(cache.Process, cache.Epoch) })
+	// Other processes' writes.
+	w, err := notify.Watch(context.Background(), cat.DB().Path(), notify.Options{Interval: s.cfg.WatchInterval, Log: s.log},
+		func(tags []string) { c.Invalidate(cache.Process, tags...) })
+	if err != nil {
+		cat.UoW().OnCommit(nil)
+		cat.DB().OnReopen(nil)
+		c.Close()
+		return fmt.Errorf("watch the catalog for other processes' writes: %w", err)
+	}
+	s.watch = w
+	return nil
+}
+
+// Close stops hearing writes and ends the cache's background loads. The
+// catalog stays open.
+func (s *Server) Close() error {
+	if s.watch != nil {
+		s.cfg.Catalog.UoW().OnCommit(nil)
+		s.cfg.Catalog.DB().OnReopen(nil)
+		s.watch.Close()
+	}
+	s.cache.Close()
+	return nil
+}
+
+// Cache returns the server's query cache.
+func (s *Server) Cache() *cache.Cache { return s.cache }
+
 // Handler returns the server's handler: authentication, cross-site checks
 // and the routes.
 func (s *Server) Handler() http.Handler { return s.h }
@@ -90,11 +171,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	for _, e := range s.readEndpoints() {
 		mux.Handle("GET "+e.path, s.leased(s.read(e)))
 	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)}))
 	mux.Handle("POST /api/scans", s.leased(http.HandlerFunc(s.startScan)))
 	mux.Handle("DELETE /api/scans/{id}", http.HandlerFunc(s.cancelScan))
 	mux.Handle("GET /api/scans/{id}/events", http.HandlerFunc(s.scanEvents))
 	mux.Handle("POST /api/backup", s.leased(http.HandlerFunc(s.backup)))
 	mux.Handle("POST /api/restore", s.leased(http.HandlerFunc(s.restore)))
+	mux.Handle("POST /api/dedupe/plan", s.leased(http.HandlerFunc(s.dedupePlan)))
+	mux.Handle("POST /api/dedupe/apply", s.leased(http.HandlerFunc(s.dedupeApply)))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {

@@ -31,9 +31,11 @@ function num(n) { return Number(n).toLocaleString("en"); }
 function when(t) { return t ? t.replace("T", " ").slice(0, 16) : ""; }
 
 // api fetches a JSON endpoint; an error answer becomes an exception with
-// the server's sentence.
+// the server's sentence. The browser asks the server each time (cache
+// "no-cache" revalidates its copy by ETag): the server's cache knows of
+// writes the browser cannot, and answers 304 when the copy is current.
 async function api(path, opts) {
-  const r = await fetch(path, Object.assign({headers: {"Accept": "application/json"}}, opts));
+  const r = await fetch(path, Object.assign({headers: {"Accept": "application/json"}, cache: "no-cache"}, opts));
   const body = await r.json().catch(() => ({error: "the server's answer is not JSON (" + r.status + ")"}));
   if (!r.ok && !(path.startsWith("/api/health") && body.status)) throw new Error(body.error || r.statusText);
   return body;
@@ -179,6 +181,91 @@ function dupes() {
     fillForm(form, new URLSearchParams(location.search));
     return show();
   }).catch((err) => showError($("#summary"), err));
+  dedupePanel(form, show);
+}
+
+// dedupePanel builds a plan on the server (POST /api/dedupe/plan) with the
+// filters of the listing and the rules chosen, shows it with a "keep" box
+// per copy, lets a group be inverted, and sends the plan as shown to POST
+// /api/dedupe/apply. The server refuses a group left with no copy.
+function dedupePanel(filters, refresh) {
+  const form = $("#planform");
+  let plan = null, planText = "";
+  // copiesOf lists a group's copies, kept first, each with whether it is a
+  // reference copy (never acted on).
+  const copiesOf = (g) => [{c: g.keep, ref: false, kept: true}]
+    .concat((g.reference || []).map((c) => ({c, ref: true, kept: true})))
+    .concat((g.act || []).map((c) => ({c, ref: false, kept: false})));
+  function render() {
+    let files = 0, bytes = 0;
+    for (const g of plan.groups) { files += g.act.reduce((n, c) => n + c.names.length, 0); bytes += g.act.length * g.size; }
+    $("#plansummary").textContent = "Plan: " + plan.action + " " + num(files) + " files in " + num(plan.groups.length) +
+      " groups on " + plan.machine + ", " + size(bytes) + " reclaimable.";
+    $("#plan").replaceChildren(...plan.groups.map((g, gi) => {
+      const rows = copiesOf(g).map((x, ci) => el("tr", {},
+        el("td", {}, el("input", {type: "checkbox", class: "keep", "data-group": gi, "data-copy": ci,
+          "aria-label": "keep " + x.c.names[0].path, checked: x.kept, disabled: x.ref})),
+        el("td", {class: "path"}, x.c.names.map((n) => n.path).join("\n")),
+        el("td", {}, x.ref ? "reference" : x.c.rule)));
+      return el("section", {class: "group plangroup"},
+        el("h3", {}, size(g.size) + ", sha256 " + g.sha256.slice(0, 12) + "… ",
+          el("button", {type: "button", class: "invert", onclick: () => {
+            for (const b of $("#plan").querySelectorAll('input.keep[data-group="' + gi + '"]')) if (!b.disabled) b.checked = !b.checked;
+          }}, "Invert")),
+        table(["Keep", "Path", "Why"], rows));
+    }));
+    $("#applybar").hidden = plan.groups.length === 0;
+    $("#confirmdelete").parentElement.hidden = plan.action !== "delete";
+  }
+  // kept lists, for each group, the copies ticked, by their index in
+  // copiesOf order: the server keeps the first, leaves the others alone
+  // and acts on the rest.
+  function kept() {
+    return plan.groups.map((g, gi) => [...$("#plan").querySelectorAll('input.keep[data-group="' + gi + '"]')]
+      .filter((b) => b.checked).map((b) => Number(b.dataset.copy)));
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("#applied").replaceChildren();
+    const f = new FormData(filters);
+    const keep = [form.elements.keep.value];
+    const under = form.elements.keep_under.value.trim();
+    if (under !== "") keep.unshift("under:" + under);
+    const body = {action: form.elements.action.value, keep, under: String(f.get("under") || "").trim(),
+      min_size: String(f.get("min_size") || "").trim()};
+    try {
+      // The plan goes back as the server wrote it: its inodes and times in
+      // nanoseconds are beyond what a JavaScript number holds exactly.
+      const r = await fetch("/api/dedupe/plan", {method: "POST", headers: {"Content-Type": "application/json", "Accept": "application/json"}, body: JSON.stringify(body)});
+      planText = await r.text();
+      plan = JSON.parse(planText);
+      if (!r.ok) throw new Error(plan.error || r.statusText);
+      render();
+    } catch (err) {
+      plan = null;
+      $("#plan").replaceChildren();
+      $("#applybar").hidden = true;
+      showError($("#plansummary"), err);
+    }
+  });
+  $("#applyplan").addEventListener("click", async () => {
+    const body = '{"plan": ' + planText + ', "kept": ' + JSON.stringify(kept()) + ', "yes": ' + $("#confirmdelete").checked + "}";
+    try {
+      const r = await api("/api/dedupe/apply", {method: "POST", headers: {"Content-Type": "application/json"}, body});
+      const lines = r.events.map((e) => el("li", {}, e.action === "skip" ? "skip " + e.path + ": " + e.reason :
+        e.action + " " + e.path + (e.trash ? " -> " + e.trash : " = " + e.kept) + (e.note ? " (note: " + e.note + ")" : "")));
+      $("#applied").replaceChildren(el("p", {class: "summary"}, "Applied " + num(r.applied) + ", skipped " + num(r.skipped.length) +
+        ", " + size(r.bytes_reclaimed) + " reclaimed."),
+        r.manifest ? el("p", {}, "Undo with: indexer dedupe undo " + r.manifest) : null, el("ul", {}, lines));
+      plan = null;
+      $("#plan").replaceChildren();
+      $("#applybar").hidden = true;
+      $("#plansummary").textContent = "";
+      refresh();
+    } catch (err) {
+      showError($("#applied"), err);
+    }
+  });
 }
 
 function search() {
