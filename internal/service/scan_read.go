@@ -57,7 +57,15 @@ const (
 	readersRotational = 2
 	// sortWindow is how many jobs the inode order looks ahead.
 	sortWindow = 4096
+	// prefetchAhead is how many small files the prefetcher may have asked
+	// the kernel for ahead of the readers (at most 256 MiB of page cache,
+	// 8 MiB for files of the corpus' 32 KiB on average).
+	prefetchAhead = 256
 )
+
+// prefetchFiles is how many files the prefetcher runs ahead of the readers
+// (0: no prefetcher); a variable for benchmarks.
+var prefetchFiles = prefetchAhead
 
 // rotationalRoots tells whether a root lies on a rotational disk; a
 // variable for tests.
@@ -114,6 +122,9 @@ func (s *scanRun) readAhead(g *errgroup.Group, ctx context.Context, in <-chan jo
 		})
 		in = ordered
 	}
+	if prefetchFiles > 0 {
+		in = prefetch(g, ctx, in, prefetchFiles)
+	}
 	sem := semaphore.NewWeighted(readBudget)
 	var wg sync.WaitGroup
 	wg.Add(n)
@@ -144,6 +155,50 @@ func (s *scanRun) readAhead(g *errgroup.Group, ctx context.Context, in <-chan jo
 		})
 	}
 	return out
+}
+
+// prefetch passes the jobs from in on, and first asks the kernel to read
+// each small file into the page cache (posix_fadvise WILLNEED), up to
+// ahead files ahead of the readers. The kernel starts those reads
+// and returns: one goroutine keeps the disk's queue full without being
+// scheduled for every read. Readers alone did not: on a loaded machine, or
+// with hash workers keeping the CPUs busy, a reader whose read completed
+// waited for a CPU before it could start the next, and reads in flight fell
+// to one or two whatever the number of readers. A file the prefetcher
+// cannot open is left to its reader, which meets and reports the error.
+func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int) <-chan job {
+	out := make(chan job, ahead)
+	g.Go(func() error {
+		defer close(out)
+		for j := range in {
+			if wholeSize(j.st.Size) {
+				willNeed(j.path, j.follow, j.st.Size)
+			}
+			select {
+			case out <- j:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// willNeed asks the kernel to read the first size bytes of path into the
+// page cache, without waiting for them. It is a hint: a file that cannot be
+// opened (any more) is not hinted.
+func willNeed(path string, follow bool, size int64) {
+	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	if !follow {
+		flags |= syscall.O_NOFOLLOW
+	}
+	f, err := openFD(path, flags)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = unix.Fadvise(f.fd, 0, size, unix.FADV_WILLNEED) // a hint: nothing to do if refused
 }
 
 // wholeSize tells a size of file that readers read whole. Size 0 may be a

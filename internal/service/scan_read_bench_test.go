@@ -14,8 +14,8 @@ import (
 
 // BenchmarkReadAheadCold measures the read stage alone (walk → readers,
 // nothing hashed or written) with the page cache dropped before each pass,
-// for several numbers of readers: how fast small files come off the disk
-// with that many reads in flight. The hash workers, bounded by the CPUs,
+// for several numbers of readers, with and without the prefetcher: how fast
+// small files come off the disk with that many reads in flight. The hash workers, bounded by the CPUs,
 // cannot go faster than this. It needs a tree (INDEXER_COLD_TREE, such as
 // the bench's small corpus) and root, to drop the page cache.
 func BenchmarkReadAheadCold(b *testing.B) {
@@ -24,8 +24,13 @@ func BenchmarkReadAheadCold(b *testing.B) {
 		b.Skip("set INDEXER_COLD_TREE to a tree of small files, and run as root")
 	}
 	c := openTestCatalog(b)
-	for _, readers := range []int{1, 2, 8, 32, 64} {
-		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
+	for _, m := range []struct{ readers, prefetch int }{
+		{1, 0}, {2, 0}, {8, 0}, {32, 0}, {64, 0}, {2, prefetchAhead}, {8, prefetchAhead}, {32, prefetchAhead},
+	} {
+		readers := m.readers
+		b.Run(fmt.Sprintf("readers=%d/prefetch=%d", readers, m.prefetch), func(b *testing.B) {
+			defer func(n int) { prefetchFiles = n }(prefetchFiles)
+			prefetchFiles = m.prefetch
 			var bytes int64
 			for b.Loop() {
 				b.StopTimer()

@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/indexer/indexer/internal/dto"
 )
@@ -332,4 +334,57 @@ func TestSysRotational(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.dir, got, tc.want)
 		}
 	}
+}
+
+// TestWillNeedReadsIntoCache: a file dropped from the page cache is read
+// back into it by willNeed, without anyone reading the file.
+func TestWillNeedReadsIntoCache(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.bin")
+	const size = 256 << 10
+	writeFile(t, p, randomBytes(1, size))
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Written back, clean pages can be dropped by anyone who may read them.
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, size, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if n := residentPages(t, f, size); n != 0 {
+		t.Skipf("%d pages still cached after FADV_DONTNEED: this file system keeps them", n)
+	}
+	willNeed(p, false, size)
+	want := size / os.Getpagesize()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n := residentPages(t, f, size)
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pages cached after willNeed", n, want)
+		}
+	}
+}
+
+// residentPages counts the pages of f's first size bytes in the page cache.
+func residentPages(t *testing.T, f *os.File, size int) int {
+	t.Helper()
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, (size+os.Getpagesize()-1)/os.Getpagesize())
+	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(size), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		t.Fatal(e)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }
