@@ -308,8 +308,9 @@ func TestInodeOrder(t *testing.T) {
 }
 
 // TestSysRotational reads queue/rotational from a device's directory, or
-// its disk's for a partition, and takes a paravirtual disk as not
-// rotational whatever it says.
+// its disk's for a partition; takes paravirtual and network disks as not
+// rotational whatever they say, and a stacked device as rotational if a
+// device under it is.
 func TestSysRotational(t *testing.T) {
 	root := t.TempDir()
 	disk := func(path, rot string) string {
@@ -320,17 +321,38 @@ func TestSysRotational(t *testing.T) {
 	hdd := disk("devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda", "1")
 	ssd := disk("devices/pci0000:00/0000:00:1d.0/nvme/nvme0/nvme0n1", "0")
 	virtio := disk("devices/pci0000:00/0000:00:02.0/virtio1/block/vda", "1")
+	hyperv := disk("devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:00/f8b3781b-1e82-4818-a1c3-63d806ec15bb/host0/target0:0:0/0:0:0:0/block/sdb", "1")
+	nbd := disk("devices/virtual/block/nbd0", "1")
 	part := filepath.Join(hdd, "sda1")
 	if err := os.MkdirAll(part, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Stacked devices name the devices under them by symlinks in slaves/.
+	stacked := func(name string, under ...string) string {
+		d := disk("devices/virtual/block/"+name, "1")
+		for _, u := range under {
+			if err := os.MkdirAll(filepath.Join(d, "slaves"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(u, filepath.Join(d, "slaves", filepath.Base(u))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	lvmOnVirtio := stacked("dm-0", virtio)
+	lvmOnPartition := stacked("dm-1", part)
+	raidMixed := stacked("md0", ssd, hdd)
+	raidFlash := stacked("md1", ssd, virtio)
 	for _, tc := range []struct {
 		dir  string
 		want bool
 	}{
-		{hdd, true}, {part, true}, {ssd, false}, {virtio, false}, {filepath.Join(root, "nothing"), false},
+		{hdd, true}, {part, true}, {ssd, false}, {virtio, false}, {hyperv, false}, {nbd, false},
+		{lvmOnVirtio, false}, {lvmOnPartition, true}, {raidMixed, true}, {raidFlash, false},
+		{filepath.Join(root, "nothing"), false},
 	} {
-		if got := sysRotational(tc.dir); got != tc.want {
+		if got := sysRotational(tc.dir, 0); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.dir, got, tc.want)
 		}
 	}
