@@ -73,7 +73,7 @@ interrupted, 1 the scan itself failed.`,
 	}
 	fl := c.Flags()
 	fl.IntVarP(&f.workers, "workers", "w", 0, "parallel hash workers (default: number of CPUs)")
-	fl.IntVar(&f.readers, "readers", 0, "files read at once (default: 2, in inode order, on a rotational disk; 32 elsewhere)")
+	fl.IntVar(&f.readers, "readers", 0, "files read at once (default: 2, in inode order, on a rotational disk; 8 elsewhere; a prefetcher keeps 256 small files requested ahead of them)")
 	fl.BoolVar(&f.rehash, "rehash", false, "read and hash every file, even unchanged ones")
 	fl.BoolVarP(&f.followSymlinks, "follow-symlinks", "L", false, "follow symlinks (loops are detected)")
 	fl.BoolVarP(&f.oneFileSystem, "one-file-system", "x", false, "do not descend into other file systems")
