@@ -162,6 +162,7 @@ func TestScanCommandUsage(t *testing.T) {
 		{"malformed exclude", []string{"scan", "--exclude", "[oops", dir}, "[oops"},
 		{"exclude that never matches", []string{"scan", "--exclude", "archive/tar", dir}, "can never match"},
 		{"negative workers", []string{"scan", "--workers", "-1", dir}, "--workers"},
+		{"negative readers", []string{"scan", "--readers", "-1", dir}, "--readers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbPath := filepath.Join(t.TempDir(), "index.db")

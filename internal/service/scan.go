@@ -41,6 +41,7 @@ import (
 type ScanOptions struct {
 	Machine        string
 	Workers        int // hash workers; 0 means one per CPU, or digest.Streams() if more
+	Readers        int // files read at once; 0: by the disk (scan_read.go)
 	Rehash         bool
 	FollowSymlinks bool
 	OneFileSystem  bool
@@ -384,10 +385,11 @@ func (s *scanRun) pipeline(ctx, wctx context.Context) error {
 		defer close(jobs)
 		return s.walk(gctx, jobs, results)
 	})
+	read := s.readAhead(g, gctx, jobs)
 	for range s.opts.Workers {
 		g.Go(func() error {
 			defer producers.Done()
-			return s.hashWorker(gctx, jobs, results)
+			return s.hashWorker(gctx, read, results)
 		})
 	}
 	// The writer drains results to the end even after cancellation, and

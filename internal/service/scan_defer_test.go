@@ -242,7 +242,7 @@ func TestScanInterruptedBuildsIndexes(t *testing.T) {
 		}
 	}
 	defer func() { testHookBeforeHash = nil }()
-	rep, err := c.Scan(ctx, []string{root}, ScanOptions{Machine: "m", Workers: 1})
+	rep, err := c.Scan(ctx, []string{root}, ScanOptions{Machine: "m", Workers: 1, Readers: 1})
 	if err == nil || rep.Status != dto.ScanInterrupted {
 		t.Fatalf("scan: %v, %s; want interrupted", err, rep.Status)
 	}

@@ -28,10 +28,11 @@ type job struct {
 	follow bool // open through a final symlink: a root named by the user may be one
 	// entries are the catalog's entries of the file, an archive, by inner path.
 	entries map[string]*known
+	read    *wholeRead // the file as a reader read it; nil: the hash worker reads it
 }
 
-// Test hooks, nil outside tests. testHookBeforeHash runs in a hash worker
-// just before a file is opened; testHookReader may wrap the reader a file is
+// Test hooks, nil outside tests. testHookBeforeHash runs in a reader just
+// before a file is opened; testHookReader may wrap the reader a file is
 // hashed from, to change the file while it is being read.
 var (
 	testHookBeforeHash func(path string)
@@ -41,10 +42,7 @@ var (
 func (s *scanRun) hashWorker(ctx context.Context, jobs <-chan job, results chan<- result) error {
 	h := digest.New()
 	for j := range jobs {
-		if testHookBeforeHash != nil {
-			testHookBeforeHash(j.path)
-		}
-		st, sum, head, err := hashFileHead(ctx, h, j.path, j.follow, s.opts.Progress)
+		st, sum, head, err := s.hashJob(ctx, h, j)
 		if err == nil {
 			// The file's own row goes after its entries, with validators
 			// that make the next scan read it again if they fell short.
@@ -86,9 +84,14 @@ func hashFile(ctx context.Context, path string, follow bool, p *ScanProgress) (w
 // file's first bytes (digest.HeadSize at most), valid until h is Reset: the
 // scan tells archives by them without opening every file twice.
 func hashFileHead(ctx context.Context, h *digest.Hasher, path string, follow bool, p *ScanProgress) (walk.Stat, dto.FileHash, []byte, error) {
-	for attempt := 0; ; attempt++ {
+	return hashFileTries(ctx, h, path, follow, p, 2)
+}
+
+// hashFileTries is hashFileHead reading the file at most tries times.
+func hashFileTries(ctx context.Context, h *digest.Hasher, path string, follow bool, p *ScanProgress, tries int) (walk.Stat, dto.FileHash, []byte, error) {
+	for attempt := 1; ; attempt++ {
 		st, sum, err := hashOnce(ctx, path, follow, h, p)
-		if err != ErrChanged || attempt == 1 {
+		if err != ErrChanged || attempt >= tries {
 			if err == nil && st.CtimeNS >= time.Now().Add(-racyWindow).UnixNano() {
 				st.CtimeNS = 0 // racily clean: read it again next time
 			}
@@ -98,29 +101,11 @@ func hashFileHead(ctx context.Context, h *digest.Hasher, path string, follow boo
 }
 
 func hashOnce(ctx context.Context, path string, follow bool, h *digest.Hasher, p *ScanProgress) (walk.Stat, dto.FileHash, error) {
-	// O_NONBLOCK: should the entry have become a FIFO since the walk, opening
-	// it must not hang. It has no effect on regular files.
-	// The descriptor is used raw: an *os.File opened non-blocking would try
-	// (and fail) to register every regular file with the network poller.
-	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-	if !follow {
-		flags |= syscall.O_NOFOLLOW
-	}
-	f, err := openFD(path, flags)
+	f, before, err := openRegular(path, follow)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return walk.Stat{}, dto.FileHash{}, fmt.Errorf("%w: it is now a symlink", ErrNotRegular)
-		}
-		return walk.Stat{}, dto.FileHash{}, describe(err)
+		return walk.Stat{}, dto.FileHash{}, err
 	}
 	defer f.Close()
-	before, err := walk.Fstat(f.fd)
-	if err != nil {
-		return walk.Stat{}, dto.FileHash{}, describe(err)
-	}
-	if !before.IsRegular() {
-		return walk.Stat{}, dto.FileHash{}, ErrNotRegular
-	}
 	h.Reset()
 	read := p.startRead(path, before.Size) // scan_progress.go: names a slow read
 	defer p.endRead(read)

@@ -34,7 +34,7 @@ func TestRestoreInSameProcessWaitsForScan(t *testing.T) {
 	t.Cleanup(func() { testHookBeforeHash = nil })
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Scan(ctx, []string{root}, ScanOptions{Machine: "m", Workers: 1})
+		_, err := c.Scan(ctx, []string{root}, ScanOptions{Machine: "m", Workers: 1, Readers: 1})
 		done <- err
 	}()
 	<-entered

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -311,16 +313,53 @@ func (w *walker) drain() error {
 // the open directory, as find does: the kernel then resolves one name, not
 // the whole path, for each.
 func (w *walker) entries(f *os.File, d *dir, names []string) error {
-	fd := int(f.Fd())
-	for _, name := range names {
-		if err := w.entry(fd, d, name); err != nil {
+	stats := statAll(int(f.Fd()), d.path, names)
+	for i, name := range names {
+		if err := w.entry(d, name, stats[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *walker) entry(dirfd int, d *dir, name string) error {
+// statParallel is how many entries of one directory are stat'ed at once.
+// On a cold cache each stat may wait for the disk to read an inode, and the
+// walk, one goroutine, would wait for them one by one; warm, the stats
+// cost the same either way. Directories of fewer entries than statParallel
+// are stat'ed in turn.
+const statParallel = 16
+
+type statResult struct {
+	st  Stat
+	err error
+}
+
+// statAll lstats names in the directory open as dirfd (whose path is dir).
+func statAll(dirfd int, dir string, names []string) []statResult {
+	out := make([]statResult, len(names))
+	one := func(i int) {
+		out[i].st, out[i].err = lstatAt(dirfd, names[i], join(dir, names[i]))
+	}
+	if len(names) < statParallel {
+		for i := range names {
+			one(i)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range statParallel {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
+				one(i)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (w *walker) entry(d *dir, name string, sr statResult) error {
 	p := join(d.path, name)
 	if len(w.roots) > 1 && w.isRoot[p] {
 		return nil // a root of its own: walked as one
@@ -330,7 +369,7 @@ func (w *walker) entry(dirfd int, d *dir, name string) error {
 		ev.Kind, ev.Stat, ev.Reason = Skip, st, reason
 		return w.fn(ev)
 	}
-	st, err := lstatAt(dirfd, name, p)
+	st, err := sr.st, sr.err
 	if err != nil {
 		ev.Kind, ev.Err = Error, err
 		return w.fn(ev)

@@ -259,3 +259,48 @@ func TestWalkOneDirectoryNamedTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkLargeDirectory: the entries of a directory with more entries than
+// are stat'ed at once come in sorted order, each with its own stat, with
+// subdirectories, symlinks and special files told apart as in a small one.
+func TestWalkLargeDirectory(t *testing.T) {
+	root := t.TempDir()
+	var want []string
+	for i := range 3 * statParallel {
+		name := filepath.Join(root, "d", string(rune('a'+i%26))+strings.Repeat("x", i))
+		writeFile(t, name)
+		rel, _ := filepath.Rel(root, name)
+		want = append(want, rel)
+	}
+	slices.Sort(want)
+	writeFile(t, filepath.Join(root, "d", "sub", "inner"))
+	want = append(want, filepath.Join("d", "sub", "inner")) // once d's own entries are done
+	if err := os.Symlink("nowhere", filepath.Join(root, "d", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(root, "d", "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := Walk(context.Background(), []string{root}, Options{}, func(ev Event) error {
+		rel, _ := filepath.Rel(root, ev.Path)
+		switch {
+		case ev.Kind == File:
+			if ev.Stat.Size != int64(len(ev.Path)) { // writeFile writes the path
+				t.Errorf("%s: size %d, want %d", rel, ev.Stat.Size, len(ev.Path))
+			}
+			got = append(got, rel)
+		case ev.Kind == Skip && rel == filepath.Join("d", "link") && ev.Reason == ReasonSymlink:
+		case ev.Kind == Skip && rel == filepath.Join("d", "pipe") && ev.Reason == ReasonSpecial:
+		default:
+			t.Errorf("unexpected event %+v", ev)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("files\n%v\nwant\n%v", got, want)
+	}
+}
