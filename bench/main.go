@@ -460,16 +460,7 @@ func genCatalog(path string, rows int) error {
 		return err
 	}
 	logf("generating a catalog of %d rows at %s", rows, path)
-	ctx := context.Background()
-	c, err := service.Open(ctx, path, db.DefaultOptions(), nil)
-	if err != nil {
-		return err
-	}
-	if _, err := catalogtest.Generate(ctx, c, catalogtest.Spec{Files: rows, Seed: 10}); err != nil {
-		c.Close()
-		return err
-	}
-	if err := c.Close(); err != nil {
+	if err := generateRows(path, rows); err != nil {
 		return err
 	}
 	return os.WriteFile(done, nil, 0o644)
@@ -840,4 +831,19 @@ func install(pkgs ...string) {
 		_ = exec.Command("apt-get", "update", "-qq").Run()
 		_ = exec.Command("apt-get", args...).Run()
 	}
+}
+
+// generateRows fills the catalog at path (a file or a PostgreSQL URL) with
+// rows generated files (catalogtest, seed 10), the same on both engines.
+func generateRows(path string, rows int) error {
+	ctx := context.Background()
+	c, err := service.Open(ctx, path, db.DefaultOptions(), nil)
+	if err != nil {
+		return err
+	}
+	if _, err := catalogtest.Generate(ctx, c, catalogtest.Spec{Files: rows, Seed: 10}); err != nil {
+		c.Close()
+		return err
+	}
+	return c.Close()
 }

@@ -12,7 +12,6 @@ package main
 // on PostgreSQL, and /usr/bin/time does not see them.
 
 import (
-	"context"
 	"database/sql"
 	"flag"
 	"fmt"
@@ -23,9 +22,7 @@ import (
 	"strings"
 
 	"github.com/indexer/indexer/bench/corpus"
-	"github.com/indexer/indexer/internal/catalogtest"
 	"github.com/indexer/indexer/internal/db"
-	"github.com/indexer/indexer/internal/service"
 )
 
 var (
@@ -196,16 +193,7 @@ func genPGCatalog(admin, name string, rows int) error {
 		return err
 	}
 	logf("generating a PostgreSQL catalog of %d rows in %s", rows, name)
-	ctx := context.Background()
-	c, err := service.Open(ctx, u, db.DefaultOptions(), nil)
-	if err != nil {
-		return err
-	}
-	if _, err := catalogtest.Generate(ctx, c, catalogtest.Spec{Files: rows, Seed: 10}); err != nil {
-		c.Close()
-		return err
-	}
-	if err := c.Close(); err != nil {
+	if err := generateRows(u, rows); err != nil {
 		return err
 	}
 	_, err = x.Exec(fmt.Sprintf(`ALTER DATABASE %q RENAME TO %q`, tmp, name))
