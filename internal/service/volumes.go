@@ -50,7 +50,7 @@ func (c *Catalog) place(vols []dto.Volume) *Places {
 	for _, v := range vols {
 		pv := placedVolume{Volume: v}
 		if table != nil {
-			pv.mounts = table.Mounted(v.UUID, v.Label)
+			pv.mounts = table.Mounted(v.UUID, v.Label, v.FSType)
 		}
 		p.vols[v.Machine] = pv
 	}
