@@ -155,7 +155,7 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 	if reachable == 0 {
 		return ScanReport{}, fmt.Errorf("%w: %w", ErrNoRoots, describeRoot(firstErr))
 	}
-	parts, err := c.splitByVolume(roots, opts)
+	parts, err := c.splitByVolume(ctx, roots, opts)
 	if err != nil {
 		return ScanReport{}, err
 	}
@@ -222,6 +222,7 @@ func (c *Catalog) scanPart(ctx context.Context, p scanPart, opts ScanOptions) (S
 		rep:       ScanReport{Roots: roots, Started: time.Now()},
 		vol:       p.vol,
 		infos:     p.infos,
+		elsewhere: p.elsewhere,
 	}
 	for _, r := range roots {
 		s.roots[r] = true
@@ -237,6 +238,9 @@ type scanRun struct {
 	// by absolute path); infos the file systems of the roots.
 	vol   *volume.Volume
 	infos []dto.ScanRoot
+	// elsewhere: the devices of volumes recorded apart, not walked into
+	// (scanPart.elsewhere).
+	elsewhere map[uint64]string
 
 	// Owned by the walker goroutine until it ends. known and entries hold
 	// the rows of one group (a directory listed, or a root that is a file).

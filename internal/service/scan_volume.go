@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/volume"
+	"github.com/indexer/indexer/internal/walk"
 )
 
 // VolumeMode says whether a scan records the files of a root relative to
@@ -18,8 +20,10 @@ import (
 type VolumeMode int
 
 const (
-	// VolumeAuto records relative to their volume the roots on a removable
-	// or external file system (volume.External) that has a UUID or label.
+	// VolumeAuto records relative to their volume the roots on a file
+	// system with a UUID that is removable or external (volume.External),
+	// or that the catalog knows already as a volume. A label alone is not
+	// enough: two drives can share one (see VolumeForce).
 	VolumeAuto VolumeMode = iota
 	// VolumeForce records every root relative to its volume; a root whose
 	// file system has neither UUID nor label is an error.
@@ -49,6 +53,10 @@ type scanPart struct {
 	vol     *volume.Volume
 	roots   []string
 	infos   []dto.ScanRoot
+	// elsewhere: the devices of the volumes mounted now whose files are
+	// recorded apart (known ones with a UUID, and those of this scan), by
+	// the reason the walk does not enter them (recordedApart).
+	elsewhere map[uint64]string
 }
 
 // splitByVolume groups roots by where their files are recorded. The roots
@@ -56,8 +64,20 @@ type scanPart struct {
 // resolved), so that every path the walk meets starts with the volume's
 // mount point. Roots that cannot be resolved (missing ones) stay the
 // host's: the walk reports them.
-func (c *Catalog) splitByVolume(roots []string, opts ScanOptions) ([]scanPart, error) {
+//
+// A host walk (or another volume's) that reaches the mount of a volume
+// does not enter it: its files are that volume's rows, and rows of this
+// machine for them too would list one file as two copies of itself.
+func (c *Catalog) splitByVolume(ctx context.Context, roots []string, opts ScanOptions) ([]scanPart, error) {
 	host := scanPart{machine: opts.Machine}
+	var known []dto.Volume
+	if err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		known, err = r.Volumes.All(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	var table *volume.Table
 	var err error
 	if table, err = volume.Load(); err != nil {
@@ -67,6 +87,17 @@ func (c *Catalog) splitByVolume(roots []string, opts ScanOptions) ([]scanPart, e
 		c.log.Warn("cannot read the mount table; files are recorded by their absolute paths", "err", err)
 		host.roots = roots
 		return []scanPart{host}, nil
+	}
+	elsewhere := map[uint64]string{}
+	knownUUID := map[string]bool{}
+	for _, k := range known {
+		if k.UUID == "" {
+			continue
+		}
+		knownUUID[k.UUID] = true
+		for _, m := range table.Mounted(k.UUID, "", k.FSType) {
+			elsewhere[m.Device()] = recordedApart(k.Label, k.UUID)
+		}
 	}
 	var vols []scanPart
 	for _, root := range roots {
@@ -84,7 +115,7 @@ func (c *Catalog) splitByVolume(roots []string, opts ScanOptions) ([]scanPart, e
 			continue
 		}
 		info := dto.ScanRoot{Root: root, UUID: v.UUID, Label: v.Label, FSType: v.FSType, MountPoint: v.MountPoint}
-		relative := opts.Volume == VolumeForce || (opts.Volume == VolumeAuto && v.External && v.Identified())
+		relative := opts.Volume == VolumeForce || (opts.Volume == VolumeAuto && v.UUID != "" && (v.External || knownUUID[v.UUID]))
 		if opts.Volume == VolumeForce && !v.Identified() {
 			return nil, fmt.Errorf("%s: its file system (%s at %s) %w, so --volume cannot record it relative to it", root, v.FSType, v.MountPoint, ErrNoVolumeID)
 		}
@@ -103,16 +134,43 @@ func (c *Catalog) splitByVolume(roots []string, opts ScanOptions) ([]scanPart, e
 		vols[i].roots = append(vols[i].roots, real)
 		vols[i].infos = append(vols[i].infos, info)
 	}
+	for _, p := range vols {
+		elsewhere[p.vol.Device()] = recordedApart(p.vol.Label, p.vol.UUID)
+	}
 	var parts []scanPart
 	if len(host.roots) > 0 {
+		host.elsewhere = elsewhere
 		parts = append(parts, host)
 	}
 	for _, p := range vols {
 		slices.Sort(p.roots)
 		p.roots = slices.Compact(p.roots)
+		p.elsewhere = map[uint64]string{}
+		for d, why := range elsewhere {
+			if d != p.vol.Device() {
+				p.elsewhere[d] = why
+			}
+		}
 		parts = append(parts, p)
 	}
 	return parts, nil
+}
+
+// recordedApart is the reason a walk does not enter the mount of a volume
+// whose files are recorded as its own.
+func recordedApart(label, uuid string) string {
+	return fmt.Sprintf("recorded as volume %s; scan it by its mount point", cmp.Or(label, uuid))
+}
+
+// notWalked is the walk's Elsewhere: the reason a directory on another
+// device is not walked, when it is the mount of a volume recorded apart
+// (said on stderr too, with the way to scan it).
+func (s *scanRun) notWalked(path string, st walk.Stat) string {
+	why := s.elsewhere[st.Device]
+	if why != "" {
+		s.c.log.Warn("not walked: the files of this mount are "+why, "path", path)
+	}
+	return why
 }
 
 // cat returns a path of the walk as the catalog records it: relative to

@@ -9,6 +9,7 @@ import (
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/volume"
+	"github.com/indexer/indexer/internal/walk"
 )
 
 // Places tells where the files of volumes are now: each known volume and
@@ -92,6 +93,25 @@ func (p *Places) Abs(machine, path string) (string, uint64, bool) {
 		}
 	}
 	return "", 0, false
+}
+
+// Now tells where the file of a volume's row (machine, path) is now: its
+// current absolute path and the device and inode found there by lstat (0
+// when it cannot be stat'ed); false for a machine that is no volume's, or
+// a volume that is not mounted (or whose mounts do not show path).
+func (p *Places) Now(machine, path string) (string, uint64, uint64, bool) {
+	if p == nil || !dto.IsVolumeMachine(machine) {
+		return "", 0, 0, false
+	}
+	abs, _, ok := p.Abs(machine, path)
+	if !ok {
+		return "", 0, 0, false
+	}
+	st, err := walk.Lstat(abs)
+	if err != nil {
+		return abs, 0, 0, true
+	}
+	return abs, st.Device, st.Inode, true
 }
 
 // uuidOf is the UUID in a volume's machine name, "" for one known by label.
