@@ -36,6 +36,12 @@ const (
 // system has neither UUID nor label.
 var ErrNoVolumeID = errors.New("has no UUID or label to know it by")
 
+// ErrOtherDrive is returned by a scan with VolumeForce of a drive that has
+// the label of a volume known by its label alone, but another fingerprint
+// (volume.Fingerprint): another drive, whose files must not take the
+// volume's rows' place (they would become DEL).
+var ErrOtherDrive = errors.New("another drive with the same label")
+
 // ScanVolume is a volume a scan recorded files relative to.
 type ScanVolume struct {
 	Machine    string // the machine name its files are rows of
@@ -57,6 +63,8 @@ type scanPart struct {
 	// recorded apart (known ones with a UUID, and those of this scan), by
 	// the reason the walk does not enter them (recordedApart).
 	elsewhere map[uint64]string
+	// fingerprint: the volume's (volume.Fingerprint), recorded with it.
+	fingerprint string
 }
 
 // splitByVolume groups roots by where their files are recorded. The roots
@@ -90,7 +98,9 @@ func (c *Catalog) splitByVolume(ctx context.Context, roots []string, opts ScanOp
 	}
 	elsewhere := map[uint64]string{}
 	knownUUID := map[string]bool{}
+	byMachine := map[string]dto.Volume{}
 	for _, k := range known {
+		byMachine[k.Machine] = k
 		if k.UUID == "" {
 			continue
 		}
@@ -128,7 +138,15 @@ func (c *Catalog) splitByVolume(ctx context.Context, roots []string, opts ScanOp
 		info.Root, info.Volume = real, machine
 		i := slices.IndexFunc(vols, func(p scanPart) bool { return p.machine == machine })
 		if i < 0 {
-			vols = append(vols, scanPart{machine: machine, vol: &v})
+			fp, err := volume.Fingerprint(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", root, err)
+			}
+			if k, ok := byMachine[machine]; ok && v.UUID == "" && k.Fingerprint != "" && !volume.SameFingerprint(fp, k.Fingerprint) {
+				return nil, fmt.Errorf("%s: %w: the file system mounted at %s has the label of a drive the catalog knows by its label alone (%s), but its type, size or creation time (%s) differs from that drive's (%s); give it a UUID (tune2fs -U random) or scan it with --no-volume",
+					root, ErrOtherDrive, v.MountPoint, v.Label, fp, k.Fingerprint)
+			}
+			vols = append(vols, scanPart{machine: machine, vol: &v, fingerprint: fp})
 			i = len(vols) - 1
 		}
 		vols[i].roots = append(vols[i].roots, real)
@@ -247,5 +265,5 @@ func (s *scanRun) recordVolume(ctx context.Context, r *uow.Repos, host string) e
 	}
 	return r.Volumes.Record(ctx, dto.Volume{Machine: s.opts.Machine, UUID: s.vol.UUID, Label: s.vol.Label,
 		FSType: s.vol.FSType, MountPoint: s.vol.MountPoint, Host: host,
-		StableInodes: volume.StableInodes(s.vol.FSType), LastScan: s.rep.ID})
+		StableInodes: volume.StableInodes(s.vol.FSType), LastScan: s.rep.ID, Fingerprint: s.fingerprint})
 }
