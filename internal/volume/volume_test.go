@@ -203,3 +203,21 @@ func TestMountedAsksOnlyDevicesOfTheKind(t *testing.T) {
 		t.Errorf("blkid asked about %q, want only the vfat devices %q", got, want)
 	}
 }
+
+func TestSameFingerprint(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"ext4:16777216:1765000000.000000001", "ext4:16777216:1765000000.000000001", true},
+		{"ext4:16777216:1765000000.000000001", "ext4:16777216:1765000000.000000002", false}, // formatted apart
+		{"ext4:16777216", "ext4:25165824", false},                                           // another size
+		{"vfat:16777216", "ext4:16777216", false},
+		{"ext4:16777216:1765000000.000000001", "ext4:16777216", true}, // a bind mount shows no top directory
+		{"", "ext4:16777216", false},
+	} {
+		if got := SameFingerprint(tc.a, tc.b); got != tc.want {
+			t.Errorf("SameFingerprint(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
