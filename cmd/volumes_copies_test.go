@@ -30,7 +30,7 @@ func TestVolumeIsNeverTwoCopiesOfItself(t *testing.T) {
 				t.Helper()
 				return runCLI(t, append([]string{"--db", db}, args...)...)
 			}
-			m, _ := plugIn(t, img, "m")
+			m, unplug := plugIn(t, img, "m")
 			for name, data := range map[string]string{"d/f1": "d1", "d/f2": "d2"} {
 				if err := os.MkdirAll(filepath.Join(m, filepath.Dir(name)), 0o755); err != nil {
 					t.Fatal(err)
@@ -95,6 +95,12 @@ func TestVolumeIsNeverTwoCopiesOfItself(t *testing.T) {
 			// The walk from above leaves the host's rows of the drive be.
 			if code, out, stderr := cli("scan", "-q", above); code != ExitOK || !strings.Contains(out, " 0 deleted") {
 				t.Errorf("scan of the directory above with host rows of the drive: exit %d: %s%s", code, out, stderr)
+			}
+			// Unplugged, the host's rows of the drive name where it was:
+			// still one copy.
+			unplug()
+			if code, out, stderr := cli("dupes"); code != ExitOK || out != "no duplicates\n" {
+				t.Errorf("dupes with the drive unplugged: exit %d, %q%s", code, out, stderr)
 			}
 			code, out, _ = cli("--json", "find", "--machine", hostname(), "f1")
 			var found []dto.Found

@@ -31,9 +31,9 @@ type DupesOptions struct {
 	// IncludeArchived also groups entries inside archives.
 	IncludeArchived bool
 
-	// where tells where a mounted volume's files are now (Places.Now),
-	// so that a file catalogued both as a volume's and by its absolute
-	// path is one copy, never two; set by Dupes.
+	// where tells where a volume's files are now, or were last seen
+	// (Places.NowOrLast), so that a file catalogued both as a volume's
+	// and by its absolute path is one copy, never two; set by Dupes.
 	where func(machine, path string) (string, uint64, uint64, bool)
 }
 
@@ -62,7 +62,7 @@ func (c *Catalog) Dupes(ctx context.Context, o DupesOptions, fn func(dto.DupeGro
 	if err != nil {
 		return dto.DupeTotals{}, err
 	}
-	o.where = places.Now
+	o.where = places.NowOrLast
 	var t dto.DupeTotals
 	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		var err error

@@ -114,6 +114,30 @@ func (p *Places) Now(machine, path string) (string, uint64, uint64, bool) {
 	return abs, st.Device, st.Inode, true
 }
 
+// NowOrLast is Now, and for a volume that is not mounted the path its row
+// had where its last scan found it mounted (device and inode 0): rows of
+// this machine that name that path are the same file, recorded before it
+// was unplugged. It is what dupes links by, which errs towards one copy.
+func (p *Places) NowOrLast(machine, path string) (string, uint64, uint64, bool) {
+	if abs, dev, ino, ok := p.Now(machine, path); ok {
+		return abs, dev, ino, true
+	}
+	if p == nil || !dto.IsVolumeMachine(machine) {
+		return "", 0, 0, false
+	}
+	v, ok := p.vols[machine]
+	if !ok || len(v.mounts) > 0 || v.MountPoint == "" {
+		return "", 0, 0, false
+	}
+	if v.MountPoint == "/" {
+		return path, 0, 0, true
+	}
+	if path == "/" {
+		return v.MountPoint, 0, 0, true
+	}
+	return v.MountPoint + path, 0, 0, true
+}
+
 // uuidOf is the UUID in a volume's machine name, "" for one known by label.
 func uuidOf(machine string) string {
 	rest := machine[len(dto.VolumeMachinePrefix):]
