@@ -31,6 +31,11 @@ type Volume struct {
 	// else its rows hold inode 0.
 	StableInodes bool
 	LastScan     int64 // scans.id
+	// Fingerprint is its file system's type, size and top directory's
+	// birth time (volume.Fingerprint): for a volume known by its label
+	// alone, a scan of a drive with another one is refused. "" when
+	// unknown.
+	Fingerprint string
 }
 
 // ScanRoot is the file system one root of a scan lived on. Volume is the

@@ -26,6 +26,13 @@ type DupeFilter struct {
 	MaxSize         int64    // largest file size in bytes; < 0 for no bound
 	Name            string   // a shell pattern the file name matches (see db.GlobFunction); "" for all
 	IncludeArchived bool     // also entries inside archives
+	// Where, when set, tells where a file of a volume (a vol: machine) is
+	// now: its current absolute path, and the device and inode found there
+	// (0 when it cannot be stat'ed); false while the volume is not
+	// mounted. Such a file is one copy with every file of another machine
+	// (not a volume) recorded at that path, or with that device and inode:
+	// the same file, catalogued twice (see markVolumeLinks).
+	Where func(machine, path string) (abs string, device, inode uint64, ok bool)
 
 	names [][]byte // set by withNames: the names that match Name
 }
@@ -210,6 +217,9 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 			return nil
 		}
 		copies := markLinked(g.Files)
+		if d.Where != nil && hasVolumeFile(g.Files) {
+			copies = markVolumeLinks(g.Files, d.Where)
+		}
 		switch {
 		case copies < 2:
 			return nil // one file under several names: nothing to reclaim
@@ -328,6 +338,91 @@ func markLinked(fs []dto.DupeFile) int {
 		copies -= c - 1
 	}
 	return copies
+}
+
+// hasVolumeFile reports whether one of fs is a volume's file.
+func hasVolumeFile(fs []dto.DupeFile) bool {
+	for _, f := range fs {
+		if dto.IsVolumeMachine(f.Machine) {
+			return true
+		}
+	}
+	return false
+}
+
+// markVolumeLinks counts the copies of a group that holds files of volumes,
+// as markLinked does, and also makes one copy of a mounted volume's file
+// and the files of other machines that name it: the same absolute path
+// (and archive path) as the volume's file has now, or, for a plain file,
+// the same device and inode as found there now. Such rows arise when a
+// drive was scanned both as a volume and by its absolute path (an older
+// version, --no-volume, a walk from a parent directory). It sets Linked on
+// every file of a copy with several names, and returns the copies.
+func markVolumeLinks(fs []dto.DupeFile, where func(machine, path string) (string, uint64, uint64, bool)) int {
+	parent := make([]int, len(fs))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	union := func(i, j int) { parent[find(i)] = find(j) }
+	type idKey struct {
+		machine       string
+		device, inode uint64
+	}
+	type placeKey struct{ path, archivePath string }
+	type devIno struct{ device, inode uint64 }
+	byID := map[idKey]int{}
+	byPlace := map[placeKey][]int{}
+	byDevIno := map[devIno][]int{}
+	for i, f := range fs {
+		if f.Inode != 0 {
+			k := idKey{f.Machine, f.Device, f.Inode}
+			if j, ok := byID[k]; ok {
+				union(i, j)
+			} else {
+				byID[k] = i
+			}
+		}
+		if dto.IsVolumeMachine(f.Machine) {
+			continue
+		}
+		byPlace[placeKey{f.Path, f.ArchivePath}] = append(byPlace[placeKey{f.Path, f.ArchivePath}], i)
+		if f.Inode != 0 && f.ArchivePath == "" {
+			byDevIno[devIno{f.Device, f.Inode}] = append(byDevIno[devIno{f.Device, f.Inode}], i)
+		}
+	}
+	for i, f := range fs {
+		if !dto.IsVolumeMachine(f.Machine) {
+			continue
+		}
+		abs, dev, ino, ok := where(f.Machine, f.Path)
+		if !ok {
+			continue
+		}
+		for _, j := range byPlace[placeKey{abs, f.ArchivePath}] {
+			union(i, j)
+		}
+		if ino != 0 && f.ArchivePath == "" {
+			for _, j := range byDevIno[devIno{dev, ino}] {
+				union(i, j)
+			}
+		}
+	}
+	size := map[int]int{}
+	for i := range fs {
+		size[find(i)]++
+	}
+	for i := range fs {
+		fs[i].Linked = size[find(i)] > 1
+	}
+	return len(size)
 }
 
 // DupeTotals returns the totals of what Dupes would list with d.

@@ -34,11 +34,12 @@ type volumeRow struct {
 	Host         string `db:"host"`
 	StableInodes int64  `db:"stable_inodes"`
 	LastScan     *int64 `db:"last_scan"`
+	Fingerprint  string `db:"fingerprint"`
 }
 
 func (r volumeRow) dto() dto.Volume {
 	v := dto.Volume{Machine: r.Machine, UUID: r.UUID, Label: r.Label, FSType: r.FSType, MountPoint: r.MountPoint,
-		Host: r.Host, StableInodes: r.StableInodes != 0}
+		Host: r.Host, StableInodes: r.StableInodes != 0, Fingerprint: r.Fingerprint}
 	if r.LastScan != nil {
 		v.LastScan = *r.LastScan
 	}
@@ -52,12 +53,12 @@ func (v *Volumes) Record(ctx context.Context, vol dto.Volume) error {
 	if vol.LastScan != 0 {
 		last = vol.LastScan
 	}
-	_, err := v.x.ExecContext(ctx, v.x.Rebind(`INSERT INTO volumes (machine, uuid, label, fs_type, mount_point, host, stable_inodes, last_scan)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := v.x.ExecContext(ctx, v.x.Rebind(`INSERT INTO volumes (machine, uuid, label, fs_type, mount_point, host, stable_inodes, last_scan, fingerprint)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (machine) DO UPDATE SET uuid = excluded.uuid, label = excluded.label, fs_type = excluded.fs_type,
 			mount_point = excluded.mount_point, host = excluded.host, stable_inodes = excluded.stable_inodes,
-			last_scan = excluded.last_scan`),
-		vol.Machine, vol.UUID, vol.Label, vol.FSType, vol.MountPoint, vol.Host, vol.StableInodes, last)
+			last_scan = excluded.last_scan, fingerprint = excluded.fingerprint`),
+		vol.Machine, vol.UUID, vol.Label, vol.FSType, vol.MountPoint, vol.Host, vol.StableInodes, last, vol.Fingerprint)
 	if err != nil {
 		return fmt.Errorf("record volume %s: %w", vol.Machine, err)
 	}
@@ -90,7 +91,7 @@ func (v *Volumes) All(ctx context.Context) ([]dto.Volume, error) {
 }
 
 func (v *Volumes) selectVolumes(ctx context.Context, rows *[]volumeRow, tail string, args ...any) error {
-	err := sqlx.SelectContext(ctx, v.x, rows, v.x.Rebind(`SELECT machine, uuid, label, fs_type, mount_point, host, stable_inodes, last_scan
+	err := sqlx.SelectContext(ctx, v.x, rows, v.x.Rebind(`SELECT machine, uuid, label, fs_type, mount_point, host, stable_inodes, last_scan, fingerprint
 		FROM volumes `+tail), args...)
 	if err != nil {
 		return fmt.Errorf("read volumes: %w", err)

@@ -48,7 +48,11 @@ type dirKey struct{ machine, path string }
 func (c *Catalog) DupeDirs(ctx context.Context, o DirDupesOptions) ([]dto.DirGroup, dto.DirTotals, error) {
 	var groups []dto.DirGroup
 	var t dto.DirTotals
-	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+	places, err := c.Places(ctx)
+	if err != nil {
+		return nil, t, err
+	}
+	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		rows, err := r.Dirs.Duplicates(ctx, o.filter())
 		if err != nil {
 			return err
@@ -83,7 +87,7 @@ func (c *Catalog) DupeDirs(ctx context.Context, o DirDupesOptions) ([]dto.DirGro
 				continue
 			}
 			dg := dto.DirGroup{Digest: hex.EncodeToString(digest(g[0])), Size: g[0].Size, Files: g[0].Files}
-			sets, copies, err := linkSetsOf(ctx, r, g)
+			sets, copies, err := linkSetsOf(ctx, r, g, places)
 			if err != nil {
 				return err
 			}
@@ -127,12 +131,15 @@ func strictlyBelow(path, dir string) bool {
 	return strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
 
-// linkSetsOf numbers the sets of directories of a group whose files are
-// hard links of each other's, from 1 (0: a directory in no such set), and
-// counts the copies: directories not in a set, plus one per set. Two
-// directories are such a set when the (device, inode) of their files are
-// the same, and every one had more than one link when scanned.
-func linkSetsOf(ctx context.Context, r *uow.Repos, g []dto.Dir) ([]int, int, error) {
+// linkSetsOf numbers the sets of directories of a group that are one copy,
+// from 1 (0: a directory in no such set), and counts the copies:
+// directories not in a set, plus one per set. Two directories are one copy
+// when the (device, inode) of their files are the same, and every one had
+// more than one link when scanned (hard links); or when one is a mounted
+// volume's directory and the other, of a machine that is no volume's, is
+// recorded at the path it has now (one directory catalogued twice: as the
+// volume's, and by its absolute path).
+func linkSetsOf(ctx context.Context, r *uow.Repos, g []dto.Dir, places *Places) ([]int, int, error) {
 	sigs := make([]string, len(g))
 	for i, d := range g {
 		var ids [][2]uint64
@@ -161,27 +168,55 @@ func linkSetsOf(ctx context.Context, r *uow.Repos, g []dto.Dir) ([]int, int, err
 		}
 		sigs[i] = d.Machine + "\x00" + string(h.Sum(nil))
 	}
-	count := map[string]int{}
-	for _, s := range sigs {
-		if s != "" {
-			count[s]++
+	parent := make([]int, len(g))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
 		}
+		return i
+	}
+	bySig := map[string]int{}
+	byPath := map[string][]int{} // directories of machines that are no volume's
+	for i, s := range sigs {
+		if s != "" {
+			if j, ok := bySig[s]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				bySig[s] = i
+			}
+		}
+		if !dto.IsVolumeMachine(g[i].Machine) {
+			byPath[g[i].Path] = append(byPath[g[i].Path], i)
+		}
+	}
+	for i, d := range g {
+		if abs, _, ok := places.Abs(d.Machine, d.Path); ok && dto.IsVolumeMachine(d.Machine) {
+			for _, j := range byPath[abs] {
+				parent[find(i)] = find(j)
+			}
+		}
+	}
+	size := map[int]int{}
+	for i := range g {
+		size[find(i)]++
 	}
 	sets := make([]int, len(g))
-	ids := map[string]int{}
-	copies := 0
-	for i, s := range sigs {
-		if s == "" || count[s] < 2 {
-			copies++
+	ids := map[int]int{}
+	for i := range g {
+		root := find(i)
+		if size[root] < 2 {
 			continue
 		}
-		if ids[s] == 0 {
-			ids[s] = len(ids) + 1
-			copies++
+		if ids[root] == 0 {
+			ids[root] = len(ids) + 1
 		}
-		sets[i] = ids[s]
+		sets[i] = ids[root]
 	}
-	return sets, copies, nil
+	return sets, len(size), nil
 }
 
 // SubsetOptions select the directories DirSubsets considers.

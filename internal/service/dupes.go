@@ -30,11 +30,16 @@ type DupesOptions struct {
 	Limit int
 	// IncludeArchived also groups entries inside archives.
 	IncludeArchived bool
+
+	// where tells where a volume's files are now, or were last seen
+	// (Places.NowOrLast), so that a file catalogued both as a volume's
+	// and by its absolute path is one copy, never two; set by Dupes.
+	where func(machine, path string) (string, uint64, uint64, bool)
 }
 
 func (o DupesOptions) filter() repo.DupeFilter {
 	f := repo.DupeFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, MaxSize: -1, Name: o.Name,
-		IncludeArchived: o.IncludeArchived}
+		IncludeArchived: o.IncludeArchived, Where: o.where}
 	if o.MaxSize != nil {
 		f.MaxSize = *o.MaxSize
 	}
@@ -53,8 +58,13 @@ func (c *Catalog) Dupes(ctx context.Context, o DupesOptions, fn func(dto.DupeGro
 	if err := o.check(); err != nil {
 		return dto.DupeTotals{}, err
 	}
+	places, err := c.Places(ctx)
+	if err != nil {
+		return dto.DupeTotals{}, err
+	}
+	o.where = places.NowOrLast
 	var t dto.DupeTotals
-	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		var err error
 		t, err = dupesIn(ctx, r, o, fn)
 		return err

@@ -76,10 +76,13 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 						counted = append(counted, p)
 						continue
 					}
-					_, dev, _ := places.Abs(p.Machine, p.Path)
-					p.Path, p.Machine = ref.AbsPath, o.Machine
-					if p.Inode != 0 {
-						p.Device = dev
+					// Its device and inode as found there now, so that a
+					// row of this machine for the same file (its path, or
+					// its device and inode) is one copy with it.
+					abs, dev, ino, _ := places.Now(p.Machine, p.Path)
+					p.Path, p.Machine = abs, o.Machine
+					if p.ArchivePath == "" {
+						p.Device, p.Inode = dev, ino
 					}
 				}
 				switch {
@@ -123,34 +126,63 @@ func (c *Catalog) Lookup(ctx context.Context, files []string, o LookupOptions, f
 // linkPlaces numbers, in Link, the sets of locations that are one file: the
 // same machine, device and inode as catalogued (hard links, or one file
 // reached through a symlinked directory or a bind mount), as dupes counts
-// copies. stored[i] is what the catalog recorded of locs[i]; an archive
-// entry (inode 0) is its own copy. It returns the number of distinct copies.
+// copies, or the same machine, path and archive path (a mounted volume's
+// file, resolved to its current path on this machine, and a row of this
+// machine for that path: one file catalogued twice). stored[i] is what the
+// catalog recorded of locs[i] (a volume's file as resolved); an archive
+// entry (inode 0) is its own copy unless named twice so. It returns the
+// number of distinct copies.
 func linkPlaces(locs []dto.Location, stored []dto.StoredLocation) int {
-	type key struct {
+	type idKey struct {
 		machine       string
 		device, inode uint64
 	}
-	names := map[key]int{}
-	for _, p := range stored {
+	type placeKey struct{ machine, path, archivePath string }
+	parent := make([]int, len(stored))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	byID := map[idKey]int{}
+	byPlace := map[placeKey]int{}
+	for i, p := range stored {
 		if p.Inode != 0 {
-			names[key{p.Machine, p.Device, p.Inode}]++
+			k := idKey{p.Machine, p.Device, p.Inode}
+			if j, ok := byID[k]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				byID[k] = i
+			}
+		}
+		k := placeKey{p.Machine, p.Path, p.ArchivePath}
+		if j, ok := byPlace[k]; ok {
+			parent[find(i)] = find(j)
+		} else {
+			byPlace[k] = i
 		}
 	}
-	sets := map[key]int{}
-	copies := len(locs)
-	for i, p := range stored {
-		k := key{p.Machine, p.Device, p.Inode}
-		if p.Inode == 0 || names[k] < 2 {
+	size := map[int]int{}
+	for i := range stored {
+		size[find(i)]++
+	}
+	sets := map[int]int{}
+	for i := range stored {
+		r := find(i)
+		if size[r] < 2 {
 			continue
 		}
-		if sets[k] == 0 {
-			sets[k] = len(sets) + 1
-		} else {
-			copies--
+		if sets[r] == 0 {
+			sets[r] = len(sets) + 1
 		}
-		locs[i].Link = sets[k]
+		locs[i].Link = sets[r]
 	}
-	return copies
+	return len(size)
 }
 
 // checkSelf is what checkPlace says of a place that is, on disk now, the

@@ -156,7 +156,7 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 	if reachable == 0 {
 		return ScanReport{}, fmt.Errorf("%w: %w", ErrNoRoots, describeRoot(firstErr))
 	}
-	parts, err := c.splitByVolume(roots, opts)
+	parts, err := c.splitByVolume(ctx, roots, opts)
 	if err != nil {
 		return ScanReport{}, err
 	}
@@ -208,21 +208,23 @@ func statusRank(s dto.ScanStatus) int {
 func (c *Catalog) scanPart(ctx context.Context, p scanPart, opts ScanOptions) (ScanReport, error) {
 	roots := p.roots
 	s := &scanRun{
-		c:         c,
-		opts:      opts,
-		uow:       c.uow.Fork(), // its own, so the metrics are this scan's
-		known:     map[string]*known{},
-		entries:   map[string]map[string]*known{},
-		listed:    map[string]bool{},
-		rootFiles: map[string]bool{},
-		keep:      map[string]bool{},
-		protected: map[string]bool{},
-		below:     map[string]bool{},
-		roots:     map[string]bool{},
-		own:       catalogFiles(c.db.Path()),
-		rep:       ScanReport{Roots: roots, Started: time.Now()},
-		vol:       p.vol,
-		infos:     p.infos,
+		c:           c,
+		opts:        opts,
+		uow:         c.uow.Fork(), // its own, so the metrics are this scan's
+		known:       map[string]*known{},
+		entries:     map[string]map[string]*known{},
+		listed:      map[string]bool{},
+		rootFiles:   map[string]bool{},
+		keep:        map[string]bool{},
+		protected:   map[string]bool{},
+		below:       map[string]bool{},
+		roots:       map[string]bool{},
+		own:         catalogFiles(c.db.Path()),
+		rep:         ScanReport{Roots: roots, Started: time.Now()},
+		vol:         p.vol,
+		infos:       p.infos,
+		elsewhere:   p.elsewhere,
+		fingerprint: p.fingerprint,
 	}
 	for _, r := range roots {
 		s.roots[r] = true
@@ -238,6 +240,11 @@ type scanRun struct {
 	// by absolute path); infos the file systems of the roots.
 	vol   *volume.Volume
 	infos []dto.ScanRoot
+	// elsewhere: the devices of volumes recorded apart, not walked into
+	// (scanPart.elsewhere).
+	elsewhere map[uint64]string
+	// fingerprint: the volume's, recorded with it (scanPart.fingerprint).
+	fingerprint string
 
 	// Owned by the walker goroutine until it ends. known and entries hold
 	// the rows of one group (a directory listed, or a root that is a file).

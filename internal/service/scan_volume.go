@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/volume"
+	"github.com/indexer/indexer/internal/walk"
 )
 
 // VolumeMode says whether a scan records the files of a root relative to
@@ -18,8 +20,10 @@ import (
 type VolumeMode int
 
 const (
-	// VolumeAuto records relative to their volume the roots on a removable
-	// or external file system (volume.External) that has a UUID or label.
+	// VolumeAuto records relative to their volume the roots on a file
+	// system with a UUID that is removable or external (volume.External),
+	// or that the catalog knows already as a volume. A label alone is not
+	// enough: two drives can share one (see VolumeForce).
 	VolumeAuto VolumeMode = iota
 	// VolumeForce records every root relative to its volume; a root whose
 	// file system has neither UUID nor label is an error.
@@ -31,6 +35,12 @@ const (
 // ErrNoVolumeID is returned by a scan with VolumeForce of a root whose file
 // system has neither UUID nor label.
 var ErrNoVolumeID = errors.New("has no UUID or label to know it by")
+
+// ErrOtherDrive is returned by a scan with VolumeForce of a drive that has
+// the label of a volume known by its label alone, but another fingerprint
+// (volume.Fingerprint): another drive, whose files must not take the
+// volume's rows' place (they would become DEL).
+var ErrOtherDrive = errors.New("another drive with the same label")
 
 // ScanVolume is a volume a scan recorded files relative to.
 type ScanVolume struct {
@@ -49,6 +59,12 @@ type scanPart struct {
 	vol     *volume.Volume
 	roots   []string
 	infos   []dto.ScanRoot
+	// elsewhere: the devices of the volumes mounted now whose files are
+	// recorded apart (known ones with a UUID, and those of this scan), by
+	// the reason the walk does not enter them (recordedApart).
+	elsewhere map[uint64]string
+	// fingerprint: the volume's (volume.Fingerprint), recorded with it.
+	fingerprint string
 }
 
 // splitByVolume groups roots by where their files are recorded. The roots
@@ -56,8 +72,20 @@ type scanPart struct {
 // resolved), so that every path the walk meets starts with the volume's
 // mount point. Roots that cannot be resolved (missing ones) stay the
 // host's: the walk reports them.
-func (c *Catalog) splitByVolume(roots []string, opts ScanOptions) ([]scanPart, error) {
+//
+// A host walk (or another volume's) that reaches the mount of a volume
+// does not enter it: its files are that volume's rows, and rows of this
+// machine for them too would list one file as two copies of itself.
+func (c *Catalog) splitByVolume(ctx context.Context, roots []string, opts ScanOptions) ([]scanPart, error) {
 	host := scanPart{machine: opts.Machine}
+	var known []dto.Volume
+	if err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		known, err = r.Volumes.All(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	var table *volume.Table
 	var err error
 	if table, err = volume.Load(); err != nil {
@@ -67,6 +95,19 @@ func (c *Catalog) splitByVolume(roots []string, opts ScanOptions) ([]scanPart, e
 		c.log.Warn("cannot read the mount table; files are recorded by their absolute paths", "err", err)
 		host.roots = roots
 		return []scanPart{host}, nil
+	}
+	elsewhere := map[uint64]string{}
+	knownUUID := map[string]bool{}
+	byMachine := map[string]dto.Volume{}
+	for _, k := range known {
+		byMachine[k.Machine] = k
+		if k.UUID == "" {
+			continue
+		}
+		knownUUID[k.UUID] = true
+		for _, m := range table.Mounted(k.UUID, "", k.FSType) {
+			elsewhere[m.Device()] = recordedApart(k.Label, k.UUID)
+		}
 	}
 	var vols []scanPart
 	for _, root := range roots {
@@ -84,7 +125,7 @@ func (c *Catalog) splitByVolume(roots []string, opts ScanOptions) ([]scanPart, e
 			continue
 		}
 		info := dto.ScanRoot{Root: root, UUID: v.UUID, Label: v.Label, FSType: v.FSType, MountPoint: v.MountPoint}
-		relative := opts.Volume == VolumeForce || (opts.Volume == VolumeAuto && v.External && v.Identified())
+		relative := opts.Volume == VolumeForce || (opts.Volume == VolumeAuto && v.UUID != "" && (v.External || knownUUID[v.UUID]))
 		if opts.Volume == VolumeForce && !v.Identified() {
 			return nil, fmt.Errorf("%s: its file system (%s at %s) %w, so --volume cannot record it relative to it", root, v.FSType, v.MountPoint, ErrNoVolumeID)
 		}
@@ -97,22 +138,57 @@ func (c *Catalog) splitByVolume(roots []string, opts ScanOptions) ([]scanPart, e
 		info.Root, info.Volume = real, machine
 		i := slices.IndexFunc(vols, func(p scanPart) bool { return p.machine == machine })
 		if i < 0 {
-			vols = append(vols, scanPart{machine: machine, vol: &v})
+			fp, err := volume.Fingerprint(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", root, err)
+			}
+			if k, ok := byMachine[machine]; ok && v.UUID == "" && k.Fingerprint != "" && !volume.SameFingerprint(fp, k.Fingerprint) {
+				return nil, fmt.Errorf("%s: %w: the file system mounted at %s has the label of a drive the catalog knows by its label alone (%s), but its type, size or creation time (%s) differs from that drive's (%s); give it a UUID (tune2fs -U random) or scan it with --no-volume",
+					root, ErrOtherDrive, v.MountPoint, v.Label, fp, k.Fingerprint)
+			}
+			vols = append(vols, scanPart{machine: machine, vol: &v, fingerprint: fp})
 			i = len(vols) - 1
 		}
 		vols[i].roots = append(vols[i].roots, real)
 		vols[i].infos = append(vols[i].infos, info)
 	}
+	for _, p := range vols {
+		elsewhere[p.vol.Device()] = recordedApart(p.vol.Label, p.vol.UUID)
+	}
 	var parts []scanPart
 	if len(host.roots) > 0 {
+		host.elsewhere = elsewhere
 		parts = append(parts, host)
 	}
 	for _, p := range vols {
 		slices.Sort(p.roots)
 		p.roots = slices.Compact(p.roots)
+		p.elsewhere = map[uint64]string{}
+		for d, why := range elsewhere {
+			if d != p.vol.Device() {
+				p.elsewhere[d] = why
+			}
+		}
 		parts = append(parts, p)
 	}
 	return parts, nil
+}
+
+// recordedApart is the reason a walk does not enter the mount of a volume
+// whose files are recorded as its own.
+func recordedApart(label, uuid string) string {
+	return fmt.Sprintf("recorded as volume %s; scan it by its mount point", cmp.Or(label, uuid))
+}
+
+// notWalked is the walk's Elsewhere: the reason a directory on another
+// device is not walked, when it is the mount of a volume recorded apart
+// (said on stderr too, with the way to scan it).
+func (s *scanRun) notWalked(path string, st walk.Stat) string {
+	why := s.elsewhere[st.Device]
+	if why != "" {
+		s.c.log.Warn("not walked: the files of this mount are "+why, "path", path)
+	}
+	return why
 }
 
 // cat returns a path of the walk as the catalog records it: relative to
@@ -189,5 +265,5 @@ func (s *scanRun) recordVolume(ctx context.Context, r *uow.Repos, host string) e
 	}
 	return r.Volumes.Record(ctx, dto.Volume{Machine: s.opts.Machine, UUID: s.vol.UUID, Label: s.vol.Label,
 		FSType: s.vol.FSType, MountPoint: s.vol.MountPoint, Host: host,
-		StableInodes: volume.StableInodes(s.vol.FSType), LastScan: s.rep.ID})
+		StableInodes: volume.StableInodes(s.vol.FSType), LastScan: s.rep.ID, Fingerprint: s.fingerprint})
 }

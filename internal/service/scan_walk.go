@@ -32,7 +32,7 @@ type known struct {
 func (s *scanRun) walk(ctx context.Context, jobs chan<- job, results chan<- result) error {
 	defer s.flushUnchanged() // also when the walk stops early: they were seen
 	wopts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
-		Exclude: s.opts.Exclude, Own: s.own, Dir: func(dir string) error {
+		Exclude: s.opts.Exclude, Own: s.own, Elsewhere: s.notWalked, Dir: func(dir string) error {
 			s.closeGroup()
 			s.listed[dir] = true
 			s.dirs.add(dir)

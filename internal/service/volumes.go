@@ -9,6 +9,7 @@ import (
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
 	"github.com/indexer/indexer/internal/volume"
+	"github.com/indexer/indexer/internal/walk"
 )
 
 // Places tells where the files of volumes are now: each known volume and
@@ -50,7 +51,7 @@ func (c *Catalog) place(vols []dto.Volume) *Places {
 	for _, v := range vols {
 		pv := placedVolume{Volume: v}
 		if table != nil {
-			pv.mounts = table.Mounted(v.UUID, v.Label)
+			pv.mounts = table.Mounted(v.UUID, v.Label, v.FSType)
 		}
 		p.vols[v.Machine] = pv
 	}
@@ -92,6 +93,49 @@ func (p *Places) Abs(machine, path string) (string, uint64, bool) {
 		}
 	}
 	return "", 0, false
+}
+
+// Now tells where the file of a volume's row (machine, path) is now: its
+// current absolute path and the device and inode found there by lstat (0
+// when it cannot be stat'ed); false for a machine that is no volume's, or
+// a volume that is not mounted (or whose mounts do not show path).
+func (p *Places) Now(machine, path string) (string, uint64, uint64, bool) {
+	if p == nil || !dto.IsVolumeMachine(machine) {
+		return "", 0, 0, false
+	}
+	abs, _, ok := p.Abs(machine, path)
+	if !ok {
+		return "", 0, 0, false
+	}
+	st, err := walk.Lstat(abs)
+	if err != nil {
+		return abs, 0, 0, true
+	}
+	return abs, st.Device, st.Inode, true
+}
+
+// NowOrLast is Now, and for a volume that is not mounted the path its row
+// had where its last scan found it mounted (device and inode 0): rows of
+// this machine that name that path are the same file, recorded before it
+// was unplugged. It is what dupes links by, which errs towards one copy.
+func (p *Places) NowOrLast(machine, path string) (string, uint64, uint64, bool) {
+	if abs, dev, ino, ok := p.Now(machine, path); ok {
+		return abs, dev, ino, true
+	}
+	if p == nil || !dto.IsVolumeMachine(machine) {
+		return "", 0, 0, false
+	}
+	v, ok := p.vols[machine]
+	if !ok || len(v.mounts) > 0 || v.MountPoint == "" {
+		return "", 0, 0, false
+	}
+	if v.MountPoint == "/" {
+		return path, 0, 0, true
+	}
+	if path == "/" {
+		return v.MountPoint, 0, 0, true
+	}
+	return v.MountPoint + path, 0, 0, true
 }
 
 // uuidOf is the UUID in a volume's machine name, "" for one known by label.

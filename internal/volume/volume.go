@@ -3,6 +3,7 @@ package volume
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -153,11 +155,14 @@ func Pick(ms []Mount, path string, major, minor uint32) (Mount, bool) {
 
 // Mounted returns the volumes mounted now whose file system has that UUID
 // (or, when uuid is empty, that label), the mount showing the file
-// system's top directory first.
-func (t *Table) Mounted(uuid, label string) []Volume {
+// system's top directory first. Only mounts of a block device whose file
+// system is of type fsType (its kind: ntfs, ntfs3 and fuseblk are one;
+// any when fsType is "") are identified, so a query does not ask blkid
+// about devices that cannot be the volume.
+func (t *Table) Mounted(uuid, label, fsType string) []Volume {
 	var out []Volume
 	for _, m := range t.mounts {
-		if !strings.HasPrefix(m.Source, "/dev/") {
+		if !strings.HasPrefix(m.Source, "/dev/") || (fsType != "" && fsKind(m.FSType) != fsKind(fsType)) {
 			continue
 		}
 		u, l := t.identify(m)
@@ -172,6 +177,18 @@ func (t *Table) Mounted(uuid, label string) []Volume {
 		}
 	}
 	return out
+}
+
+// fsKind is the kind of a file system type: the drivers of one on-disk
+// format are one kind.
+func fsKind(fsType string) string {
+	switch fsType {
+	case "ntfs", "ntfs3", "fuseblk":
+		return "ntfs"
+	case "msdos", "vfat":
+		return "vfat"
+	}
+	return fsType
 }
 
 func (t *Table) volume(m Mount) Volume {
@@ -242,13 +259,40 @@ func decodeUdev(s string) string {
 // the device itself (-p): its cache can still hold what a loop device held
 // before, and a wrong identity would show one drive's files in another.
 // Reading the device needs the right to; without it the device has none.
+// A device that does not answer within blkidTimeout (a dead drive) has
+// neither, and is not asked again by this process. An answer is not kept
+// beyond the Table that asked (identify): a loop device reused for another
+// image would keep the first image's identity, and a wrong identity would
+// show one drive's files as another's.
 func blkid(dev string) (string, string) {
-	out, err := exec.Command("blkid", "-p", "-o", "export", dev).Output()
+	blkidMu.Lock()
+	hung := blkidHung[dev]
+	blkidMu.Unlock()
+	if hung {
+		return "", ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), blkidTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "blkid", "-p", "-o", "export", dev).Output()
+	if ctx.Err() != nil {
+		blkidMu.Lock()
+		blkidHung[dev] = true
+		blkidMu.Unlock()
+		return "", ""
+	}
 	if err != nil {
 		return "", ""
 	}
 	return parseBlkid(out)
 }
+
+// blkidTimeout bounds one blkid run.
+const blkidTimeout = 2 * time.Second
+
+var (
+	blkidMu   sync.Mutex
+	blkidHung = map[string]bool{} // the devices blkid did not answer for in time
+)
 
 // parseBlkid reads blkid's export format: KEY=VALUE lines, with special
 // characters of a value escaped by a backslash.
@@ -361,4 +405,36 @@ func StableInodes(fsType string) bool {
 		return true
 	}
 	return false
+}
+
+// Fingerprint describes the file system of v beyond its label, for a
+// volume that has no UUID: "KIND:SIZE[:BIRTH]", its kind of file system
+// (fsKind), its size in bytes (statfs blocks times fragment size) and,
+// when v shows its top directory and the file system records one, that
+// directory's birth time (ext4, XFS, btrfs: when it was made). Two drives
+// formatted apart differ in one of these almost always; a copy made with
+// dd, or a file system resized, does not (or does).
+func Fingerprint(v Volume) (string, error) {
+	var sf unix.Statfs_t
+	if err := unix.Statfs(v.MountPoint, &sf); err != nil {
+		return "", fmt.Errorf("statfs %s: %w", v.MountPoint, err)
+	}
+	fp := fmt.Sprintf("%s:%d", fsKind(v.FSType), uint64(sf.Blocks)*uint64(sf.Frsize))
+	var sx unix.Statx_t
+	if v.Root == "/" && unix.Statx(unix.AT_FDCWD, v.MountPoint, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &sx) == nil &&
+		sx.Mask&unix.STATX_BTIME != 0 && (sx.Btime.Sec != 0 || sx.Btime.Nsec != 0) {
+		fp += fmt.Sprintf(":%d.%09d", sx.Btime.Sec, sx.Btime.Nsec)
+	}
+	return fp, nil
+}
+
+// SameFingerprint reports whether two fingerprints (Fingerprint) can be of
+// one file system: the same kind and size, and the same birth time where
+// both have one (a bind mount of a subdirectory shows no top directory).
+func SameFingerprint(a, b string) bool {
+	af, bf := strings.Split(a, ":"), strings.Split(b, ":")
+	if len(af) < 2 || len(bf) < 2 || af[0] != bf[0] || af[1] != bf[1] {
+		return false
+	}
+	return len(af) < 3 || len(bf) < 3 || af[2] == bf[2]
 }

@@ -1,7 +1,10 @@
 package volume
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -134,5 +137,87 @@ func TestParseBlkid(t *testing.T) {
 	}
 	if got := decodeUdev(`MY\x20STICK`); got != "MY STICK" {
 		t.Errorf("decodeUdev = %q", got)
+	}
+}
+
+// fakeBlkid puts on PATH a blkid that appends its last argument to a log
+// and then runs script; it returns the log.
+func fakeBlkid(t *testing.T, script string) string {
+	t.Helper()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "asked")
+	body := "#!/bin/sh\nfor a; do last=$a; done\necho \"$last\" >> " + log + "\n" + script + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "blkid"), []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	return log
+}
+
+func asked(t *testing.T, log string) []string {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+// A drive whose blkid never answers (a dead drive) has no identity after
+// blkidTimeout, and is not asked again by this process: a query does not
+// hang on it (without the timeout this test would run until go test's).
+func TestBlkidHungDevice(t *testing.T) {
+	log := fakeBlkid(t, "exec sleep 600")
+	dev := "/dev/test-hung-" + t.Name()
+	for range 2 {
+		if u, l := blkid(dev); u != "" || l != "" {
+			t.Errorf("a hung blkid gave %q %q", u, l)
+		}
+	}
+	if got := asked(t, log); !reflect.DeepEqual(got, []string{dev}) {
+		t.Errorf("blkid asked about %q, want once about %s", got, dev)
+	}
+}
+
+// Mounted asks blkid only about the block devices whose file system is of
+// the volume's kind.
+func TestMountedAsksOnlyDevicesOfTheKind(t *testing.T) {
+	log := fakeBlkid(t, `case "$last" in /dev/sdb1) echo UUID=AAAA-BBBB;; esac`)
+	ms, err := ParseMountinfo(strings.NewReader(fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := NewTable(ms)
+	tab.byUUID, tab.byLabel, tab.sys = t.TempDir(), t.TempDir(), t.TempDir()
+	vs := tab.Mounted("AAAA-BBBB", "", "vfat")
+	var points []string
+	for _, v := range vs {
+		points = append(points, v.MountPoint)
+	}
+	if want := []string{"/media/ann/My Photos", "/srv/camera"}; !reflect.DeepEqual(points, want) {
+		t.Errorf("mounted at %q, want %q", points, want)
+	}
+	got := asked(t, log)
+	slices.Sort(got)
+	if want := []string{"/dev/sdb1", "/dev/sdc1"}; !reflect.DeepEqual(slices.Compact(got), want) {
+		t.Errorf("blkid asked about %q, want only the vfat devices %q", got, want)
+	}
+}
+
+func TestSameFingerprint(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"ext4:16777216:1765000000.000000001", "ext4:16777216:1765000000.000000001", true},
+		{"ext4:16777216:1765000000.000000001", "ext4:16777216:1765000000.000000002", false}, // formatted apart
+		{"ext4:16777216", "ext4:25165824", false},                                           // another size
+		{"vfat:16777216", "ext4:16777216", false},
+		{"ext4:16777216:1765000000.000000001", "ext4:16777216", true}, // a bind mount shows no top directory
+		{"", "ext4:16777216", false},
+	} {
+		if got := SameFingerprint(tc.a, tc.b); got != tc.want {
+			t.Errorf("SameFingerprint(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
 	}
 }

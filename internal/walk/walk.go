@@ -69,6 +69,11 @@ type Options struct {
 	// ReasonCatalog. It is asked of every entry, roots included, and of
 	// what a followed symlink leads to.
 	Own func(Stat) bool
+	// Elsewhere, when set, is asked of each directory below a root that
+	// lies on another device than its parent directory (a mount point):
+	// a non-empty answer is the reason it is not walked, reported as a
+	// Skip with that Reason (a drive whose files are recorded apart).
+	Elsewhere func(path string, st Stat) string
 	// Dir, when set, is called with each directory listed, before its
 	// entries are reported; every File, Skip and Error event for an entry
 	// of it comes before the next call. The events of roots themselves, of
@@ -441,6 +446,11 @@ func (w *walker) handle(parent *dir, path string, st Stat, isLink bool) error {
 	}
 	if w.opts.OneFileSystem && st.Device != parent.root.dev {
 		return skip(ReasonOtherFS)
+	}
+	if w.opts.Elsewhere != nil && st.Device != parent.st.Device {
+		if reason := w.opts.Elsewhere(path, st); reason != "" {
+			return skip(reason)
+		}
 	}
 	if w.seen[idOf(st)] != "" {
 		return skip(ReasonSeen)
