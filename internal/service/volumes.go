@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
@@ -162,4 +163,47 @@ func (c *Catalog) Volumes(ctx context.Context) ([]dto.VolumeListing, error) {
 		return 0
 	})
 	return out, nil
+}
+
+// Rel returns the catalog path, on the volume of machine, of abs (an
+// absolute path on this host), and false when machine is no mounted
+// volume's or abs lies outside its mounts.
+func (p *Places) Rel(machine, abs string) (string, bool) {
+	if p == nil || !dto.IsVolumeMachine(machine) {
+		return "", false
+	}
+	for _, m := range p.vols[machine].mounts {
+		if under(abs, m.MountPoint) {
+			return m.Rel(abs), true
+		}
+	}
+	return "", false
+}
+
+// At returns the mounted volume whose mount holds abs (an absolute path on
+// this host) and abs as a path of that volume; false when no known volume
+// is mounted there. The deepest mount wins.
+func (p *Places) At(abs string) (machine, rel string, ok bool) {
+	if p == nil {
+		return "", "", false
+	}
+	best := ""
+	for name, v := range p.vols {
+		for _, m := range v.mounts {
+			if under(abs, m.MountPoint) && len(m.MountPoint) > len(best) && m.MountPoint != "/" {
+				best, machine, rel, ok = m.MountPoint, name, m.Rel(abs), true
+			}
+		}
+	}
+	return machine, rel, ok
+}
+
+// Mounted reports whether the volume of machine is mounted now.
+func (p *Places) Mounted(machine string) bool {
+	return p != nil && len(p.vols[machine].mounts) > 0
+}
+
+// under reports whether path is dir or lies below it.
+func under(path, dir string) bool {
+	return path == dir || dir == "/" || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
