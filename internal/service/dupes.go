@@ -30,11 +30,23 @@ type DupesOptions struct {
 	Limit int
 	// IncludeArchived also groups entries inside archives.
 	IncludeArchived bool
+
+	// underIsHost and underVolumes are Under resolved by resolveUnder.
+	underIsHost  bool
+	underVolumes []dto.VolumeSubtree
+}
+
+// resolveUnder resolves o.Under against the volumes mounted now (see
+// underScope).
+func (c *Catalog) resolveUnder(ctx context.Context, o *DupesOptions) error {
+	var err error
+	o.Under, o.underIsHost, o.underVolumes, err = c.underScope(ctx, o.Machine, o.Under)
+	return err
 }
 
 func (o DupesOptions) filter() repo.DupeFilter {
-	f := repo.DupeFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, MaxSize: -1, Name: o.Name,
-		IncludeArchived: o.IncludeArchived}
+	f := repo.DupeFilter{Machine: o.Machine, Under: o.Under, UnderIsHost: o.underIsHost, UnderVolumes: o.underVolumes,
+		MinSize: o.MinSize, MaxSize: -1, Name: o.Name, IncludeArchived: o.IncludeArchived}
 	if o.MaxSize != nil {
 		f.MaxSize = *o.MaxSize
 	}
@@ -51,6 +63,9 @@ func (o DupesOptions) filter() repo.DupeFilter {
 // Name is a *BadQueryError.
 func (c *Catalog) Dupes(ctx context.Context, o DupesOptions, fn func(dto.DupeGroup) error) (dto.DupeTotals, error) {
 	if err := o.check(); err != nil {
+		return dto.DupeTotals{}, err
+	}
+	if err := c.resolveUnder(ctx, &o); err != nil {
 		return dto.DupeTotals{}, err
 	}
 	var t dto.DupeTotals

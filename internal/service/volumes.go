@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -206,4 +207,54 @@ func (p *Places) Mounted(machine string) bool {
 // under reports whether path is dir or lies below it.
 func under(path, dir string) bool {
 	return path == dir || dir == "/" || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// Subtrees returns the subtrees of mounted volumes that abs, a path on
+// this host, covers: the part of a volume below abs when abs lies within
+// one of its mounts, all that a mount shows when the mount lies below abs.
+func (p *Places) Subtrees(abs string) []dto.VolumeSubtree {
+	if p == nil {
+		return nil
+	}
+	var out []dto.VolumeSubtree
+	for _, name := range slices.Sorted(maps.Keys(p.vols)) {
+		for _, m := range p.vols[name].mounts {
+			switch {
+			case under(abs, m.MountPoint):
+				out = append(out, dto.VolumeSubtree{Machine: name, Path: m.Rel(abs)})
+			case under(m.MountPoint, abs):
+				out = append(out, dto.VolumeSubtree{Machine: name, Path: m.Rel(m.MountPoint)})
+			}
+		}
+	}
+	return out
+}
+
+// underScope resolves the --under paths of a query of machine ("" for
+// all): for a volume's machine, paths below its mounts become paths of the
+// volume (others are taken as its paths already); else they are paths of
+// this host, matching the rows of machines that are no volume's and, in
+// vols, those of the volumes mounted there now.
+func (c *Catalog) underScope(ctx context.Context, machine string, paths []string) (out []string, host bool, vols []dto.VolumeSubtree, err error) {
+	if len(paths) == 0 {
+		return paths, false, nil, nil
+	}
+	places, err := c.Places(ctx)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if dto.IsVolumeMachine(machine) {
+		out = make([]string, len(paths))
+		for i, p := range paths {
+			out[i] = p
+			if rel, ok := places.Rel(machine, p); ok {
+				out[i] = rel
+			}
+		}
+		return out, false, nil, nil
+	}
+	for _, p := range paths {
+		vols = append(vols, places.Subtrees(p)...)
+	}
+	return paths, true, vols, nil
 }
