@@ -73,7 +73,7 @@ func (p *Places) Ref(machine, path string) *dto.VolumeRef {
 	ref := &dto.VolumeRef{UUID: v.UUID, Label: v.Label}
 	for _, m := range v.mounts {
 		if abs, ok := m.Abs(path); ok {
-			ref.Mounted, ref.MountPoint, ref.AbsPath = true, m.MountPoint, abs
+			ref.Mounted, ref.MountPoint, ref.AbsPath, ref.AbsPathB64 = true, m.MountPoint, abs, dto.PathB64(abs)
 			break
 		}
 	}
