@@ -14,9 +14,10 @@ import (
 )
 
 // mountedDrive makes an ext4 file system labelled label in an image and
-// loop-mounts it on a new directory, unmounted at the test's end. Without
+// loop-mounts it on a new directory; the function returned unmounts it
+// (also done at the test's end). Without
 // root it skips the test, or fails it under CI=true, which runs as root.
-func mountedDrive(t *testing.T, label string) string {
+func mountedDrive(t *testing.T, label string) (string, func()) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -44,20 +45,26 @@ func mountedDrive(t *testing.T, label string) string {
 		}
 		t.Skipf("mount -o loop: %s", strings.TrimSpace(string(out)))
 	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
+	mounted := true
+	unmount := func() {
+		if mounted {
+			mounted = false
+			if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+				t.Errorf("umount %s: %v: %s", dir, err, out)
+			}
 		}
-	})
-	return dir
+	}
+	t.Cleanup(unmount)
+	return dir, unmount
 }
 
 // TestAPIDupesVolume: /api/dupes shows a volume's files with the volume
 // object dupes --json prints (label, mounted, where the file is now), also
-// under the volume's mount point.
+// under the volume's mount point; unplugged, the answer (from the cache,
+// which no write touched) says it is offline.
 func TestAPIDupesVolume(t *testing.T) {
 	f := newFixtureTree(t, "", web.Config{}, sampleTree)
-	drive := mountedDrive(t, "WEBDRIVE")
+	drive, unplug := mountedDrive(t, "WEBDRIVE")
 	writeTree(t, drive, map[string]string{"p/b.jpg": "bravo bravo", "p/c.jpg": "bravo bravo"})
 	f.cli("--machine", "m1", "scan", "-q", "--volume", drive)
 	f.serve()
@@ -73,13 +80,21 @@ func TestAPIDupesVolume(t *testing.T) {
 			t.Errorf("/api/dupes?%s has no volume file at its current path: %s", c.query, compact(t, api.Groups))
 		}
 	}
+	unplug()
+	var cli dupesAnswer
+	decode(t, f.cli("dupes", "--json"), &cli)
+	api := f.allDupes("", 50)
+	sameJSON(t, "dupes unplugged", compact(t, api.Groups), compact(t, cli.Groups))
+	if all := strings.Join(compact(t, api.Groups), "\n"); strings.Contains(all, `"abs_path"`) || !strings.Contains(all, `"mounted":false`) {
+		t.Errorf("/api/dupes unplugged still shows the volume mounted: %s", all)
+	}
 }
 
 // TestBrowserDupesVolume: the dupes page names a volume's files with its
 // label, and their copy buttons copy where the files are now.
 func TestBrowserDupesVolume(t *testing.T) {
 	f := newFixtureTree(t, "", web.Config{}, sampleTree)
-	drive := mountedDrive(t, "WEBDRIVE")
+	drive, _ := mountedDrive(t, "WEBDRIVE")
 	writeTree(t, drive, map[string]string{"p/b.jpg": "bravo bravo", "p/c.jpg": "bravo bravo"})
 	f.cli("--machine", "m1", "scan", "-q", "--volume", drive)
 	f.serve()
