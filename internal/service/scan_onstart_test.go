@@ -4,12 +4,14 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestScanOnStartOncePerScan: a scan of three volumes is three rows of
 // scans, but one scan for its caller: OnStart is called once. The web
 // server's handler reads one id from a channel that holds one; a second or
 // third call used to block the scan forever, holding the catalog's lease.
+// Its progress covers the three parts: the count's totals add up.
 func TestScanOnStartOncePerScan(t *testing.T) {
 	ctx := context.Background()
 	var roots []string
@@ -21,7 +23,8 @@ func TestScanOnStartOncePerScan(t *testing.T) {
 	}
 	c := openTestCatalog(t)
 	var ids []int64
-	rep, err := c.Scan(ctx, roots, ScanOptions{Machine: "host", Workers: 2, Volume: VolumeForce,
+	progress := &ScanProgress{}
+	rep, err := c.Scan(ctx, roots, ScanOptions{Machine: "host", Workers: 2, Volume: VolumeForce, Progress: progress,
 		OnStart: func(id int64) { ids = append(ids, id) }})
 	if err != nil {
 		t.Fatal(err)
@@ -31,5 +34,9 @@ func TestScanOnStartOncePerScan(t *testing.T) {
 	}
 	if len(ids) != 1 || ids[0] == 0 {
 		t.Fatalf("OnStart was called with %v for one Scan, want one scan id", ids)
+	}
+	// ONE, TWO and THREE: 3 files of 11 bytes.
+	if s := progress.Snapshot(time.Now()); !s.Counted || s.Files != 3 || s.TotalFiles != 3 || s.TotalBytes != 11 {
+		t.Errorf("progress at the end: %+v; want 3 files of 3 counted, 11 bytes", s)
 	}
 }
