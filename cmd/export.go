@@ -45,7 +45,9 @@ hashdeep: hashdeep's file format with size, md5, sha1 and sha256, so that
 
 The *sum and hashdeep formats list plain files of one machine by their
 absolute path: over a catalog of several machines they need --machine, and
-entries inside archives cannot be listed. A file without the digest the
+entries inside archives cannot be listed. A volume's files (--machine
+vol:...) are listed at the path they have now that it is mounted; while it is
+not, export refuses (jsonl and csv keep the volume's own paths). A file without the digest the
 format needs (never hashed, or imported from another format), or a name
 hashdeep cannot hold (one with a line break), is left out and counted on
 stderr, and the exit status is then 3.`,
@@ -84,10 +86,30 @@ stderr, and the exit status is then 3.`,
 				}
 				opts.Under = under[0]
 			}
+			places, err := cat.Places(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if sums && dto.IsVolumeMachine(opts.Machine) && !places.Mounted(opts.Machine) {
+				return offlineExport(places, opts.Machine, "/", format)
+			}
 			w := bufio.NewWriterSize(a.stdout, 64<<10)
 			ex, err := newExporter(w, format)
 			if err != nil {
 				return err
+			}
+			if sums {
+				// A volume's rows are listed where the volume is now: the
+				// paths a checker reads.
+				write := ex.write
+				ex.write = func(f dto.FileWithHash) error {
+					abs, _, ok := places.Abs(f.Machine, f.Path)
+					if !ok {
+						return offlineExport(places, f.Machine, f.Path, format)
+					}
+					f.Path = abs
+					return write(f)
+				}
 			}
 			if _, err := cat.Find(cmd.Context(), opts, ex.write); err != nil {
 				w.Flush()
@@ -118,6 +140,13 @@ stderr, and the exit status is then 3.`,
 	filters.bind(f)
 	f.StringVar(&format, "format", "jsonl", "output `FORMAT`: "+strings.Join(exportFormats, ", "))
 	return c
+}
+
+// offlineExport is the refusal to list a volume's rows by path while it is
+// not mounted (or its mounts do not show path).
+func offlineExport(places *service.Places, machine, path, format string) error {
+	return fmt.Errorf("%s is not mounted, so its files have no path a checker could read; mount it, or use --format jsonl or csv, which keep the volume's own paths",
+		volumeName(places.Ref(machine, path), machine))
 }
 
 // exporter writes entries in one format and counts what it left out.

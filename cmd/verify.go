@@ -164,9 +164,14 @@ func (a *app) printVerify(rep service.VerifyReport) {
 			}
 		case dto.VerifyUnreadable:
 			fmt.Fprintf(w, "%-10s  %s: %s\n", "unreadable", loc, f.Detail)
+		case dto.VerifyOffline:
+			fmt.Fprintf(w, "%-10s  %s (%s)\n", "offline", loc, f.Detail)
 		}
 	}
 	fmt.Fprintf(w, "verified %s (%s read) in %s: %s ok, %s corrupt, %s changed, %s missing, %s unreadable\n",
 		plural(rep.Checked, "file"), bytesize.Format(rep.Bytes), rep.Duration.Round(time.Millisecond),
 		thousands(rep.OK), thousands(rep.Corrupt), thousands(rep.Changed), thousands(rep.Missing), thousands(rep.Unreadable))
+	if rep.Offline > 0 {
+		fmt.Fprintf(w, "not checked: %s on volumes that are not mounted\n", plural(rep.Offline, "file"))
+	}
 }

@@ -24,7 +24,18 @@ type FindFilter struct {
 	MaxSize int64  // < 0 for no bound
 	Machine string // "" for all
 	Under   string // a subtree (path prefix); "" for everywhere
-	Deleted bool   // also DEL rows
+	// UnderIsHost says Under is a path on this host: it then matches the
+	// rows of machines that are no volume's, and UnderVolumes the rows of
+	// the volumes mounted within it.
+	UnderIsHost  bool
+	UnderVolumes []VolumeSubtree
+	Deleted      bool // also DEL rows
 	// IncludeArchived also lists entries inside archives.
 	IncludeArchived bool
+}
+
+// VolumeSubtree is a subtree of a volume's rows: Path is a path of the
+// volume (see VolumeMachinePrefix), "/" for all of it.
+type VolumeSubtree struct {
+	Machine, Path string
 }

@@ -35,6 +35,9 @@ const (
 	VerifyMissing VerifyOutcome = "missing"
 	// VerifyUnreadable: the file could not be read; Detail says why.
 	VerifyUnreadable VerifyOutcome = "unreadable"
+	// VerifyOffline: the file is on a volume that is not mounted now, so it
+	// was not read; never recorded as a verification.
+	VerifyOffline VerifyOutcome = "offline"
 )
 
 // Verification is the last verification of one catalogued file.

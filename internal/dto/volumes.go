@@ -74,4 +74,7 @@ type VolumeRef struct {
 	Mounted    bool   `json:"mounted"`
 	MountPoint string `json:"mount_point,omitempty"`
 	AbsPath    string `json:"abs_path,omitempty"`
+	// AbsPathB64 holds AbsPath's bytes when they are not valid UTF-8 (see
+	// PathB64).
+	AbsPathB64 string `json:"abs_path_b64,omitempty"`
 }

@@ -20,12 +20,17 @@ import (
 // DupeFilter selects the files that take part in duplicate grouping. Only
 // present files (not DEL) with a content hash ever do.
 type DupeFilter struct {
-	Machine         string   // one machine; "" for all
-	Under           []string // subtrees (path prefixes), any of them; none for everywhere
-	MinSize         int64    // smallest file size in bytes
-	MaxSize         int64    // largest file size in bytes; < 0 for no bound
-	Name            string   // a shell pattern the file name matches (see db.GlobFunction); "" for all
-	IncludeArchived bool     // also entries inside archives
+	Machine string   // one machine; "" for all
+	Under   []string // subtrees (path prefixes), any of them; none for everywhere
+	// UnderIsHost says Under are paths on this host: they then match the
+	// rows of machines that are no volume's, and UnderVolumes the rows of
+	// the volumes mounted within them.
+	UnderIsHost     bool
+	UnderVolumes    []dto.VolumeSubtree
+	MinSize         int64  // smallest file size in bytes
+	MaxSize         int64  // largest file size in bytes; < 0 for no bound
+	Name            string // a shell pattern the file name matches (see db.GlobFunction); "" for all
+	IncludeArchived bool   // also entries inside archives
 	// Where, when set, tells where a file of a volume (a vol: machine) is
 	// now: its current absolute path, and the device and inode found there
 	// (0 when it cannot be stat'ed); false while the volume is not
@@ -96,7 +101,11 @@ func (d DupeFilter) where(a string) (string, []any) {
 		conds = append(conds, db.GlobFunction+"(?, "+a+".name) = 1")
 		args = append(args, d.Name)
 	}
-	if len(d.Under) > 0 {
+	if len(d.Under) > 0 && d.UnderIsHost {
+		under, uargs := underHostCond(a+".machine", a+".path", d.Under, d.UnderVolumes)
+		conds = append(conds, under)
+		args = append(args, uargs...)
+	} else if len(d.Under) > 0 {
 		var any []string
 		for _, u := range d.Under {
 			under, uargs := underCond(a+".path", u)

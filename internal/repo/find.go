@@ -136,7 +136,11 @@ func (f *Files) Find(ctx context.Context, q dto.FindFilter, fn func(dto.FileWith
 	if q.Machine != "" {
 		add("f.machine = ?", q.Machine)
 	}
-	if q.Under != "" {
+	switch {
+	case q.Under != "" && q.UnderIsHost:
+		under, args := underHostCond("f.machine", "f.path", []string{q.Under}, q.UnderVolumes)
+		add(under, args...)
+	case q.Under != "":
 		under, args := underCond("f.path", q.Under)
 		add(under, args...)
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/dto"
 )
 
 // ChunkSize is the number of rows one batch statement writes. 200 rows of the
@@ -38,6 +40,29 @@ func PathRange(root string) (lo, hi string) {
 func underCond(col, root string) (string, []any) {
 	lo, hi := PathRange(root)
 	return "(" + col + " >= ? AND " + col + " < ? AND (" + col + " = ? OR " + col + " >= ?))", []any{root, hi, root, lo}
+}
+
+// underHostCond is underCond for paths of this host (--under): the rows of
+// machines that are no volume's below one of roots, and the rows of the
+// volumes' subtrees mounted there.
+func underHostCond(machineCol, pathCol string, roots []string, vols []dto.VolumeSubtree) (string, []any) {
+	var ors []string
+	var a []any
+	if len(roots) > 0 {
+		for _, r := range roots {
+			c, ra := underCond(pathCol, r)
+			ors = append(ors, c)
+			a = append(a, ra...)
+		}
+		ors = []string{"(" + machineCol + " NOT LIKE ? AND (" + strings.Join(ors, " OR ") + "))"}
+		a = append([]any{dto.VolumeMachinePrefix + "%"}, a...)
+	}
+	for _, v := range vols {
+		c, va := underCond(pathCol, v.Path)
+		ors = append(ors, "("+machineCol+" = ? AND "+c+")")
+		a = append(append(a, v.Machine), va...)
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", a
 }
 
 // placeholders returns "(?, ?, ...), (...)" for rows rows of n columns.

@@ -66,6 +66,9 @@ func (c *Catalog) DupesPage(ctx context.Context, q DupesQuery) (dto.DupesPage, e
 	if err := q.DupesOptions.check(); err != nil {
 		return dto.DupesPage{}, err
 	}
+	if err := c.resolveUnder(ctx, &q.DupesOptions); err != nil {
+		return dto.DupesPage{}, err
+	}
 	keep := q.Offset + q.Limit
 	var top []dto.DupeGroup // the first keep groups in q's order seen so far
 	var t dto.DupeTotals
@@ -114,6 +117,16 @@ func (c *Catalog) DupesPage(ctx context.Context, q DupesQuery) (dto.DupesPage, e
 	})
 	if err != nil {
 		return dto.DupesPage{}, err
+	}
+	// A volume's files carry their volume, as dupes --json shows them.
+	places, err := c.Places(ctx)
+	if err != nil {
+		return dto.DupesPage{}, err
+	}
+	for _, g := range top {
+		for i, f := range g.Files {
+			g.Files[i].Volume = places.Ref(f.Machine, f.Path)
+		}
 	}
 	page := dto.DupesPage{Offset: q.Offset, Limit: q.Limit, Groups: []dto.DupeGroup{}, DupeTotals: t}
 	page.Groups = append(page.Groups, top...)

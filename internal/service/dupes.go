@@ -35,11 +35,22 @@ type DupesOptions struct {
 	// (Places.NowOrLast), so that a file catalogued both as a volume's
 	// and by its absolute path is one copy, never two; set by Dupes.
 	where func(machine, path string) (string, uint64, uint64, bool)
+	// underIsHost and underVolumes are Under resolved by resolveUnder.
+	underIsHost  bool
+	underVolumes []dto.VolumeSubtree
+}
+
+// resolveUnder resolves o.Under against the volumes mounted now (see
+// underScope).
+func (c *Catalog) resolveUnder(ctx context.Context, o *DupesOptions) error {
+	var err error
+	o.Under, o.underIsHost, o.underVolumes, err = c.underScope(ctx, o.Machine, o.Under)
+	return err
 }
 
 func (o DupesOptions) filter() repo.DupeFilter {
-	f := repo.DupeFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, MaxSize: -1, Name: o.Name,
-		IncludeArchived: o.IncludeArchived, Where: o.where}
+	f := repo.DupeFilter{Machine: o.Machine, Under: o.Under, UnderIsHost: o.underIsHost, UnderVolumes: o.underVolumes,
+		MinSize: o.MinSize, MaxSize: -1, Name: o.Name, IncludeArchived: o.IncludeArchived, Where: o.where}
 	if o.MaxSize != nil {
 		f.MaxSize = *o.MaxSize
 	}
@@ -63,6 +74,9 @@ func (c *Catalog) Dupes(ctx context.Context, o DupesOptions, fn func(dto.DupeGro
 		return dto.DupeTotals{}, err
 	}
 	o.where = places.NowOrLast
+	if err := c.resolveUnder(ctx, &o); err != nil {
+		return dto.DupeTotals{}, err
+	}
 	var t dto.DupeTotals
 	err = c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		var err error

@@ -53,6 +53,13 @@ type FindOptions struct {
 func (c *Catalog) Find(ctx context.Context, o FindOptions, fn func(dto.FileWithHash) error) (int, error) {
 	q := dto.FindFilter{MinSize: o.MinSize, MaxSize: o.MaxSize, Machine: o.Machine, Under: o.Under, Deleted: o.Deleted,
 		IncludeArchived: o.IncludeArchived}
+	if o.Under != "" {
+		under, host, vols, err := c.underScope(ctx, o.Machine, []string{o.Under})
+		if err != nil {
+			return 0, err
+		}
+		q.Under, q.UnderIsHost, q.UnderVolumes = under[0], host, vols
+	}
 	// Each matcher reads the file name or the path.
 	var names, paths []*match.Matcher
 	if o.Name != "" {

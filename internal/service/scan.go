@@ -57,8 +57,9 @@ type ScanOptions struct {
 	// Volume says which roots are recorded relative to their volume
 	// (scan_volume.go); the zero value is VolumeAuto.
 	Volume VolumeMode
-	// OnStart, when set, is called with the scan's id once its row is
-	// recorded, before any file is read.
+	// OnStart, when set, is called once per Scan, with the id of its first
+	// part's scan row once that row is recorded, before any file is read; a
+	// scan split by volume (several rows) does not call it again.
 	OnStart func(id int64)
 	// OnFailure, when set, is called with each file that could not be
 	// indexed, as it fails, from the goroutine that met it: it must be quick.
@@ -161,7 +162,12 @@ func (c *Catalog) Scan(ctx context.Context, roots []string, opts ScanOptions) (S
 		return ScanReport{}, err
 	}
 	// Each part is a scan of its own (a row of scans, under its machine);
-	// the report adds them up.
+	// the report adds them up. OnStart is the whole scan's, so it is called
+	// for the first part only.
+	if onStart := opts.OnStart; onStart != nil {
+		var once sync.Once
+		opts.OnStart = func(id int64) { once.Do(func() { onStart(id) }) }
+	}
 	var total ScanReport
 	for i, p := range parts {
 		o := opts

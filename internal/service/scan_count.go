@@ -18,6 +18,11 @@ import (
 func (s *scanRun) countRoots(ctx context.Context) (stop func()) {
 	p := s.opts.Progress
 	p.begin(time.Now())
+	// A scan split by volume counts part by part: this part's count adds
+	// to what the parts before it met, and the ETA waits for it.
+	baseFiles := p.Files.Load()
+	baseBytes := p.Bytes.Load() - p.entryBytes.Load() + p.unread.Load()
+	p.counted.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	opts := walk.Options{FollowSymlinks: s.opts.FollowSymlinks, OneFileSystem: s.opts.OneFileSystem,
 		Exclude: s.opts.Exclude, Own: s.own}
@@ -34,8 +39,8 @@ func (s *scanRun) countRoots(ctx context.Context) (stop func()) {
 		if err != nil {
 			return // canceled: the scan is over, or interrupted
 		}
-		p.totalFiles.Store(files)
-		p.totalBytes.Store(bytes)
+		p.totalFiles.Store(baseFiles + files)
+		p.totalBytes.Store(baseBytes + bytes)
 		p.counted.Store(true)
 		s.c.log.Debug("counted the roots", "files", files, "bytes", bytes)
 	})

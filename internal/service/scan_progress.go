@@ -118,8 +118,9 @@ func eta(elapsed time.Duration, files, totalFiles, bytes, totalBytes int64) time
 	return time.Duration(float64(elapsed) * (1 - f) / f)
 }
 
-// begin records that the scan has started now.
-func (p *ScanProgress) begin(now time.Time) { p.start.Store(now.UnixNano()) }
+// begin records that the scan has started now, unless it began before (a
+// scan split by volume begins once, with its first part).
+func (p *ScanProgress) begin(now time.Time) { p.start.CompareAndSwap(0, now.UnixNano()) }
 
 // startRead registers a file about to be read and returns it, for its
 // progressReader and for endRead.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -80,14 +81,17 @@ func newDigests(h dto.FileHash) *Digests {
 
 // VerifyReport is the outcome of a verify run.
 type VerifyReport struct {
-	Checked    int64         `json:"checked"`
-	OK         int64         `json:"ok"`
-	Corrupt    int64         `json:"corrupt"`
-	Changed    int64         `json:"changed"`
-	Missing    int64         `json:"missing"`
-	Unreadable int64         `json:"unreadable"`
-	Bytes      int64         `json:"bytes_read"`
-	Duration   time.Duration `json:"-"`
+	Checked    int64 `json:"checked"`
+	OK         int64 `json:"ok"`
+	Corrupt    int64 `json:"corrupt"`
+	Changed    int64 `json:"changed"`
+	Missing    int64 `json:"missing"`
+	Unreadable int64 `json:"unreadable"`
+	// Offline counts the files on volumes not mounted now: not read, not
+	// checked, neither missing nor corrupt.
+	Offline  int64         `json:"offline"`
+	Bytes    int64         `json:"bytes_read"`
+	Duration time.Duration `json:"-"`
 	// DurationMS is Duration in whole milliseconds, as every JSON has it.
 	DurationMS int64           `json:"duration_ms"`
 	Findings   []VerifyFinding `json:"findings"`
@@ -118,11 +122,85 @@ func (c *Catalog) Verify(ctx context.Context, o VerifyOptions) (VerifyReport, er
 		}
 		o.Paths[i] = abs
 	}
+	places, err := c.Places(ctx)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	// A volume's rows are paths of the volume: PATHs below its mount now
+	// are verified as its rows (verify /media/usb), and a volume's own
+	// PATHs may be given as they are now on this host.
+	var parts []VerifyOptions
+	if dto.IsVolumeMachine(o.Machine) {
+		for i, p := range o.Paths {
+			if rel, ok := places.Rel(o.Machine, p); ok {
+				o.Paths[i] = rel
+			}
+		}
+		parts = append(parts, o)
+	} else {
+		byVolume := map[string][]string{}
+		var host []string
+		for _, p := range o.Paths {
+			if m, rel, ok := places.At(p); ok {
+				byVolume[m] = append(byVolume[m], rel)
+			} else {
+				host = append(host, p)
+			}
+		}
+		if len(o.Paths) == 0 || len(host) > 0 {
+			h := o
+			h.Paths = host
+			parts = append(parts, h)
+		}
+		for _, m := range slices.Sorted(maps.Keys(byVolume)) {
+			vo := o
+			vo.Machine, vo.Paths = m, byVolume[m]
+			parts = append(parts, vo)
+		}
+	}
+	var rep VerifyReport
+	for _, p := range parts {
+		r, err := c.verifyMachine(ctx, p, places, start)
+		rep.add(r)
+		if err != nil {
+			rep.finish(start, o.Progress)
+			return rep, err
+		}
+	}
+	rep.finish(start, o.Progress)
+	return rep, nil
+}
+
+// add adds the report of another machine's part of a verify run to r.
+func (r *VerifyReport) add(o VerifyReport) {
+	r.Checked += o.Checked
+	r.OK += o.OK
+	r.Corrupt += o.Corrupt
+	r.Changed += o.Changed
+	r.Missing += o.Missing
+	r.Unreadable += o.Unreadable
+	r.Offline += o.Offline
+	r.Findings = append(r.Findings, o.Findings...)
+}
+
+// finish sets the report's duration and bytes, and sorts its findings.
+func (r *VerifyReport) finish(start time.Time, p *ScanProgress) {
+	r.Duration = time.Since(start)
+	r.DurationMS = r.Duration.Milliseconds()
+	r.Bytes = p.Bytes.Load()
+	slices.SortFunc(r.Findings, func(a, b VerifyFinding) int {
+		return cmp2(a.Path, b.Path, a.ArchivePath, b.ArchivePath)
+	})
+}
+
+// verifyMachine verifies the files of one machine (a host or a volume),
+// o.Paths being that machine's paths.
+func (c *Catalog) verifyMachine(ctx context.Context, o VerifyOptions, places *Places, start time.Time) (VerifyReport, error) {
 	sel := repo.VerifySelect{Machine: o.Machine, Under: o.Paths}
 	if o.OlderThan > 0 {
 		sel.Before = start.Add(-o.OlderThan)
 	}
-	v := &verifyRun{c: c, o: o, uow: uow.New(c.db)}
+	v := &verifyRun{c: c, o: o, uow: uow.New(c.db), places: places}
 	jobs := make(chan dto.VerifyTarget, o.Workers*4)
 	results := make(chan checked, 512)
 	g, gctx := errgroup.WithContext(ctx)
@@ -146,12 +224,6 @@ func (c *Catalog) Verify(ctx context.Context, o VerifyOptions) (VerifyReport, er
 	go func() { writerErr <- v.writer(context.WithoutCancel(ctx), results) }()
 	gerr := g.Wait()
 	werr := <-writerErr
-	v.rep.Duration = time.Since(start)
-	v.rep.DurationMS = v.rep.Duration.Milliseconds()
-	v.rep.Bytes = o.Progress.Bytes.Load()
-	slices.SortFunc(v.rep.Findings, func(a, b VerifyFinding) int {
-		return cmp2(a.Path, b.Path, a.ArchivePath, b.ArchivePath)
-	})
 	if werr != nil {
 		return v.rep, werr
 	}
@@ -169,10 +241,11 @@ func cmp2(a1, b1, a2, b2 string) int {
 }
 
 type verifyRun struct {
-	c   *Catalog
-	o   VerifyOptions
-	uow *uow.UoW
-	rep VerifyReport // the writer's alone until it returns
+	c      *Catalog
+	o      VerifyOptions
+	uow    *uow.UoW
+	places *Places      // where the files of a volume are now
+	rep    VerifyReport // the writer's alone until it returns
 }
 
 // choose sends the plain files to verify: in path order, so that reads
@@ -246,6 +319,17 @@ func (v *verifyRun) worker(ctx context.Context, jobs <-chan dto.VerifyTarget, re
 // catalog holds entries of, those entries.
 func (v *verifyRun) verifyFile(ctx context.Context, h *digest.Hasher, t dto.VerifyTarget) []checked {
 	now := time.Now()
+	stored := t.Path
+	if dto.IsVolumeMachine(v.o.Machine) {
+		// A volume's row is read where the volume is mounted now, and
+		// never on the host when it is not.
+		abs, dev, ok := v.places.Abs(v.o.Machine, t.Path)
+		if !ok {
+			return []checked{{t: t, v: dto.Verification{FileID: t.FileID, Verified: now, Expected: t.Hash,
+				Outcome: dto.VerifyOffline, Detail: "its volume " + v.volumeName() + " is not mounted; not checked"}}}
+		}
+		t.Path, t.Device = abs, dev
+	}
 	res := checked{t: t, v: dto.Verification{FileID: t.FileID, Verified: now, Expected: t.Hash}}
 	res.v.Outcome, res.v.Detail, res.err = v.readFile(ctx, h, t, &res.v.Actual)
 	if ctx.Err() != nil || !archive.Sniff(h.Head()) || res.v.Outcome == dto.VerifyChanged {
@@ -254,14 +338,30 @@ func (v *verifyRun) verifyFile(ctx context.Context, h *digest.Hasher, t dto.Veri
 	var entries map[string]dto.VerifyTarget
 	err := v.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		var err error
-		entries, err = r.Verifications.Entries(ctx, v.o.Machine, t.Path)
+		entries, err = r.Verifications.Entries(ctx, v.o.Machine, stored)
 		return err
 	})
 	if err != nil {
 		res.v.Outcome, res.v.Detail, res.err = dto.VerifyUnreadable, "read its entries from the catalog: "+err.Error(), err
 		return []checked{res}
 	}
+	for k, e := range entries {
+		e.Path = t.Path // as the archive is now
+		entries[k] = e
+	}
 	return append(v.verifyEntries(ctx, h, t, entries, now), res)
+}
+
+// volumeName names the volume being verified: its label, else its UUID.
+func (v *verifyRun) volumeName() string {
+	ref := v.places.Ref(v.o.Machine, "/")
+	if ref != nil && ref.Label != "" {
+		return ref.Label
+	}
+	if ref != nil && ref.UUID != "" {
+		return ref.UUID
+	}
+	return v.o.Machine
 }
 
 // readFile reads t's file and tells its outcome; actual gets what was read.
@@ -379,7 +479,9 @@ func (v *verifyRun) writer(ctx context.Context, results <-chan checked) error {
 					}
 					continue
 				}
-				plain = append(plain, c.v)
+				if c.v.Outcome != dto.VerifyOffline { // not read: nothing to record
+					plain = append(plain, c.v)
+				}
 			}
 			return r.Verifications.Record(ctx, plain)
 		})
@@ -407,7 +509,11 @@ func (v *verifyRun) writer(ctx context.Context, results <-chan checked) error {
 
 func (v *verifyRun) tally(c checked) {
 	r := &v.rep
-	r.Checked++
+	if c.v.Outcome == dto.VerifyOffline {
+		r.Offline++
+	} else {
+		r.Checked++
+	}
 	switch c.v.Outcome {
 	case dto.VerifyOK:
 		r.OK++

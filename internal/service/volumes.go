@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
@@ -72,7 +74,7 @@ func (p *Places) Ref(machine, path string) *dto.VolumeRef {
 	ref := &dto.VolumeRef{UUID: v.UUID, Label: v.Label}
 	for _, m := range v.mounts {
 		if abs, ok := m.Abs(path); ok {
-			ref.Mounted, ref.MountPoint, ref.AbsPath = true, m.MountPoint, abs
+			ref.Mounted, ref.MountPoint, ref.AbsPath, ref.AbsPathB64 = true, m.MountPoint, abs, dto.PathB64(abs)
 			break
 		}
 	}
@@ -206,4 +208,97 @@ func (c *Catalog) Volumes(ctx context.Context) ([]dto.VolumeListing, error) {
 		return 0
 	})
 	return out, nil
+}
+
+// Rel returns the catalog path, on the volume of machine, of abs (an
+// absolute path on this host), and false when machine is no mounted
+// volume's or abs lies outside its mounts.
+func (p *Places) Rel(machine, abs string) (string, bool) {
+	if p == nil || !dto.IsVolumeMachine(machine) {
+		return "", false
+	}
+	for _, m := range p.vols[machine].mounts {
+		if under(abs, m.MountPoint) {
+			return m.Rel(abs), true
+		}
+	}
+	return "", false
+}
+
+// At returns the mounted volume whose mount holds abs (an absolute path on
+// this host) and abs as a path of that volume; false when no known volume
+// is mounted there. The deepest mount wins.
+func (p *Places) At(abs string) (machine, rel string, ok bool) {
+	if p == nil {
+		return "", "", false
+	}
+	best := ""
+	for name, v := range p.vols {
+		for _, m := range v.mounts {
+			if under(abs, m.MountPoint) && len(m.MountPoint) > len(best) && m.MountPoint != "/" {
+				best, machine, rel, ok = m.MountPoint, name, m.Rel(abs), true
+			}
+		}
+	}
+	return machine, rel, ok
+}
+
+// Mounted reports whether the volume of machine is mounted now.
+func (p *Places) Mounted(machine string) bool {
+	return p != nil && len(p.vols[machine].mounts) > 0
+}
+
+// under reports whether path is dir or lies below it.
+func under(path, dir string) bool {
+	return path == dir || dir == "/" || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// Subtrees returns the subtrees of mounted volumes that abs, a path on
+// this host, covers: the part of a volume below abs when abs lies within
+// one of its mounts, all that a mount shows when the mount lies below abs.
+func (p *Places) Subtrees(abs string) []dto.VolumeSubtree {
+	if p == nil {
+		return nil
+	}
+	var out []dto.VolumeSubtree
+	for _, name := range slices.Sorted(maps.Keys(p.vols)) {
+		for _, m := range p.vols[name].mounts {
+			switch {
+			case under(abs, m.MountPoint):
+				out = append(out, dto.VolumeSubtree{Machine: name, Path: m.Rel(abs)})
+			case under(m.MountPoint, abs):
+				out = append(out, dto.VolumeSubtree{Machine: name, Path: m.Rel(m.MountPoint)})
+			}
+		}
+	}
+	return out
+}
+
+// underScope resolves the --under paths of a query of machine ("" for
+// all): for a volume's machine, paths below its mounts become paths of the
+// volume (others are taken as its paths already); else they are paths of
+// this host, matching the rows of machines that are no volume's and, in
+// vols, those of the volumes mounted there now.
+func (c *Catalog) underScope(ctx context.Context, machine string, paths []string) (out []string, host bool, vols []dto.VolumeSubtree, err error) {
+	if len(paths) == 0 {
+		return paths, false, nil, nil
+	}
+	places, err := c.Places(ctx)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if dto.IsVolumeMachine(machine) {
+		out = make([]string, len(paths))
+		for i, p := range paths {
+			out[i] = p
+			if rel, ok := places.Rel(machine, p); ok {
+				out[i] = rel
+			}
+		}
+		return out, false, nil, nil
+	}
+	for _, p := range paths {
+		vols = append(vols, places.Subtrees(p)...)
+	}
+	return paths, true, vols, nil
 }

@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,6 +46,10 @@ type readEndpoint struct {
 	// status and body sent; it makes the answer carry no ETag, as its body
 	// changes beside the catalog. nil means 200 and the answer as it is.
 	finish func(body []byte) (int, []byte, error)
+	// mounts is set for an endpoint whose answer tells where volumes are
+	// mounted now: the mount table is part of its cache key, for plugging a
+	// drive in writes nothing to the catalog.
+	mounts bool
 }
 
 // tagged returns a tags function giving always the same tags.
@@ -70,7 +77,21 @@ func (e readEndpoint) key(q url.Values) string {
 			}
 		}
 	}
+	if e.mounts {
+		b.WriteString("\x00mounts\x01" + mountStamp())
+	}
 	return b.String()
+}
+
+// mountStamp is a digest of the mount table now; "" when it cannot be
+// read (the answer then tells every volume offline, as Places does).
+func mountStamp() string {
+	table, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(table)
+	return hex.EncodeToString(sum[:8])
 }
 
 // badParam is a parameter that cannot be used: a 400.
@@ -197,6 +218,7 @@ func (s *Server) readEndpoints() []readEndpoint {
 				}
 				return cat.DupesPage(ctx, q)
 			},
+			mounts: true,
 			// Not limited to the machine filter: a group shown for one
 			// machine lists the copies on the others.
 			tags:  tagged(dto.TagFiles),

@@ -185,7 +185,12 @@ func (m *scans) run(ctx context.Context, j *scanJob, req scanRequest, started ch
 					}
 				}
 			})
-			started <- id
+			// Never blocks: the scan goes on whether or not anyone still
+			// waits for its id (the channel holds one).
+			select {
+			case started <- id:
+			default:
+			}
 		},
 		OnFailure: func(f service.Failure) {
 			m.mu.Lock()

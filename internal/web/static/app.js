@@ -60,11 +60,23 @@ function place(f) {
 
 // shellPath returns a file's path as it can be pasted: the path itself, or,
 // when it is not valid UTF-8 (the answer then carries path_b64 with its
-// bytes), a $'...' word of bash and zsh that names exactly those bytes.
+// bytes), a $'...' word of bash and zsh that names exactly those bytes. A
+// file on a volume mounted now has the path it has there (abs_path); one on
+// a volume that is not mounted has none (null).
 function shellPath(f) {
-  if (!f.path_b64) return f.path;
+  if (f.volume) {
+    if (!f.volume.mounted) return null;
+    return bashWord(f.volume.abs_path, f.volume.abs_path_b64);
+  }
+  return bashWord(f.path, f.path_b64);
+}
+
+// bashWord is path itself, or, when b64 holds its bytes (it is not valid
+// UTF-8), a $'...' word naming them.
+function bashWord(path, b64) {
+  if (!b64) return path;
   let out = "$'";
-  for (const c of atob(f.path_b64)) {
+  for (const c of atob(b64)) {
     const b = c.charCodeAt(0);
     if (c === "'" || c === "\\") out += "\\" + c;
     else if (b >= 0x20 && b < 0x7f) out += c;
@@ -73,9 +85,21 @@ function shellPath(f) {
   return out + "'";
 }
 
+// volumeTag names the volume of a file on one, as the CLI does: "[LABEL] ",
+// and "(offline) " while it is not mounted; null for other files.
+function volumeTag(f) {
+  if (!f.volume) return null;
+  return "[" + (f.volume.label || f.volume.uuid) + "] " + (f.volume.mounted ? "" : "(offline) ");
+}
+
 // copyButton copies a file's path (see shellPath) to the clipboard.
 function copyButton(f) {
   const text = shellPath(f);
+  if (text === null) {
+    const name = f.volume.label || f.volume.uuid;
+    return el("button", {type: "button", class: "copy", disabled: true, title: "volume " + name + " is not mounted",
+      "aria-label": "volume " + name + " is not mounted"}, "offline");
+  }
   return el("button", {type: "button", class: "copy", title: "Copy the path", "aria-label": "Copy the path", "data-copy": text,
     onclick: (ev) => {
       const b = ev.currentTarget;
@@ -213,7 +237,8 @@ function dupes() {
       el("h2", {}, g.count + " copies of " + size(g.size) + ", " + size(g.reclaimable) + " reclaimable ",
         fileLink(g.sha256, "sha256 " + g.sha256.slice(0, 12) + "…")),
       table(["Path", "Machine", "Size", "Modified (UTC)", ""], g.files.map((f) => el("tr", {},
-        el("td", {class: "path"}, f.path + (f.archive_path ? "::" + f.archive_path : ""), f.linked ? el("span", {class: "tag"}, " [linked]") : null),
+        el("td", {class: "path"}, volumeTag(f), f.path + (f.archive_path ? "::" + f.archive_path : ""),
+          f.linked ? el("span", {class: "tag"}, " [linked]") : null),
         el("td", {}, f.machine), el("td", {class: "num"}, size(g.size)), el("td", {class: "when"}, when(f.modified)),
         el("td", {}, copyButton(f))))))));
     return d.offset + d.groups.length < d.groups_total;
