@@ -120,6 +120,18 @@ func (p page) waitText(sel, want string) {
 	p.t.Fatalf("%s never showed %q; it shows %q", sel, want, got)
 }
 
+// waitTrue waits until the JavaScript expression expr is true.
+func (p page) waitTrue(expr string) {
+	p.t.Helper()
+	for range 400 {
+		if p.js("String(Boolean("+expr+"))") == "true" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatalf("%s never became true", expr)
+}
+
 // TestBrowserPages drives every page in chromium against a real catalog:
 // each renders the catalog's data, /dupes filters and pages, and a scan
 // started on /scans shows live progress and its summary. Any JavaScript
@@ -490,6 +502,9 @@ func TestBrowserSearchPaging(t *testing.T) {
 	}
 	p.do(chromedp.Navigate(f.ts.URL + "/search"))
 	p.js(`(document.querySelector('input[name="name"]').value = "*.txt", document.querySelector('#filters button[type="submit"]').click(), 1)`)
+	// The page's own first listing (every file) also reads "Results 1–50":
+	// wait for the search's, which has its URL and enables Next when shown.
+	p.waitTrue(`location.search === "?name=*.txt" && !document.querySelector("#next").disabled`)
 	p.waitText("#summary", "Results 1–50, more follow")
 	all := shown()
 	p.do(chromedp.Click(chromedp.CSS("#next")))
