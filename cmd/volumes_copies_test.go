@@ -10,6 +10,7 @@ import (
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/pgtest"
+	"github.com/indexer/indexer/internal/volume/volumetest"
 )
 
 // TestVolumeIsNeverTwoCopiesOfItself is review 2's first finding, on both
@@ -21,7 +22,7 @@ import (
 func TestVolumeIsNeverTwoCopiesOfItself(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			img := loopDrive(t, "KNOWN")
+			img := volumetest.Image(t, "ext4", "KNOWN")
 			db := filepath.Join(t.TempDir(), "index.db")
 			if engine == "postgres" {
 				db = pgtest.URL(t)
@@ -30,7 +31,7 @@ func TestVolumeIsNeverTwoCopiesOfItself(t *testing.T) {
 				t.Helper()
 				return runCLI(t, append([]string{"--db", db}, args...)...)
 			}
-			m, unplug := plugIn(t, img, "m")
+			m, unplug := volumetest.Mount(t, img, "m")
 			for name, data := range map[string]string{"d/f1": "d1", "d/f2": "d2"} {
 				if err := os.MkdirAll(filepath.Join(m, filepath.Dir(name)), 0o755); err != nil {
 					t.Fatal(err)

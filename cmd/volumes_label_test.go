@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/internal/pgtest"
+	"github.com/indexer/indexer/internal/volume/volumetest"
 )
 
 // TestVolumeSameLabelOtherDrive is review 2's second finding, on both
@@ -23,7 +24,7 @@ func TestVolumeSameLabelOtherDrive(t *testing.T) {
 			if _, err := exec.LookPath("tune2fs"); err != nil {
 				t.Fatal("tune2fs (e2fsprogs) is needed")
 			}
-			one, two := loopDrive(t, "SAME"), loopDrive(t, "SAME")
+			one, two := volumetest.Image(t, "ext4", "SAME"), volumetest.Image(t, "ext4", "SAME")
 			// Another size: the drives differ as two bought apart do.
 			if err := os.Truncate(two, 24<<20); err != nil {
 				t.Fatal(err)

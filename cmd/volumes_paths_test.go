@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/indexer/indexer/internal/volume/volumetest"
 )
 
 // TestVolumePaths: export, verify and --under take a volume's rows where
@@ -15,13 +17,13 @@ import (
 // path; while it is unplugged, export in a *sum format refuses, jsonl keeps
 // the volume's paths, and verify says its files were not checked.
 func TestVolumePaths(t *testing.T) {
-	img := loopDrive(t, "PATHS")
+	img := volumetest.Image(t, "ext4", "PATHS")
 	db := filepath.Join(t.TempDir(), "index.db")
 	cli := func(args ...string) (int, string, string) {
 		t.Helper()
 		return runCLI(t, append([]string{"--db", db}, args...)...)
 	}
-	dir, unplug := plugIn(t, img, "drive")
+	dir, unplug := volumetest.Mount(t, img, "drive")
 	for name, data := range map[string]string{"a.txt": "alpha", "p/b.jpg": "bravo", "p/c.jpg": "bravo"} {
 		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
 			t.Fatal(err)

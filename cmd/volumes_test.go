@@ -3,7 +3,6 @@ package cmd
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,57 +10,8 @@ import (
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/pgtest"
+	"github.com/indexer/indexer/internal/volume/volumetest"
 )
-
-// loopDrive makes an ext4 file system labelled label in an image, as a
-// drive to carry around. Without root it skips the test, or fails it under
-// CI=true, which runs as root.
-func loopDrive(t *testing.T, label string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("a loop-mounted drive needs root; CI must run as root")
-		}
-		t.Skip("a loop-mounted drive needs root")
-	}
-	img := filepath.Join(t.TempDir(), "drive.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.ext4", "-q", "-L", label, img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v: %s", err, out)
-	}
-	return img
-}
-
-// plugIn mounts img at a new directory and returns it and its unmount.
-func plugIn(t *testing.T, img, name string) (string, func()) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, dir).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount -o loop: %v: %s", err, out)
-		}
-		t.Skipf("mount -o loop: %s", strings.TrimSpace(string(out)))
-	}
-	mounted := true
-	unplug := func() {
-		if mounted {
-			mounted = false
-			if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-				t.Errorf("umount %s: %v: %s", dir, err, out)
-			}
-		}
-	}
-	t.Cleanup(unplug)
-	return dir, unplug
-}
 
 // TestVolumeOffline is issue 18's drive that travels, on both engines: scanned
 // at one place, unplugged, its files are found offline by find, dupes and
@@ -70,7 +20,7 @@ func plugIn(t *testing.T, img, name string) (string, func()) {
 func TestVolumeOffline(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			img := loopDrive(t, "TRAVEL")
+			img := volumetest.Image(t, "ext4", "TRAVEL")
 			db := filepath.Join(t.TempDir(), "index.db")
 			if engine == "postgres" {
 				db = pgtest.URL(t)
@@ -79,7 +29,7 @@ func TestVolumeOffline(t *testing.T) {
 				t.Helper()
 				return runCLI(t, append([]string{"--db", db}, args...)...)
 			}
-			first, unplug := plugIn(t, img, "first")
+			first, unplug := volumetest.Mount(t, img, "first")
 			for name, data := range map[string]string{"a.txt": "alpha", "p/b.jpg": "bravo", "p/c.jpg": "bravo"} {
 				if err := os.MkdirAll(filepath.Join(first, filepath.Dir(name)), 0o755); err != nil {
 					t.Fatal(err)
@@ -134,7 +84,7 @@ func TestVolumeOffline(t *testing.T) {
 				t.Errorf("volumes while unplugged: exit %d, %q", code, out)
 			}
 
-			second, _ := plugIn(t, img, "second")
+			second, _ := volumetest.Mount(t, img, "second")
 			code, out, stderr = cli("scan", "-q", "--volume", second)
 			if code != ExitOK || !strings.Contains(out, "3 files seen, 0 added, 0 modified, 0 deleted, 3 unchanged") {
 				t.Errorf("rescan at another place: exit %d: %s%s", code, out, stderr)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/indexer/indexer/internal/volume/volumetest"
 )
 
 // TestScanOnStartOncePerScan: a scan of three volumes is three rows of
@@ -16,8 +18,8 @@ func TestScanOnStartOncePerScan(t *testing.T) {
 	ctx := context.Background()
 	var roots []string
 	for _, l := range []string{"ONE", "TWO", "THREE"} {
-		img := volumeImage(t, "ext4", l)
-		dir, _ := mountImage(t, img, l)
+		img := volumetest.Image(t, "ext4", l)
+		dir, _ := volumetest.Mount(t, img, l)
 		writeFile(t, filepath.Join(dir, "f.txt"), []byte(l))
 		roots = append(roots, dir)
 	}

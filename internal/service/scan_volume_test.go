@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,84 +11,9 @@ import (
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
+	"github.com/indexer/indexer/internal/volume/volumetest"
 	"github.com/indexer/indexer/internal/walk"
 )
-
-// volumeImage makes a small file system of type fsType (ext4 or vfat)
-// labelled label in an image file and returns the image. Without root or
-// the mkfs tool it skips the test, or fails it under CI=true, where .ci/run
-// installs e2fsprogs and dosfstools and runs as root; a kernel without the
-// file system's driver skips it.
-func volumeImage(t *testing.T, fsType, label string) string {
-	t.Helper()
-	unavailable := func(why string) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no %s volume: %s (CI must run as root with e2fsprogs and dosfstools)", fsType, why)
-		}
-		t.Skipf("no %s volume: %s", fsType, why)
-	}
-	if os.Geteuid() != 0 {
-		unavailable("not root")
-	}
-	// A driver missing from the running kernel is no package CI can
-	// install: the test says so and skips, under CI=true too.
-	if known, err := os.ReadFile("/proc/filesystems"); err == nil && !slices.Contains(strings.Fields(string(known)), fsType) {
-		t.Skipf("the running kernel has no %s driver (/proc/filesystems)", fsType)
-	}
-	img := filepath.Join(t.TempDir(), fsType+".img")
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(16 << 20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	var mkfs []string
-	switch fsType {
-	case "ext4":
-		mkfs = []string{"mkfs.ext4", "-q", "-L", label, img}
-	case "vfat":
-		mkfs = []string{"mkfs.vfat", "-n", label, img}
-	}
-	if _, err := exec.LookPath(mkfs[0]); err != nil {
-		unavailable(mkfs[0] + " is not installed")
-	}
-	if out, err := exec.Command(mkfs[0], mkfs[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v: %s", mkfs[0], err, out)
-	}
-	return img
-}
-
-// mountImage loop-mounts img on a new directory named name and returns it;
-// the returned function unmounts it (also done at the test's end).
-func mountImage(t *testing.T, img, name string) (string, func()) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, dir).CombinedOutput(); err != nil {
-		msg := "mount -o loop: " + strings.TrimSpace(string(out))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	mounted := true
-	unmount := func() {
-		if !mounted {
-			return
-		}
-		mounted = false
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	}
-	t.Cleanup(unmount)
-	return dir, unmount
-}
 
 // machineRows returns every row of machine, by path, as the catalog holds it.
 func machineRows(t *testing.T, c *Catalog, machine string) []dto.FileWithHash {
@@ -112,8 +36,8 @@ func TestVolumeMovesBetweenMounts(t *testing.T) {
 	for _, fsType := range []string{"ext4", "vfat"} {
 		t.Run(fsType, func(t *testing.T) {
 			ctx := context.Background()
-			img := volumeImage(t, fsType, "TRAVEL")
-			first, unmount := mountImage(t, img, "first")
+			img := volumetest.Image(t, fsType, "TRAVEL")
+			first, unmount := volumetest.Mount(t, img, "first")
 			writeFile(t, filepath.Join(first, "a.txt"), []byte("alpha"))
 			writeFile(t, filepath.Join(first, "photos", "b.jpg"), []byte("bravo"))
 			writeFile(t, filepath.Join(first, "photos", "copy.jpg"), []byte("bravo"))
@@ -165,8 +89,8 @@ func TestVolumeMovesBetweenMounts(t *testing.T) {
 
 			// Another drive takes the loop device the first one had: the
 			// volume comes back with another device number.
-			mountImage(t, volumeImage(t, "ext4", "OTHER"), "other")
-			second, _ := mountImage(t, img, "second")
+			volumetest.Mount(t, volumetest.Image(t, "ext4", "OTHER"), "other")
+			second, _ := volumetest.Mount(t, img, "second")
 			if dev2 := deviceOf(t, second); dev1 == dev2 {
 				t.Fatalf("the volume has device %d at both places; the test needs two", dev1)
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/volume/volumetest"
 )
 
 // TestVerifyVolume: verify reads a volume's files where it is mounted now,
@@ -14,8 +15,8 @@ import (
 // the host (the volume holds /etc/hostname, as the host does).
 func TestVerifyVolume(t *testing.T) {
 	ctx := context.Background()
-	img := volumeImage(t, "ext4", "VERIFY")
-	dir, unmount := mountImage(t, img, "verify")
+	img := volumetest.Image(t, "ext4", "VERIFY")
+	dir, unmount := volumetest.Mount(t, img, "verify")
 	writeFile(t, filepath.Join(dir, "a.txt"), []byte("alpha"))
 	writeFile(t, filepath.Join(dir, "etc", "hostname"), []byte("not the host's"))
 	arcSettle()

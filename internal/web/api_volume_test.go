@@ -2,60 +2,22 @@ package web_test
 
 import (
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/indexer/indexer/internal/volume/volumetest"
 	"github.com/indexer/indexer/internal/web"
 )
 
-// mountedDrive makes an ext4 file system labelled label in an image and
-// loop-mounts it on a new directory; the function returned unmounts it
-// (also done at the test's end). Without
-// root it skips the test, or fails it under CI=true, which runs as root.
+// mountedDrive makes an ext4 file system labelled label and loop-mounts
+// it on a new directory; the function returned unmounts it (also done at
+// the test's end).
 func mountedDrive(t *testing.T, label string) (string, func()) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("a loop-mounted drive needs root; CI must run as root")
-		}
-		t.Skip("a loop-mounted drive needs root")
-	}
-	img := filepath.Join(t.TempDir(), "drive.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.ext4", "-q", "-L", label, img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v: %s", err, out)
-	}
-	dir := filepath.Join(t.TempDir(), "drive")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, dir).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount -o loop: %v: %s", err, out)
-		}
-		t.Skipf("mount -o loop: %s", strings.TrimSpace(string(out)))
-	}
-	mounted := true
-	unmount := func() {
-		if mounted {
-			mounted = false
-			if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-				t.Errorf("umount %s: %v: %s", dir, err, out)
-			}
-		}
-	}
-	t.Cleanup(unmount)
-	return dir, unmount
+	return volumetest.Mount(t, volumetest.Image(t, "ext4", label), "drive")
 }
 
 // TestAPIDupesVolume: /api/dupes shows a volume's files with the volume
