@@ -64,10 +64,16 @@ func TestScanCancel(t *testing.T) {
 			cancel()
 		}
 	}
+	fds := openFiles(t)
 	rep, err := c.Scan(ctx, []string{dir}, ScanOptions{Machine: "m1"})
 	testHookBeforeHash = nil
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want %v", err, context.Canceled)
+	}
+	// The prefetcher opens files ahead of the readers: those the scan did
+	// not get to read are closed too.
+	if after := openFiles(t); after > fds+2 {
+		t.Errorf("%d descriptors open after the interrupted scan, %d before", after, fds)
 	}
 	if rep.Status != dto.ScanInterrupted || rep.Counts.Deleted != 0 {
 		t.Fatalf("report %s %+v, want interrupted, nothing deleted", rep.Status, rep.Counts)
@@ -201,4 +207,14 @@ func TestScanStopsWhenCatalogUnwritable(t *testing.T) {
 	if rep := mustScan(t, c, []string{dir}, ScanOptions{}); rep.Status != dto.ScanComplete || rep.Counts.Added != n {
 		t.Fatalf("next scan %s %+v, want complete with %d added", rep.Status, rep.Counts, n)
 	}
+}
+
+// openFiles returns how many descriptors the process has open.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
 }

@@ -29,6 +29,9 @@ type job struct {
 	// entries are the catalog's entries of the file, an archive, by inner path.
 	entries map[string]*known
 	read    *wholeRead // the file as a reader read it; nil: the hash worker reads it
+	// opened is the file as the prefetcher opened it, for its reader, which
+	// closes it; nil: the reader opens it.
+	opened *fd
 }
 
 // Test hooks, nil outside tests. testHookBeforeHash runs in a reader just

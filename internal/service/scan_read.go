@@ -143,8 +143,9 @@ func (s *scanRun) readAhead(g *errgroup.Group, ctx context.Context, in <-chan jo
 				if wholeSize(j.st.Size) {
 					j.read = s.readSmall(ctx, sem, j)
 				}
+				j.opened = nil // readSmall closed it
 				if j.read != nil && j.read.err != nil && ctx.Err() != nil {
-					return ctx.Err() // a read cut short by cancellation is not a result
+					return closeOpened(in, ctx.Err()) // a read cut short by cancellation is not a result
 				}
 				select {
 				case out <- j:
@@ -152,7 +153,7 @@ func (s *scanRun) readAhead(g *errgroup.Group, ctx context.Context, in <-chan jo
 					if j.read != nil {
 						j.read.release()
 					}
-					return ctx.Err()
+					return closeOpened(in, ctx.Err())
 				}
 			}
 			return nil
@@ -175,12 +176,18 @@ func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int) 
 	g.Go(func() error {
 		defer close(out)
 		for j := range in {
+			if err := ctx.Err(); err != nil {
+				return err // readers stopping early drain out: stop filling it
+			}
 			if wholeSize(j.st.Size) {
-				willNeed(j.path, j.follow, j.st.Size)
+				j.opened = willNeed(j.path, j.follow, j.st.Size)
 			}
 			select {
 			case out <- j:
 			case <-ctx.Done():
+				if j.opened != nil {
+					j.opened.Close()
+				}
 				return ctx.Err()
 			}
 		}
@@ -189,20 +196,29 @@ func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int) 
 	return out
 }
 
-// willNeed asks the kernel to read the first size bytes of path into the
-// page cache, without waiting for them. It is a hint: a file that cannot be
-// opened (any more) is not hinted.
-func willNeed(path string, follow bool, size int64) {
-	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-	if !follow {
-		flags |= syscall.O_NOFOLLOW
-	}
-	f, err := openFD(path, flags)
+// willNeed opens path as openRegular does and asks the kernel to read its
+// first size bytes into the page cache, without waiting for them. It
+// returns the descriptor, for the reader to read from (saving it an open
+// and a close), or nil when the file cannot be opened (any more): its
+// reader then meets and reports the error.
+func willNeed(path string, follow bool, size int64) *fd {
+	f, err := openFD(path, openFlags(follow))
 	if err != nil {
-		return
+		return nil
 	}
-	defer f.Close()
 	_ = unix.Fadvise(f.fd, 0, size, unix.FADV_WILLNEED) // a hint: nothing to do if refused
+	return f
+}
+
+// closeOpened closes the descriptors of the jobs left in in, once a reader
+// stops early, and returns err. The prefetcher closes in when it stops.
+func closeOpened(in <-chan job, err error) error {
+	for j := range in {
+		if j.opened != nil {
+			j.opened.Close()
+		}
+	}
+	return err
 }
 
 // wholeSize tells a size of file that readers read whole. Size 0 may be a
@@ -213,7 +229,9 @@ func wholeSize(size int64) bool { return size > 0 && size <= wholeReadMax }
 // more, and if it changed again the error is ErrChanged, as in hashFileHead.
 func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job) *wholeRead {
 	for attempt := 0; ; attempt++ {
-		r := s.readOnce(ctx, sem, j)
+		opened := j.opened
+		j.opened = nil // the first attempt closes it; a second opens the path again
+		r := s.readOnce(ctx, sem, j, opened)
 		if r.err != ErrChanged || attempt == 1 {
 			r.changed = attempt > 0
 			if r.err == nil && !r.stream && r.st.CtimeNS >= time.Now().Add(-racyWindow).UnixNano() {
@@ -224,14 +242,24 @@ func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job)
 	}
 }
 
-func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job) *wholeRead {
+// readOnce reads j's file whole, from opened when the prefetcher opened it
+// (then the walk's stat stands for the stat before the read: a file changed
+// since the walk, or replaced by another, fails the check after the read
+// and is read again by path), else by path. It closes opened.
+func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, opened *fd) *wholeRead {
 	fail := func(err error) *wholeRead { return &wholeRead{err: err} }
 	if err := ctx.Err(); err != nil {
+		if opened != nil {
+			opened.Close()
+		}
 		return fail(err)
 	}
-	f, before, err := openRegular(j.path, j.follow)
-	if err != nil {
-		return fail(err)
+	f, before := opened, j.st
+	if f == nil {
+		var err error
+		if f, before, err = openRegular(j.path, j.follow); err != nil {
+			return fail(err)
+		}
 	}
 	defer f.Close()
 	size := before.Size
@@ -255,6 +283,13 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job) 
 	n, err := io.ReadFull(src, (*buf)[:size])
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		r.release()
+		if opened != nil {
+			// Opened before its stat was checked: a read error may be a
+			// file replaced since the walk (by a directory, say).
+			if now, serr := walk.Fstat(f.fd); serr == nil && !before.Validators.Same(now.Validators) {
+				return fail(ErrChanged)
+			}
+		}
 		return fail(describe(err))
 	}
 	after, err := walk.Fstat(f.fd)
@@ -298,11 +333,7 @@ func openRegular(path string, follow bool) (*fd, walk.Stat, error) {
 	// it must not hang. It has no effect on regular files.
 	// The descriptor is used raw: an *os.File opened non-blocking would try
 	// (and fail) to register every regular file with the network poller.
-	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-	if !follow {
-		flags |= syscall.O_NOFOLLOW
-	}
-	f, err := openFD(path, flags)
+	f, err := openFD(path, openFlags(follow))
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, walk.Stat{}, fmt.Errorf("%w: it is now a symlink", ErrNotRegular)
@@ -319,6 +350,15 @@ func openRegular(path string, follow bool) (*fd, walk.Stat, error) {
 		return nil, walk.Stat{}, ErrNotRegular
 	}
 	return f, st, nil
+}
+
+// openFlags are the flags the scan opens files with.
+func openFlags(follow bool) int {
+	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	if !follow {
+		flags |= syscall.O_NOFOLLOW
+	}
+	return flags
 }
 
 // Buffers come in powers of two from 4 KiB to wholeReadMax (1 MiB), one
