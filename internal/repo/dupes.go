@@ -189,26 +189,73 @@ type dupeRow struct {
 // and at least two distinct copies, largest reclaimable space ((copies-1) *
 // size) first, ties by sha256, files within a group by path (then machine and
 // archive path). Files of one machine, device and inode are one copy, shown
-// as Linked.
+// as Linked. fn's error stops the listing and is returned.
 //
-// It is one statement: the groups come from one pass over files_content in
-// content order, their files from the same index, adjacent, and the database
-// sorts the rows, spilling to temporary files when they outgrow its memory.
-// The statement orders groups by groupsQuery's copies, an upper bound; the
-// copies counted here from the rows can only be fewer, and then the group
-// belongs later in the listing: it is held until the listing gets there.
-// Only those groups and the group being read are held, so memory does not
-// grow with the catalog unless most of it was scanned twice under two
-// names. fn's error stops the listing and is returned.
+// The groups' files are read in content order, from files_content alone,
+// and held in a compact form to be sorted in Go (see heldDupes), up to
+// dupesHeldBytes; a larger listing is sorted by the database (sortedDupes).
 func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
 	d, err := f.withNames(ctx, d)
 	if err != nil {
 		return err
 	}
-	q, args := rowsDupesQuery(d)
-	if ok, err := f.summarized(ctx, d); err != nil {
+	summary, err := f.summarized(ctx, d)
+	if err != nil {
 		return err
-	} else if ok {
+	}
+	q, args := contentDupesQuery(d)
+	var t dto.DupeTotals
+	if summary {
+		if t, err = f.summaryTotals(ctx, d); err != nil {
+			return err
+		}
+		q, args = summaryContentDupesQuery(d)
+	}
+	h, err := f.holdDupes(ctx, q, args, !summary, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		return h.list(fn)
+	}
+	return f.sortedDupes(ctx, d, summary, fn)
+}
+
+// contentDupesQuery is the statement of Dupes that finds the groups in the
+// rows: the files of each content that at least two selected files hold,
+// in content order, as holdDupes reads them. Device and inode are those of
+// plain files, 0 for archive entries (see markLinked). The groups' copies
+// are counted from the rows: a group of one file under several names is
+// read and dropped, which is rare enough to cost nothing.
+func contentDupesQuery(d DupeFilter) (string, []any) {
+	where, args := d.where("f")
+	where2, args2 := d.where("f2")
+	return `SELECT f2.sha256, f2.size, f2.machine, f2.path, f2.archive_path,
+			CASE WHEN f2.inode <> 0 AND f2.is_archived = 0 THEN f2.device ELSE 0 END,
+			CASE WHEN f2.inode <> 0 AND f2.is_archived = 0 THEN f2.inode ELSE 0 END
+		FROM (SELECT f.sha256 AS sha256 FROM files f WHERE ` + where + `
+			GROUP BY f.sha256 HAVING COUNT(*) >= 2) g
+		CROSS JOIN files f2
+		WHERE f2.sha256 = g.sha256 AND ` + where2 + `
+		ORDER BY g.sha256`, append(args, args2...)
+}
+
+// sortedDupes is Dupes with the rows sorted by the database, for a listing
+// too large to hold.
+//
+// It is one statement: the groups come from one pass over files_content in
+// content order (or from contents), their files from the same index,
+// adjacent, and the database sorts the rows, spilling to temporary files
+// when they outgrow its memory.
+// The statement orders groups by groupsQuery's copies, an upper bound; the
+// copies counted here from the rows can only be fewer, and then the group
+// belongs later in the listing: it is held until the listing gets there.
+// Only those groups and the group being read are held, so memory does not
+// grow with the catalog unless most of it was scanned twice under two
+// names.
+func (f *Files) sortedDupes(ctx context.Context, d DupeFilter, summary bool, fn func(dto.DupeGroup) error) error {
+	q, args := rowsDupesQuery(d)
+	if summary {
 		q, args = summaryDupesQuery(d)
 	}
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
@@ -446,14 +493,25 @@ func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, e
 	if ok, err := f.summarized(ctx, d); err != nil {
 		return dto.DupeTotals{}, err
 	} else if ok {
-		q, args = summaryTotalsQuery(d)
+		return f.summaryTotals(ctx, d)
 	}
+	return f.totals(ctx, q, args)
+}
+
+// summaryTotals is DupeTotals when the summary answers d.
+func (f *Files) summaryTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, error) {
+	q, args := summaryTotalsQuery(d)
+	return f.totals(ctx, q, args)
+}
+
+// totals runs q, a DupeTotals statement.
+func (f *Files) totals(ctx context.Context, q string, args []any) (dto.DupeTotals, error) {
 	var t struct {
 		Groups      int64 `db:"groups_total"`
 		Files       int64 `db:"files_total"`
 		Reclaimable int64 `db:"reclaimable_total"`
 	}
-	err = sqlx.GetContext(ctx, f.x, &t, f.x.Rebind(q), args...)
+	err := sqlx.GetContext(ctx, f.x, &t, f.x.Rebind(q), args...)
 	if err != nil {
 		return dto.DupeTotals{}, fmt.Errorf("count duplicates: %w", err)
 	}

@@ -103,6 +103,20 @@ func summaryDupesQuery(d DupeFilter) (string, []any) {
 		ORDER BY (g.files - g.extra - 1) * g.size DESC, g.sha256, f2.path, f2.machine, f2.archive_path`, args
 }
 
+// summaryContentDupesQuery is contentDupesQuery when the summary answers
+// d: the groups from contents_dupes, each group's files from
+// files_content, in content order, which finds them in adjacent pages.
+// Present plain files have no archive path, and their device counts only
+// with an inode (holdDupes sees to it).
+func summaryContentDupesQuery(d DupeFilter) (string, []any) {
+	where, args := summaryGroups(d)
+	return `SELECT g.sha256, f2.size, f2.machine, f2.path, f2.device, f2.inode
+		FROM contents g
+		CROSS JOIN files f2
+		WHERE ` + where + ` AND f2.sha256 = g.sha256 AND f2.operation <> 'DEL' AND f2.is_archived = 0
+		ORDER BY g.sha256`, args
+}
+
 // summaryTotalsQuery is the DupeTotals statement when the summary answers d.
 func summaryTotalsQuery(d DupeFilter) (string, []any) {
 	where, args := summaryGroups(d)
