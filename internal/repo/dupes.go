@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -203,15 +204,17 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 	if err != nil {
 		return err
 	}
-	q, args := contentDupesQuery(d)
-	var t dto.DupeTotals
+	var h *heldDupes
 	if summary {
-		if t, err = f.summaryTotals(ctx, d); err != nil {
-			return err
+		h, err = f.holdSummaryDupes(ctx, d)
+	} else {
+		q, args := contentDupesQuery(d)
+		var rows *sql.Rows
+		if rows, err = f.x.QueryContext(ctx, f.x.Rebind(q), args...); err != nil {
+			return fmt.Errorf("list duplicates: %w", err)
 		}
-		q, args = summaryContentDupesQuery(d)
+		h, err = holdDupes(&sqlDupeRows{Rows: rows, withArchive: true}, dupesHeldBytes, d.Where, 0, 0)
 	}
-	h, err := f.holdDupes(ctx, q, args, !summary, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
 	if err != nil {
 		return err
 	}
@@ -219,6 +222,50 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 		return h.list(fn)
 	}
 	return f.sortedDupes(ctx, d, summary, fn)
+}
+
+// rawDupesFiles is the number of files of a listing from which Dupes reads
+// it through a raw connection (see db.OpenRaw): opening one costs about a
+// millisecond, which a few thousand rows repay. A variable so that tests
+// can read every listing so.
+var rawDupesFiles int64 = 5000
+
+// holdSummaryDupes holds the listing of d, which the summary answers (see
+// summarized): read through a raw connection when it is long and the
+// catalog has them, else through the unit's transaction. It returns nil
+// when the listing outgrows dupesHeldBytes.
+func (f *Files) holdSummaryDupes(ctx context.Context, d DupeFilter) (*heldDupes, error) {
+	t, err := f.summaryTotals(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	q, args := summaryContentDupesQuery(d)
+	if f.raw != nil && t.Files >= rawDupesFiles {
+		c, err := f.raw.OpenRaw(ctx)
+		switch {
+		case errors.Is(err, db.ErrNoRaw):
+		case err != nil:
+			return nil, err
+		default:
+			defer c.Close()
+			// The raw connection reads its own snapshot: the summary must
+			// still answer there.
+			ok, err := rawSummaryUsable(ctx, c)
+			if err != nil || !ok {
+				return nil, err
+			}
+			rows, err := c.Query(ctx, q, args...)
+			if err != nil {
+				return nil, fmt.Errorf("list duplicates: %w", err)
+			}
+			return holdDupes(rawDupeRows{rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
+		}
+	}
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list duplicates: %w", err)
+	}
+	return holdDupes(&sqlDupeRows{Rows: rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
 }
 
 // contentDupesQuery is the statement of Dupes that finds the groups in the

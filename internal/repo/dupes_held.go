@@ -3,13 +3,13 @@ package repo
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 	"unsafe"
 
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -102,19 +102,49 @@ func (h *heldDupes) machine(m []byte) uint32 {
 	return uint32(len(h.machines) - 1)
 }
 
-// holdDupes runs q, whose rows are (sha256, size, machine, path,
-// [archive_path,] device, inode) of the files of duplicate groups in
-// content order, with archive_path only when withArchive, and holds them.
-// It returns nil, and no error, when they outgrow limit bytes.
+// dupeRows are the rows holdDupes reads: (sha256, size, machine, path,
+// archive path, device, inode) of the files of duplicate groups, in content
+// order. The bytes row returns are valid until the next call of Next.
+type dupeRows interface {
+	Next() bool
+	row() (sum, machine, path, arc []byte, size, device, inode int64, err error)
+	Err() error
+	Close() error
+}
+
+// sqlDupeRows are dupeRows through database/sql: (sha256, size, machine,
+// path, [archive_path,] device, inode), archive_path only when withArchive.
+type sqlDupeRows struct {
+	*sql.Rows
+	withArchive             bool
+	sum, machine, path, arc sql.RawBytes
+	size, device, inode     int64
+}
+
+func (r *sqlDupeRows) row() (sum, machine, path, arc []byte, size, device, inode int64, err error) {
+	if r.withArchive {
+		err = r.Scan(&r.sum, &r.size, &r.machine, &r.path, &r.arc, &r.device, &r.inode)
+	} else {
+		err = r.Scan(&r.sum, &r.size, &r.machine, &r.path, &r.device, &r.inode)
+	}
+	return r.sum, r.machine, r.path, r.arc, r.size, r.device, r.inode, err
+}
+
+// rawDupeRows are dupeRows on a raw connection: (sha256, size, machine,
+// path, device, inode), the columns of summaryContentDupesQuery.
+type rawDupeRows struct{ *db.RawRows }
+
+func (r rawDupeRows) row() (sum, machine, path, arc []byte, size, device, inode int64, err error) {
+	return r.Bytes(0), r.Bytes(2), r.Bytes(3), nil, r.Int64(1), r.Int64(4), r.Int64(5), nil
+}
+
+// holdDupes reads rows and holds them. It returns nil, and no error, when
+// they outgrow limit bytes.
 //
 // groups and files, when known, are how many there will be about: room is
 // made for them at once, and for names of 24 bytes a file.
-func (f *Files) holdDupes(ctx context.Context, q string, args []any, withArchive bool, limit int,
-	where func(machine, path string) (string, uint64, uint64, bool), groups, files int) (*heldDupes, error) {
-	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list duplicates: %w", err)
-	}
+func holdDupes(rows dupeRows, limit int, where func(machine, path string) (string, uint64, uint64, bool),
+	groups, files int) (*heldDupes, error) {
 	defer rows.Close()
 	h := &heldDupes{where: where, dirIndex: map[string]uint32{}}
 	if groups*heldGroupSize+files*(heldFileSize+24) <= limit {
@@ -122,15 +152,10 @@ func (f *Files) holdDupes(ctx context.Context, q string, args []any, withArchive
 		h.files = make([]heldFile, 0, files)
 		h.text = make([]byte, 0, files*24)
 	}
-	var sum, machine, path, arc sql.RawBytes
-	var size, device, inode int64
-	dest := []any{&sum, &size, &machine, &path, &device, &inode}
-	if withArchive {
-		dest = []any{&sum, &size, &machine, &path, &arc, &device, &inode}
-	}
 	var g *heldGroup
 	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
+		sum, machine, path, arc, size, device, inode, err := rows.row()
+		if err != nil {
 			return nil, fmt.Errorf("read duplicate: %w", err)
 		}
 		if g == nil || !bytes.Equal(sum, g.sum[:]) {

@@ -7,3 +7,11 @@ func SetDupesHeldBytes(n int) int {
 	dupesHeldBytes = n
 	return old
 }
+
+// SetRawDupesFiles sets the number of files from which Dupes reads a
+// listing through a raw connection, and returns the number it replaces.
+func SetRawDupesFiles(n int64) int64 {
+	old := rawDupesFiles
+	rawDupesFiles = n
+	return old
+}
