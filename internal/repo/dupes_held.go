@@ -43,7 +43,8 @@ type heldGroup struct {
 // they follow the end of the file before it. The files of a group are
 // often the files of a few directories, and a path names its directory in
 // most of its bytes: kept once, the directories leave a held file about 50
-// bytes, a third of what its path would.
+// bytes, half of what it takes with its whole path (on the bench's catalog,
+// 96 MB of peak RSS instead of 112).
 type heldFile struct {
 	machine, dir    uint32
 	nameEnd, arcEnd uint32
