@@ -208,12 +208,7 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 	if summary {
 		h, err = f.holdSummaryDupes(ctx, d)
 	} else {
-		q, args := contentDupesQuery(d)
-		var rows *sql.Rows
-		if rows, err = f.x.QueryContext(ctx, f.x.Rebind(q), args...); err != nil {
-			return fmt.Errorf("list duplicates: %w", err)
-		}
-		h, err = holdDupes(&sqlDupeRows{Rows: rows, withArchive: true}, dupesHeldBytes, d.Where, 0, 0)
+		h, err = f.holdRowsDupes(ctx, d)
 	}
 	if err != nil {
 		return err
@@ -232,6 +227,20 @@ func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) 
 // tests can read every listing so.
 var rawDupesFiles int64 = 1000
 
+// openRaw returns a raw connection for a listing of about files files:
+// nil when the catalog has none, when the unit of work may not use them,
+// or when the listing is too short to repay opening one.
+func (f *Files) openRaw(ctx context.Context, files int64) (*db.RawConn, error) {
+	if f.raw == nil || files < rawDupesFiles {
+		return nil, nil
+	}
+	c, err := f.raw.OpenRaw(ctx)
+	if errors.Is(err, db.ErrNoRaw) {
+		return nil, nil
+	}
+	return c, err
+}
+
 // holdSummaryDupes holds the listing of d, which the summary answers (see
 // summarized): read through a raw connection when it is long and the
 // catalog has them, else through the unit's transaction. It returns nil
@@ -242,25 +251,24 @@ func (f *Files) holdSummaryDupes(ctx context.Context, d DupeFilter) (*heldDupes,
 		return nil, err
 	}
 	q, args := summaryContentDupesQuery(d)
-	if f.raw != nil && t.Files >= rawDupesFiles {
-		c, err := f.raw.OpenRaw(ctx)
-		switch {
-		case errors.Is(err, db.ErrNoRaw):
-		case err != nil:
+	c, err := f.openRaw(ctx, t.Files)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		defer c.Close()
+		// The raw connection reads its own snapshot: the summary must
+		// still answer there, or the transaction's rows are read.
+		ok, err := rawSummaryUsable(ctx, c)
+		if err != nil {
 			return nil, err
-		default:
-			defer c.Close()
-			// The raw connection reads its own snapshot: the summary must
-			// still answer there.
-			ok, err := rawSummaryUsable(ctx, c)
-			if err != nil || !ok {
-				return nil, err
-			}
+		}
+		if ok {
 			rows, err := c.Query(ctx, q, args...)
 			if err != nil {
 				return nil, fmt.Errorf("list duplicates: %w", err)
 			}
-			return holdDupes(rawDupeRows{rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
+			return holdDupes(rawDupeRows{RawRows: rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
 		}
 	}
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
@@ -268,6 +276,43 @@ func (f *Files) holdSummaryDupes(ctx context.Context, d DupeFilter) (*heldDupes,
 		return nil, fmt.Errorf("list duplicates: %w", err)
 	}
 	return holdDupes(&sqlDupeRows{Rows: rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
+}
+
+// holdRowsDupes holds the listing of d, which the summary does not answer:
+// groups found in the rows (contentDupesQuery). It reads through a raw
+// connection when the catalog has them and d names no pattern (which needs
+// a function only the pools have), the catalog's duplicates being many
+// enough to make the listing likely long; else through the unit's
+// transaction. It returns nil when the listing outgrows dupesHeldBytes.
+func (f *Files) holdRowsDupes(ctx context.Context, d DupeFilter) (*heldDupes, error) {
+	q, args := contentDupesQuery(d)
+	if d.Name == "" && f.raw != nil {
+		// The duplicates of the whole catalog, from the summary: a bound
+		// (when it is current) that the listing of a machine or a subtree
+		// is a part of. Zero while it is set aside. Not a size to make
+		// room for: growing past it copied more than it saved.
+		t, err := f.summaryTotals(ctx, DupeFilter{MinSize: d.MinSize, MaxSize: d.MaxSize})
+		if err != nil {
+			return nil, err
+		}
+		c, err := f.openRaw(ctx, t.Files)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			defer c.Close()
+			rows, err := c.Query(ctx, q, args...)
+			if err != nil {
+				return nil, fmt.Errorf("list duplicates: %w", err)
+			}
+			return holdDupes(rawDupeRows{RawRows: rows, withArchive: true}, dupesHeldBytes, d.Where, 0, 0)
+		}
+	}
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list duplicates: %w", err)
+	}
+	return holdDupes(&sqlDupeRows{Rows: rows, withArchive: true}, dupesHeldBytes, d.Where, 0, 0)
 }
 
 // contentDupesQuery is the statement of Dupes that finds the groups in the

@@ -132,10 +132,16 @@ func (r *sqlDupeRows) row() (sum, machine, path, arc []byte, size, device, inode
 }
 
 // rawDupeRows are dupeRows on a raw connection: (sha256, size, machine,
-// path, device, inode), the columns of summaryContentDupesQuery.
-type rawDupeRows struct{ *db.RawRows }
+// path, [archive_path,] device, inode), archive_path only when withArchive.
+type rawDupeRows struct {
+	*db.RawRows
+	withArchive bool
+}
 
 func (r rawDupeRows) row() (sum, machine, path, arc []byte, size, device, inode int64, err error) {
+	if r.withArchive {
+		return r.Bytes(0), r.Bytes(2), r.Bytes(3), r.Bytes(4), r.Int64(1), r.Int64(5), r.Int64(6), nil
+	}
 	return r.Bytes(0), r.Bytes(2), r.Bytes(3), nil, r.Int64(1), r.Int64(4), r.Int64(5), nil
 }
 
