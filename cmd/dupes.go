@@ -58,8 +58,9 @@ fdupes and jdupes print them, one name per copy), csv (one row per file), json (
 fdupes format with every path ended by a NUL byte instead of a newline and
 each group ended by one more NUL (jdupes -0). Both are bare paths of one
 machine: over a catalog of several machines they need --machine (a usage
-error says so). Output is streamed: memory stays flat however large the
-catalog.`,
+error says so). Memory is bounded however large the catalog: at most 64 MiB
+of the listing is held to be sorted, and a larger one is sorted by the
+database.`,
 		Example: `  indexer dupes
   indexer dupes --min-size 1M ~/Pictures /mnt/backup/photos
   indexer dupes --name '*.jpg' --limit 10

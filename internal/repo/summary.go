@@ -68,12 +68,37 @@ func (f *Files) summarized(ctx context.Context, d DupeFilter) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	var mixed bool
-	if err := sqlx.GetContext(ctx, f.x, &mixed,
-		"SELECT EXISTS (SELECT 1 FROM contents WHERE sized <> files + entries)"); err != nil {
+	var mixed int
+	if err := sqlx.GetContext(ctx, f.x, &mixed, summaryMixedQuery); err != nil {
 		return false, fmt.Errorf("look for contents of several sizes: %w", err)
 	}
-	return !mixed, nil
+	return mixed == 0, nil
+}
+
+// summaryMixedQuery answers 1 when a content may be held under several
+// sizes (see summarized).
+const summaryMixedQuery = "SELECT CASE WHEN EXISTS (SELECT 1 FROM contents WHERE sized <> files + entries) THEN 1 ELSE 0 END"
+
+// rawSummaryUsable is summarized's check of the summary itself, on a raw
+// connection: current, and holding no content under two sizes.
+func rawSummaryUsable(ctx context.Context, c *db.RawConn) (bool, error) {
+	var current, mixed int64
+	for _, q := range []struct {
+		sql string
+		v   *int64
+	}{{db.SummaryCurrentQuery, &current}, {summaryMixedQuery, &mixed}} {
+		rows, err := c.Query(ctx, q.sql)
+		if err != nil {
+			return false, fmt.Errorf("read whether the summary answers: %w", err)
+		}
+		if rows.Next() {
+			*q.v = rows.Int64(0)
+		}
+		if err := rows.Close(); err != nil {
+			return false, fmt.Errorf("read whether the summary answers: %w", err)
+		}
+	}
+	return current == 1 && mixed == 0, nil
 }
 
 // summaryGroups returns the condition on contents aliased g that selects
@@ -101,6 +126,20 @@ func summaryDupesQuery(d DupeFilter) (string, []any) {
 		CROSS JOIN files f2
 		WHERE ` + where + ` AND f2.sha256 = g.sha256 AND f2.operation <> 'DEL' AND f2.is_archived = 0
 		ORDER BY (g.files - g.extra - 1) * g.size DESC, g.sha256, f2.path, f2.machine, f2.archive_path`, args
+}
+
+// summaryContentDupesQuery is contentDupesQuery when the summary answers
+// d: the groups from contents_dupes, each group's files from
+// files_content, in content order, which finds them in adjacent pages.
+// Present plain files have no archive path, and their device counts only
+// with an inode (holdDupes sees to it).
+func summaryContentDupesQuery(d DupeFilter) (string, []any) {
+	where, args := summaryGroups(d)
+	return `SELECT g.sha256, f2.size, f2.machine, f2.path, f2.device, f2.inode
+		FROM contents g
+		CROSS JOIN files f2
+		WHERE ` + where + ` AND f2.sha256 = g.sha256 AND f2.operation <> 'DEL' AND f2.is_archived = 0
+		ORDER BY g.sha256`, args
 }
 
 // summaryTotalsQuery is the DupeTotals statement when the summary answers d.

@@ -168,7 +168,10 @@ func (u *UoW) Do(ctx context.Context, op string, fn func(context.Context, *Repos
 // the same snapshot. Repositories handed to fn must not write.
 func (u *UoW) Read(ctx context.Context, fn func(context.Context, *Repos) error) error {
 	return u.db.WithRead(func(r *sqlx.DB) error {
-		_, err := runTx(ctx, r, u.db.Dialect().ReadTx(), fn)
+		_, err := runTx(ctx, r, u.db.Dialect().ReadTx(), func(ctx context.Context, rs *Repos) error {
+			rs.Files.ReadingRaw(u.db)
+			return fn(ctx, rs)
+		})
 		return err
 	})
 }

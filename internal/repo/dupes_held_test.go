@@ -1,0 +1,91 @@
+package repo_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/indexer/indexer/internal/catalogtest"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/repo"
+	"github.com/indexer/indexer/internal/uow"
+)
+
+// TestDupesHeldEqualsSorted checks that a listing Dupes holds and sorts
+// itself is the listing the database sorts, which it falls back to when
+// the listing outgrows what it may hold: with no room at all, with room
+// for part of the listing, and with room for all of it, through the
+// summary and through the rows (a machine, a subtree, archive entries);
+// and, where the summary answers, read through a raw connection (SQLite)
+// or through the transaction.
+func TestDupesHeldEqualsSorted(t *testing.T) {
+	c := catalogtest.MustOpen(t)
+	ctx := context.Background()
+	g, err := catalogtest.Generate(ctx, c, catalogtest.Spec{Files: 4000, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.HardLinks == 0 || g.Archived == 0 || g.Deleted == 0 {
+		t.Fatalf("the generated catalog has %+v: no hard links, archive entries or deleted files to list around", g)
+	}
+	filters := []struct {
+		name string
+		d    repo.DupeFilter
+	}{
+		{"summary", repo.DupeFilter{MinSize: 1, MaxSize: -1}},
+		{"summary, sizes", repo.DupeFilter{MinSize: 1000, MaxSize: 1 << 20}},
+		{"machine", repo.DupeFilter{MinSize: 1, MaxSize: -1, Machine: "nas"}},
+		{"under", repo.DupeFilter{MinSize: 1, MaxSize: -1, Under: []string{"/home/alice/Pictures", "/srv/share/alice"}}},
+		{"archive entries", repo.DupeFilter{MinSize: 1, MaxSize: -1, IncludeArchived: true}},
+	}
+	list := func(t *testing.T, d repo.DupeFilter, held int, rawFrom int64) []dto.DupeGroup {
+		defer repo.SetDupesHeldBytes(repo.SetDupesHeldBytes(held))
+		defer repo.SetRawDupesFiles(repo.SetRawDupesFiles(rawFrom))
+		var out []dto.DupeGroup
+		err := c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+			return r.Files.Dupes(ctx, d, func(g dto.DupeGroup) error {
+				out = append(out, g)
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, f := range filters {
+		t.Run(f.name, func(t *testing.T) {
+			sorted := list(t, f.d, 0, 1<<62)
+			if len(sorted) < 10 {
+				t.Fatalf("%d groups: too few to tell an order", len(sorted))
+			}
+			linked := 0
+			for _, g := range sorted {
+				if g.Copies < g.Count {
+					linked++
+				}
+			}
+			if f.name == "summary" && linked == 0 {
+				t.Fatal("no group has hard links")
+			}
+			for _, tc := range []struct {
+				held    int
+				rawFrom int64
+			}{{4 << 10, 0}, {64 << 20, 0}, {64 << 20, 1 << 62}} {
+				held := tc.held
+				t.Run(fmt.Sprintf("held %d, raw from %d files", tc.held, tc.rawFrom), func(t *testing.T) {
+					if got := list(t, f.d, tc.held, tc.rawFrom); !reflect.DeepEqual(got, sorted) {
+						t.Errorf("held in %d bytes: %d groups differ from the %d the database sorts", held, len(got), len(sorted))
+						for i := range min(len(got), len(sorted)) {
+							if !reflect.DeepEqual(got[i], sorted[i]) {
+								t.Errorf("first difference, group %d:\n got: %+v\nwant: %+v", i, got[i], sorted[i])
+								break
+							}
+						}
+					}
+				})
+			}
+		})
+	}
+}
