@@ -168,13 +168,13 @@ func (d *DB) RestoreFrom(ctx context.Context, src string, want Counts) (Counts, 
 		defer tx.Rollback()
 		// Every other writer waits until this commits, and then finds the
 		// restored catalog.
-		if _, err := tx.ExecContext(ctx, "LOCK TABLE scans, files, dirs, volumes, scan_roots, file_totals, contents IN ACCESS EXCLUSIVE MODE"); err != nil {
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE scans, files, dirs, volumes, scan_roots, file_totals, contents, content_totals IN ACCESS EXCLUSIVE MODE"); err != nil {
 			return err
 		}
 		// TRUNCATE fires no row trigger: the summary the triggers keep
-		// (file_totals, contents) is emptied with the rows, and the copy's
-		// inserts build it again.
-		if _, err := tx.ExecContext(ctx, "TRUNCATE dirs, files, scans, volumes, scan_roots, file_totals, contents"); err != nil {
+		// (file_totals, contents, content_totals) is emptied with the
+		// rows, and the copy's inserts build it again.
+		if _, err := tx.ExecContext(ctx, "TRUNCATE dirs, files, scans, volumes, scan_roots, file_totals, contents, content_totals"); err != nil {
 			return err
 		}
 		if _, err := copyRows(ctx, in, tx); err != nil {

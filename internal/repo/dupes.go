@@ -445,6 +445,9 @@ func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, e
 		COALESCE(SUM((copies - 1) * size), 0) AS reclaimable_total FROM (` + q + `) t`
 	if ok, err := f.summarized(ctx, d); err != nil {
 		return dto.DupeTotals{}, err
+	} else if ok && totalsFilter(d) {
+		t, err := f.contentTotals(ctx)
+		return dto.DupeTotals{Groups: t.Groups, Files: t.Files, Reclaimable: t.Reclaimable}, err
 	} else if ok {
 		q, args = summaryTotalsQuery(d)
 	}

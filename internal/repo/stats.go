@@ -42,17 +42,17 @@ func (f *Files) EachNameSize(ctx context.Context, fn func(NameSize) error) error
 }
 
 // DistinctContents returns the number of distinct contents among present
-// files, archive entries included: the rows of contents while the summary
-// is current.
+// files, archive entries included: from content_totals while the summary is
+// current.
 func (f *Files) DistinctContents(ctx context.Context) (int64, error) {
-	q := "SELECT COUNT(DISTINCT sha256) FROM files WHERE operation <> 'DEL'"
 	if ok, err := f.SummaryCurrent(ctx); err != nil {
 		return 0, err
 	} else if ok {
-		q = "SELECT COUNT(*) FROM contents"
+		t, err := f.contentTotals(ctx)
+		return t.Contents, err
 	}
 	var n int64
-	err := sqlx.GetContext(ctx, f.x, &n, q)
+	err := sqlx.GetContext(ctx, f.x, &n, "SELECT COUNT(DISTINCT sha256) FROM files WHERE operation <> 'DEL'")
 	if err != nil {
 		return 0, fmt.Errorf("count contents: %w", err)
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // The summary tables, file_totals and contents, are kept current by
-// triggers on files (migrations/*/0011_summary.sql), so that stats and the
+// triggers on files (migrations/*/0011_summary.sql), and content_totals by
+// triggers on contents (0015_content_totals.sql), so that stats and the
 // common dupes listings read a few rows instead of every row. They are stale
 // while a scan has them set aside with the indexes (see db.SummaryCurrent):
 // then, and for what they cannot answer, queries read the rows.
@@ -101,6 +102,75 @@ func summaryDupesQuery(d DupeFilter) (string, []any) {
 		CROSS JOIN files f2
 		WHERE ` + where + ` AND f2.sha256 = g.sha256 AND f2.operation <> 'DEL' AND f2.is_archived = 0
 		ORDER BY (g.files - g.extra - 1) * g.size DESC, g.sha256, f2.path, f2.machine, f2.archive_path`, args
+}
+
+// totalsFilter is the filter whose duplicate totals content_totals keeps:
+// that of `indexer dupes` without flags, which stats counts.
+func totalsFilter(d DupeFilter) bool {
+	return d.MinSize == 1 && d.MaxSize < 0
+}
+
+// contentTotals are the sums of content_totals' rows.
+type contentTotals struct {
+	Contents    int64 `db:"contents"`
+	Groups      int64 `db:"dupe_groups"`
+	Files       int64 `db:"dupe_files"`
+	Reclaimable int64 `db:"reclaimable"`
+}
+
+// contentTotals returns the totals content_totals keeps: the sum of its
+// rows, a few (one per transaction that wrote since the last fold).
+func (f *Files) contentTotals(ctx context.Context) (contentTotals, error) {
+	var t contentTotals
+	err := sqlx.GetContext(ctx, f.x, &t, `SELECT COALESCE(SUM(contents), 0) AS contents,
+		COALESCE(SUM(dupe_groups), 0) AS dupe_groups, COALESCE(SUM(dupe_files), 0) AS dupe_files,
+		COALESCE(SUM(reclaimable), 0) AS reclaimable FROM content_totals`)
+	if err != nil {
+		return t, fmt.Errorf("read content totals: %w", err)
+	}
+	return t, nil
+}
+
+// FoldContentTotals adds the rows of content_totals that the triggers of
+// finished transactions wrote (one per transaction, on PostgreSQL) into its
+// slot 0 and deletes them, so that the totals stay a few rows. It never
+// waits for a writer: a transaction writes its own row only, and the rows of
+// those still running are not visible to it. Folds wait for one another, on
+// slot 0, which they lock first (making it, when a restore emptied the
+// table). On SQLite the triggers write slot 0 themselves: nothing to fold.
+func (f *Files) FoldContentTotals(ctx context.Context) error {
+	if _, err := f.x.ExecContext(ctx, `INSERT INTO content_totals (slot, contents, dupe_groups, dupe_files, reclaimable)
+		VALUES (0, 0, 0, 0, 0) ON CONFLICT (slot) DO UPDATE SET contents = content_totals.contents`); err != nil {
+		return fmt.Errorf("fold content totals: %w", err)
+	}
+	rows, err := f.x.QueryContext(ctx, "DELETE FROM content_totals WHERE slot <> 0 RETURNING contents, dupe_groups, dupe_files, reclaimable")
+	if err != nil {
+		return fmt.Errorf("fold content totals: %w", err)
+	}
+	defer rows.Close()
+	var sum, t contentTotals
+	for rows.Next() {
+		if err := rows.Scan(&t.Contents, &t.Groups, &t.Files, &t.Reclaimable); err != nil {
+			return fmt.Errorf("fold content totals: %w", err)
+		}
+		sum.Contents += t.Contents
+		sum.Groups += t.Groups
+		sum.Files += t.Files
+		sum.Reclaimable += t.Reclaimable
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("fold content totals: %w", err)
+	}
+	rows.Close()
+	if sum == (contentTotals{}) {
+		return nil
+	}
+	_, err = f.x.ExecContext(ctx, f.x.Rebind(`UPDATE content_totals SET contents = contents + ?, dupe_groups = dupe_groups + ?,
+		dupe_files = dupe_files + ?, reclaimable = reclaimable + ? WHERE slot = 0`), sum.Contents, sum.Groups, sum.Files, sum.Reclaimable)
+	if err != nil {
+		return fmt.Errorf("fold content totals: %w", err)
+	}
+	return nil
 }
 
 // summaryTotalsQuery is the DupeTotals statement when the summary answers d.

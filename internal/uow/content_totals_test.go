@@ -1,0 +1,148 @@
+package uow_test
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/pgtest"
+	"github.com/indexer/indexer/internal/repo"
+	"github.com/indexer/indexer/internal/uow"
+)
+
+// TestContentTotalsNeverMakeWritersWait proves on PostgreSQL that the
+// totals stats reads (content_totals) do not serialize concurrent scans:
+// two units of work each write files of new contents, and a duplicate of
+// contents written before, and both hold their transactions open until
+// the other has written too, which a row of totals shared by every writer
+// would forbid (the second would wait for the first to commit: the test
+// ends at its guard). A fold then runs while both are still open, without
+// waiting for them, and once they commit the totals are those of the
+// contents, folded or not.
+func TestContentTotalsNeverMakeWritersWait(t *testing.T) {
+	d, err := db.Open(t.Context(), pgtest.URL(t), db.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	u := uow.New(d)
+	write := func(ctx context.Context, r *uow.Repos, machine string, contents ...string) error {
+		var fs []dto.FileWithHash
+		for i, c := range contents {
+			p := fmt.Sprintf("/%s/f%d", machine, i)
+			fs = append(fs, dto.FileWithHash{Hash: digests(c), FileMeta: dto.FileMeta{Machine: machine, Path: p, Name: p[1:],
+				Size: int64(len(c)), Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd}})
+		}
+		_, err := r.Files.InsertMany(ctx, fs)
+		return err
+	}
+	// Contents "a" and "b", one file each: the writers below make each a
+	// group of duplicates.
+	if err := u.Do(t.Context(), "setup", func(ctx context.Context, r *uow.Repos) error {
+		return write(ctx, r, "m0", "a", "b")
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	var wrote sync.WaitGroup
+	wrote.Add(2)
+	release := make(chan struct{})
+	var once [2]sync.Once
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), guard)
+			defer cancel()
+			errs[i] = u.Do(ctx, "scan.chunk", func(ctx context.Context, r *uow.Repos) error {
+				m := fmt.Sprintf("m%d", i+1)
+				if err := write(ctx, r, m, m+" one", m+" two", []string{"a", "b"}[i]); err != nil {
+					return err
+				}
+				once[i].Do(func() {
+					wrote.Done()
+					<-release
+				})
+				return nil
+			})
+		})
+	}
+	both := make(chan struct{})
+	go func() { wrote.Wait(); close(both) }()
+	select {
+	case <-both:
+	case <-time.After(guard):
+		close(release)
+		wg.Wait()
+		t.Fatalf("one writer waited for the other to commit: %v", errs)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), guard)
+	defer cancel()
+	if err := u.Do(ctx, "fold", func(ctx context.Context, r *uow.Repos) error { return r.Files.FoldContentTotals(ctx) }); err != nil {
+		close(release)
+		wg.Wait()
+		t.Fatalf("a fold while two writers are open: %v", err)
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+
+	// 6 contents; groups a and b of 2 files of 1 byte each.
+	want := stats{Contents: 6, Groups: 2, Files: 4, Reclaimable: 2}
+	if got, rows := contentTotals(t, u); got != want || rows != 3 {
+		t.Errorf("content totals %+v in %d rows, want %+v in 3 (slot 0 and the two writers')", got, rows, want)
+	}
+	if err := u.Do(t.Context(), "fold", func(ctx context.Context, r *uow.Repos) error { return r.Files.FoldContentTotals(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, rows := contentTotals(t, u); got != want || rows != 1 {
+		t.Errorf("folded: content totals %+v in %d rows, want %+v in 1", got, rows, want)
+	}
+}
+
+type stats struct{ Contents, Groups, Files, Reclaimable int64 }
+
+// repoStatsFilter is the duplicates stats counts: service.StatsDupes.
+var repoStatsFilter = repo.DupeFilter{MinSize: 1, MaxSize: -1}
+
+// contentTotals returns what stats reads of the contents, and how many rows
+// of content_totals it comes from.
+func contentTotals(t *testing.T, u *uow.UoW) (stats, int) {
+	t.Helper()
+	var s stats
+	var rows int
+	err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		if s.Contents, err = r.Files.DistinctContents(ctx); err != nil {
+			return err
+		}
+		d, err := r.Files.DupeTotals(ctx, repoStatsFilter)
+		if err != nil {
+			return err
+		}
+		s.Groups, s.Files, s.Reclaimable = d.Groups, d.Files, d.Reclaimable
+		return uow.TxOf(r).GetContext(ctx, &rows, "SELECT COUNT(*) FROM content_totals")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, rows
+}
+
+// digests returns the real digests of a string.
+func digests(s string) dto.FileHash {
+	m, s1, s2 := md5.Sum([]byte(s)), sha1.Sum([]byte(s)), sha256.Sum256([]byte(s))
+	return dto.FileHash{Size: int64(len(s)), MD5: hex.EncodeToString(m[:]), SHA1: hex.EncodeToString(s1[:]), SHA256: hex.EncodeToString(s2[:])}
+}
