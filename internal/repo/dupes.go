@@ -17,28 +17,10 @@ import (
 	"github.com/indexer/indexer/internal/match"
 )
 
-// DupeFilter selects the files that take part in duplicate grouping. Only
-// present files (not DEL) with a content hash ever do.
-type DupeFilter struct {
-	Machine string   // one machine; "" for all
-	Under   []string // subtrees (path prefixes), any of them; none for everywhere
-	// UnderIsHost says Under are paths on this host: they then match the
-	// rows of machines that are no volume's, and UnderVolumes the rows of
-	// the volumes mounted within them.
-	UnderIsHost     bool
-	UnderVolumes    []dto.VolumeSubtree
-	MinSize         int64  // smallest file size in bytes
-	MaxSize         int64  // largest file size in bytes; < 0 for no bound
-	Name            string // a shell pattern the file name matches (see db.GlobFunction); "" for all
-	IncludeArchived bool   // also entries inside archives
-	// Where, when set, tells where a file of a volume (a vol: machine) is
-	// now: its current absolute path, and the device and inode found there
-	// (0 when it cannot be stat'ed); false while the volume is not
-	// mounted. Such a file is one copy with every file of another machine
-	// (not a volume) recorded at that path, or with that device and inode:
-	// the same file, catalogued twice (see markVolumeLinks).
-	Where func(machine, path string) (abs string, device, inode uint64, ok bool)
-
+// dupeFilter is a DupeFilter as the queries take it: with the names that
+// match its Name where SQL cannot match it (see withNames).
+type dupeFilter struct {
+	dto.DupeFilter
 	names [][]byte // set by withNames: the names that match Name
 }
 
@@ -46,7 +28,8 @@ type DupeFilter struct {
 // db.GlobFunction (PostgreSQL), the names of present, hashed files that
 // match d.Name are found first, through the pattern's literal hint and then
 // exactly in Go, and the queries select the files by those names.
-func (f *Files) withNames(ctx context.Context, d DupeFilter) (DupeFilter, error) {
+func (f *Files) withNames(ctx context.Context, filter dto.DupeFilter) (dupeFilter, error) {
+	d := dupeFilter{DupeFilter: filter}
 	if d.Name == "" || db.DialectOf(f.x).HasGlob() {
 		return d, nil
 	}
@@ -79,7 +62,7 @@ func (f *Files) withNames(ctx context.Context, d DupeFilter) (DupeFilter, error)
 }
 
 // where returns the conditions on files aliased a, with their arguments.
-func (d DupeFilter) where(a string) (string, []any) {
+func (d dupeFilter) where(a string) (string, []any) {
 	conds := []string{a + ".sha256 IS NOT NULL", a + ".operation <> 'DEL'", a + ".size >= ?"}
 	args := []any{d.MinSize}
 	if !d.IncludeArchived {
@@ -130,7 +113,7 @@ func (d DupeFilter) where(a string) (string, []any) {
 // index files_links). Its copies is exact for every group without other
 // aliases; Dupes counts the rest exactly from the rows it reads anyway, and
 // exactGroupsQuery does it in SQL.
-func groupsQuery(d DupeFilter) (string, []any) {
+func groupsQuery(d dupeFilter) (string, []any) {
 	where, args := d.where("f")
 	q := `SELECT g.sha256 AS sha256, g.n AS n, g.n - COALESCE(l.extra, 0) AS copies, g.size AS size
 		FROM (SELECT f.sha256 AS sha256, COUNT(*) AS n, MAX(f.size) AS size FROM files f WHERE ` + where + `
@@ -148,7 +131,7 @@ func groupsQuery(d DupeFilter) (string, []any) {
 // every group are grouped by machine, device and inode, whatever their link
 // count. On a catalog of a million files this adds about as much again as
 // the grouping costs, which is why Dupes does not use it.
-func exactGroupsQuery(d DupeFilter) (string, []any) {
+func exactGroupsQuery(d dupeFilter) (string, []any) {
 	where, args := d.where("f")
 	q := `WITH g AS MATERIALIZED (SELECT f.sha256 AS sha256, COUNT(*) AS n, MAX(f.size) AS size
 			FROM files f WHERE ` + where + ` GROUP BY f.sha256 HAVING COUNT(*) >= 2)
@@ -164,7 +147,7 @@ func exactGroupsQuery(d DupeFilter) (string, []any) {
 }
 
 // rowsDupesQuery is the Dupes statement that groups the rows themselves.
-func rowsDupesQuery(d DupeFilter) (string, []any) {
+func rowsDupesQuery(d dupeFilter) (string, []any) {
 	groups, args := groupsQuery(d)
 	where, wargs := d.where("f2")
 	// Device and inode of plain files; 0 for archive entries (see markLinked).
@@ -200,8 +183,8 @@ type dupeRow struct {
 // Only those groups and the group being read are held, so memory does not
 // grow with the catalog unless most of it was scanned twice under two
 // names. fn's error stops the listing and is returned.
-func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
-	d, err := f.withNames(ctx, d)
+func (f *Files) Dupes(ctx context.Context, filter dto.DupeFilter, fn func(dto.DupeGroup) error) error {
+	d, err := f.withNames(ctx, filter)
 	if err != nil {
 		return err
 	}
@@ -435,8 +418,8 @@ func markVolumeLinks(fs []dto.DupeFile, where func(machine, path string) (string
 }
 
 // DupeTotals returns the totals of what Dupes would list with d.
-func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, error) {
-	d, err := f.withNames(ctx, d)
+func (f *Files) DupeTotals(ctx context.Context, filter dto.DupeFilter) (dto.DupeTotals, error) {
+	d, err := f.withNames(ctx, filter)
 	if err != nil {
 		return dto.DupeTotals{}, err
 	}

@@ -5,28 +5,21 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
-)
 
-// NameSize is what a tally needs of one file row.
-type NameSize struct {
-	Machine  string
-	Name     string
-	Size     int64
-	Deleted  bool // operation DEL
-	Archived bool // an entry inside an archive
-}
+	"github.com/indexer/indexer/internal/dto"
+)
 
 // EachNameSize calls fn for every file row, DEL rows and archive entries
 // included, in storage order. It streams. Extensions are told apart in Go:
 // SQL has no portable "text after the last dot", and the pass over the table
 // costs less than grouping by an expression would.
-func (f *Files) EachNameSize(ctx context.Context, fn func(NameSize) error) error {
+func (f *Files) EachNameSize(ctx context.Context, fn func(dto.NameSize) error) error {
 	rows, err := f.x.QueryContext(ctx, "SELECT machine, name, size, operation = 'DEL', is_archived <> 0 FROM files")
 	if err != nil {
 		return fmt.Errorf("tally files: %w", err)
 	}
 	defer rows.Close()
-	var r NameSize
+	var r dto.NameSize
 	for rows.Next() {
 		if err := rows.Scan(&r.Machine, &r.Name, &r.Size, &r.Deleted, &r.Archived); err != nil {
 			return fmt.Errorf("tally files: %w", err)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/indexer/indexer/internal/dto"
+
 	"github.com/indexer/indexer/internal/db"
 )
 
@@ -16,16 +18,6 @@ import (
 // while a scan has them set aside with the indexes (see db.SummaryCurrent):
 // then, and for what they cannot answer, queries read the rows.
 
-// FileTotal is one row of file_totals: the rows of one machine and kind
-// ("file", "entry" or "deleted") and, for "file", one raw extension.
-type FileTotal struct {
-	Machine string
-	Kind    string
-	Ext     string // the bytes after the name's last dot, case kept; "" for other kinds
-	Files   int64
-	Bytes   int64
-}
-
 // SummaryCurrent reports whether the summary tables hold the totals of the
 // rows of files.
 func (f *Files) SummaryCurrent(ctx context.Context) (bool, error) {
@@ -33,13 +25,13 @@ func (f *Files) SummaryCurrent(ctx context.Context) (bool, error) {
 }
 
 // EachFileTotal calls fn for every row of file_totals.
-func (f *Files) EachFileTotal(ctx context.Context, fn func(FileTotal) error) error {
+func (f *Files) EachFileTotal(ctx context.Context, fn func(dto.FileTotal) error) error {
 	rows, err := f.x.QueryContext(ctx, "SELECT machine, kind, ext, files, bytes FROM file_totals")
 	if err != nil {
 		return fmt.Errorf("read file totals: %w", err)
 	}
 	defer rows.Close()
-	var t FileTotal
+	var t dto.FileTotal
 	var ext []byte
 	for rows.Next() {
 		if err := rows.Scan(&t.Machine, &t.Kind, &ext, &t.Files, &t.Bytes); err != nil {
@@ -61,7 +53,7 @@ func (f *Files) EachFileTotal(ctx context.Context, fn func(FileTotal) error) err
 // have its size, so a bound takes all of them or none), and the summary
 // current and holding no content under two sizes. Other filters (machine,
 // subtrees, names, archive entries) need the rows.
-func (f *Files) summarized(ctx context.Context, d DupeFilter) (bool, error) {
+func (f *Files) summarized(ctx context.Context, d dupeFilter) (bool, error) {
 	if d.Machine != "" || len(d.Under) > 0 || d.Name != "" || d.IncludeArchived {
 		return false, nil
 	}
@@ -79,7 +71,7 @@ func (f *Files) summarized(ctx context.Context, d DupeFilter) (bool, error) {
 
 // summaryGroups returns the condition on contents aliased g that selects
 // the groups d lists, with its arguments; see summarized.
-func summaryGroups(d DupeFilter) (string, []any) {
+func summaryGroups(d dupeFilter) (string, []any) {
 	where, args := "g.files - g.extra >= 2 AND g.size >= ?", []any{d.MinSize}
 	if d.MaxSize >= 0 {
 		where, args = where+" AND g.size <= ?", append(args, d.MaxSize)
@@ -92,7 +84,7 @@ func summaryGroups(d DupeFilter) (string, []any) {
 // files_content, then sorted. Walking contents in content order finds the
 // groups' files in adjacent pages of files_content; walking them in listing
 // order, which needs no sort, seeks all over it and measured slower.
-func summaryDupesQuery(d DupeFilter) (string, []any) {
+func summaryDupesQuery(d dupeFilter) (string, []any) {
 	where, args := summaryGroups(d)
 	return `SELECT g.sha256, g.size, g.files, g.files - g.extra,
 			f2.machine, f2.path, f2.archive_path,
@@ -106,7 +98,7 @@ func summaryDupesQuery(d DupeFilter) (string, []any) {
 
 // totalsFilter is the filter whose duplicate totals content_totals keeps:
 // that of `indexer dupes` without flags, which stats counts.
-func totalsFilter(d DupeFilter) bool {
+func totalsFilter(d dupeFilter) bool {
 	return d.MinSize == 1 && d.MaxSize < 0
 }
 
@@ -174,7 +166,7 @@ func (f *Files) FoldContentTotals(ctx context.Context) error {
 }
 
 // summaryTotalsQuery is the DupeTotals statement when the summary answers d.
-func summaryTotalsQuery(d DupeFilter) (string, []any) {
+func summaryTotalsQuery(d dupeFilter) (string, []any) {
 	where, args := summaryGroups(d)
 	return `SELECT COUNT(*) AS groups_total, COALESCE(SUM(g.files), 0) AS files_total,
 		COALESCE(SUM((g.files - g.extra - 1) * g.size), 0) AS reclaimable_total

@@ -14,7 +14,6 @@ import (
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/pgtest"
-	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
 
@@ -114,8 +113,8 @@ func TestContentTotalsNeverMakeWritersWait(t *testing.T) {
 
 type stats struct{ Contents, Groups, Files, Reclaimable int64 }
 
-// repoStatsFilter is the duplicates stats counts: service.StatsDupes.
-var repoStatsFilter = repo.DupeFilter{MinSize: 1, MaxSize: -1}
+// statsFilter is the duplicates stats counts: service.StatsDupes.
+var statsFilter = dto.DupeFilter{MinSize: 1, MaxSize: -1}
 
 // contentTotals returns what stats reads of the contents, and how many rows
 // of content_totals it comes from.
@@ -128,7 +127,7 @@ func contentTotals(t *testing.T, u *uow.UoW) (stats, int) {
 		if s.Contents, err = r.Files.DistinctContents(ctx); err != nil {
 			return err
 		}
-		d, err := r.Files.DupeTotals(ctx, repoStatsFilter)
+		d, err := r.Files.DupeTotals(ctx, statsFilter)
 		if err != nil {
 			return err
 		}
