@@ -25,3 +25,22 @@ type FileTotal struct {
 type VolumeTotals struct {
 	Files, Bytes int64
 }
+
+// Counts are a catalog's row counts, all read in one statement (see
+// db.CountRows). Files counts present rows, archive entries included;
+// Deleted the rows kept for files that vanished; Entries the present
+// archive entries; Machines the machines with rows; Bytes the present rows'
+// bytes; Hashes the distinct contents of all rows, deleted ones included;
+// Scans the scans recorded.
+type Counts struct {
+	Files    int64 `db:"files"`
+	Deleted  int64 `db:"deleted"`
+	Entries  int64 `db:"entries"`
+	Machines int64 `db:"machines"`
+	Bytes    int64 `db:"bytes"`
+	Hashes   int64 `db:"hashes"`
+	Scans    int64 `db:"scans"`
+}
+
+// Empty reports whether the catalog holds no rows at all.
+func (c Counts) Empty() bool { return c == Counts{} }
