@@ -45,10 +45,11 @@ UPDATE contents SET extra = x.extra FROM (SELECT s.sha256 AS sha256, SUM(s.k - 1
             GROUP BY f.sha256, f.machine, f.device, f.inode HAVING COUNT(*) > 1) s
         GROUP BY s.sha256) x
     WHERE contents.sha256 = x.sha256;
-INSERT INTO content_totals (slot, contents, dupe_groups, dupe_files, reclaimable)
+INSERT INTO content_totals (slot, contents, dupe_groups, dupe_files, reclaimable, mixed)
     SELECT 0, COUNT(*), COALESCE(SUM(files - extra >= 2 AND size >= 1), 0),
         COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN files ELSE 0 END), 0),
-        COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN (files - extra - 1) * size ELSE 0 END), 0)
+        COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN (files - extra - 1) * size ELSE 0 END), 0),
+        COALESCE(SUM(sized <> files + entries), 0)
     FROM contents`
 
 // deferSummary drops the triggers on files and contents, recording in

@@ -61,12 +61,8 @@ func (f *Files) summarized(ctx context.Context, d dupeFilter) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	var mixed bool
-	if err := sqlx.GetContext(ctx, f.x, &mixed,
-		"SELECT EXISTS (SELECT 1 FROM contents WHERE sized <> files + entries)"); err != nil {
-		return false, fmt.Errorf("look for contents of several sizes: %w", err)
-	}
-	return !mixed, nil
+	t, err := f.contentTotals(ctx)
+	return t.Mixed == 0, err
 }
 
 // summaryGroups returns the condition on contents aliased g that selects
@@ -108,6 +104,7 @@ type contentTotals struct {
 	Groups      int64 `db:"dupe_groups"`
 	Files       int64 `db:"dupe_files"`
 	Reclaimable int64 `db:"reclaimable"`
+	Mixed       int64 `db:"mixed"` // contents that may be held under several sizes
 }
 
 // contentTotals returns the totals content_totals keeps: the sum of its
@@ -116,7 +113,7 @@ func (f *Files) contentTotals(ctx context.Context) (contentTotals, error) {
 	var t contentTotals
 	err := sqlx.GetContext(ctx, f.x, &t, `SELECT COALESCE(SUM(contents), 0) AS contents,
 		COALESCE(SUM(dupe_groups), 0) AS dupe_groups, COALESCE(SUM(dupe_files), 0) AS dupe_files,
-		COALESCE(SUM(reclaimable), 0) AS reclaimable FROM content_totals`)
+		COALESCE(SUM(reclaimable), 0) AS reclaimable, COALESCE(SUM(mixed), 0) AS mixed FROM content_totals`)
 	if err != nil {
 		return t, fmt.Errorf("read content totals: %w", err)
 	}
@@ -131,24 +128,25 @@ func (f *Files) contentTotals(ctx context.Context) (contentTotals, error) {
 // slot 0, which they lock first (making it, when a restore emptied the
 // table). On SQLite the triggers write slot 0 themselves: nothing to fold.
 func (f *Files) FoldContentTotals(ctx context.Context) error {
-	if _, err := f.x.ExecContext(ctx, `INSERT INTO content_totals (slot, contents, dupe_groups, dupe_files, reclaimable)
-		VALUES (0, 0, 0, 0, 0) ON CONFLICT (slot) DO UPDATE SET contents = content_totals.contents`); err != nil {
+	if _, err := f.x.ExecContext(ctx, `INSERT INTO content_totals (slot, contents, dupe_groups, dupe_files, reclaimable, mixed)
+		VALUES (0, 0, 0, 0, 0, 0) ON CONFLICT (slot) DO UPDATE SET contents = content_totals.contents`); err != nil {
 		return fmt.Errorf("fold content totals: %w", err)
 	}
-	rows, err := f.x.QueryContext(ctx, "DELETE FROM content_totals WHERE slot <> 0 RETURNING contents, dupe_groups, dupe_files, reclaimable")
+	rows, err := f.x.QueryContext(ctx, "DELETE FROM content_totals WHERE slot <> 0 RETURNING contents, dupe_groups, dupe_files, reclaimable, mixed")
 	if err != nil {
 		return fmt.Errorf("fold content totals: %w", err)
 	}
 	defer rows.Close()
 	var sum, t contentTotals
 	for rows.Next() {
-		if err := rows.Scan(&t.Contents, &t.Groups, &t.Files, &t.Reclaimable); err != nil {
+		if err := rows.Scan(&t.Contents, &t.Groups, &t.Files, &t.Reclaimable, &t.Mixed); err != nil {
 			return fmt.Errorf("fold content totals: %w", err)
 		}
 		sum.Contents += t.Contents
 		sum.Groups += t.Groups
 		sum.Files += t.Files
 		sum.Reclaimable += t.Reclaimable
+		sum.Mixed += t.Mixed
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("fold content totals: %w", err)
@@ -158,7 +156,8 @@ func (f *Files) FoldContentTotals(ctx context.Context) error {
 		return nil
 	}
 	_, err = f.x.ExecContext(ctx, f.x.Rebind(`UPDATE content_totals SET contents = contents + ?, dupe_groups = dupe_groups + ?,
-		dupe_files = dupe_files + ?, reclaimable = reclaimable + ? WHERE slot = 0`), sum.Contents, sum.Groups, sum.Files, sum.Reclaimable)
+		dupe_files = dupe_files + ?, reclaimable = reclaimable + ?, mixed = mixed + ? WHERE slot = 0`),
+		sum.Contents, sum.Groups, sum.Files, sum.Reclaimable, sum.Mixed)
 	if err != nil {
 		return fmt.Errorf("fold content totals: %w", err)
 	}

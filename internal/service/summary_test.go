@@ -245,13 +245,15 @@ func checkContentTotals(t *testing.T, c *Catalog, step string) int {
 		Groups      int64 `db:"dupe_groups"`
 		Files       int64 `db:"dupe_files"`
 		Reclaimable int64 `db:"reclaimable"`
+		Mixed       int64 `db:"mixed"`
 	}
 	var kept, fresh totals
 	var slots int
 	err := c.DB().WithRead(func(r *sqlx.DB) error {
 		ctx := context.Background()
 		if err := r.GetContext(ctx, &kept, `SELECT COALESCE(SUM(contents), 0) AS contents, COALESCE(SUM(dupe_groups), 0) AS dupe_groups,
-			COALESCE(SUM(dupe_files), 0) AS dupe_files, COALESCE(SUM(reclaimable), 0) AS reclaimable FROM content_totals`); err != nil {
+			COALESCE(SUM(dupe_files), 0) AS dupe_files, COALESCE(SUM(reclaimable), 0) AS reclaimable,
+			COALESCE(SUM(mixed), 0) AS mixed FROM content_totals`); err != nil {
 			return err
 		}
 		if err := r.GetContext(ctx, &slots, "SELECT COUNT(*) FROM content_totals"); err != nil {
@@ -260,7 +262,8 @@ func checkContentTotals(t *testing.T, c *Catalog, step string) int {
 		return r.GetContext(ctx, &fresh, `SELECT COUNT(*) AS contents,
 			COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN 1 ELSE 0 END), 0) AS dupe_groups,
 			COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN files ELSE 0 END), 0) AS dupe_files,
-			COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN (files - extra - 1) * size ELSE 0 END), 0) AS reclaimable
+			COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN (files - extra - 1) * size ELSE 0 END), 0) AS reclaimable,
+			COALESCE(SUM(CASE WHEN sized <> files + entries THEN 1 ELSE 0 END), 0) AS mixed
 			FROM contents`)
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/pgtest"
 	"github.com/indexer/indexer/internal/uow"
@@ -109,6 +110,83 @@ func TestContentTotalsNeverMakeWritersWait(t *testing.T) {
 	if got, rows := contentTotals(t, u); got != want || rows != 1 {
 		t.Errorf("folded: content totals %+v in %d rows, want %+v in 1", got, rows, want)
 	}
+}
+
+// TestContentTotalsCountMixedSizes: a content recorded under two sizes
+// (a forged or damaged row: one sha256 is one size) is one the summary
+// cannot answer for. content_totals counts it, so that dupes and stats
+// read the rows while it is there, and answer from the summary again once
+// it is gone.
+func TestContentTotalsCountMixedSizes(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	u := uow.New(d)
+	x := digests("x")
+	odd := dto.FileWithHash{Hash: x, FileMeta: dto.FileMeta{Machine: "m", Path: "/odd", Name: "odd", Size: 2,
+		Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd}}
+	odd.Hash.Size = 2
+	var ids []int64
+	err := u.Do(t.Context(), "write", func(ctx context.Context, r *uow.Repos) error {
+		var fs []dto.FileWithHash
+		for _, p := range []string{"/a", "/b"} {
+			fs = append(fs, dto.FileWithHash{Hash: x, FileMeta: dto.FileMeta{Machine: "m", Path: p, Name: p[1:], Size: 1,
+				Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd}})
+		}
+		var err error
+		ids, err = r.Files.InsertMany(ctx, append(fs, odd))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three rows of x: from the rows, one group of three files, 4 bytes
+	// reclaimable at the largest size (the summary, which keeps the size
+	// x was first seen under, would say 2).
+	if got, want := dupeTotals(t, u), (dto.DupeTotals{Groups: 1, Files: 3, Reclaimable: 4}); got != want {
+		t.Errorf("with x under two sizes: %+v, want %+v from the rows", got, want)
+	}
+	if got := mixed(t, u); got != 1 {
+		t.Errorf("content_totals counts %d mixed contents, want 1", got)
+	}
+	err = u.Do(t.Context(), "forget", func(ctx context.Context, r *uow.Repos) error {
+		tx := uow.TxOf(r)
+		_, err := tx.ExecContext(ctx, tx.Rebind("DELETE FROM files WHERE id = ?"), ids[2])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mixed(t, u); got != 0 {
+		t.Errorf("content_totals counts %d mixed contents once the odd row is gone, want 0", got)
+	}
+	if got, want := dupeTotals(t, u), (dto.DupeTotals{Groups: 1, Files: 2, Reclaimable: 1}); got != want {
+		t.Errorf("with x under one size: %+v, want %+v", got, want)
+	}
+}
+
+func dupeTotals(t *testing.T, u *uow.UoW) dto.DupeTotals {
+	t.Helper()
+	var d dto.DupeTotals
+	err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
+		var err error
+		d, err = r.Files.DupeTotals(ctx, statsFilter)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func mixed(t *testing.T, u *uow.UoW) int64 {
+	t.Helper()
+	var n int64
+	err := u.Read(t.Context(), func(ctx context.Context, r *uow.Repos) error {
+		return uow.TxOf(r).GetContext(ctx, &n, "SELECT COALESCE(SUM(mixed), 0) FROM content_totals")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 type stats struct{ Contents, Groups, Files, Reclaimable int64 }
