@@ -6,9 +6,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/indexer/indexer/internal/dto"
-
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dto"
 )
 
 // The summary tables, file_totals and contents, are kept current by
