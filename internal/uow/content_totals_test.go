@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -160,6 +161,42 @@ func TestContentTotalsCountMixedSizes(t *testing.T) {
 	}
 	if got, want := dupeTotals(t, u), (dto.DupeTotals{Groups: 1, Files: 2, Reclaimable: 1}); got != want {
 		t.Errorf("with x under one size: %+v, want %+v", got, want)
+	}
+}
+
+// TestContentTotalsFollowSavepoints: what a savepoint rolled back wrote
+// leaves no trace in the totals (a scan's chunk that fails is written again
+// file by file), and what the transaction wrote before and after it does.
+func TestContentTotalsFollowSavepoints(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	u := uow.New(d)
+	file := func(path, content string) []dto.FileWithHash {
+		return []dto.FileWithHash{{Hash: digests(content), FileMeta: dto.FileMeta{Machine: "m", Path: path, Name: path[1:],
+			Size: int64(len(content)), Modified: time.Unix(1, 0), Scanned: time.Unix(1, 0), Operation: dto.OpAdd}}}
+	}
+	undone := errors.New("undone")
+	err := u.Do(t.Context(), "scan.chunk", func(ctx context.Context, r *uow.Repos) error {
+		if _, err := r.Files.InsertMany(ctx, file("/a", "aa")); err != nil {
+			return err
+		}
+		err := r.Savepoint(ctx, func() error {
+			if _, err := r.Files.InsertMany(ctx, append(file("/b", "aa"), file("/c", "cc")...)); err != nil {
+				return err
+			}
+			return undone
+		})
+		if !errors.Is(err, undone) {
+			return fmt.Errorf("savepoint: %v", err)
+		}
+		_, err = r.Files.InsertMany(ctx, file("/d", "dd"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stats{Contents: 2}
+	if got, rows := contentTotals(t, u); got != want {
+		t.Errorf("content totals %+v in %d rows, want %+v: a and d, no group", got, rows, want)
 	}
 }
 
