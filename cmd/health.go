@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/service"
 )
@@ -25,9 +24,9 @@ degraded, and 1 when a check fails.`,
   indexer health --full --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := db.OptionsFromEnv()
+			opts, err := a.dbOptions()
 			if err != nil {
-				return usageError("%w", err)
+				return err
 			}
 			h := service.Health(cmd.Context(), a.dbPath, opts, full)
 			if a.json {

@@ -71,9 +71,9 @@ catalog yet, restore creates it from SRC.`,
 			if !yes && !restoreAsks(a.stdin) {
 				return usageError("restore replaces the catalog %s and there is no terminal to confirm on; pass --yes", shown)
 			}
-			opts, err := db.OptionsFromEnv()
+			opts, err := a.dbOptions()
 			if err != nil {
-				return usageError("%w", err)
+				return err
 			}
 			// SRC is checked in full, and the catalog looked at without opening
 			// it, before anyone is asked and before anything is touched: the

@@ -211,11 +211,22 @@ func interruptContext() (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-// open opens (creating if needed) the catalog named by --db.
-func (a *app) open(ctx context.Context) (*service.Catalog, error) {
+// dbOptions returns the catalog's pool options, db.DefaultOptions tuned by
+// the environment (INDEXER_BUSY_TIMEOUT and its kin): the one place a
+// command reads them. A malformed variable is a usage error.
+func (a *app) dbOptions() (db.Options, error) {
 	opts, err := db.OptionsFromEnv()
 	if err != nil {
-		return nil, usageError("%w", err)
+		return opts, usageError("%w", err)
+	}
+	return opts, nil
+}
+
+// open opens (creating if needed) the catalog named by --db.
+func (a *app) open(ctx context.Context) (*service.Catalog, error) {
+	opts, err := a.dbOptions()
+	if err != nil {
+		return nil, err
 	}
 	c, err := service.Open(ctx, a.dbPath, opts, a.log)
 	if err != nil {
@@ -228,9 +239,9 @@ func (a *app) open(ctx context.Context) (*service.Catalog, error) {
 // it, refusing to create one. On a read-only file system it is opened
 // read-only.
 func (a *app) openExisting(ctx context.Context) (*service.Catalog, error) {
-	opts, err := db.OptionsFromEnv()
+	opts, err := a.dbOptions()
 	if err != nil {
-		return nil, usageError("%w", err)
+		return nil, err
 	}
 	opts.MustExist = true
 	opts.OnlyReads = true

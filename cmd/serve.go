@@ -11,7 +11,6 @@ import (
 
 	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/cache"
-	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/web"
 )
@@ -85,9 +84,9 @@ a running scan is stopped as Ctrl-C stops it, and serve exits 0.`,
 			case copts.EmptyTTL < 0:
 				return usageError("--cache-empty-ttl %v is negative", copts.EmptyTTL)
 			}
-			opts, err := db.OptionsFromEnv()
+			opts, err := a.dbOptions()
 			if err != nil {
-				return usageError("%w", err)
+				return err
 			}
 			serveOpts := opts
 			serveOpts.UnlockIdle = true

@@ -185,6 +185,22 @@ func TestPostgresConcurrentMachines(t *testing.T) {
 		}
 	}
 
+	// stats reads the totals the triggers kept while the scans wrote at
+	// once: they equal what it counts from the rows, with the summary
+	// marked stale as while a scan has it set aside. The end of each
+	// scan folded the rows of content_totals that the transactions before
+	// it wrote into one: the last left one.
+	fromSummary := statsCounts(t, c.mustRun(0, "--json", "stats").stdout)
+	pgExec(t, url, "INSERT INTO deferred_indexes (name, sql) VALUES ('summary', 'SELECT 1')")
+	fromRows := statsCounts(t, c.mustRun(0, "--json", "stats").stdout)
+	pgExec(t, url, "DELETE FROM deferred_indexes WHERE name = 'summary'")
+	if fromSummary != fromRows || fromRows.Groups == 0 {
+		t.Errorf("stats from the totals kept by the triggers %+v; from the rows %+v", fromSummary, fromRows)
+	}
+	if n := pgInt(t, url, "SELECT COUNT(*) FROM content_totals"); n != 1 {
+		t.Errorf("content_totals holds %d rows after the last scan; want 1, every scan's folded", n)
+	}
+
 	// A fifth machine's scan of the first tree, killed part-way, then run
 	// again to its end.
 	killed := c.start("scan", "--quiet", "--machine", "pc4", roots[0])
@@ -206,6 +222,51 @@ func TestPostgresConcurrentMachines(t *testing.T) {
 		if d := diff(after[m], ref); d != "" {
 			t.Errorf("machine %s changed under another machine's killed scan: %s", m, d)
 		}
+	}
+}
+
+// statsTotals are the figures of stats --json that content_totals gives.
+type statsTotals struct {
+	Contents    int64 `json:"distinct_contents"`
+	Groups      int64 `json:"duplicate_groups"`
+	Files       int64 `json:"duplicate_files"`
+	Reclaimable int64 `json:"reclaimable_bytes"`
+}
+
+func statsCounts(t testing.TB, stdout string) statsTotals {
+	t.Helper()
+	var s statsTotals
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("stats --json: %v: %.300s", err, stdout)
+	}
+	return s
+}
+
+// pgInt returns the number q reads from a PostgreSQL catalog.
+func pgInt(t testing.TB, url, q string) int {
+	t.Helper()
+	x, err := sqlx.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var n int
+	if err := x.Get(&n, q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// pgExec runs q on a PostgreSQL catalog.
+func pgExec(t testing.TB, url, q string) {
+	t.Helper()
+	x, err := sqlx.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if _, err := x.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/dto"
 	"modernc.org/sqlite"
 )
 
@@ -32,18 +34,6 @@ var (
 // lower it to make a copy take many steps.
 var backupStepPages int32 = 1024
 
-// Counts are the row counts Inspect and BackupTo report. Files counts present
-// files, Deleted the rows kept for files that vanished, as repo.Files.Counts does.
-type Counts struct {
-	Files   int64 `db:"files"`
-	Deleted int64 `db:"deleted"`
-	Hashes  int64 `db:"hashes"`
-	Scans   int64 `db:"scans"`
-}
-
-// Empty reports whether the catalog holds no rows at all.
-func (c Counts) Empty() bool { return c == Counts{} }
-
 // Info describes a standalone catalog file, as Inspect found it.
 type Info struct {
 	Path  string
@@ -52,7 +42,7 @@ type Info struct {
 	SchemaVersion int
 	// Integrity is "ok" when integrity_check passed, "" when it was not run.
 	Integrity string
-	Counts
+	dto.Counts
 }
 
 // BackupTo writes a consistent snapshot of the catalog to dst, a new file or
@@ -64,25 +54,25 @@ type Info struct {
 //
 // A shared catalog (PostgreSQL) is written to dst as a standalone SQLite
 // catalog of the same schema version, its rows read in one snapshot.
-func (d *DB) BackupTo(ctx context.Context, dst string) (Counts, error) {
+func (d *DB) BackupTo(ctx context.Context, dst string) (dto.Counts, error) {
 	if d.dialect.Shared {
 		counts, err := d.backupServer(ctx, dst)
 		if err != nil {
-			return Counts{}, fmt.Errorf("back up %s to %s: %w", d.path, dst, err)
+			return dto.Counts{}, fmt.Errorf("back up %s to %s: %w", d.path, dst, err)
 		}
 		return counts, nil
 	}
-	var counts Counts
+	var counts dto.Counts
 	err := d.WithRead(func(r *sqlx.DB) error {
 		var err error
 		counts, err = backupConn(ctx, r, dst)
 		return err
 	})
 	if err != nil {
-		return Counts{}, fmt.Errorf("back up %s to %s: %w", d.path, dst, err)
+		return dto.Counts{}, fmt.Errorf("back up %s to %s: %w", d.path, dst, err)
 	}
 	if err := toRollbackJournal(ctx, dst); err != nil {
-		return Counts{}, fmt.Errorf("back up %s to %s: %w", d.path, dst, err)
+		return dto.Counts{}, fmt.Errorf("back up %s to %s: %w", d.path, dst, err)
 	}
 	return counts, nil
 }
@@ -92,18 +82,18 @@ func (d *DB) BackupTo(ctx context.Context, dst string) (Counts, error) {
 // beside it. src must be a file no process writes to, such as a backup, or a
 // catalog whose connections are all closed (inside Replace's swap). Callers
 // check src with Inspect first. dst ends up in DELETE mode; it is not fsynced.
-func CopyFile(ctx context.Context, src, dst string) (Counts, error) {
+func CopyFile(ctx context.Context, src, dst string) (dto.Counts, error) {
 	x, err := openImmutable(src)
 	if err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	defer x.Close()
 	counts, err := backupConn(ctx, x, dst)
 	if err != nil {
-		return Counts{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		return dto.Counts{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	if err := toRollbackJournal(ctx, dst); err != nil {
-		return Counts{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		return dto.Counts{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	return counts, nil
 }
@@ -111,15 +101,15 @@ func CopyFile(ctx context.Context, src, dst string) (Counts, error) {
 // backupConn copies the database behind one connection of x into dst. A read
 // transaction is held on the source across all steps, so every page comes from
 // one snapshot and concurrent commits neither show up half nor restart the copy.
-func backupConn(ctx context.Context, x *sqlx.DB, dst string) (Counts, error) {
+func backupConn(ctx context.Context, x *sqlx.DB, dst string) (dto.Counts, error) {
 	conn, err := x.Connx(ctx)
 	if err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	defer conn.Close()
 	tx, err := conn.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return Counts{}, fmt.Errorf("begin snapshot: %w", err)
+		return dto.Counts{}, fmt.Errorf("begin snapshot: %w", err)
 	}
 	defer tx.Rollback()
 	// The first read fixes the snapshot the backup steps below will copy. The
@@ -127,11 +117,11 @@ func backupConn(ctx context.Context, x *sqlx.DB, dst string) (Counts, error) {
 	// an older schema, whose rows are counted the way that schema holds them.
 	version, err := catalogVersion(ctx, tx)
 	if err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	counts, err := countRows(ctx, tx, version)
 	if err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	err = conn.Raw(func(dc any) error {
 		bc, ok := dc.(interface {
@@ -162,7 +152,7 @@ func backupConn(ctx context.Context, x *sqlx.DB, dst string) (Counts, error) {
 		return nil
 	})
 	if err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	return counts, nil
 }
@@ -356,22 +346,31 @@ const inlineDigests = 4
 // migration keeps the digests of a content only when all three are hex of the
 // right length (a row with none is hashed again by the next scan), and
 // contents written in upper- and lower-case hex become one.
-func countRows(ctx context.Context, q sqlx.QueryerContext, version int) (Counts, error) {
+func countRows(ctx context.Context, q sqlx.QueryerContext, version int) (dto.Counts, error) {
 	contents := "(SELECT COUNT(DISTINCT sha256) FROM files)"
 	if version < inlineDigests {
 		contents = `(SELECT COUNT(DISTINCT unhex(h.sha256)) FROM files f JOIN hashes h ON h.id = f.hash_id
 			WHERE length(unhex(h.md5)) = 16 AND length(unhex(h.sha1)) = 20 AND length(unhex(h.sha256)) = 32)`
 	}
-	var c Counts
-	err := sqlx.GetContext(ctx, q, &c, `SELECT
-		(SELECT COUNT(*) FROM files WHERE operation <> 'DEL') AS files,
-		(SELECT COUNT(*) FROM files WHERE operation = 'DEL') AS deleted,
-		`+contents+` AS hashes,
-		(SELECT COUNT(*) FROM scans) AS scans`)
+	var c dto.Counts
+	err := sqlx.GetContext(ctx, q, &c, `SELECT t.files, t.deleted, t.entries, t.machines, t.bytes,
+		`+contents+` AS hashes, (SELECT COUNT(*) FROM scans) AS scans
+		FROM (SELECT COALESCE(SUM(CASE WHEN operation <> 'DEL' THEN 1 ELSE 0 END), 0) AS files,
+			COALESCE(SUM(CASE WHEN operation = 'DEL' THEN 1 ELSE 0 END), 0) AS deleted,
+			COALESCE(SUM(CASE WHEN operation <> 'DEL' AND is_archived <> 0 THEN 1 ELSE 0 END), 0) AS entries,
+			COUNT(DISTINCT machine) AS machines,
+			COALESCE(SUM(CASE WHEN operation <> 'DEL' THEN size ELSE 0 END), 0) AS bytes
+			FROM files) t`)
 	if err != nil {
 		return c, fmt.Errorf("count rows: %w", err)
 	}
 	return c, nil
+}
+
+// CountRows returns the row counts of the catalog q reads, of this
+// binary's schema version: the one place they are counted.
+func CountRows(ctx context.Context, q sqlx.QueryerContext) (dto.Counts, error) {
+	return countRows(ctx, q, LatestVersion())
 }
 
 // openImmutable opens path read-only as an immutable file: SQLite takes no

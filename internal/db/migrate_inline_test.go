@@ -13,6 +13,7 @@ import (
 
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dbtest"
+	"github.com/indexer/indexer/internal/dto"
 )
 
 // v3Migrations are the migrations before 0004_inline_digests.sql, which moved
@@ -211,8 +212,8 @@ func TestMigrateInlinesDigests(t *testing.T) {
 				t.Fatalf("Inspect the version-3 catalog: %v", err)
 			}
 			// Contents 7 and 9; 11 is referred to by no file.
-			wantCounts := db.Counts{Files: 4, Deleted: 1, Hashes: 2, Scans: 1}
-			if infoBefore.SchemaVersion != 3 || infoBefore.Counts != wantCounts {
+			wantCounts := dto.Counts{Files: 4, Deleted: 1, Hashes: 2, Scans: 1}
+			if infoBefore.SchemaVersion != 3 || rowCounts(infoBefore.Counts) != wantCounts {
 				t.Fatalf("Inspect the version-3 catalog = version %d, %+v; want 3, %+v",
 					infoBefore.SchemaVersion, infoBefore.Counts, wantCounts)
 			}
@@ -364,12 +365,12 @@ func TestMigrateRepairsDamagedV3(t *testing.T) {
 			}
 			// Contents 7 and 9 (14 is 9 in upper case); 404 has no row, 12
 			// has malformed md5 and 11 is referred to by no file.
-			wantCounts := db.Counts{Files: 8, Deleted: 1, Hashes: 2, Scans: 1}
+			wantCounts := dto.Counts{Files: 8, Deleted: 1, Hashes: 2, Scans: 1}
 			infoBefore, err := db.Inspect(ctx, path, true)
 			if err != nil {
 				t.Fatalf("Inspect the version-3 catalog: %v", err)
 			}
-			if infoBefore.SchemaVersion != 3 || infoBefore.Counts != wantCounts {
+			if infoBefore.SchemaVersion != 3 || rowCounts(infoBefore.Counts) != wantCounts {
 				t.Errorf("Inspect the version-3 catalog = version %d, %+v; want 3, %+v",
 					infoBefore.SchemaVersion, infoBefore.Counts, wantCounts)
 			}
@@ -387,7 +388,7 @@ func TestMigrateRepairsDamagedV3(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Inspect after the migration: %v", err)
 			}
-			if infoAfter.SchemaVersion != db.LatestVersion() || infoAfter.Integrity != "ok" || infoAfter.Counts != wantCounts {
+			if infoAfter.SchemaVersion != db.LatestVersion() || infoAfter.Integrity != "ok" || rowCounts(infoAfter.Counts) != wantCounts {
 				t.Errorf("Inspect after the migration = version %d, integrity %q, %+v; want %d, ok, %+v",
 					infoAfter.SchemaVersion, infoAfter.Integrity, infoAfter.Counts, db.LatestVersion(), wantCounts)
 			}

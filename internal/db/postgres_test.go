@@ -308,7 +308,10 @@ func TestNameTrigramIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			d.Close()
-			stmts := []string{"DROP INDEX " + db.NameTrigramIndex, "DELETE FROM schema_migrations WHERE version >= 12"}
+			stmts := []string{"DROP INDEX " + db.NameTrigramIndex, "DELETE FROM schema_migrations WHERE version >= 12",
+				// 0015_content_totals.sql undone.
+				"DROP TABLE content_totals", "DROP TRIGGER contents_totals ON contents",
+				"DROP TRIGGER contents_totals_update ON contents", "DROP FUNCTION contents_totals"}
 			if prebuilt {
 				stmts = append(stmts, db.NameTrigramStatement)
 			}

@@ -8,25 +8,27 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// The summary is the pair of tables file_totals and contents, which
-// triggers on files keep current (migrations/*/0011_summary.sql), so that
-// stats and dupes read a few rows instead of every row of files.
+// The summary is the tables file_totals and contents, which triggers on
+// files keep current (migrations/*/0011_summary.sql), and content_totals,
+// which triggers on contents keep current (0015_content_totals.sql), so
+// that stats and dupes read a few rows instead of every row of files.
 //
 // Keeping contents current costs a random B-tree insert and an index lookup
 // per new row, which a scan that sets the indexes aside cannot afford (the
 // lookup has no index to use). DeferIndexes therefore sets the triggers
 // aside with the indexes, as one entry of deferred_indexes whose statement
-// rebuilds both tables from the rows and creates the triggers again; it is
-// built after the indexes. While that entry exists the summary is stale and
+// rebuilds the three tables from the rows and creates the triggers again;
+// it is built after the indexes. While that entry exists the summary is stale and
 // SummaryCurrent says so: queries read the rows instead.
 
 // summaryEntry is the name of the summary's entry in deferred_indexes.
 const summaryEntry = "summary"
 
-// summaryRebuild computes both tables from the rows of files, as migration
-// 0011 does for SQLite.
+// summaryRebuild computes the tables from the rows of files, as migrations
+// 0011 and 0015 do for SQLite, with the triggers set aside.
 const summaryRebuild = `DELETE FROM file_totals;
 DELETE FROM contents;
+DELETE FROM content_totals;
 INSERT INTO file_totals (machine, kind, ext, files, bytes)
     SELECT machine, kind, ext, COUNT(*), SUM(size) FROM (SELECT machine, size,
             CASE WHEN operation = 'DEL' THEN 'deleted' WHEN is_archived <> 0 THEN 'entry' ELSE 'file' END AS kind,
@@ -42,20 +44,26 @@ UPDATE contents SET extra = x.extra FROM (SELECT s.sha256 AS sha256, SUM(s.k - 1
             WHERE c.files >= 2 AND f.operation <> 'DEL' AND f.is_archived = 0 AND f.inode <> 0
             GROUP BY f.sha256, f.machine, f.device, f.inode HAVING COUNT(*) > 1) s
         GROUP BY s.sha256) x
-    WHERE contents.sha256 = x.sha256`
+    WHERE contents.sha256 = x.sha256;
+INSERT INTO content_totals (slot, contents, dupe_groups, dupe_files, reclaimable, mixed)
+    SELECT 0, COUNT(*), COALESCE(SUM(files - extra >= 2 AND size >= 1), 0),
+        COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN files ELSE 0 END), 0),
+        COALESCE(SUM(CASE WHEN files - extra >= 2 AND size >= 1 THEN (files - extra - 1) * size ELSE 0 END), 0),
+        COALESCE(SUM(sized <> files + entries), 0)
+    FROM contents`
 
-// deferSummary drops the triggers on files, recording in deferred_indexes
-// how to rebuild the summary and create them again. Nothing when there are
-// none (already set aside).
+// deferSummary drops the triggers on files and contents, recording in
+// deferred_indexes how to rebuild the summary and create them again.
+// Nothing when there are none (already set aside).
 func deferSummary(ctx context.Context, x sqlx.ExtContext) error {
 	var trig []struct {
 		Name string `db:"name"`
 		SQL  string `db:"sql"`
 	}
 	err := sqlx.SelectContext(ctx, x, &trig, `SELECT name, sql FROM sqlite_master
-		WHERE type = 'trigger' AND tbl_name = 'files' ORDER BY name`)
+		WHERE type = 'trigger' AND tbl_name IN ('files', 'contents') ORDER BY name`)
 	if err != nil {
-		return fmt.Errorf("list triggers of files: %w", err)
+		return fmt.Errorf("list triggers of the summary: %w", err)
 	}
 	if len(trig) == 0 {
 		return nil
@@ -80,8 +88,9 @@ func deferSummary(ctx context.Context, x sqlx.ExtContext) error {
 // set aside: SummaryCurrent's statement, for a connection of another kind.
 const SummaryCurrentQuery = "SELECT CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM deferred_indexes WHERE name = '" + summaryEntry + "'"
 
-// SummaryCurrent reports whether file_totals and contents hold the totals of
-// the rows of files: false while a scan has them set aside.
+// SummaryCurrent reports whether file_totals, contents and content_totals
+// hold the totals of the rows of files: false while a scan has them set
+// aside.
 func SummaryCurrent(ctx context.Context, x sqlx.QueryerContext) (bool, error) {
 	var n int
 	if err := sqlx.GetContext(ctx, x, &n, SummaryCurrentQuery); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/indexer/indexer/internal/dto"
 )
 
 // A shared catalog is backed up as a standalone SQLite catalog file, which
@@ -96,17 +98,17 @@ func copyRows(ctx context.Context, src sqlx.QueryerContext, dst *sqlx.Tx) (int64
 // file) holding the rows of the shared catalog d, all read in one snapshot,
 // and returns the counts read in that same snapshot. dst ends up in DELETE
 // mode; it is not fsynced.
-func (d *DB) backupServer(ctx context.Context, dst string) (Counts, error) {
+func (d *DB) backupServer(ctx context.Context, dst string) (dto.Counts, error) {
 	x, err := sqlx.Open(DriverName, fileURI(dst, url.Values{"_pragma": {"foreign_keys(1)"}}))
 	if err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	defer x.Close()
 	x.SetMaxOpenConns(1)
 	if err := migrate(ctx, x, SQLite, true); err != nil {
-		return Counts{}, fmt.Errorf("create %s: %w", dst, err)
+		return dto.Counts{}, fmt.Errorf("create %s: %w", dst, err)
 	}
-	var counts Counts
+	var counts dto.Counts
 	err = d.WithRead(func(r *sqlx.DB) error {
 		src, err := r.BeginTxx(ctx, Postgres.ReadTx())
 		if err != nil {
@@ -130,10 +132,10 @@ func (d *DB) backupServer(ctx context.Context, dst string) (Counts, error) {
 		return out.Commit()
 	})
 	if err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	if err := x.Close(); err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	return counts, toRollbackJournal(ctx, dst)
 }
@@ -145,16 +147,16 @@ func (d *DB) backupServer(ctx context.Context, dst string) (Counts, error) {
 // the rows now in d, read in that transaction, and commits only when they
 // are want's (Files, Deleted and Hashes). On a catalog file it returns
 // ErrNotServer: a file is restored by replacing it (see Replace).
-func (d *DB) RestoreFrom(ctx context.Context, src string, want Counts) (Counts, error) {
+func (d *DB) RestoreFrom(ctx context.Context, src string, want dto.Counts) (dto.Counts, error) {
 	if !d.dialect.Shared {
-		return Counts{}, ErrNotServer
+		return dto.Counts{}, ErrNotServer
 	}
 	x, err := openImmutable(src)
 	if err != nil {
-		return Counts{}, err
+		return dto.Counts{}, err
 	}
 	defer x.Close()
-	var counts Counts
+	var counts dto.Counts
 	err = d.WithWrite(func(w *sqlx.DB) error {
 		in, err := x.BeginTxx(ctx, SQLite.ReadTx())
 		if err != nil {
@@ -168,13 +170,13 @@ func (d *DB) RestoreFrom(ctx context.Context, src string, want Counts) (Counts, 
 		defer tx.Rollback()
 		// Every other writer waits until this commits, and then finds the
 		// restored catalog.
-		if _, err := tx.ExecContext(ctx, "LOCK TABLE scans, files, dirs, volumes, scan_roots, file_totals, contents IN ACCESS EXCLUSIVE MODE"); err != nil {
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE scans, files, dirs, volumes, scan_roots, file_totals, contents, content_totals IN ACCESS EXCLUSIVE MODE"); err != nil {
 			return err
 		}
 		// TRUNCATE fires no row trigger: the summary the triggers keep
-		// (file_totals, contents) is emptied with the rows, and the copy's
-		// inserts build it again.
-		if _, err := tx.ExecContext(ctx, "TRUNCATE dirs, files, scans, volumes, scan_roots, file_totals, contents"); err != nil {
+		// (file_totals, contents, content_totals) is emptied with the
+		// rows, and the copy's inserts build it again.
+		if _, err := tx.ExecContext(ctx, "TRUNCATE dirs, files, scans, volumes, scan_roots, file_totals, contents, content_totals"); err != nil {
 			return err
 		}
 		if _, err := copyRows(ctx, in, tx); err != nil {
@@ -193,7 +195,7 @@ func (d *DB) RestoreFrom(ctx context.Context, src string, want Counts) (Counts, 
 		return tx.Commit()
 	})
 	if err != nil {
-		return Counts{}, fmt.Errorf("restore %s from %s: %w", d.path, src, err)
+		return dto.Counts{}, fmt.Errorf("restore %s from %s: %w", d.path, src, err)
 	}
 	return counts, nil
 }

@@ -86,17 +86,6 @@ func (f *Files) ContentByDigest(ctx context.Context, hexDigest string) (dto.File
 	return r.dto(), true, nil
 }
 
-// CountContents returns the number of distinct contents the catalog's rows
-// refer to, deleted ones included.
-func (f *Files) CountContents(ctx context.Context) (int64, error) {
-	var n int64
-	err := sqlx.GetContext(ctx, f.x, &n, "SELECT COUNT(DISTINCT sha256) FROM files")
-	if err != nil {
-		return 0, fmt.Errorf("count contents: %w", err)
-	}
-	return n, nil
-}
-
 // digestParam returns the column for a hex digest and its raw bytes.
 func digestParam(hexDigest string) (col string, raw []byte, err error) {
 	col, err = DigestColumn(hexDigest)

@@ -414,18 +414,10 @@ func (r *Dirs) ScansDone(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// DirFilter selects the directories a listing considers.
-type DirFilter struct {
-	Machine string // one machine; "" for all
-	Under   string // at or below this path; "" for everywhere
-	MinSize int64
-	Content bool // group by content digest, not tree digest
-}
-
 // Duplicates returns the directories with a digest shared by at least two
 // selected directories, ordered by digest then machine and path; the digest
 // is in Tree (or Content with f.Content).
-func (r *Dirs) Duplicates(ctx context.Context, f DirFilter) ([]dto.Dir, error) {
+func (r *Dirs) Duplicates(ctx context.Context, f dto.DirFilter) ([]dto.Dir, error) {
 	col := "tree"
 	if f.Content {
 		col = "content"
@@ -451,7 +443,7 @@ func (r *Dirs) Duplicates(ctx context.Context, f DirFilter) ([]dto.Dir, error) {
 }
 
 // Complete returns the selected directories that have digests.
-func (r *Dirs) Complete(ctx context.Context, f DirFilter) ([]dto.Dir, error) {
+func (r *Dirs) Complete(ctx context.Context, f dto.DirFilter) ([]dto.Dir, error) {
 	conds := []string{"content IS NOT NULL"}
 	var args []any
 	if f.Machine != "" {

@@ -18,28 +18,10 @@ import (
 	"github.com/indexer/indexer/internal/match"
 )
 
-// DupeFilter selects the files that take part in duplicate grouping. Only
-// present files (not DEL) with a content hash ever do.
-type DupeFilter struct {
-	Machine string   // one machine; "" for all
-	Under   []string // subtrees (path prefixes), any of them; none for everywhere
-	// UnderIsHost says Under are paths on this host: they then match the
-	// rows of machines that are no volume's, and UnderVolumes the rows of
-	// the volumes mounted within them.
-	UnderIsHost     bool
-	UnderVolumes    []dto.VolumeSubtree
-	MinSize         int64  // smallest file size in bytes
-	MaxSize         int64  // largest file size in bytes; < 0 for no bound
-	Name            string // a shell pattern the file name matches (see db.GlobFunction); "" for all
-	IncludeArchived bool   // also entries inside archives
-	// Where, when set, tells where a file of a volume (a vol: machine) is
-	// now: its current absolute path, and the device and inode found there
-	// (0 when it cannot be stat'ed); false while the volume is not
-	// mounted. Such a file is one copy with every file of another machine
-	// (not a volume) recorded at that path, or with that device and inode:
-	// the same file, catalogued twice (see markVolumeLinks).
-	Where func(machine, path string) (abs string, device, inode uint64, ok bool)
-
+// dupeFilter is a dupeFilter as the queries take it: with the names that
+// match its Name where SQL cannot match it (see withNames).
+type dupeFilter struct {
+	dto.DupeFilter
 	names [][]byte // set by withNames: the names that match Name
 }
 
@@ -47,7 +29,8 @@ type DupeFilter struct {
 // db.GlobFunction (PostgreSQL), the names of present, hashed files that
 // match d.Name are found first, through the pattern's literal hint and then
 // exactly in Go, and the queries select the files by those names.
-func (f *Files) withNames(ctx context.Context, d DupeFilter) (DupeFilter, error) {
+func (f *Files) withNames(ctx context.Context, filter dto.DupeFilter) (dupeFilter, error) {
+	d := dupeFilter{DupeFilter: filter}
 	if d.Name == "" || db.DialectOf(f.x).HasGlob() {
 		return d, nil
 	}
@@ -80,7 +63,7 @@ func (f *Files) withNames(ctx context.Context, d DupeFilter) (DupeFilter, error)
 }
 
 // where returns the conditions on files aliased a, with their arguments.
-func (d DupeFilter) where(a string) (string, []any) {
+func (d dupeFilter) where(a string) (string, []any) {
 	conds := []string{a + ".sha256 IS NOT NULL", a + ".operation <> 'DEL'", a + ".size >= ?"}
 	args := []any{d.MinSize}
 	if !d.IncludeArchived {
@@ -131,7 +114,7 @@ func (d DupeFilter) where(a string) (string, []any) {
 // index files_links). Its copies is exact for every group without other
 // aliases; Dupes counts the rest exactly from the rows it reads anyway, and
 // exactGroupsQuery does it in SQL.
-func groupsQuery(d DupeFilter) (string, []any) {
+func groupsQuery(d dupeFilter) (string, []any) {
 	where, args := d.where("f")
 	q := `SELECT g.sha256 AS sha256, g.n AS n, g.n - COALESCE(l.extra, 0) AS copies, g.size AS size
 		FROM (SELECT f.sha256 AS sha256, COUNT(*) AS n, MAX(f.size) AS size FROM files f WHERE ` + where + `
@@ -149,7 +132,7 @@ func groupsQuery(d DupeFilter) (string, []any) {
 // every group are grouped by machine, device and inode, whatever their link
 // count. On a catalog of a million files this adds about as much again as
 // the grouping costs, which is why Dupes does not use it.
-func exactGroupsQuery(d DupeFilter) (string, []any) {
+func exactGroupsQuery(d dupeFilter) (string, []any) {
 	where, args := d.where("f")
 	q := `WITH g AS MATERIALIZED (SELECT f.sha256 AS sha256, COUNT(*) AS n, MAX(f.size) AS size
 			FROM files f WHERE ` + where + ` GROUP BY f.sha256 HAVING COUNT(*) >= 2)
@@ -165,7 +148,7 @@ func exactGroupsQuery(d DupeFilter) (string, []any) {
 }
 
 // rowsDupesQuery is the Dupes statement that groups the rows themselves.
-func rowsDupesQuery(d DupeFilter) (string, []any) {
+func rowsDupesQuery(d dupeFilter) (string, []any) {
 	groups, args := groupsQuery(d)
 	where, wargs := d.where("f2")
 	// Device and inode of plain files; 0 for archive entries (see markLinked).
@@ -195,8 +178,8 @@ type dupeRow struct {
 // The groups' files are read in content order, from files_content alone,
 // and held in a compact form to be sorted in Go (see heldDupes), up to
 // dupesHeldBytes; a larger listing is sorted by the database (sortedDupes).
-func (f *Files) Dupes(ctx context.Context, d DupeFilter, fn func(dto.DupeGroup) error) error {
-	d, err := f.withNames(ctx, d)
+func (f *Files) Dupes(ctx context.Context, filter dto.DupeFilter, fn func(dto.DupeGroup) error) error {
+	d, err := f.withNames(ctx, filter)
 	if err != nil {
 		return err
 	}
@@ -245,7 +228,7 @@ func (f *Files) openRaw(ctx context.Context, files int64) (*db.RawConn, error) {
 // summarized): read through a raw connection when it is long and the
 // catalog has them, else through the unit's transaction. It returns nil
 // when the listing outgrows dupesHeldBytes.
-func (f *Files) holdSummaryDupes(ctx context.Context, d DupeFilter) (*heldDupes, error) {
+func (f *Files) holdSummaryDupes(ctx context.Context, d dupeFilter) (*heldDupes, error) {
 	t, err := f.summaryTotals(ctx, d)
 	if err != nil {
 		return nil, err
@@ -284,14 +267,14 @@ func (f *Files) holdSummaryDupes(ctx context.Context, d DupeFilter) (*heldDupes,
 // a function only the pools have), the catalog's duplicates being many
 // enough to make the listing likely long; else through the unit's
 // transaction. It returns nil when the listing outgrows dupesHeldBytes.
-func (f *Files) holdRowsDupes(ctx context.Context, d DupeFilter) (*heldDupes, error) {
+func (f *Files) holdRowsDupes(ctx context.Context, d dupeFilter) (*heldDupes, error) {
 	q, args := contentDupesQuery(d)
 	if d.Name == "" && f.raw != nil {
 		// The duplicates of the whole catalog, from the summary: a bound
 		// (when it is current) that the listing of a machine or a subtree
 		// is a part of. Zero while it is set aside. Not a size to make
 		// room for: growing past it copied more than it saved.
-		t, err := f.summaryTotals(ctx, DupeFilter{MinSize: d.MinSize, MaxSize: d.MaxSize})
+		t, err := f.summaryTotals(ctx, dupeFilter{DupeFilter: dto.DupeFilter{MinSize: d.MinSize, MaxSize: d.MaxSize}})
 		if err != nil {
 			return nil, err
 		}
@@ -321,7 +304,7 @@ func (f *Files) holdRowsDupes(ctx context.Context, d DupeFilter) (*heldDupes, er
 // plain files, 0 for archive entries (see markLinked). The groups' copies
 // are counted from the rows: a group of one file under several names is
 // read and dropped, which is rare enough to cost nothing.
-func contentDupesQuery(d DupeFilter) (string, []any) {
+func contentDupesQuery(d dupeFilter) (string, []any) {
 	where, args := d.where("f")
 	where2, args2 := d.where("f2")
 	return `SELECT f2.sha256, f2.size, f2.machine, f2.path, f2.archive_path,
@@ -347,7 +330,7 @@ func contentDupesQuery(d DupeFilter) (string, []any) {
 // Only those groups and the group being read are held, so memory does not
 // grow with the catalog unless most of it was scanned twice under two
 // names.
-func (f *Files) sortedDupes(ctx context.Context, d DupeFilter, summary bool, fn func(dto.DupeGroup) error) error {
+func (f *Files) sortedDupes(ctx context.Context, d dupeFilter, summary bool, fn func(dto.DupeGroup) error) error {
 	q, args := rowsDupesQuery(d)
 	if summary {
 		q, args = summaryDupesQuery(d)
@@ -576,8 +559,8 @@ func markVolumeLinks(fs []dto.DupeFile, where func(machine, path string) (string
 }
 
 // DupeTotals returns the totals of what Dupes would list with d.
-func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, error) {
-	d, err := f.withNames(ctx, d)
+func (f *Files) DupeTotals(ctx context.Context, filter dto.DupeFilter) (dto.DupeTotals, error) {
+	d, err := f.withNames(ctx, filter)
 	if err != nil {
 		return dto.DupeTotals{}, err
 	}
@@ -586,6 +569,9 @@ func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, e
 		COALESCE(SUM((copies - 1) * size), 0) AS reclaimable_total FROM (` + q + `) t`
 	if ok, err := f.summarized(ctx, d); err != nil {
 		return dto.DupeTotals{}, err
+	} else if ok && totalsFilter(d) {
+		t, err := f.contentTotals(ctx)
+		return dto.DupeTotals{Groups: t.Groups, Files: t.Files, Reclaimable: t.Reclaimable}, err
 	} else if ok {
 		return f.summaryTotals(ctx, d)
 	}
@@ -593,7 +579,7 @@ func (f *Files) DupeTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, e
 }
 
 // summaryTotals is DupeTotals when the summary answers d.
-func (f *Files) summaryTotals(ctx context.Context, d DupeFilter) (dto.DupeTotals, error) {
+func (f *Files) summaryTotals(ctx context.Context, d dupeFilter) (dto.DupeTotals, error) {
 	q, args := summaryTotalsQuery(d)
 	return f.totals(ctx, q, args)
 }

@@ -31,15 +31,15 @@ func TestDupesHeldEqualsSorted(t *testing.T) {
 	}
 	filters := []struct {
 		name string
-		d    repo.DupeFilter
+		d    dto.DupeFilter
 	}{
-		{"summary", repo.DupeFilter{MinSize: 1, MaxSize: -1}},
-		{"summary, sizes", repo.DupeFilter{MinSize: 1000, MaxSize: 1 << 20}},
-		{"machine", repo.DupeFilter{MinSize: 1, MaxSize: -1, Machine: "nas"}},
-		{"under", repo.DupeFilter{MinSize: 1, MaxSize: -1, Under: []string{"/home/alice/Pictures", "/srv/share/alice"}}},
-		{"archive entries", repo.DupeFilter{MinSize: 1, MaxSize: -1, IncludeArchived: true}},
+		{"summary", dto.DupeFilter{MinSize: 1, MaxSize: -1}},
+		{"summary, sizes", dto.DupeFilter{MinSize: 1000, MaxSize: 1 << 20}},
+		{"machine", dto.DupeFilter{MinSize: 1, MaxSize: -1, Machine: "nas"}},
+		{"under", dto.DupeFilter{MinSize: 1, MaxSize: -1, Under: []string{"/home/alice/Pictures", "/srv/share/alice"}}},
+		{"archive entries", dto.DupeFilter{MinSize: 1, MaxSize: -1, IncludeArchived: true}},
 	}
-	list := func(t *testing.T, d repo.DupeFilter, held int, rawFrom int64) []dto.DupeGroup {
+	list := func(t *testing.T, d dto.DupeFilter, held int, rawFrom int64) []dto.DupeGroup {
 		defer repo.SetDupesHeldBytes(repo.SetDupesHeldBytes(held))
 		defer repo.SetRawDupesFiles(repo.SetRawDupesFiles(rawFrom))
 		var out []dto.DupeGroup

@@ -386,30 +386,9 @@ func (f *Files) MaxFileID(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// Counts are catalog-wide totals.
-type Counts struct {
-	Files    int64 `db:"files"`
-	Deleted  int64 `db:"deleted"`
-	Entries  int64 `db:"entries"` // present archive entries, counted in Files too
-	Machines int64 `db:"machines"`
-	Bytes    int64 `db:"bytes"`
-}
-
-// Counts returns totals over all machines. Files and Bytes count present
-// (non-DEL) rows.
-func (f *Files) Counts(ctx context.Context) (Counts, error) {
-	var c Counts
-	err := sqlx.GetContext(ctx, f.x, &c, `SELECT
-		COALESCE(SUM(CASE WHEN operation <> 'DEL' THEN 1 ELSE 0 END), 0) AS files,
-		COALESCE(SUM(CASE WHEN operation = 'DEL' THEN 1 ELSE 0 END), 0) AS deleted,
-		COALESCE(SUM(CASE WHEN operation <> 'DEL' AND is_archived = 1 THEN 1 ELSE 0 END), 0) AS entries,
-		COUNT(DISTINCT machine) AS machines,
-		COALESCE(SUM(CASE WHEN operation <> 'DEL' THEN size ELSE 0 END), 0) AS bytes
-		FROM files`)
-	if err != nil {
-		return c, fmt.Errorf("count files: %w", err)
-	}
-	return c, nil
+// Counts returns the catalog's row counts (see db.CountRows).
+func (f *Files) Counts(ctx context.Context) (dto.Counts, error) {
+	return db.CountRows(ctx, f.x)
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

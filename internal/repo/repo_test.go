@@ -116,7 +116,8 @@ func countContents(t *testing.T, d *db.DB) int64 {
 	var n int64
 	onPool(t, d, func(ctx context.Context, r repos) error {
 		var err error
-		n, err = r.files.CountContents(ctx)
+		c, err := r.files.Counts(ctx)
+		n = c.Hashes
 		return err
 	})
 	return n
@@ -124,7 +125,7 @@ func countContents(t *testing.T, d *db.DB) int64 {
 
 // TestUpsertManyStoresDigests: each file's content is stored with it, as raw
 // bytes, across chunks and with contents shared by several files; a file
-// without a SHA256 has NULL digests; CountContents counts distinct contents.
+// without a SHA256 has NULL digests; Counts().Hashes counts distinct contents.
 func TestUpsertManyStoresDigests(t *testing.T) {
 	d := dbtest.MustOpen(t)
 	distinct := contents(0, 250)
@@ -158,7 +159,7 @@ func TestUpsertManyStoresDigests(t *testing.T) {
 		t.Errorf("%d distinct sha256; want %d", n, len(distinct))
 	}
 	if n := countContents(t, d); n != int64(len(distinct)) {
-		t.Errorf("CountContents() = %d; want %d (the unhashed file is no content)", n, len(distinct))
+		t.Errorf("Counts().Hashes = %d; want %d (the unhashed file is no content)", n, len(distinct))
 	}
 
 	// New files, some of old contents, some of new ones; and an old file
@@ -177,7 +178,7 @@ func TestUpsertManyStoresDigests(t *testing.T) {
 	}
 	// 260 contents and "changed"; distinct[0] is still another file's.
 	if n := countContents(t, d); n != 261 {
-		t.Errorf("CountContents() = %d; want 261", n)
+		t.Errorf("Counts().Hashes = %d; want 261", n)
 	}
 }
 
@@ -550,14 +551,14 @@ func TestMarkDeletedCounts(t *testing.T) {
 		}
 	}
 
-	var c repo.Counts
+	var c dto.Counts
 	onPool(t, d, func(ctx context.Context, r repos) error {
 		var err error
 		c, err = r.files.Counts(ctx)
 		return err
 	})
 	// 40 present files of m1 at 10 bytes, plus m2's 5 and m3's 7.
-	want := repo.Counts{Files: 42, Deleted: 210, Machines: 3, Bytes: 40*10 + 5 + 7}
+	want := dto.Counts{Files: 42, Deleted: 210, Machines: 3, Bytes: 40*10 + 5 + 7, Scans: 1} // no file is hashed
 	if c != want {
 		t.Errorf("Counts() = %+v; want %+v", c, want)
 	}
@@ -565,13 +566,13 @@ func TestMarkDeletedCounts(t *testing.T) {
 
 func TestCountsEmpty(t *testing.T) {
 	d := dbtest.MustOpen(t)
-	var c repo.Counts
+	var c dto.Counts
 	onPool(t, d, func(ctx context.Context, r repos) error {
 		var err error
 		c, err = r.files.Counts(ctx)
 		return err
 	})
-	if c != (repo.Counts{}) {
+	if c != (dto.Counts{}) {
 		t.Errorf("Counts() on an empty catalog = %+v; want zeros", c)
 	}
 }

@@ -5,28 +5,21 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
-)
 
-// NameSize is what a tally needs of one file row.
-type NameSize struct {
-	Machine  string
-	Name     string
-	Size     int64
-	Deleted  bool // operation DEL
-	Archived bool // an entry inside an archive
-}
+	"github.com/indexer/indexer/internal/dto"
+)
 
 // EachNameSize calls fn for every file row, DEL rows and archive entries
 // included, in storage order. It streams. Extensions are told apart in Go:
 // SQL has no portable "text after the last dot", and the pass over the table
 // costs less than grouping by an expression would.
-func (f *Files) EachNameSize(ctx context.Context, fn func(NameSize) error) error {
+func (f *Files) EachNameSize(ctx context.Context, fn func(dto.NameSize) error) error {
 	rows, err := f.x.QueryContext(ctx, "SELECT machine, name, size, operation = 'DEL', is_archived <> 0 FROM files")
 	if err != nil {
 		return fmt.Errorf("tally files: %w", err)
 	}
 	defer rows.Close()
-	var r NameSize
+	var r dto.NameSize
 	for rows.Next() {
 		if err := rows.Scan(&r.Machine, &r.Name, &r.Size, &r.Deleted, &r.Archived); err != nil {
 			return fmt.Errorf("tally files: %w", err)
@@ -42,17 +35,17 @@ func (f *Files) EachNameSize(ctx context.Context, fn func(NameSize) error) error
 }
 
 // DistinctContents returns the number of distinct contents among present
-// files, archive entries included: the rows of contents while the summary
-// is current.
+// files, archive entries included: from content_totals while the summary is
+// current.
 func (f *Files) DistinctContents(ctx context.Context) (int64, error) {
-	q := "SELECT COUNT(DISTINCT sha256) FROM files WHERE operation <> 'DEL'"
 	if ok, err := f.SummaryCurrent(ctx); err != nil {
 		return 0, err
 	} else if ok {
-		q = "SELECT COUNT(*) FROM contents"
+		t, err := f.contentTotals(ctx)
+		return t.Contents, err
 	}
 	var n int64
-	err := sqlx.GetContext(ctx, f.x, &n, q)
+	err := sqlx.GetContext(ctx, f.x, &n, "SELECT COUNT(DISTINCT sha256) FROM files WHERE operation <> 'DEL'")
 	if err != nil {
 		return 0, fmt.Errorf("count contents: %w", err)
 	}

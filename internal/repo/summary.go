@@ -7,23 +7,15 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/indexer/indexer/internal/db"
+	"github.com/indexer/indexer/internal/dto"
 )
 
 // The summary tables, file_totals and contents, are kept current by
-// triggers on files (migrations/*/0011_summary.sql), so that stats and the
+// triggers on files (migrations/*/0011_summary.sql), and content_totals by
+// triggers on contents (0015_content_totals.sql), so that stats and the
 // common dupes listings read a few rows instead of every row. They are stale
 // while a scan has them set aside with the indexes (see db.SummaryCurrent):
 // then, and for what they cannot answer, queries read the rows.
-
-// FileTotal is one row of file_totals: the rows of one machine and kind
-// ("file", "entry" or "deleted") and, for "file", one raw extension.
-type FileTotal struct {
-	Machine string
-	Kind    string
-	Ext     string // the bytes after the name's last dot, case kept; "" for other kinds
-	Files   int64
-	Bytes   int64
-}
 
 // SummaryCurrent reports whether the summary tables hold the totals of the
 // rows of files.
@@ -32,13 +24,13 @@ func (f *Files) SummaryCurrent(ctx context.Context) (bool, error) {
 }
 
 // EachFileTotal calls fn for every row of file_totals.
-func (f *Files) EachFileTotal(ctx context.Context, fn func(FileTotal) error) error {
+func (f *Files) EachFileTotal(ctx context.Context, fn func(dto.FileTotal) error) error {
 	rows, err := f.x.QueryContext(ctx, "SELECT machine, kind, ext, files, bytes FROM file_totals")
 	if err != nil {
 		return fmt.Errorf("read file totals: %w", err)
 	}
 	defer rows.Close()
-	var t FileTotal
+	var t dto.FileTotal
 	var ext []byte
 	for rows.Next() {
 		if err := rows.Scan(&t.Machine, &t.Kind, &ext, &t.Files, &t.Bytes); err != nil {
@@ -60,7 +52,7 @@ func (f *Files) EachFileTotal(ctx context.Context, fn func(FileTotal) error) err
 // have its size, so a bound takes all of them or none), and the summary
 // current and holding no content under two sizes. Other filters (machine,
 // subtrees, names, archive entries) need the rows.
-func (f *Files) summarized(ctx context.Context, d DupeFilter) (bool, error) {
+func (f *Files) summarized(ctx context.Context, d dupeFilter) (bool, error) {
 	if d.Machine != "" || len(d.Under) > 0 || d.Name != "" || d.IncludeArchived {
 		return false, nil
 	}
@@ -68,16 +60,13 @@ func (f *Files) summarized(ctx context.Context, d DupeFilter) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	var mixed int
-	if err := sqlx.GetContext(ctx, f.x, &mixed, summaryMixedQuery); err != nil {
-		return false, fmt.Errorf("look for contents of several sizes: %w", err)
-	}
-	return mixed == 0, nil
+	t, err := f.contentTotals(ctx)
+	return t.Mixed == 0, err
 }
 
-// summaryMixedQuery answers 1 when a content may be held under several
-// sizes (see summarized).
-const summaryMixedQuery = "SELECT CASE WHEN EXISTS (SELECT 1 FROM contents WHERE sized <> files + entries) THEN 1 ELSE 0 END"
+// summaryMixedQuery answers how many contents may be held under several
+// sizes (see summarized), from content_totals.
+const summaryMixedQuery = "SELECT COALESCE(SUM(mixed), 0) FROM content_totals"
 
 // rawSummaryUsable is summarized's check of the summary itself, on a raw
 // connection: current, and holding no content under two sizes.
@@ -103,7 +92,7 @@ func rawSummaryUsable(ctx context.Context, c *db.RawConn) (bool, error) {
 
 // summaryGroups returns the condition on contents aliased g that selects
 // the groups d lists, with its arguments; see summarized.
-func summaryGroups(d DupeFilter) (string, []any) {
+func summaryGroups(d dupeFilter) (string, []any) {
 	where, args := "g.files - g.extra >= 2 AND g.size >= ?", []any{d.MinSize}
 	if d.MaxSize >= 0 {
 		where, args = where+" AND g.size <= ?", append(args, d.MaxSize)
@@ -116,7 +105,7 @@ func summaryGroups(d DupeFilter) (string, []any) {
 // files_content, then sorted. Walking contents in content order finds the
 // groups' files in adjacent pages of files_content; walking them in listing
 // order, which needs no sort, seeks all over it and measured slower.
-func summaryDupesQuery(d DupeFilter) (string, []any) {
+func summaryDupesQuery(d dupeFilter) (string, []any) {
 	where, args := summaryGroups(d)
 	return `SELECT g.sha256, g.size, g.files, g.files - g.extra,
 			f2.machine, f2.path, f2.archive_path,
@@ -133,7 +122,7 @@ func summaryDupesQuery(d DupeFilter) (string, []any) {
 // files_content, in content order, which finds them in adjacent pages.
 // Present plain files have no archive path, and their device counts only
 // with an inode (holdDupes sees to it).
-func summaryContentDupesQuery(d DupeFilter) (string, []any) {
+func summaryContentDupesQuery(d dupeFilter) (string, []any) {
 	where, args := summaryGroups(d)
 	return `SELECT g.sha256, f2.size, f2.machine, f2.path, f2.device, f2.inode
 		FROM contents g
@@ -142,8 +131,80 @@ func summaryContentDupesQuery(d DupeFilter) (string, []any) {
 		ORDER BY g.sha256`, args
 }
 
+// totalsFilter is the filter whose duplicate totals content_totals keeps:
+// that of `indexer dupes` without flags, which stats counts.
+func totalsFilter(d dupeFilter) bool {
+	return d.MinSize == 1 && d.MaxSize < 0
+}
+
+// contentTotals are the sums of content_totals' rows.
+type contentTotals struct {
+	Contents    int64 `db:"contents"`
+	Groups      int64 `db:"dupe_groups"`
+	Files       int64 `db:"dupe_files"`
+	Reclaimable int64 `db:"reclaimable"`
+	Mixed       int64 `db:"mixed"` // contents that may be held under several sizes
+}
+
+// contentTotals returns the totals content_totals keeps: the sum of its
+// rows, a few (one per transaction that wrote since the last fold).
+func (f *Files) contentTotals(ctx context.Context) (contentTotals, error) {
+	var t contentTotals
+	err := sqlx.GetContext(ctx, f.x, &t, `SELECT COALESCE(SUM(contents), 0) AS contents,
+		COALESCE(SUM(dupe_groups), 0) AS dupe_groups, COALESCE(SUM(dupe_files), 0) AS dupe_files,
+		COALESCE(SUM(reclaimable), 0) AS reclaimable, COALESCE(SUM(mixed), 0) AS mixed FROM content_totals`)
+	if err != nil {
+		return t, fmt.Errorf("read content totals: %w", err)
+	}
+	return t, nil
+}
+
+// FoldContentTotals adds the rows of content_totals that the triggers of
+// finished transactions wrote (one per transaction, on PostgreSQL) into its
+// slot 0 and deletes them, so that the totals stay a few rows. It never
+// waits for a writer: a transaction writes its own row only, and the rows of
+// those still running are not visible to it. Folds wait for one another, on
+// slot 0, which they lock first (making it, when a restore emptied the
+// table). On SQLite the triggers write slot 0 themselves: nothing to fold.
+func (f *Files) FoldContentTotals(ctx context.Context) error {
+	if _, err := f.x.ExecContext(ctx, `INSERT INTO content_totals (slot, contents, dupe_groups, dupe_files, reclaimable, mixed)
+		VALUES (0, 0, 0, 0, 0, 0) ON CONFLICT (slot) DO UPDATE SET contents = content_totals.contents`); err != nil {
+		return fmt.Errorf("fold content totals: %w", err)
+	}
+	rows, err := f.x.QueryContext(ctx, "DELETE FROM content_totals WHERE slot <> 0 RETURNING contents, dupe_groups, dupe_files, reclaimable, mixed")
+	if err != nil {
+		return fmt.Errorf("fold content totals: %w", err)
+	}
+	defer rows.Close()
+	var sum, t contentTotals
+	for rows.Next() {
+		if err := rows.Scan(&t.Contents, &t.Groups, &t.Files, &t.Reclaimable, &t.Mixed); err != nil {
+			return fmt.Errorf("fold content totals: %w", err)
+		}
+		sum.Contents += t.Contents
+		sum.Groups += t.Groups
+		sum.Files += t.Files
+		sum.Reclaimable += t.Reclaimable
+		sum.Mixed += t.Mixed
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("fold content totals: %w", err)
+	}
+	rows.Close()
+	if sum == (contentTotals{}) {
+		return nil
+	}
+	_, err = f.x.ExecContext(ctx, f.x.Rebind(`UPDATE content_totals SET contents = contents + ?, dupe_groups = dupe_groups + ?,
+		dupe_files = dupe_files + ?, reclaimable = reclaimable + ?, mixed = mixed + ? WHERE slot = 0`),
+		sum.Contents, sum.Groups, sum.Files, sum.Reclaimable, sum.Mixed)
+	if err != nil {
+		return fmt.Errorf("fold content totals: %w", err)
+	}
+	return nil
+}
+
 // summaryTotalsQuery is the DupeTotals statement when the summary answers d.
-func summaryTotalsQuery(d DupeFilter) (string, []any) {
+func summaryTotalsQuery(d dupeFilter) (string, []any) {
 	where, args := summaryGroups(d)
 	return `SELECT COUNT(*) AS groups_total, COALESCE(SUM(g.files), 0) AS files_total,
 		COALESCE(SUM((g.files - g.extra - 1) * g.size), 0) AS reclaimable_total

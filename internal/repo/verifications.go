@@ -62,16 +62,9 @@ func (v *Verifications) Record(ctx context.Context, vs []dto.Verification) error
 	return nil
 }
 
-// VerifySelect chooses the files to verify.
-type VerifySelect struct {
-	Machine string
-	Under   []string  // paths; none means every file of Machine
-	Before  time.Time // when set, only files last verified before it, or never
-}
-
 const verifyColumns = `f.id, f.path, f.archive_path, f.size, f.mtime_ns, f.inode, f.device, f.md5, f.sha1, f.sha256, COALESCE(v.verified, 0)`
 
-func (v *Verifications) where(sel VerifySelect, plain bool) (string, []any) {
+func (v *Verifications) where(sel dto.VerifySelect, plain bool) (string, []any) {
 	q := " FROM files f LEFT JOIN verifications v ON v.file_id = f.id WHERE f.machine = ? AND f.operation <> 'DEL' AND f.sha256 IS NOT NULL"
 	args := []any{sel.Machine}
 	if plain {
@@ -99,7 +92,7 @@ func (v *Verifications) where(sel VerifySelect, plain bool) (string, []any) {
 // EachPlain calls fn with the plain files (not archive entries) sel
 // chooses. With byAge, they come least recently verified first (never
 // verified before all), else in path order. It streams.
-func (v *Verifications) EachPlain(ctx context.Context, sel VerifySelect, byAge bool, fn func(dto.VerifyTarget) error) error {
+func (v *Verifications) EachPlain(ctx context.Context, sel dto.VerifySelect, byAge bool, fn func(dto.VerifyTarget) error) error {
 	q, args := v.where(sel, true)
 	order := " ORDER BY f.path"
 	if byAge {
@@ -126,7 +119,7 @@ func (v *Verifications) EachPlain(ctx context.Context, sel VerifySelect, byAge b
 }
 
 // CountPlain returns the number of plain files sel chooses.
-func (v *Verifications) CountPlain(ctx context.Context, sel VerifySelect) (int64, error) {
+func (v *Verifications) CountPlain(ctx context.Context, sel dto.VerifySelect) (int64, error) {
 	q, args := v.where(sel, true)
 	var n int64
 	if err := sqlx.GetContext(ctx, v.x, &n, v.x.Rebind("SELECT COUNT(*)"+q), args...); err != nil {

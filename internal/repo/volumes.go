@@ -99,13 +99,8 @@ func (v *Volumes) selectVolumes(ctx context.Context, rows *[]volumeRow, tail str
 	return nil
 }
 
-// VolumeTotals are the present plain files of a volume and their bytes.
-type VolumeTotals struct {
-	Files, Bytes int64
-}
-
 // Totals returns the present plain files of each volume, by machine.
-func (v *Volumes) Totals(ctx context.Context) (map[string]VolumeTotals, error) {
+func (v *Volumes) Totals(ctx context.Context) (map[string]dto.VolumeTotals, error) {
 	rows, err := v.x.QueryxContext(ctx, `SELECT f.machine, COUNT(*), COALESCE(SUM(f.size), 0) FROM files f
 		WHERE f.machine IN (SELECT machine FROM volumes) AND f.operation <> 'DEL' AND f.is_archived = 0
 		GROUP BY f.machine`)
@@ -113,10 +108,10 @@ func (v *Volumes) Totals(ctx context.Context) (map[string]VolumeTotals, error) {
 		return nil, fmt.Errorf("count the files of volumes: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]VolumeTotals{}
+	out := map[string]dto.VolumeTotals{}
 	for rows.Next() {
 		var m string
-		var t VolumeTotals
+		var t dto.VolumeTotals
 		if err := rows.Scan(&m, &t.Files, &t.Bytes); err != nil {
 			return nil, fmt.Errorf("count the files of volumes: %w", err)
 		}

@@ -82,7 +82,7 @@ func backupName(catalogPath string) *regexp.Regexp {
 // directory is fsynced. An existing dst is replaced only with force; without
 // it the error matches ErrBackupExists. Writers carry on during a backup.
 func (c *Catalog) Backup(ctx context.Context, dst string, force bool) (dto.Backup, error) {
-	snapshot := func(tmp string) (db.Counts, error) { return c.db.BackupTo(ctx, tmp) }
+	snapshot := func(tmp string) (dto.Counts, error) { return c.db.BackupTo(ctx, tmp) }
 	now := time.Now()
 	mode := fileMode(c.db.Path())
 	if dst == "" && c.db.Dialect().Shared {
@@ -130,7 +130,7 @@ type backupDest struct {
 
 // writeBackup runs snapshot into a temporary file in dest.dir, fsyncs and
 // verifies it, and publishes it as dest says.
-func writeBackup(ctx context.Context, snapshot func(tmp string) (db.Counts, error), dest backupDest, now time.Time) (dto.Backup, error) {
+func writeBackup(ctx context.Context, snapshot func(tmp string) (dto.Counts, error), dest backupDest, now time.Time) (dto.Backup, error) {
 	f, err := os.CreateTemp(dest.dir, ".indexer-backup-*.tmp")
 	if err != nil {
 		return dto.Backup{}, fmt.Errorf("create temporary backup file: %w", err)

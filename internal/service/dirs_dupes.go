@@ -27,8 +27,8 @@ type DirDupesOptions struct {
 	Content bool
 }
 
-func (o DirDupesOptions) filter() repo.DirFilter {
-	return repo.DirFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, Content: o.Content}
+func (o DirDupesOptions) filter() dto.DirFilter {
+	return dto.DirFilter{Machine: o.Machine, Under: o.Under, MinSize: o.MinSize, Content: o.Content}
 }
 
 type dirKey struct{ machine, path string }
@@ -249,7 +249,7 @@ func (c *Catalog) DirSubsets(ctx context.Context, o SubsetOptions) ([]dto.DirSub
 	}
 	var out []dto.DirSubset
 	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
-		dirs, err := r.Dirs.Complete(ctx, repo.DirFilter{Machine: o.Machine, Under: o.Under})
+		dirs, err := r.Dirs.Complete(ctx, dto.DirFilter{Machine: o.Machine, Under: o.Under})
 		if err != nil {
 			return err
 		}

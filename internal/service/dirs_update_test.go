@@ -263,9 +263,13 @@ func TestDirsUpgradeRecomputesContentDigests(t *testing.T) {
 				return err
 			}
 		}
-		// Back to version 12: undo 14 (a column of volumes), and 13 runs again.
-		if _, err := w.Exec("ALTER TABLE volumes DROP COLUMN fingerprint"); err != nil {
-			return err
+		// Back to version 12: undo 15 (content_totals and its triggers)
+		// and 14 (a column of volumes), and 13 runs again.
+		for _, q := range []string{"DROP TRIGGER contents_totals_insert", "DROP TRIGGER contents_totals_delete",
+			"DROP TRIGGER contents_totals_update", "DROP TABLE content_totals", "ALTER TABLE volumes DROP COLUMN fingerprint"} {
+			if _, err := w.Exec(q); err != nil {
+				return err
+			}
 		}
 		_, err = w.Exec("DELETE FROM schema_migrations WHERE version >= 13")
 		return err

@@ -6,7 +6,6 @@ import (
 
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/match"
-	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
 
@@ -48,8 +47,8 @@ func (c *Catalog) resolveUnder(ctx context.Context, o *DupesOptions) error {
 	return err
 }
 
-func (o DupesOptions) filter() repo.DupeFilter {
-	f := repo.DupeFilter{Machine: o.Machine, Under: o.Under, UnderIsHost: o.underIsHost, UnderVolumes: o.underVolumes,
+func (o DupesOptions) filter() dto.DupeFilter {
+	f := dto.DupeFilter{Machine: o.Machine, Under: o.Under, UnderIsHost: o.underIsHost, UnderVolumes: o.underVolumes,
 		MinSize: o.MinSize, MaxSize: -1, Name: o.Name, IncludeArchived: o.IncludeArchived, Where: o.where}
 	if o.MaxSize != nil {
 		f.MaxSize = *o.MaxSize

@@ -84,10 +84,7 @@ func Health(ctx context.Context, path string, opts db.Options, full bool) dto.He
 		if err != nil {
 			return err
 		}
-		hashes, err := r.Files.CountContents(ctx)
-		if err != nil {
-			return err
-		}
+		hashes := counts.Hashes
 		h.Facts["files"], h.Facts["deleted"], h.Facts["machines"], h.Facts["hashes"], h.Facts["bytes"] = counts.Files, counts.Deleted, counts.Machines, hashes, counts.Bytes
 		h.Facts["archive_entries"] = counts.Entries
 		h.Add("counts", dto.StatusOK, fmt.Sprintf("%s and %s (%s deleted kept), %s, %s",

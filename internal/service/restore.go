@@ -282,11 +282,7 @@ func (c *Catalog) checkRestored(ctx context.Context, src string, want db.Info, i
 	var files, deleted, hashes int64
 	err := c.uow.Read(ctx, func(ctx context.Context, r *uow.Repos) error {
 		counts, err := r.Files.Counts(ctx)
-		if err != nil {
-			return err
-		}
-		files, deleted = counts.Files, counts.Deleted
-		hashes, err = r.Files.CountContents(ctx)
+		files, deleted, hashes = counts.Files, counts.Deleted, counts.Hashes
 		return err
 	})
 	if err == nil && (files != want.Files || deleted != want.Deleted || hashes != want.Hashes) {
@@ -367,7 +363,7 @@ func (in *install) run(ctx context.Context, path string) error {
 		if err != nil {
 			return err
 		}
-		b, err := writeBackup(ctx, func(tmp string) (db.Counts, error) { return db.CopyFile(ctx, path, tmp) },
+		b, err := writeBackup(ctx, func(tmp string) (dto.Counts, error) { return db.CopyFile(ctx, path, tmp) },
 			backupDest{dir: dir, prefix: backupPrefix(path), suffix: safetySuffix, mode: mode, older: true}, in.now)
 		if err == nil {
 			in.safety = b.Path

@@ -68,7 +68,7 @@ func (c *Catalog) restoreServer(ctx context.Context, src string, info db.Info) (
 	}
 	in := &install{now: time.Now()}
 	if held > 0 {
-		snapshot := func(tmp string) (db.Counts, error) { return c.db.BackupTo(ctx, tmp) }
+		snapshot := func(tmp string) (dto.Counts, error) { return c.db.BackupTo(ctx, tmp) }
 		b, err := writeBackup(ctx, snapshot, backupDest{dir: filepath.Dir(src), prefix: backupPrefix(c.db.Path()),
 			suffix: safetySuffix, mode: db.FileMode}, in.now)
 		if err != nil {

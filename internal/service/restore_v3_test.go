@@ -95,8 +95,8 @@ func TestRestoreV3Backup(t *testing.T) {
 	}
 	// alpha and beta; the content with malformed md5 is no content after the
 	// migration.
-	wantCounts := db.Counts{Files: 6, Deleted: 1, Hashes: 2, Scans: 1}
-	if info.SchemaVersion != 3 || info.Counts != wantCounts {
+	wantCounts := dto.Counts{Files: 6, Deleted: 1, Hashes: 2, Scans: 1}
+	if info.SchemaVersion != 3 || (dto.Counts{Files: info.Files, Deleted: info.Deleted, Hashes: info.Hashes, Scans: info.Scans}) != wantCounts {
 		t.Errorf("Inspect the version-3 backup = version %d, %+v; want 3, %+v", info.SchemaVersion, info.Counts, wantCounts)
 	}
 	sum := backupTestSum(t, src)
@@ -126,14 +126,15 @@ func TestRestoreV3Backup(t *testing.T) {
 			if !ok || h.SHA256 != alpha.SHA256 {
 				t.Errorf("ContentByDigest(md5 of alpha) = %+v, %v; want alpha's content", h, ok)
 			}
-			contents, err = r.Files.CountContents(ctx)
+			counts, err := r.Files.Counts(ctx)
+			contents = counts.Hashes
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if contents != wantCounts.Hashes {
-			t.Errorf("CountContents = %d, want %d", contents, wantCounts.Hashes)
+			t.Errorf("Counts().Hashes = %d, want %d", contents, wantCounts.Hashes)
 		}
 		if len(got) != len(restoreV3Files) {
 			t.Errorf("the restored catalog holds %d files, want %d", len(got), len(restoreV3Files))

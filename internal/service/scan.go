@@ -461,7 +461,15 @@ func (s *scanRun) skip(path, reason string) {
 func (s *scanRun) finish(ctx context.Context) error {
 	m := s.uow.Metrics()
 	sc := dto.Scan{ID: s.rep.ID, Finished: time.Now(), Status: s.rep.Status, ScanCounts: s.rep.Counts, TxMetrics: &m}
-	err := s.uow.Do(ctx, "scan.finish", func(ctx context.Context, r *uow.Repos) error { return r.Scans.Finish(ctx, sc) })
+	err := s.uow.Do(ctx, "scan.finish", func(ctx context.Context, r *uow.Repos) error {
+		// The scan's chunks each left a row of content totals on
+		// PostgreSQL: fold them, and whatever other writers left, so
+		// that stats sums a few rows.
+		if err := r.Files.FoldContentTotals(ctx); err != nil {
+			return err
+		}
+		return r.Scans.Finish(ctx, sc)
+	})
 	if err != nil {
 		return fmt.Errorf("record scan result: %w", err)
 	}

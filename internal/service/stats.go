@@ -7,7 +7,6 @@ import (
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/match"
-	"github.com/indexer/indexer/internal/repo"
 	"github.com/indexer/indexer/internal/uow"
 )
 
@@ -58,13 +57,13 @@ func (c *Catalog) Stats(ctx context.Context, scans int) (dto.Stats, error) {
 			return err
 		}
 		if current {
-			err = r.Files.EachFileTotal(ctx, func(t repo.FileTotal) error {
+			err = r.Files.EachFileTotal(ctx, func(t dto.FileTotal) error {
 				add(t.Machine, t.Kind, t.Ext, t.Files, t.Bytes)
 				return nil
 			})
 		} else {
 			// A scan has the summary set aside: a pass over the rows.
-			err = r.Files.EachNameSize(ctx, func(f repo.NameSize) error {
+			err = r.Files.EachNameSize(ctx, func(f dto.NameSize) error {
 				switch {
 				case f.Deleted:
 					add(f.Machine, "deleted", "", 1, f.Size)

@@ -196,7 +196,7 @@ func (r *VerifyReport) finish(start time.Time, p *ScanProgress) {
 // verifyMachine verifies the files of one machine (a host or a volume),
 // o.Paths being that machine's paths.
 func (c *Catalog) verifyMachine(ctx context.Context, o VerifyOptions, places *Places, start time.Time) (VerifyReport, error) {
-	sel := repo.VerifySelect{Machine: o.Machine, Under: o.Paths}
+	sel := dto.VerifySelect{Machine: o.Machine, Under: o.Paths}
 	if o.OlderThan > 0 {
 		sel.Before = start.Add(-o.OlderThan)
 	}
@@ -251,7 +251,7 @@ type verifyRun struct {
 // choose sends the plain files to verify: in path order, so that reads
 // stay close on disk; with a sample or a byte budget, the least recently
 // verified are chosen first, then sorted by path.
-func (v *verifyRun) choose(ctx context.Context, sel repo.VerifySelect, jobs chan<- dto.VerifyTarget) error {
+func (v *verifyRun) choose(ctx context.Context, sel dto.VerifySelect, jobs chan<- dto.VerifyTarget) error {
 	send := func(t dto.VerifyTarget) error {
 		select {
 		case jobs <- t:

@@ -13,6 +13,6 @@ import (
 func TestMain(m *testing.M) {
 	os.Exit(dbtest.Main(m,
 		"TestDoCommits", "TestDoRollsBackOnError", "TestDoRollsBackOnPanic", "TestReadIsReadOnly",
-		"TestReadSnapshot", "TestDoRecordsTags", "TestForkSharesOnCommit", "TestAnnounce",
+		"TestReadSnapshot", "TestDoRecordsTags", "TestForkSharesOnCommit", "TestAnnounce", "TestContentTotalsCountMixedSizes", "TestContentTotalsFollowSavepoints",
 	))
 }
