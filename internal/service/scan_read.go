@@ -173,6 +173,7 @@ func (s *scanRun) readAhead(g *errgroup.Group, ctx context.Context, in <-chan jo
 // cannot open is left to its reader, which meets and reports the error.
 func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int) <-chan job {
 	out := make(chan job, ahead)
+	keep := keepPrefetched(ahead)
 	g.Go(func() error {
 		defer close(out)
 		for j := range in {
@@ -180,7 +181,7 @@ func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int) 
 				return err // readers stopping early drain out: stop filling it
 			}
 			if wholeSize(j.st.Size) {
-				j.opened = willNeed(j.path, j.follow, j.st.Size)
+				j.opened = willNeed(j.path, j.follow, j.st.Size, keep)
 			}
 			select {
 			case out <- j:
@@ -197,17 +198,30 @@ func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int) 
 }
 
 // willNeed opens path as openRegular does and asks the kernel to read its
-// first size bytes into the page cache, without waiting for them. It
-// returns the descriptor, for the reader to read from (saving it an open
-// and a close), or nil when the file cannot be opened (any more): its
-// reader then meets and reports the error.
-func willNeed(path string, follow bool, size int64) *fd {
+// first size bytes into the page cache, without waiting for them. With
+// keep, it returns the descriptor, for the reader to read from (saving it
+// an open and a close); else, or when the file cannot be opened (any
+// more), nil: its reader opens it, and meets and reports any error.
+func willNeed(path string, follow bool, size int64, keep bool) *fd {
 	f, err := openFD(path, openFlags(follow))
 	if err != nil {
 		return nil
 	}
 	_ = unix.Fadvise(f.fd, 0, size, unix.FADV_WILLNEED) // a hint: nothing to do if refused
+	if !keep {
+		f.Close()
+		return nil
+	}
 	return f
+}
+
+// keepPrefetched tells whether the prefetcher may keep the files it opened
+// for ahead readers: only when the process may open many more descriptors
+// than that (a service run with LimitNOFILE=256 may not), so that no read
+// of the scan ever fails for want of one.
+func keepPrefetched(ahead int) bool {
+	var lim unix.Rlimit
+	return unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur >= uint64(16*ahead)
 }
 
 // closeOpened closes the descriptors of the jobs left in in, once a reader
@@ -243,9 +257,7 @@ func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job)
 }
 
 // readOnce reads j's file whole, from opened when the prefetcher opened it
-// (then the walk's stat stands for the stat before the read: a file changed
-// since the walk, or replaced by another, fails the check after the read
-// and is read again by path), else by path. It closes opened.
+// and it is still the file the walk saw, else by path. It closes opened.
 func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, opened *fd) *wholeRead {
 	fail := func(err error) *wholeRead { return &wholeRead{err: err} }
 	if err := ctx.Err(); err != nil {
@@ -254,12 +266,23 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 		}
 		return fail(err)
 	}
-	f, before := opened, j.st
-	if f == nil {
-		var err error
-		if f, before, err = openRegular(j.path, j.follow); err != nil {
-			return fail(err)
+	var f *fd
+	var before walk.Stat
+	var err error
+	if opened != nil {
+		f, before, err = checkRegular(opened)
+		if err == nil && !before.Validators.Same(j.st.Validators) {
+			// Changed since the walk, maybe unlinked or replaced: what
+			// the path names now is what is read.
+			f.Close()
+			opened = nil
 		}
+	}
+	if opened == nil {
+		f, before, err = openRegular(j.path, j.follow)
+	}
+	if err != nil {
+		return fail(err)
 	}
 	defer f.Close()
 	size := before.Size
@@ -283,13 +306,6 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 	n, err := io.ReadFull(src, (*buf)[:size])
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		r.release()
-		if opened != nil {
-			// Opened before its stat was checked: a read error may be a
-			// file replaced since the walk (by a directory, say).
-			if now, serr := walk.Fstat(f.fd); serr == nil && !before.Validators.Same(now.Validators) {
-				return fail(ErrChanged)
-			}
-		}
 		return fail(describe(err))
 	}
 	after, err := walk.Fstat(f.fd)
@@ -340,6 +356,13 @@ func openRegular(path string, follow bool) (*fd, walk.Stat, error) {
 		}
 		return nil, walk.Stat{}, describe(err)
 	}
+	return checkRegular(f)
+}
+
+// checkRegular stats f, opened as openRegular opens, before anything is
+// read from it: a FIFO or device put in a file's place is closed unread,
+// ErrNotRegular. It closes f on error.
+func checkRegular(f *fd) (*fd, walk.Stat, error) {
 	st, err := walk.Fstat(f.fd)
 	if err != nil {
 		f.Close()

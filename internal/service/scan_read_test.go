@@ -379,7 +379,7 @@ func TestWillNeedReadsIntoCache(t *testing.T) {
 	if n := residentPages(t, f, size); n != 0 {
 		t.Skipf("%d pages still cached after FADV_DONTNEED: this file system keeps them", n)
 	}
-	willNeed(p, false, size)
+	willNeed(p, false, size, false)
 	want := size / os.Getpagesize()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		n := residentPages(t, f, size)
