@@ -21,10 +21,10 @@ const progressEvery = 200 * time.Millisecond
 // showProgress draws a progress line on stderr while it is a terminal, and
 // returns the function that removes it.
 func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
-	f, ok := a.stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+	if !a.progressShown(quiet) {
 		return func() {}
 	}
+	f := a.stderr.(*os.File)
 	columns := func() int {
 		w, _, err := term.GetSize(int(f.Fd()))
 		if err != nil || w <= 0 {
@@ -33,6 +33,13 @@ func (a *app) showProgress(p *service.ScanProgress, quiet bool) func() {
 		return w
 	}
 	return startProgress(f, columns, p)
+}
+
+// progressShown tells whether showProgress draws a progress line: on a
+// terminal, unless quiet.
+func (a *app) progressShown(quiet bool) bool {
+	f, ok := a.stderr.(*os.File)
+	return !quiet && ok && term.IsTerminal(int(f.Fd()))
 }
 
 // startProgress redraws the line for p on w every progressEvery, as wide

@@ -158,7 +158,7 @@ func (a *app) runScan(ctx context.Context, roots []string, f scanFlags) error {
 	stop := a.showProgress(prog, f.quiet)
 	rep, err := c.Scan(ctx, roots, service.ScanOptions{
 		Machine: a.machine, Workers: f.workers, Readers: f.readers, Rehash: f.rehash, FollowSymlinks: f.followSymlinks,
-		OneFileSystem: f.oneFileSystem, Exclude: f.exclude, Progress: prog,
+		OneFileSystem: f.oneFileSystem, Exclude: f.exclude, Progress: prog, NoTotals: !a.progressShown(f.quiet),
 		Archives: archives, ArchiveLimits: limits, Volume: mode,
 	})
 	stop()

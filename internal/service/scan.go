@@ -54,6 +54,10 @@ type ScanOptions struct {
 	// Progress, when not nil, is updated as the scan goes; read it from
 	// another goroutine.
 	Progress *ScanProgress
+	// NoTotals: nobody shows Progress's totals or ETA, so the roots are not
+	// counted for them (a second walk, which an unchanged rescan of small
+	// files pays for: 8% of its CPU on a million files).
+	NoTotals bool
 	// Volume says which roots are recorded relative to their volume
 	// (scan_volume.go); the zero value is VolumeAuto.
 	Volume VolumeMode

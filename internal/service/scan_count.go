@@ -18,6 +18,9 @@ import (
 func (s *scanRun) countRoots(ctx context.Context) (stop func()) {
 	p := s.opts.Progress
 	p.begin(time.Now())
+	if s.opts.NoTotals {
+		return func() {}
+	}
 	// A scan split by volume counts part by part: this part's count adds
 	// to what the parts before it met, and the ETA waits for it.
 	baseFiles := p.Files.Load()
