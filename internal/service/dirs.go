@@ -471,6 +471,26 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 			return err
 		}
 	}
+	// The directories under the roots as they are now, which recomputeDirs
+	// then need not read again.
+	heads := &dirHeads{known: make(map[string]dto.Dir, len(old)), parents: map[string]bool{}}
+	for p, d := range old {
+		if walked && !listed[p] {
+			continue // removed
+		}
+		if bad[p] && !listed[p] {
+			d.Complete = false
+		}
+		heads.known[p] = d
+		heads.parents[d.Parent] = true
+	}
+	for _, m := range marks {
+		if d, ok := heads.known[m.Path]; ok {
+			d.Complete, d.ScanID = m.Complete, m.ScanID
+			heads.known[m.Path] = d
+		}
+		heads.parents[m.Parent] = true
+	}
 	scans, err := r.Dirs.PendingScans(ctx, machine, s.rep.ID)
 	if err != nil {
 		return err
@@ -495,10 +515,37 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	for _, p := range unsettled {
 		changed[p] = changed[p] || false
 	}
-	if err := recomputeDirs(ctx, r, machine, changed, written); err != nil {
+	if err := recomputeDirs(ctx, r, machine, changed, written, heads); err != nil {
 		return err
 	}
 	return r.Dirs.ScansDone(ctx, scans)
+}
+
+// dirHeads are the directories a scan holds in memory at the end of its
+// walk: those under its roots that the catalog held before it, as they are
+// after it recorded what it listed (by path), and which directories under
+// the roots, and of those listed, have subdirectories (by DirKey).
+type dirHeads struct {
+	known   map[string]dto.Dir
+	parents map[string]bool
+}
+
+// head returns the directory at path if h knows it.
+func (h *dirHeads) head(path string) (dto.Dir, bool) {
+	if h == nil {
+		return dto.Dir{}, false
+	}
+	d, ok := h.known[path]
+	return d, ok
+}
+
+// mayHaveChildren reports whether the directory at path may have
+// subdirectories: all of those of a directory h knows are known.
+func (h *dirHeads) mayHaveChildren(path string) bool {
+	if _, ok := h.head(path); !ok {
+		return true
+	}
+	return h.parents[repo.DirKey(path)]
 }
 
 // recomputeDirs computes again the digests of the directories changed that
@@ -507,8 +554,9 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 // directory no scan listed, by a scan that died) makes its nearest held
 // ancestor incomplete: its digests would leave those files out. changed maps
 // each directory to whether it holds present files written by the scans,
-// written to those files (names in Path).
-func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool, written map[string][]dto.DirFile) error {
+// written to those files (names in Path). heads, when not nil, holds
+// directories as they are in the catalog, which it does not read again.
+func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool, written map[string][]dto.DirFile, heads *dirHeads) error {
 	all := map[string]bool{}
 	for p := range changed {
 		for q := p; ; q = filepath.Dir(q) {
@@ -523,11 +571,18 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 	}
 	paths := make([]string, 0, len(all))
 	for p := range all {
-		paths = append(paths, p)
+		if _, ok := heads.head(p); !ok {
+			paths = append(paths, p)
+		}
 	}
 	held, err := r.Dirs.Get(ctx, machine, paths)
 	if err != nil {
 		return err
+	}
+	for p := range all {
+		if d, ok := heads.head(p); ok {
+			held[p] = d
+		}
 	}
 	for p, present := range changed {
 		if _, ok := held[p]; ok || !present {
@@ -560,7 +615,9 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 	})
 	paths = paths[:0]
 	for _, d := range todo {
-		paths = append(paths, d.Path)
+		if heads.mayHaveChildren(d.Path) {
+			paths = append(paths, d.Path)
+		}
 	}
 	kids, err := r.Dirs.ChildrenOf(ctx, machine, paths)
 	if err != nil {
