@@ -328,7 +328,7 @@ func decodeOwnFiles(e dto.DirEntries) (ownFiles, error) {
 // last counts. It takes the content values of the files replaced or
 // removed off sum and adds those of the files written. The records that
 // do not change are copied as they are: a directory's update costs its
-// changes, not its files.
+// changes, not its files. It sorts changes.
 func (g *digester) mergeRecords(sum *lattice, records []byte, changes []dto.DirFile, out []byte) ([]byte, error) {
 	slices.SortStableFunc(changes, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
 	for i, c := range changes {
