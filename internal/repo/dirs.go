@@ -260,8 +260,13 @@ func (r *Dirs) Unsettled(ctx context.Context, machine string) ([]string, error) 
 	return paths, nil
 }
 
+// childColumns are those of a directory without its content sum (4 KB),
+// which a scan's update of the digests reads only for the directories it
+// does not compute again (ContentSums).
+const childColumns = "id, machine, path, parent, complete, COALESCE(scan_id, 0), size, files, tree, content, NULL"
+
 // ChildrenOf returns machine's directories right below those at paths, by
-// their Parent.
+// their Parent, without their content sums.
 func (r *Dirs) ChildrenOf(ctx context.Context, machine string, paths []string) (map[string][]dto.Dir, error) {
 	out := map[string][]dto.Dir{}
 	for start := 0; start < len(paths); start += ChunkSize {
@@ -269,7 +274,7 @@ func (r *Dirs) ChildrenOf(ctx context.Context, machine string, paths []string) (
 		for _, p := range paths[start:min(start+ChunkSize, len(paths))] {
 			keys = append(keys, DirKey(p))
 		}
-		q, args, err := sqlx.In("SELECT "+dirColumns+" FROM dirs WHERE machine = ? AND parent IN (?)", machine, keys)
+		q, args, err := sqlx.In("SELECT "+childColumns+" FROM dirs WHERE machine = ? AND parent IN (?)", machine, keys)
 		if err != nil {
 			return nil, err
 		}
@@ -279,6 +284,36 @@ func (r *Dirs) ChildrenOf(ctx context.Context, machine string, paths []string) (
 		}
 		for _, d := range ds {
 			out[d.Parent] = append(out[d.Parent], d)
+		}
+	}
+	return out, nil
+}
+
+// ContentSums returns the content sums of the directories with ids that
+// have one, by id.
+func (r *Dirs) ContentSums(ctx context.Context, ids []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ids))
+	for start := 0; start < len(ids); start += ChunkSize {
+		q, args, err := sqlx.In("SELECT id, content_sum FROM dirs WHERE id IN (?) AND content_sum IS NOT NULL", ids[start:min(start+ChunkSize, len(ids))])
+		if err != nil {
+			return nil, err
+		}
+		rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read directories: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var sum []byte
+			if err := rows.Scan(&id, &sum); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read directories: %w", err)
+			}
+			out[id] = sum
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read directories: %w", err)
 		}
 	}
 	return out, nil

@@ -94,39 +94,29 @@ func keyed(key []byte) *blake3.Hasher {
 type digester struct {
 	tree, content, elem *blake3.Hasher
 	vec                 [latticeBytes]byte // the last element
+	treeInput           []byte             // reused by computeDir
 }
 
 func newDigester() *digester {
 	return &digester{tree: keyed(treeKey), content: keyed(contentKey), elem: keyed(elementKey)}
 }
 
-// dirEntry is one entry of a directory for its tree digest.
-type dirEntry struct {
-	name   string
-	dir    bool
-	exec   bool // a file its owner may execute
-	digest []byte
+// appendTreeEntry appends one entry of a directory to the input of its
+// tree digest, which holds its entries in name order: uvarint(len(name))
+// name kind digest, kind 'f' (a file), 'x' (a file its owner may execute)
+// or 'd' (a subdirectory).
+func appendTreeEntry(b, name []byte, kind byte, digest []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(name)))
+	b = append(b, name...)
+	b = append(b, kind)
+	return append(b, digest...)
 }
 
-func (g *digester) treeDigest(entries []dirEntry) []byte {
-	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
-	h := g.tree
-	h.Reset()
-	var n [binary.MaxVarintLen64]byte
-	for _, e := range entries {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(e.name)))])
-		h.WriteString(e.name)
-		switch {
-		case e.dir:
-			h.Write([]byte{'d'})
-		case e.exec:
-			h.Write([]byte{'x'})
-		default:
-			h.Write([]byte{'f'})
-		}
-		h.Write(e.digest)
-	}
-	return h.Sum(nil)
+// treeDigest returns the tree digest of the entries appendTreeEntry wrote.
+func (g *digester) treeDigest(entries []byte) []byte {
+	g.tree.Reset()
+	g.tree.Write(entries)
+	return g.tree.Sum(nil)
 }
 
 // latticeLanes and latticeBytes are the size of a content sum.
@@ -163,10 +153,16 @@ func (s *lattice) sub(b []byte) {
 
 func (s *lattice) bytes() []byte {
 	b := make([]byte, latticeBytes)
+	s.put(b)
+	return b
+}
+
+// put writes s into b[:latticeBytes].
+func (s *lattice) put(b []byte) {
+	b = b[:latticeBytes]
 	for i, w := range s {
 		binary.LittleEndian.PutUint64(b[i*8:], w)
 	}
-	return b
 }
 
 // element returns the lattice vector of the content sha256, valid until
@@ -199,52 +195,11 @@ func (g *digester) contentDigest(files, size int64, sum []byte) []byte {
 }
 
 // ownFiles are the plain files right in a directory, sorted by name, with
-// the sum of the content values of those that have a sha256.
+// the sum of the content values of those that have a sha256, as
+// dirs.entries stores them.
 type ownFiles struct {
 	sum   lattice
 	files []dto.DirFile // name in Path
-}
-
-// set makes f (name in Path) one of the files, replacing the one of that
-// name, or removes the one of that name when f is Deleted. The files must
-// be sorted again after.
-func (o *ownFiles) set(g *digester, byName map[string]int, f dto.DirFile) {
-	if i, ok := byName[f.Path]; ok {
-		if old := o.files[i]; len(old.SHA256) == 32 {
-			o.sum.sub(g.element(old.SHA256))
-		}
-		if f.Deleted {
-			o.files[i].Deleted = true
-			return
-		}
-		o.files[i] = f
-	} else {
-		if f.Deleted {
-			return
-		}
-		byName[f.Path] = len(o.files)
-		o.files = append(o.files, f)
-	}
-	if len(f.SHA256) == 32 {
-		o.sum.add(g.element(f.SHA256))
-	}
-}
-
-// apply brings o up to date with changes, the files written since it was
-// stored (name in Path).
-func (o *ownFiles) apply(g *digester, changes []dto.DirFile) {
-	if len(changes) == 0 {
-		return
-	}
-	byName := make(map[string]int, len(o.files))
-	for i, f := range o.files {
-		byName[f.Path] = i
-	}
-	for _, f := range changes {
-		o.set(g, byName, f)
-	}
-	o.files = slices.DeleteFunc(o.files, func(f dto.DirFile) bool { return f.Deleted })
-	slices.SortFunc(o.files, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
 }
 
 // Flags of a file in dirs.entries.
@@ -262,84 +217,150 @@ const (
 	entriesSumOwn    = 1
 )
 
-// encode returns o as dirs.entries stores it: entriesSumShared, or
-// entriesSumOwn and the sum (latticeBytes), then per file
+// dirs.entries is entriesSumShared, or entriesSumOwn and the sum of the own
+// files (latticeBytes), then one record per file, sorted by name (bytes):
 // uvarint(len(name)) name uvarint(size), a byte of flags (entryHashed ...),
-// and its sha256 if entryHashed. shared tells that the sum is the
-// directory's content sum, stored with it.
-func (o *ownFiles) encode(shared bool) []byte {
-	b := make([]byte, 0, 1+latticeBytes+len(o.files)*48)
-	if shared {
-		b = append(b, entriesSumShared)
-	} else {
-		b = append(b, entriesSumOwn)
-		b = append(b, o.sum.bytes()...)
+// and its sha256 if entryHashed.
+var errMalformedEntries = errors.New("malformed directory entries")
+
+// entriesHead is the room left at the start of a buffer of records for the
+// first byte of dirs.entries and the own files' sum.
+const entriesHead = 1 + latticeBytes
+
+// appendRecord appends the record of f (name in Path) to b.
+func appendRecord(b []byte, f dto.DirFile) []byte {
+	b = binary.AppendUvarint(b, uint64(len(f.Path)))
+	b = append(b, f.Path...)
+	b = binary.AppendUvarint(b, uint64(f.Size))
+	var flags byte
+	if f.Exec {
+		flags |= entryExec
 	}
-	for _, f := range o.files {
-		b = binary.AppendUvarint(b, uint64(len(f.Path)))
-		b = append(b, f.Path...)
-		b = binary.AppendUvarint(b, uint64(f.Size))
-		var flags byte
-		if f.Exec {
-			flags |= entryExec
-		}
-		if f.ExecUnknown {
-			flags |= entryExecUnknown
-		}
-		if len(f.SHA256) != 32 {
-			b = append(b, flags)
-			continue
-		}
-		b = append(b, flags|entryHashed)
-		b = append(b, f.SHA256...)
+	if f.ExecUnknown {
+		flags |= entryExecUnknown
 	}
-	return b
+	if len(f.SHA256) != 32 {
+		return append(b, flags)
+	}
+	b = append(b, flags|entryHashed)
+	return append(b, f.SHA256...)
 }
 
-// decodeOwnFiles reads what encode wrote, e with the directory's content
-// sum stored beside it.
-func decodeOwnFiles(e dto.DirEntries) (ownFiles, error) {
-	var o ownFiles
-	bad := errors.New("malformed directory entries")
+// record is one file of dirs.entries, its fields slices of the record.
+type record struct {
+	name   []byte
+	size   int64
+	flags  byte
+	sha256 []byte // nil unless entryHashed
+	raw    []byte // the whole record
+}
+
+// nextRecord reads the record at the start of b and returns it with the
+// rest of b.
+func nextRecord(b []byte) (record, []byte, error) {
+	var r record
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return r, nil, errMalformedEntries
+	}
+	r.name = b[k : k+int(n) : k+int(n)]
+	rest := b[k+int(n):]
+	size, k := binary.Uvarint(rest)
+	if k <= 0 || len(rest) < k+1 {
+		return r, nil, errMalformedEntries
+	}
+	r.size, r.flags = int64(size), rest[k]
+	rest = rest[k+1:]
+	if r.flags&^(entryHashed|entryExec|entryExecUnknown) != 0 {
+		return r, nil, errMalformedEntries
+	}
+	if r.flags&entryHashed != 0 {
+		if len(rest) < 32 {
+			return r, nil, errMalformedEntries
+		}
+		r.sha256 = rest[:32:32]
+		rest = rest[32:]
+	}
+	r.raw = b[: len(b)-len(rest) : len(b)-len(rest)]
+	return r, rest, nil
+}
+
+// splitEntries returns the sum of the own files that e stores, with the
+// directory's content sum beside it, and their records.
+func splitEntries(e dto.DirEntries) (lattice, []byte, error) {
+	var sum lattice
 	b := e.Entries
 	switch {
 	case len(b) >= 1 && b[0] == entriesSumShared && len(e.ContentSum) == latticeBytes:
-		o.sum.add(e.ContentSum)
-		b = b[1:]
-	case len(b) >= 1+latticeBytes && b[0] == entriesSumOwn:
-		o.sum.add(b[1:])
-		b = b[1+latticeBytes:]
-	default:
-		return o, bad
+		sum.add(e.ContentSum)
+		return sum, b[1:], nil
+	case len(b) >= entriesHead && b[0] == entriesSumOwn:
+		sum.add(b[1:])
+		return sum, b[entriesHead:], nil
 	}
+	return sum, nil, errMalformedEntries
+}
+
+// decodeOwnFiles reads the files e stores.
+func decodeOwnFiles(e dto.DirEntries) (ownFiles, error) {
+	var o ownFiles
+	sum, b, err := splitEntries(e)
+	if err != nil {
+		return o, err
+	}
+	o.sum = sum
 	for len(b) > 0 {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n {
-			return o, bad
+		r, rest, err := nextRecord(b)
+		if err != nil {
+			return o, err
 		}
-		f := dto.DirFile{Path: string(b[k : k+int(n)])}
-		b = b[k+int(n):]
-		size, k := binary.Uvarint(b)
-		if k <= 0 || len(b) < k+1 {
-			return o, bad
-		}
-		f.Size = int64(size)
-		flags := b[k]
-		b = b[k+1:]
-		if flags&^(entryHashed|entryExec|entryExecUnknown) != 0 {
-			return o, bad
-		}
-		f.Exec, f.ExecUnknown = flags&entryExec != 0, flags&entryExecUnknown != 0
-		if flags&entryHashed != 0 {
-			if len(b) < 32 {
-				return o, bad
-			}
-			f.SHA256 = b[:32:32]
-			b = b[32:]
-		}
-		o.files = append(o.files, f)
+		b = rest
+		o.files = append(o.files, dto.DirFile{Path: string(r.name), Size: r.size, SHA256: r.sha256,
+			Exec: r.flags&entryExec != 0, ExecUnknown: r.flags&entryExecUnknown != 0})
 	}
 	return o, nil
+}
+
+// mergeRecords appends to out the records (sorted by name) brought up to
+// date with changes, the files written since they were stored (names in
+// Path): a change replaces the record of its name or is added in its
+// place, or removes it when Deleted; of several changes of one name, the
+// last counts. It takes the content values of the files replaced or
+// removed off sum and adds those of the files written. The records that
+// do not change are copied as they are: a directory's update costs its
+// changes, not its files. It sorts changes.
+func (g *digester) mergeRecords(sum *lattice, records []byte, changes []dto.DirFile, out []byte) ([]byte, error) {
+	slices.SortStableFunc(changes, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
+	for i, c := range changes {
+		if i+1 < len(changes) && changes[i+1].Path == c.Path {
+			continue // a later change of this name counts
+		}
+		for len(records) > 0 {
+			r, rest, err := nextRecord(records)
+			if err != nil {
+				return nil, err
+			}
+			if string(r.name) > c.Path {
+				break
+			}
+			records = rest
+			if string(r.name) == c.Path {
+				if r.sha256 != nil {
+					sum.sub(g.element(r.sha256))
+				}
+				break
+			}
+			out = append(out, r.raw...)
+		}
+		if c.Deleted {
+			continue
+		}
+		out = appendRecord(out, c)
+		if len(c.SHA256) == 32 {
+			sum.add(g.element(c.SHA256))
+		}
+	}
+	return append(out, records...), nil
 }
 
 // dirWalk collects, on the walker goroutine, the directories a scan listed.
@@ -450,6 +471,26 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 			return err
 		}
 	}
+	// The directories under the roots as they are now, which recomputeDirs
+	// then need not read again.
+	heads := &dirHeads{known: make(map[string]dto.Dir, len(old)), parents: map[string]bool{}}
+	for p, d := range old {
+		if walked && !listed[p] {
+			continue // removed
+		}
+		if bad[p] && !listed[p] {
+			d.Complete = false
+		}
+		heads.known[p] = d
+		heads.parents[d.Parent] = true
+	}
+	for _, m := range marks {
+		if d, ok := heads.known[m.Path]; ok {
+			d.Complete, d.ScanID = m.Complete, m.ScanID
+			heads.known[m.Path] = d
+		}
+		heads.parents[m.Parent] = true
+	}
 	scans, err := r.Dirs.PendingScans(ctx, machine, s.rep.ID)
 	if err != nil {
 		return err
@@ -474,10 +515,37 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	for _, p := range unsettled {
 		changed[p] = changed[p] || false
 	}
-	if err := recomputeDirs(ctx, r, machine, changed, written); err != nil {
+	if err := recomputeDirs(ctx, r, machine, changed, written, heads); err != nil {
 		return err
 	}
 	return r.Dirs.ScansDone(ctx, scans)
+}
+
+// dirHeads are the directories a scan holds in memory at the end of its
+// walk: those under its roots that the catalog held before it, as they are
+// after it recorded what it listed (by path), and which directories under
+// the roots, and of those listed, have subdirectories (by DirKey).
+type dirHeads struct {
+	known   map[string]dto.Dir
+	parents map[string]bool
+}
+
+// head returns the directory at path if h knows it.
+func (h *dirHeads) head(path string) (dto.Dir, bool) {
+	if h == nil {
+		return dto.Dir{}, false
+	}
+	d, ok := h.known[path]
+	return d, ok
+}
+
+// mayHaveChildren reports whether the directory at path may have
+// subdirectories: all of those of a directory h knows are known.
+func (h *dirHeads) mayHaveChildren(path string) bool {
+	if _, ok := h.head(path); !ok {
+		return true
+	}
+	return h.parents[repo.DirKey(path)]
 }
 
 // recomputeDirs computes again the digests of the directories changed that
@@ -486,8 +554,9 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 // directory no scan listed, by a scan that died) makes its nearest held
 // ancestor incomplete: its digests would leave those files out. changed maps
 // each directory to whether it holds present files written by the scans,
-// written to those files (names in Path).
-func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool, written map[string][]dto.DirFile) error {
+// written to those files (names in Path). heads, when not nil, holds
+// directories as they are in the catalog, which it does not read again.
+func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool, written map[string][]dto.DirFile, heads *dirHeads) error {
 	all := map[string]bool{}
 	for p := range changed {
 		for q := p; ; q = filepath.Dir(q) {
@@ -502,11 +571,18 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 	}
 	paths := make([]string, 0, len(all))
 	for p := range all {
-		paths = append(paths, p)
+		if _, ok := heads.head(p); !ok {
+			paths = append(paths, p)
+		}
 	}
 	held, err := r.Dirs.Get(ctx, machine, paths)
 	if err != nil {
 		return err
+	}
+	for p := range all {
+		if d, ok := heads.head(p); ok {
+			held[p] = d
+		}
 	}
 	for p, present := range changed {
 		if _, ok := held[p]; ok || !present {
@@ -539,11 +615,38 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 	})
 	paths = paths[:0]
 	for _, d := range todo {
-		paths = append(paths, d.Path)
+		if heads.mayHaveChildren(d.Path) {
+			paths = append(paths, d.Path)
+		}
 	}
 	kids, err := r.Dirs.ChildrenOf(ctx, machine, paths)
 	if err != nil {
 		return err
+	}
+	// The content sums of the subdirectories: those computed again come
+	// from their computation, the others' are read.
+	computed := make(map[int64]bool, len(todo))
+	for _, d := range todo {
+		computed[d.ID] = true
+	}
+	var unchanged []int64
+	for _, subs := range kids {
+		for _, c := range subs {
+			if !computed[c.ID] {
+				unchanged = append(unchanged, c.ID)
+			}
+		}
+	}
+	sums, err := r.Dirs.ContentSums(ctx, unchanged)
+	if err != nil {
+		return err
+	}
+	for _, subs := range kids {
+		for i := range subs {
+			if !computed[subs[i].ID] {
+				subs[i].ContentSum = sums[subs[i].ID]
+			}
+		}
 	}
 	w, err := r.Dirs.DigestWriter(ctx)
 	if err != nil {
@@ -585,74 +688,107 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 }
 
 // computeDir computes d's size, file count and digests from its own files
-// and its subdirectories subs, stores them and returns d with them. Its own files are those
-// stored with its last digests, brought up to date with written (the files
-// in it the scans wrote); a directory that has none stored reads the rows
-// of all its files.
+// and its subdirectories subs, stores them and returns d with them. Its own
+// files are those stored with its last digests, brought up to date with
+// written (the files in it the scans wrote); a directory that has none
+// stored reads the rows of all its files.
 func computeDir(ctx context.Context, r *uow.Repos, g *digester, w *repo.DigestWriter, d dto.Dir, stored *dto.DirEntries, subs []dto.Dir, written []dto.DirFile) (dto.Dir, error) {
-	own, err := ownFilesOf(ctx, r, g, d, stored, written)
+	own, buf, err := ownRecords(ctx, r, g, d, stored, written)
 	if err != nil {
 		return d, err
 	}
+	slices.SortFunc(subs, func(a, b dto.Dir) int { return strings.Compare(filepath.Base(a.Path), filepath.Base(b.Path)) })
 	// Both digests need every entry held in full; the tree digest also
 	// every file's executable bit and every subdirectory's tree digest.
 	contentOK := d.Complete
 	treeOK := true
-	entries := make([]dirEntry, 0, len(own.files)+len(subs))
-	sum := own.sum
+	sum := own
+	tree := g.treeInput[:0]
 	d.Size, d.Files = 0, 0
-	for _, f := range own.files {
-		d.Size += f.Size
-		d.Files++
-		contentOK = contentOK && len(f.SHA256) == 32
-		treeOK = treeOK && !f.ExecUnknown
-		entries = append(entries, dirEntry{name: f.Path, exec: f.Exec, digest: f.SHA256})
-	}
-	for _, c := range subs {
+	k := 0
+	addSub := func(c dto.Dir) {
 		d.Size += c.Size
 		d.Files += c.Files
 		contentOK = contentOK && len(c.ContentSum) == latticeBytes
 		treeOK = treeOK && c.Tree != nil
-		entries = append(entries, dirEntry{name: filepath.Base(c.Path), dir: true, digest: c.Tree})
+		tree = appendTreeEntry(tree, []byte(filepath.Base(c.Path)), 'd', c.Tree)
 		if len(c.ContentSum) == latticeBytes {
 			sum.add(c.ContentSum)
 		}
 	}
+	for b := buf[entriesHead:]; len(b) > 0; {
+		f, rest, err := nextRecord(b)
+		if err != nil {
+			return d, fmt.Errorf("read the files of directory %s: %w", d.Path, err)
+		}
+		b = rest
+		for ; k < len(subs) && filepath.Base(subs[k].Path) < string(f.name); k++ {
+			addSub(subs[k])
+		}
+		d.Size += f.size
+		d.Files++
+		contentOK = contentOK && f.sha256 != nil
+		treeOK = treeOK && f.flags&entryExecUnknown == 0
+		kind := byte('f')
+		if f.flags&entryExec != 0 {
+			kind = 'x'
+		}
+		tree = appendTreeEntry(tree, f.name, kind, f.sha256)
+	}
+	for ; k < len(subs); k++ {
+		addSub(subs[k])
+	}
+	g.treeInput = tree
 	d.Tree, d.Content, d.ContentSum = nil, nil, nil
 	// 2^32 copies of a content would add nothing to the sum.
 	if contentOK && d.Files < 1<<32 {
 		d.ContentSum = sum.bytes()
 		d.Content = g.contentDigest(d.Files, d.Size, d.ContentSum)
 		if treeOK {
-			d.Tree = g.treeDigest(entries)
+			d.Tree = g.treeDigest(tree)
 		}
 	}
 	// Without subdirectories, a content sum is the own files' sum.
-	return d, w.Set(ctx, d, own.encode(len(subs) == 0 && d.ContentSum != nil))
+	var entries []byte
+	if len(subs) == 0 && d.ContentSum != nil {
+		entries = buf[entriesHead-1:]
+		entries[0] = entriesSumShared
+	} else {
+		entries = buf
+		entries[0] = entriesSumOwn
+		own.put(entries[1:])
+	}
+	return d, w.Set(ctx, d, entries)
 }
 
-// ownFilesOf returns d's own files: those stored with its digests brought
-// up to date with written, or, when none are stored, read from the rows.
-func ownFilesOf(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, stored *dto.DirEntries, written []dto.DirFile) (ownFiles, error) {
+// ownRecords returns the sum of d's own files and their records, sorted
+// by name, after entriesHead bytes left for the caller: those stored with
+// its digests brought up to date with written, or, when none are stored,
+// read from the rows.
+func ownRecords(ctx context.Context, r *uow.Repos, g *digester, d dto.Dir, stored *dto.DirEntries, written []dto.DirFile) (lattice, []byte, error) {
 	if stored != nil {
-		own, err := decodeOwnFiles(*stored)
-		if err != nil {
-			return ownFiles{}, fmt.Errorf("read the files of directory %s: %w", d.Path, err)
+		sum, records, err := splitEntries(*stored)
+		if err == nil {
+			buf := make([]byte, entriesHead, entriesHead+len(records)+len(written)*64)
+			buf, err = g.mergeRecords(&sum, records, written, buf)
+			if err == nil {
+				return sum, buf, nil
+			}
 		}
-		own.apply(g, written)
-		return own, nil
+		return sum, nil, fmt.Errorf("read the files of directory %s: %w", d.Path, err)
 	}
 	files, err := r.Dirs.Files(ctx, d.Machine, d.Path)
 	if err != nil {
-		return ownFiles{}, err
+		return lattice{}, nil, err
 	}
-	own := ownFiles{files: make([]dto.DirFile, 0, len(files))}
+	slices.SortFunc(files, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
+	var sum lattice
+	buf := make([]byte, entriesHead, entriesHead+len(files)*48)
 	for _, f := range files {
-		own.files = append(own.files, dto.DirFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Exec: f.Exec, ExecUnknown: f.ExecUnknown})
+		buf = appendRecord(buf, f)
 		if len(f.SHA256) == 32 {
-			own.sum.add(g.element(f.SHA256))
+			sum.add(g.element(f.SHA256))
 		}
 	}
-	slices.SortFunc(own.files, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
-	return own, nil
+	return sum, buf, nil
 }

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func TestDigesterReusesKeyedHashers(t *testing.T) {
 		h = keyed(treeKey)
 		h.Write([]byte{1, 'n', 'f'})
 		h.Write(sum[:])
-		if got, want := g.treeDigest([]dirEntry{{name: "n", digest: sum[:]}}), h.Sum(nil); !bytes.Equal(got, want) {
+		if got, want := g.treeDigest(appendTreeEntry(nil, []byte("n"), 'f', sum[:])), h.Sum(nil); !bytes.Equal(got, want) {
 			t.Fatalf("tree %x, want %x", got, want)
 		}
 	}
@@ -295,4 +296,68 @@ func TestDirsUpgradeRecomputesContentDigests(t *testing.T) {
 		}
 	}
 	sameGroups(t, "content", dirGroups(t, c, base, DirDupesOptions{MinSize: 1, Content: true}), [][]string{{"a", "b"}})
+}
+
+// TestMergeRecordsEqualsRecomputation proves that bringing stored entries
+// up to date with a scan's changes (replacements, additions, removals,
+// several changes of one name, files without a sha256) gives the records
+// and the sum that encoding the resulting files from scratch gives.
+func TestMergeRecordsEqualsRecomputation(t *testing.T) {
+	g := newDigester()
+	rng := rand.New(rand.NewPCG(7, 8))
+	file := func(name string) dto.DirFile {
+		f := dto.DirFile{Path: name, Size: rng.Int64N(1000), Exec: rng.IntN(4) == 0, ExecUnknown: rng.IntN(8) == 0}
+		if rng.IntN(6) != 0 {
+			sum := sha256.Sum256(fmt.Appendf(nil, "%d", rng.IntN(30)))
+			f.SHA256 = sum[:]
+		}
+		return f
+	}
+	encode := func(files map[string]dto.DirFile) (lattice, []byte) {
+		names := make([]string, 0, len(files))
+		for n := range files {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		var sum lattice
+		var b []byte
+		for _, n := range names {
+			b = appendRecord(b, files[n])
+			if len(files[n].SHA256) == 32 {
+				sum.add(g.element(files[n].SHA256))
+			}
+		}
+		return sum, b
+	}
+	for round := range 200 {
+		files := map[string]dto.DirFile{}
+		for range rng.IntN(12) {
+			n := fmt.Sprintf("f%02d", rng.IntN(20))
+			files[n] = file(n)
+		}
+		sum, records := encode(files)
+		var changes []dto.DirFile
+		for range rng.IntN(8) {
+			n := fmt.Sprintf("f%02d", rng.IntN(20))
+			c := file(n)
+			if rng.IntN(3) == 0 {
+				c.Deleted = true
+				delete(files, n)
+			} else {
+				files[n] = c
+			}
+			changes = append(changes, c)
+		}
+		got, err := g.mergeRecords(&sum, records, changes, []byte("head"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSum, want := encode(files)
+		if !bytes.Equal(got, append([]byte("head"), want...)) {
+			t.Fatalf("round %d: records\n%x\nwant\n%x", round, got, want)
+		}
+		if sum != wantSum {
+			t.Fatalf("round %d: the sum differs from the files' sum", round)
+		}
+	}
 }
