@@ -105,7 +105,7 @@ func deleteContent(t *testing.T, u *uow.UoW, sha256 string) {
 	}
 	ids := map[string][]int64{}
 	err = u.DB().WithRead(func(r *sqlx.DB) error {
-		rows, err := r.QueryxContext(ctx, "SELECT machine, id FROM files WHERE sha256 = ? AND operation <> 'DEL'", sum)
+		rows, err := r.QueryxContext(ctx, r.Rebind("SELECT machine, id FROM files WHERE sha256 = ? AND operation <> 'DEL'"), sum)
 		if err != nil {
 			return err
 		}
