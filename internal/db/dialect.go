@@ -161,6 +161,21 @@ func escapeText(s string) string {
 // driver of this process has.
 func (dl Dialect) HasGlob() bool { return !dl.Shared }
 
+// BinaryCollation returns the clause that makes a text column compare
+// bytewise, as Go compares strings: " COLLATE \"C\"" on PostgreSQL, whose
+// text columns otherwise follow the database's locale, and "" on SQLite,
+// whose default collation is binary already.
+func (dl Dialect) BinaryCollation() string {
+	if dl.Name == Postgres.Name {
+		return ` COLLATE "C"`
+	}
+	return ""
+}
+
+// HasRaw reports whether a catalog of this engine may have raw
+// connections (see DB.OpenRaw): SQLite's only.
+func (dl Dialect) HasRaw() bool { return dl.Name == SQLite.Name }
+
 // DialectOf returns the dialect of the pool or transaction x, by its driver.
 func DialectOf(x interface{ DriverName() string }) Dialect {
 	if x.DriverName() == PostgresDriverName {

@@ -38,6 +38,10 @@ func Code(err error) int {
 	if errors.As(err, &se) {
 		return se.Code() & 0xff
 	}
+	var re *RawError
+	if errors.As(err, &re) {
+		return re.code & 0xff
+	}
 	return 0
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
+	"time"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -100,6 +102,15 @@ func (c *RawConn) Close() error {
 	return err
 }
 
+// RawError is an error of a raw connection: SQLite's result code and
+// message. Code, and so IsBusy, IsCorrupt and their kin, read its code.
+type RawError struct {
+	code int
+	msg  string
+}
+
+func (e *RawError) Error() string { return fmt.Sprintf("sqlite: %s (%d)", e.msg, e.code) }
+
 // errorOf returns the error of result code rc, with the connection's
 // message.
 func (c *RawConn) errorOf(rc int32) error {
@@ -110,7 +121,7 @@ func (c *RawConn) errorOf(rc int32) error {
 	if msg == "" {
 		msg = libc.GoString(sqlite3.Xsqlite3_errstr(c.tls, rc))
 	}
-	return fmt.Errorf("sqlite: %s (%d)", msg, rc)
+	return &RawError{code: int(rc), msg: msg}
 }
 
 // exec runs a statement of no rows.
@@ -131,6 +142,56 @@ type RawRows struct {
 	stmt uintptr
 	rows int
 	err  error
+	// stopInterrupt ends interruptOnDone's watch of ctx.
+	stopInterrupt func()
+}
+
+// interruptEvery is how often a raw statement whose context is done is
+// interrupted again, until its rows are closed: SQLite forgets an
+// interrupt that comes while none of the connection's statements runs, as
+// between Query and the first step.
+const interruptEvery = 5 * time.Millisecond
+
+// interruptOnDone interrupts what c runs (sqlite3_interrupt) once ctx is
+// done, and again every interruptEvery, until the function it returns is
+// called, which waits for an interrupt under way. A statement interrupted
+// so ends at its next step, even one that works long before its first row
+// (a sort, a GROUP BY), where Next's checks of ctx never come.
+func (c *RawConn) interruptOnDone(ctx context.Context) func() {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	pdb := c.db
+	var mu sync.Mutex
+	stopped := false
+	stop := make(chan struct{})
+	stopAfter := context.AfterFunc(ctx, func() {
+		// A TLS of its own: c's is in use by the statement interrupted,
+		// and a libc.TLS is not safe for concurrent use.
+		tls := libc.NewTLS()
+		defer tls.Close()
+		for {
+			mu.Lock()
+			if stopped {
+				mu.Unlock()
+				return
+			}
+			sqlite3.Xsqlite3_interrupt(tls, pdb)
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-time.After(interruptEvery):
+			}
+		}
+	})
+	return func() {
+		stopAfter()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		close(stop)
+	}
 }
 
 // Query prepares query, binds args (int64, string or []byte) to its
@@ -149,7 +210,7 @@ func (c *RawConn) Query(ctx context.Context, query string, args ...any) (*RawRow
 	if rc := sqlite3.Xsqlite3_prepare_v2(c.tls, c.db, q, -1, pstmt, 0); rc != sqlite3.SQLITE_OK {
 		return nil, fmt.Errorf("prepare %q: %w", query, c.errorOf(rc))
 	}
-	r := &RawRows{ctx: ctx, c: c, stmt: *(*uintptr)(cPointer(pstmt))}
+	r := &RawRows{ctx: ctx, c: c, stmt: *(*uintptr)(cPointer(pstmt)), stopInterrupt: c.interruptOnDone(ctx)}
 	for i, a := range args {
 		if err := r.bind(int32(i+1), a); err != nil {
 			r.Close()
@@ -215,6 +276,13 @@ func (r *RawRows) Next() bool {
 		return true
 	case sqlite3.SQLITE_DONE:
 		return false
+	case sqlite3.SQLITE_INTERRUPT:
+		// Only interruptOnDone interrupts a raw connection.
+		r.err = r.ctx.Err()
+		if r.err == nil {
+			r.err = r.c.errorOf(rc)
+		}
+		return false
 	default:
 		r.err = r.c.errorOf(rc)
 		return false
@@ -243,6 +311,10 @@ func (r *RawRows) Err() error { return r.err }
 
 // Close finalizes the statement.
 func (r *RawRows) Close() error {
+	if r.stopInterrupt != nil {
+		r.stopInterrupt()
+		r.stopInterrupt = nil
+	}
 	if r.stmt != 0 {
 		sqlite3.Xsqlite3_finalize(r.c.tls, r.stmt)
 		r.stmt = 0

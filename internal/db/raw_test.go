@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -145,5 +147,48 @@ func TestRawNotOnPostgres(t *testing.T) {
 			c.Close()
 		}
 		t.Errorf("OpenRaw on PostgreSQL: %v, want ErrNoRaw", err)
+	}
+}
+
+// TestRawCanceledBeforeFirstRow checks that a statement that works long
+// before its first row (here three million rows counted) ends once its
+// context is done, as the pools' statements do: Next checks the context
+// only between rows, so the statement is interrupted (sqlite3_interrupt).
+func TestRawCanceledBeforeFirstRow(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	c := openRaw(t, d)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	rows, err := c.Query(ctx, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) SELECT COUNT(*) FROM n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		t.Fatalf("the statement ran to its row (%d) past its context's deadline", rows.Int64(0))
+	}
+	if !errors.Is(rows.Err(), context.DeadlineExceeded) {
+		t.Errorf("Err() = %v, want context.DeadlineExceeded", rows.Err())
+	}
+}
+
+// TestRawErrorCarriesItsCode checks that an error of a raw connection
+// carries SQLite's result code where db.Code, and so IsBusy, IsCorrupt and
+// their kin, find it: a raw connection is read-only.
+func TestRawErrorCarriesItsCode(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	c := openRaw(t, d)
+	rows, err := c.Query(t.Context(), "CREATE TABLE raw_written (a INTEGER)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+	}
+	err = rows.Close()
+	if err == nil {
+		t.Fatal("a raw connection created a table")
+	}
+	if !db.IsReadOnly(fmt.Errorf("wrapped: %w", err)) {
+		t.Errorf("db.IsReadOnly(%v) = false, code %d", err, db.Code(err))
 	}
 }

@@ -148,7 +148,9 @@ func exactGroupsQuery(d dupeFilter) (string, []any) {
 }
 
 // rowsDupesQuery is the Dupes statement that groups the rows themselves.
-func rowsDupesQuery(d dupeFilter) (string, []any) {
+// binary is the dialect's BinaryCollation: files are ordered by machine
+// bytewise, as a held listing orders them in Go.
+func rowsDupesQuery(d dupeFilter, binary string) (string, []any) {
 	groups, args := groupsQuery(d)
 	where, wargs := d.where("f2")
 	// Device and inode of plain files; 0 for archive entries (see markLinked).
@@ -159,7 +161,7 @@ func rowsDupesQuery(d dupeFilter) (string, []any) {
 		FROM (` + groups + `) g
 		CROSS JOIN files f2
 		WHERE f2.sha256 = g.sha256 AND ` + where + `
-		ORDER BY (g.copies - 1) * g.size DESC, g.sha256, f2.path, f2.machine, f2.archive_path`, append(args, wargs...)
+		ORDER BY (g.copies - 1) * g.size DESC, g.sha256, f2.path, f2.machine` + binary + `, f2.archive_path`, append(args, wargs...)
 }
 
 // dupeRow is one row of the Dupes statement, scanned by position.
@@ -210,18 +212,71 @@ func (f *Files) Dupes(ctx context.Context, filter dto.DupeFilter, fn func(dto.Du
 // tests can read every listing so.
 var rawDupesFiles int64 = 1000
 
+// mayReadRaw reports whether f may read through raw connections: the unit
+// of work allows them and the catalog's engine has them.
+func (f *Files) mayReadRaw() bool {
+	return f.raw != nil && db.DialectOf(f.x).HasRaw()
+}
+
+// lastEventQuery reads the id of the newest events row. Every transaction
+// that changes rows writes one, last (uow's runTx, a migration, a restore
+// or an import: see db.RecordEvent), under ids that only grow: two
+// snapshots of a catalog that read the same id are one.
+const lastEventQuery = "SELECT COALESCE(MAX(id), 0) FROM events"
+
 // openRaw returns a raw connection for a listing of about files files:
 // nil when the catalog has none, when the unit of work may not use them,
 // or when the listing is too short to repay opening one.
+//
+// The raw connection's snapshot must be the unit's: uow.Read promises one
+// snapshot to all of its queries, and a caller reads beside the listing
+// (the times of its files, the rows to dedupe). It begins later than the
+// unit's transaction, so a write committed meanwhile would show in it
+// alone; when the newest events row differs between the two, the
+// connection is closed and nil returned, for the listing to be read
+// through the unit's transaction.
 func (f *Files) openRaw(ctx context.Context, files int64) (*db.RawConn, error) {
-	if f.raw == nil || files < rawDupesFiles {
+	if !f.mayReadRaw() || files < rawDupesFiles {
 		return nil, nil
+	}
+	var unit int64
+	if err := f.x.QueryRowxContext(ctx, lastEventQuery).Scan(&unit); err != nil {
+		return nil, fmt.Errorf("read the last change: %w", err)
 	}
 	c, err := f.raw.OpenRaw(ctx)
 	if errors.Is(err, db.ErrNoRaw) {
 		return nil, nil
 	}
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	raw, err := rawInt64(ctx, c, lastEventQuery)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("read the last change: %w", err)
+	}
+	if raw != unit {
+		c.Close()
+		return nil, nil
+	}
+	return c, nil
+}
+
+// rawInt64 returns the integer that q, a statement of one row and column,
+// reads on c.
+func rawInt64(ctx context.Context, c *db.RawConn, q string) (int64, error) {
+	rows, err := c.Query(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if rows.Next() {
+		n = rows.Int64(0)
+	} else if rows.Err() == nil {
+		rows.Close()
+		return 0, fmt.Errorf("%q read no row", q)
+	}
+	return n, rows.Close()
 }
 
 // holdSummaryDupes holds the listing of d, which the summary answers (see
@@ -240,19 +295,13 @@ func (f *Files) holdSummaryDupes(ctx context.Context, d dupeFilter) (*heldDupes,
 	}
 	if c != nil {
 		defer c.Close()
-		// The raw connection reads its own snapshot: the summary must
-		// still answer there, or the transaction's rows are read.
-		ok, err := rawSummaryUsable(ctx, c)
+		// The raw connection reads the unit's snapshot (see openRaw), in
+		// which the summary answers.
+		rows, err := c.Query(ctx, q, args...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list duplicates: %w", err)
 		}
-		if ok {
-			rows, err := c.Query(ctx, q, args...)
-			if err != nil {
-				return nil, fmt.Errorf("list duplicates: %w", err)
-			}
-			return holdDupes(rawDupeRows{RawRows: rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
-		}
+		return holdDupes(rawDupeRows{RawRows: rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
 	}
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
 	if err != nil {
@@ -269,7 +318,7 @@ func (f *Files) holdSummaryDupes(ctx context.Context, d dupeFilter) (*heldDupes,
 // transaction. It returns nil when the listing outgrows dupesHeldBytes.
 func (f *Files) holdRowsDupes(ctx context.Context, d dupeFilter) (*heldDupes, error) {
 	q, args := contentDupesQuery(d)
-	if d.Name == "" && f.raw != nil {
+	if d.Name == "" && f.mayReadRaw() {
 		// The duplicates of the whole catalog, from the summary: a bound
 		// (when it is current) that the listing of a machine or a subtree
 		// is a part of. Zero while it is set aside. Not a size to make
@@ -331,9 +380,10 @@ func contentDupesQuery(d dupeFilter) (string, []any) {
 // grow with the catalog unless most of it was scanned twice under two
 // names.
 func (f *Files) sortedDupes(ctx context.Context, d dupeFilter, summary bool, fn func(dto.DupeGroup) error) error {
-	q, args := rowsDupesQuery(d)
+	binary := db.DialectOf(f.x).BinaryCollation()
+	q, args := rowsDupesQuery(d, binary)
 	if summary {
-		q, args = summaryDupesQuery(d)
+		q, args = summaryDupesQuery(d, binary)
 	}
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
 	if err != nil {

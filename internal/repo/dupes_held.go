@@ -63,6 +63,10 @@ type heldDupes struct {
 	where    func(machine, path string) (string, uint64, uint64, bool)
 	scratch  []dto.DupeFile // a group's files, to count its copies
 	paths    []byte         // the paths of scratch
+	// volumeLinked holds, by index in files, Linked of the files of the
+	// groups that hold a volume's file, as end found them: where asks
+	// the file system, whose answer may change by the time list runs.
+	volumeLinked map[int32]bool
 }
 
 // heldFileSize and heldGroupSize are what one file and one group cost,
@@ -219,6 +223,14 @@ func (h *heldDupes) end() {
 	if h.where != nil && hasVolumeFile(h.scratch) {
 		h.scratch, h.paths = h.filesOf(h.scratch[:0], g, h.view(), h.paths[:0])
 		copies = markVolumeLinks(h.scratch, h.where)
+		if copies >= 2 {
+			if h.volumeLinked == nil {
+				h.volumeLinked = map[int32]bool{}
+			}
+			for i, f := range h.scratch {
+				h.volumeLinked[g.first+int32(i)] = f.Linked
+			}
+		}
 	}
 	if copies < 2 {
 		h.files = h.files[:g.first]
@@ -290,6 +302,14 @@ func (h *heldDupes) list(fn func(dto.DupeGroup) error) error {
 		g := &h.groups[i]
 		// Each group's paths are a new string: a caller may keep them.
 		fs, _ := h.filesOf(make([]dto.DupeFile, 0, g.n), g, text, nil)
+		// Linked as end counted the copies: the files are in held order.
+		if h.where != nil && hasVolumeFile(fs) {
+			for i := range fs {
+				fs[i].Linked = h.volumeLinked[g.first+int32(i)]
+			}
+		} else {
+			markLinked(fs)
+		}
 		slices.SortFunc(fs, func(a, b dto.DupeFile) int {
 			if c := strings.Compare(a.Path, b.Path); c != 0 {
 				return c
@@ -299,10 +319,6 @@ func (h *heldDupes) list(fn func(dto.DupeGroup) error) error {
 			}
 			return strings.Compare(a.ArchivePath, b.ArchivePath)
 		})
-		markLinked(fs)
-		if h.where != nil && hasVolumeFile(fs) {
-			markVolumeLinks(fs, h.where)
-		}
 		err := fn(dto.DupeGroup{SHA256: hexOf(g.sum[:]), Size: g.size, Count: int(g.n), Copies: int(g.copies),
 			Reclaimable: g.reclaimable, Files: fs})
 		if err != nil {

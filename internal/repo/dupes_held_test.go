@@ -2,9 +2,14 @@ package repo_test
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/indexer/indexer/internal/catalogtest"
 	"github.com/indexer/indexer/internal/dto"
@@ -87,5 +92,56 @@ func TestDupesHeldEqualsSorted(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestDupesAsksVolumesOnce checks that a held listing asks where a
+// volume's file is mounted once per file, and shows the files of a group
+// linked as its copies were counted: a volume unmounted between the two
+// would otherwise leave two copies of which both files are Linked.
+func TestDupesAsksVolumesOnce(t *testing.T) {
+	c := catalogtest.MustOpen(t)
+	ctx := context.Background()
+	content := []byte("a file on a drive")
+	s1, s2, s3 := md5.Sum(content), sha1.Sum(content), sha256.Sum256(content)
+	var files []dto.FileWithHash
+	for i, p := range []struct{ machine, path string }{{"vol:1234-abcd", "/x.txt"}, {"host", "/mnt/drive/x.txt"}} {
+		files = append(files, dto.FileWithHash{
+			FileMeta: dto.FileMeta{Machine: p.machine, Path: p.path, Name: "x.txt", Size: int64(len(content)),
+				Modified: time.Unix(1e9, 0), Scanned: time.Now(), Operation: dto.OpAdd,
+				Validators: dto.Validators{Size: int64(len(content)), Inode: uint64(100 + i), Device: uint64(1 + i)}},
+			Hash: dto.FileHash{Size: int64(len(content)), MD5: hex.EncodeToString(s1[:]), SHA1: hex.EncodeToString(s2[:]), SHA256: hex.EncodeToString(s3[:])},
+		})
+	}
+	catalogtest.Insert(t, c, files)
+	asked := 0
+	// Unmounted when first asked, mounted at /mnt/drive after.
+	where := func(machine, path string) (string, uint64, uint64, bool) {
+		asked++
+		if asked == 1 {
+			return "", 0, 0, false
+		}
+		return "/mnt/drive" + path, 0, 0, true
+	}
+	var groups []dto.DupeGroup
+	err := c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		return r.Files.Dupes(ctx, dto.DupeFilter{MinSize: 1, MaxSize: -1, Where: where}, func(g dto.DupeGroup) error {
+			groups = append(groups, g)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asked != 1 {
+		t.Errorf("where asked %d times for one volume file, want 1", asked)
+	}
+	if len(groups) != 1 || groups[0].Copies != 2 {
+		t.Fatalf("groups %+v, want one of two copies", groups)
+	}
+	for _, f := range groups[0].Files {
+		if f.Linked {
+			t.Errorf("%s:%s shown linked in a group of %d copies of %d files", f.Machine, f.Path, groups[0].Copies, groups[0].Count)
+		}
 	}
 }

@@ -14,6 +14,6 @@ func TestMain(m *testing.M) {
 		"TestContentByDigest", "TestUpsertManyInsertsThenUpdates", "TestUniqueKeyWithArchivePath",
 		"TestEachUnder", "TestEachUnderStopsOnError", "TestMarkDeletedCounts", "TestCountsEmpty",
 		"TestScansRoundTrip", "TestUpsertManyStoresDigests", "TestMachinesAndLike", "TestUpsertManyKeyTwiceInOneChunk",
-		"TestDupesHeldEqualsSorted",
+		"TestDupesHeldEqualsSorted", "TestDupesOrderMachinesBytewise", "TestRawListingIsTheUnitsSnapshot",
 	))
 }

@@ -64,32 +64,6 @@ func (f *Files) summarized(ctx context.Context, d dupeFilter) (bool, error) {
 	return t.Mixed == 0, err
 }
 
-// summaryMixedQuery answers how many contents may be held under several
-// sizes (see summarized), from content_totals.
-const summaryMixedQuery = "SELECT COALESCE(SUM(mixed), 0) FROM content_totals"
-
-// rawSummaryUsable is summarized's check of the summary itself, on a raw
-// connection: current, and holding no content under two sizes.
-func rawSummaryUsable(ctx context.Context, c *db.RawConn) (bool, error) {
-	var current, mixed int64
-	for _, q := range []struct {
-		sql string
-		v   *int64
-	}{{db.SummaryCurrentQuery, &current}, {summaryMixedQuery, &mixed}} {
-		rows, err := c.Query(ctx, q.sql)
-		if err != nil {
-			return false, fmt.Errorf("read whether the summary answers: %w", err)
-		}
-		if rows.Next() {
-			*q.v = rows.Int64(0)
-		}
-		if err := rows.Close(); err != nil {
-			return false, fmt.Errorf("read whether the summary answers: %w", err)
-		}
-	}
-	return current == 1 && mixed == 0, nil
-}
-
 // summaryGroups returns the condition on contents aliased g that selects
 // the groups d lists, with its arguments; see summarized.
 func summaryGroups(d dupeFilter) (string, []any) {
@@ -105,7 +79,10 @@ func summaryGroups(d dupeFilter) (string, []any) {
 // files_content, then sorted. Walking contents in content order finds the
 // groups' files in adjacent pages of files_content; walking them in listing
 // order, which needs no sort, seeks all over it and measured slower.
-func summaryDupesQuery(d dupeFilter) (string, []any) {
+//
+// binary is the dialect's BinaryCollation: files are ordered by machine
+// bytewise, as a held listing orders them in Go.
+func summaryDupesQuery(d dupeFilter, binary string) (string, []any) {
 	where, args := summaryGroups(d)
 	return `SELECT g.sha256, g.size, g.files, g.files - g.extra,
 			f2.machine, f2.path, f2.archive_path,
@@ -114,7 +91,7 @@ func summaryDupesQuery(d dupeFilter) (string, []any) {
 		FROM contents g
 		CROSS JOIN files f2
 		WHERE ` + where + ` AND f2.sha256 = g.sha256 AND f2.operation <> 'DEL' AND f2.is_archived = 0
-		ORDER BY (g.files - g.extra - 1) * g.size DESC, g.sha256, f2.path, f2.machine, f2.archive_path`, args
+		ORDER BY (g.files - g.extra - 1) * g.size DESC, g.sha256, f2.path, f2.machine` + binary + `, f2.archive_path`, args
 }
 
 // summaryContentDupesQuery is contentDupesQuery when the summary answers
