@@ -288,6 +288,9 @@ func (f *Files) holdSummaryDupes(ctx context.Context, d dupeFilter) (*heldDupes,
 	if err != nil {
 		return nil, err
 	}
+	if !mayHold(int(t.Groups), int(t.Files)) {
+		return nil, nil // it cannot fit: not read twice
+	}
 	q, args := summaryContentDupesQuery(d)
 	c, err := f.openRaw(ctx, t.Files)
 	if err != nil {

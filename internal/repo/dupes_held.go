@@ -154,6 +154,13 @@ func (r rawDupeRows) row() (sum, machine, path, arc []byte, size, device, inode 
 //
 // groups and files, when known, are how many there will be about: room is
 // made for them at once, and for names of 24 bytes a file.
+// mayHold tells whether a listing of groups groups and files files may fit
+// in dupesHeldBytes: false when their records alone, names left out, do
+// not.
+func mayHold(groups, files int) bool {
+	return groups*heldGroupSize+files*heldFileSize <= dupesHeldBytes
+}
+
 func holdDupes(rows dupeRows, limit int, where func(machine, path string) (string, uint64, uint64, bool),
 	groups, files int) (*heldDupes, error) {
 	defer rows.Close()
