@@ -309,9 +309,16 @@ func TestNameTrigramIndex(t *testing.T) {
 			}
 			d.Close()
 			stmts := []string{"DROP INDEX " + db.NameTrigramIndex, "DELETE FROM schema_migrations WHERE version >= 12",
-				// 0015_content_totals.sql undone.
-				"DROP TABLE content_totals", "DROP TRIGGER contents_totals ON contents",
-				"DROP TRIGGER contents_totals_update ON contents", "DROP FUNCTION contents_totals"}
+				// 0017_summary_statements.sql undone (0016 replaces a function
+				// body: applied again, it changes nothing).
+				"DROP TRIGGER files_summary_insert ON files", "DROP FUNCTION files_summary_insert",
+				"DROP TRIGGER files_summary_row ON files",
+				`CREATE TRIGGER files_summary_row AFTER INSERT OR DELETE OR UPDATE OF machine, name, size, operation, is_archived, sha256, device, inode
+					ON files FOR EACH ROW EXECUTE FUNCTION files_summary_row()`,
+				"DROP TRIGGER contents_totals_insert ON contents", "DROP TRIGGER contents_totals_delete ON contents",
+				"DROP TRIGGER contents_totals_update ON contents", "DROP FUNCTION contents_totals_statement",
+				// 0015_content_totals.sql undone (its triggers went with 0017's undoing).
+				"DROP TABLE content_totals"}
 			if prebuilt {
 				stmts = append(stmts, db.NameTrigramStatement)
 			}
