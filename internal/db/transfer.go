@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -157,7 +158,7 @@ func (d *DB) RestoreFrom(ctx context.Context, src string, want dto.Counts) (dto.
 	}
 	defer x.Close()
 	var counts dto.Counts
-	err = d.WithWrite(func(w *sqlx.DB) error {
+	restore := func(w *sqlx.DB) error {
 		in, err := x.BeginTxx(ctx, SQLite.ReadTx())
 		if err != nil {
 			return err
@@ -193,9 +194,29 @@ func (d *DB) RestoreFrom(ctx context.Context, src string, want dto.Counts) (dto.
 			return err
 		}
 		return tx.Commit()
+	}
+	// Taking the tables' locks one after another, the restore may meet a
+	// writer holding one of them and waiting for another (a deadlock the
+	// server breaks by aborting one side): it rolls back and tries again.
+	err = d.WithWrite(func(w *sqlx.DB) error {
+		for attempt := 1; ; attempt++ {
+			err := restore(w)
+			if err == nil || !d.dialect.Retryable(err) || attempt == restoreAttempts {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+			}
+		}
 	})
 	if err != nil {
 		return dto.Counts{}, fmt.Errorf("restore %s from %s: %w", d.path, src, err)
 	}
 	return counts, nil
 }
+
+// restoreAttempts bounds how often RestoreFrom tries again after a
+// serialization failure or a deadlock.
+const restoreAttempts = 5

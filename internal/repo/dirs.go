@@ -283,6 +283,9 @@ func (r *Dirs) ChildrenOf(ctx context.Context, machine string, paths []string) (
 			return nil, fmt.Errorf("list directories: %w", err)
 		}
 		for _, d := range ds {
+			if d.Path == "/" {
+				continue // the top has no parent, and its key is the one of its children
+			}
 			out[d.Parent] = append(out[d.Parent], d)
 		}
 	}

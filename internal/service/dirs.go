@@ -368,6 +368,14 @@ type dirWalk struct{ listed []string }
 
 func (w *dirWalk) add(path string) { w.listed = append(w.listed, path) }
 
+// dirDepth is how deep path lies: 0 for "/", 1 for "/a", 2 for "/a/b".
+func dirDepth(path string) int {
+	if path == "/" {
+		return 0
+	}
+	return strings.Count(path, "/")
+}
+
 // parentKey is the Parent of a directory row.
 func parentKey(path string) string {
 	if path == "/" {
@@ -608,7 +616,7 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 	}
 	// Deepest first: a directory's children are done before it.
 	slices.SortFunc(todo, func(a, b dto.Dir) int {
-		if da, db := strings.Count(a.Path, "/"), strings.Count(b.Path, "/"); da != db {
+		if da, db := dirDepth(a.Path), dirDepth(b.Path); da != db {
 			return db - da
 		}
 		return strings.Compare(a.Path, b.Path)

@@ -468,11 +468,12 @@ func (s *scanRun) finish(ctx context.Context) error {
 	err := s.uow.Do(ctx, "scan.finish", func(ctx context.Context, r *uow.Repos) error {
 		// The scan's chunks each left a row of content totals on
 		// PostgreSQL: fold them, and whatever other writers left, so
-		// that stats sums a few rows.
-		if err := r.Files.FoldContentTotals(ctx); err != nil {
+		// that stats sums a few rows. scans first, then content_totals:
+		// the order a restore locks them in (db/transfer.go).
+		if err := r.Scans.Finish(ctx, sc); err != nil {
 			return err
 		}
-		return r.Scans.Finish(ctx, sc)
+		return r.Files.FoldContentTotals(ctx)
 	})
 	if err != nil {
 		return fmt.Errorf("record scan result: %w", err)

@@ -12,10 +12,12 @@
 
 -- Inserted files. Named to fire before files_summary_links_insert (statement
 -- triggers fire in name order), which counts hard links in the contents rows
--- this one makes. A content's size is its first file's; sized counts the
--- files of that size. For the rows of one statement with one sha256 under
--- several sizes, the row trigger counted those of the first row's size, this
--- counts none: the content is mixed either way, and a rebuild counts none.
+-- this one makes. A content's size is the one it was first recorded under
+-- (for a content new in this statement, the smallest of its sizes here);
+-- sized counts its present files of that size, as the row trigger did. A
+-- writer that loses a race to record a content first under another size
+-- counts its files of its own size as not sized: the content then reads as
+-- mixed, which sends dupes and stats to the rows (slower, never wrong).
 CREATE FUNCTION files_summary_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO file_totals (machine, kind, ext, files, bytes)
@@ -26,11 +28,16 @@ BEGIN
         GROUP BY machine, kind, ext
         ON CONFLICT (machine, kind, ext) DO UPDATE SET files = file_totals.files + excluded.files,
             bytes = file_totals.bytes + excluded.bytes;
+    WITH g AS (SELECT sha256, size, COUNT(*) AS n, SUM((is_archived = 0)::INTEGER) AS f,
+                SUM((is_archived <> 0)::INTEGER) AS e
+            FROM new_rows WHERE sha256 IS NOT NULL AND operation <> 'DEL' GROUP BY sha256, size),
+        b AS (SELECT sha256, COALESCE((SELECT c.size FROM contents c WHERE c.sha256 = g.sha256), MIN(size)) AS base
+            FROM g GROUP BY sha256)
     INSERT INTO contents (sha256, size, files, entries, sized, extra)
-        SELECT sha256, MIN(size), SUM((is_archived = 0)::INTEGER), SUM((is_archived <> 0)::INTEGER),
-            CASE WHEN MIN(size) = MAX(size) THEN COUNT(*) ELSE 0 END, 0
-        FROM new_rows WHERE sha256 IS NOT NULL AND operation <> 'DEL'
-        GROUP BY sha256
+        SELECT g.sha256, b.base, SUM(g.f), SUM(g.e), COALESCE(SUM(g.n) FILTER (WHERE g.size = b.base), 0), 0
+        FROM g JOIN b ON b.sha256 = g.sha256
+        GROUP BY g.sha256, b.base
+        ORDER BY g.sha256 -- rows locked in one order by every writer: no deadlock between two
         ON CONFLICT (sha256) DO UPDATE SET files = contents.files + excluded.files,
             entries = contents.entries + excluded.entries,
             sized = contents.sized + CASE WHEN contents.size = excluded.size THEN excluded.sized ELSE 0 END;
