@@ -197,11 +197,12 @@ func (d *DB) RestoreFrom(ctx context.Context, src string, want dto.Counts) (dto.
 	}
 	// Taking the tables' locks one after another, the restore may meet a
 	// writer holding one of them and waiting for another (a deadlock the
-	// server breaks by aborting one side): it rolls back and tries again.
+	// server breaks by aborting one side): it rolls back and tries again,
+	// as often as the unit of work retries a transaction (BusyRetries).
 	err = d.WithWrite(func(w *sqlx.DB) error {
 		for attempt := 1; ; attempt++ {
 			err := restore(w)
-			if err == nil || !d.dialect.Retryable(err) || attempt == restoreAttempts {
+			if err == nil || !d.dialect.Retryable(err) || attempt > d.opts.BusyRetries {
 				return err
 			}
 			select {
@@ -216,7 +217,3 @@ func (d *DB) RestoreFrom(ctx context.Context, src string, want dto.Counts) (dto.
 	}
 	return counts, nil
 }
-
-// restoreAttempts bounds how often RestoreFrom tries again after a
-// serialization failure or a deadlock.
-const restoreAttempts = 5

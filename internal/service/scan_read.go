@@ -266,21 +266,7 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 		}
 		return fail(err)
 	}
-	var f *fd
-	var before walk.Stat
-	var err error
-	if opened != nil {
-		f, before, err = checkRegular(opened)
-		if err == nil && !before.Validators.Same(j.st.Validators) {
-			// Changed since the walk, maybe unlinked or replaced: what
-			// the path names now is what is read.
-			f.Close()
-			opened = nil
-		}
-	}
-	if opened == nil {
-		f, before, err = openRegular(j.path, j.follow)
-	}
+	f, before, err := openForRead(j, opened)
 	if err != nil {
 		return fail(err)
 	}
@@ -339,6 +325,22 @@ func (s *scanRun) hashJob(ctx context.Context, h *digest.Hasher, j job) (walk.St
 	h.Reset()
 	h.Write((*j.read.buf)[:j.read.n])
 	return j.read.st, h.Sum(), h.Head(), nil
+}
+
+// openForRead returns j's file, open for reading, and its stat before the
+// read: opened, the prefetcher's descriptor, while it is still the file the
+// walk saw, else the file the path names now (opened changed since the
+// walk: it may have been unlinked or replaced). It closes opened when it
+// does not return it.
+func openForRead(j job, opened *fd) (*fd, walk.Stat, error) {
+	if opened != nil {
+		f, st, err := checkRegular(opened)
+		if err != nil || st.Validators.Same(j.st.Validators) {
+			return f, st, err
+		}
+		f.Close()
+	}
+	return openRegular(j.path, j.follow)
 }
 
 // openRegular opens path for reading, as the scan reads files, and stats
