@@ -292,25 +292,9 @@ func (f *Files) holdSummaryDupes(ctx context.Context, d dupeFilter) (*heldDupes,
 		return nil, nil // it cannot fit: not read twice
 	}
 	q, args := summaryContentDupesQuery(d)
-	c, err := f.openRaw(ctx, t.Files)
-	if err != nil {
-		return nil, err
-	}
-	if c != nil {
-		defer c.Close()
-		// The raw connection reads the unit's snapshot (see openRaw), in
-		// which the summary answers.
-		rows, err := c.Query(ctx, q, args...)
-		if err != nil {
-			return nil, fmt.Errorf("list duplicates: %w", err)
-		}
-		return holdDupes(rawDupeRows{RawRows: rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
-	}
-	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list duplicates: %w", err)
-	}
-	return holdDupes(&sqlDupeRows{Rows: rows}, dupesHeldBytes, d.Where, int(t.Groups), int(t.Files))
+	// The raw connection reads the unit's snapshot (see openRaw), in which
+	// the summary answers.
+	return f.holdQuery(ctx, q, args, t.Files, false, d, int(t.Groups), int(t.Files))
 }
 
 // holdRowsDupes holds the listing of d, which the summary does not answer:
@@ -321,6 +305,7 @@ func (f *Files) holdSummaryDupes(ctx context.Context, d dupeFilter) (*heldDupes,
 // transaction. It returns nil when the listing outgrows dupesHeldBytes.
 func (f *Files) holdRowsDupes(ctx context.Context, d dupeFilter) (*heldDupes, error) {
 	q, args := contentDupesQuery(d)
+	var long int64 // how long the listing may be, for openRaw; 0: not read raw
 	if d.Name == "" && f.mayReadRaw() {
 		// The duplicates of the whole catalog, from the summary: a bound
 		// (when it is current) that the listing of a machine or a subtree
@@ -330,24 +315,33 @@ func (f *Files) holdRowsDupes(ctx context.Context, d dupeFilter) (*heldDupes, er
 		if err != nil {
 			return nil, err
 		}
-		c, err := f.openRaw(ctx, t.Files)
+		long = t.Files
+	}
+	return f.holdQuery(ctx, q, args, long, true, d, 0, 0)
+}
+
+// holdQuery runs q, a listing in content order, and holds its rows (see
+// holdDupes, which groups and files size): through a raw connection when
+// openRaw gives one for a listing of about long files, else through the
+// unit's transaction. withArchive: q reads the archive path too.
+func (f *Files) holdQuery(ctx context.Context, q string, args []any, long int64, withArchive bool, d dupeFilter, groups, files int) (*heldDupes, error) {
+	c, err := f.openRaw(ctx, long)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		defer c.Close()
+		rows, err := c.Query(ctx, q, args...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list duplicates: %w", err)
 		}
-		if c != nil {
-			defer c.Close()
-			rows, err := c.Query(ctx, q, args...)
-			if err != nil {
-				return nil, fmt.Errorf("list duplicates: %w", err)
-			}
-			return holdDupes(rawDupeRows{RawRows: rows, withArchive: true}, dupesHeldBytes, d.Where, 0, 0)
-		}
+		return holdDupes(rawDupeRows{RawRows: rows, withArchive: withArchive}, dupesHeldBytes, d.Where, groups, files)
 	}
 	rows, err := f.x.QueryContext(ctx, f.x.Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list duplicates: %w", err)
 	}
-	return holdDupes(&sqlDupeRows{Rows: rows, withArchive: true}, dupesHeldBytes, d.Where, 0, 0)
+	return holdDupes(&sqlDupeRows{Rows: rows, withArchive: withArchive}, dupesHeldBytes, d.Where, groups, files)
 }
 
 // contentDupesQuery is the statement of Dupes that finds the groups in the
