@@ -84,17 +84,13 @@ func deferSummary(ctx context.Context, x sqlx.ExtContext) error {
 	return nil
 }
 
-// SummaryCurrentQuery answers 1 when the summary is current, 0 when it is
-// set aside: SummaryCurrent's statement, for a connection of another kind.
-const SummaryCurrentQuery = "SELECT CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END FROM deferred_indexes WHERE name = '" + summaryEntry + "'"
-
 // SummaryCurrent reports whether file_totals, contents and content_totals
 // hold the totals of the rows of files: false while a scan has them set
 // aside.
 func SummaryCurrent(ctx context.Context, x sqlx.QueryerContext) (bool, error) {
 	var n int
-	if err := sqlx.GetContext(ctx, x, &n, SummaryCurrentQuery); err != nil {
+	if err := sqlx.GetContext(ctx, x, &n, "SELECT COUNT(*) FROM deferred_indexes WHERE name = '"+summaryEntry+"'"); err != nil {
 		return false, fmt.Errorf("read whether the summary is current: %w", err)
 	}
-	return n == 1, nil
+	return n == 0, nil
 }
