@@ -6,7 +6,8 @@ package main
 // catalog of -pg-rows rows on each engine. URL names a database the role may
 // create databases from (the server's postgres database, as a superuser):
 // the case makes and drops databases of its own beside it, and keeps the
-// generated one (indexer_bench_rows_N) for the next run.
+// generated one (indexer_bench_rows_N) for the next run. -pg-queries=false
+// times the first scan alone.
 //
 // CPU times are indexer's alone: the server's processes do part of the work
 // on PostgreSQL, and /usr/bin/time does not see them.
@@ -31,6 +32,7 @@ var (
 	flagPGRows = flag.Int("pg-rows", 1_000_000, "rows of the generated catalogs of the PostgreSQL case")
 	flagPGPeer = flag.Bool("pg-peer", true, "also time the generated catalog's queries on SQLite (generating it once)")
 	flagPGScan = flag.Bool("pg-scan", true, "time the first scan of the small corpus on both engines")
+	flagPGQs   = flag.Bool("pg-queries", true, "time dupes, find and stats on the generated catalogs")
 )
 
 // benchPostgres runs the PostgreSQL case (see the top of this file).
@@ -42,6 +44,9 @@ func benchPostgres(bin, work string) ([]row, error) {
 			return nil, err
 		}
 		rows = append(rows, r)
+	}
+	if !*flagPGQs {
+		return rows, nil
 	}
 	r, err := benchPGQueries(bin, work)
 	return append(rows, r...), err

@@ -23,6 +23,9 @@ var deferIndexesAfter int64 = 5000
 // added enough files for that to pay (see deferIndexesAfter). If that fails,
 // the scan goes on with the indexes kept up to date.
 func (s *scanRun) maybeDeferIndexes(ctx context.Context) {
+	if !s.uow.DB().Dialect().MayDeferIndexes() {
+		return // nor may its writers share s.deferred (see chunkWriters)
+	}
 	s.mu.Lock()
 	added := s.rep.Counts.Added
 	s.mu.Unlock()

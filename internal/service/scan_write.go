@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 	"github.com/indexer/indexer/internal/uow"
@@ -36,10 +38,39 @@ type result struct {
 	modified time.Time
 }
 
-// writer commits results in chunks. It returns an error only when the
-// catalog cannot be written at all, and then calls abort at once; per-file
-// failures go to the report.
+// writer commits results in chunks, through chunkWriters(dialect) of them
+// at once. It returns an error only when the catalog cannot be written at
+// all, and then calls abort at once; per-file failures go to the report.
 func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func()) error {
+	n := chunkWriters(s.uow.DB().Dialect())
+	if n == 1 {
+		return s.chunkWriter(ctx, results, abort)
+	}
+	var g errgroup.Group
+	for range n {
+		g.Go(func() error { return s.chunkWriter(ctx, results, abort) })
+	}
+	return g.Wait()
+}
+
+// chunkWriters is how many chunks a scan writes at once. SQLite has one
+// writer at a time. A PostgreSQL server writes each chunk in a backend of its
+// own, and one chunk at a time kept the scan waiting on that one backend
+// (100,000 small files on 2 cores: the server busy 7.7 s of an 11.2 s scan,
+// the client 8 s, 1.4 cores used); with two in flight the server's work
+// overlaps itself and the client's (10.7-12.6 s against 8.8-13.6 s at
+// load 2.8; then 8.0-8.5 s once RecordAdded took the ids of both in one
+// statement). Three and four measured slower than two.
+func chunkWriters(dl db.Dialect) int {
+	if dl.Shared {
+		return 2
+	}
+	return 1
+}
+
+// chunkWriter is one writer: it gathers results into chunks and commits
+// each.
+func (s *scanRun) chunkWriter(ctx context.Context, results <-chan result, abort func()) error {
 	var batch []result
 	var fatal error
 	flush := func() {
