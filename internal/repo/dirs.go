@@ -346,6 +346,47 @@ func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, 
 	return out, rows.Err()
 }
 
+// FilesIn returns, by directory path, the present plain files right in
+// each of the directories paths (at most ChunkSize), with their names in
+// Path: Files for several directories in one query.
+func (r *Dirs) FilesIn(ctx context.Context, machine string, paths []string) (map[string][]dto.DirFile, error) {
+	out := make(map[string][]dto.DirFile, len(paths))
+	if len(paths) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(paths))
+	for i, p := range paths {
+		keys[i] = DirKey(p)
+	}
+	q, args, err := sqlx.In(`SELECT `+r.fileDir()+`, name, size, sha256, device, inode, nlink, exec FROM files
+		WHERE machine = ? AND `+r.fileDir()+` IN (?) AND is_archived = 0 AND operation <> 'DEL'`, machine, keys)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list files in %d directories: %w", len(paths), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var f dto.DirFile
+		var dev, ino, nlink int64
+		var exec sql.NullBool
+		if err := rows.Scan(&key, &f.Path, &f.Size, &f.SHA256, &dev, &ino, &nlink, &exec); err != nil {
+			return nil, fmt.Errorf("list files in %d directories: %w", len(paths), err)
+		}
+		f.Device, f.Inode, f.Nlink = uint64(dev), uint64(ino), uint64(nlink)
+		f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
+		dir := DirOf(key)
+		out[dir] = append(out[dir], f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list files in %d directories: %w", len(paths), err)
+	}
+	return out, nil
+}
+
 // EachFileUnder calls fn for every present plain file of machine at or
 // below root ("" for everywhere; machine "" for every machine), with its
 // directory in Path. sha256 is valid during fn only.

@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 		"TestScanIndexesTheEntriesOfEveryFormat", "TestScanArchiveIncremental", "TestScanArchivesOffKeepsOrDropsEntries",
 		"TestScanNestedArchiveDepth", "TestScanStopsAZipBombAndGoesOn", "TestScanTruncatedArchive",
 		"TestScanEncryptedIsASkip", "TestScanEntryNamesAreOnlyText", "TestScanDuplicateEntryNames",
-		"TestVolumeMovesBetweenMounts", "TestScanChunksSideBySide",
+		"TestVolumeMovesBetweenMounts", "TestScanChunksSideBySide", "TestDirsReadInBatchesAsOneByOne",
 	)
 	if big.c != nil {
 		big.c.Close()

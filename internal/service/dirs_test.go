@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -383,6 +384,46 @@ func TestContainsSorted(t *testing.T) {
 	} {
 		if got := containsSorted(c.big, c.small); got != c.want {
 			t.Errorf("containsSorted(%v, %v) = %v, want %v", c.big, c.small, got, c.want)
+		}
+	}
+}
+
+// TestDirsReadInBatchesAsOneByOne: the digests of a first scan, whose
+// directories read their files several at a query (readOwnFiles), equal
+// those read one directory at a query, whatever the batch's bound: files
+// land in their own directory, empty directories and directories of a
+// single large file included.
+func TestDirsReadInBatchesAsOneByOne(t *testing.T) {
+	base := t.TempDir()
+	files := map[string]string{"e/": "", "top": "T", "a/b/c/deep": "D"}
+	for d := range 12 {
+		for f := range d % 6 {
+			files[fmt.Sprintf("d%02d/f%d", d, f)] = fmt.Sprintf("content %d", (d*f)%7)
+		}
+		files[fmt.Sprintf("d%02d/sub/x", d)] = "X"
+	}
+	tree(t, base, files)
+	outOfRacyWindow()
+	dump := func(batch int) map[string]dto.Dir {
+		defer func(old int) { ownFilesBatch = old }(ownFilesBatch)
+		ownFilesBatch = batch
+		c := openTestCatalog(t)
+		mustScan(t, c, []string{base}, ScanOptions{})
+		return dumpDirs(t, c, "m1", base)
+	}
+	want := dump(0) // one directory a query
+	if len(want) != 29 { // base, e, a, a/b, a/b/c, d00..d11 and their sub
+		t.Fatalf("%d directories, want 29", len(want))
+	}
+	for _, batch := range []int{1, 4, 20000} {
+		got := dump(batch)
+		if len(got) != len(want) {
+			t.Errorf("batch %d: %d directories, want %d", batch, len(got), len(want))
+		}
+		for p, w := range want {
+			if g := got[p]; !dirsEqual(g, w) || w.Content == nil {
+				t.Errorf("batch %d: %s is %+v, want %+v", batch, p, g, w)
+			}
 		}
 	}
 }
