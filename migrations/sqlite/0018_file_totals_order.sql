@@ -1,3 +1,3 @@
--- PostgreSQL's twin makes writers lock file_totals rows in one order; a
--- SQLite catalog has one writer at a time.
+-- PostgreSQL's twin makes writers lock file_totals rows in one order, and
+-- last; a SQLite catalog has one writer at a time.
 SELECT 1;
