@@ -285,7 +285,8 @@ type scanRun struct {
 	rowsAtStart int64
 	deferred    bool
 
-	mu          sync.Mutex // guards rep, created and goneEntries while the pipeline runs
+	mu          sync.Mutex   // guards rep, created and goneEntries while the pipeline runs
+	chunks      sync.RWMutex // see chunkLock
 	rep         ScanReport
 	created     int64   // rows this scan created (files the catalog had no row of)
 	goneEntries []int64 // entries no longer in their (re-read) archive: DEL once the walk completes

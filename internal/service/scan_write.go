@@ -117,10 +117,30 @@ func (t *tally) add(o tally) {
 // flush writes batch, a chunk: one bad row costs one file, never the chunk
 // (see db.Dialect.ChunkSavepoints for the two ways).
 func (s *scanRun) flush(ctx context.Context, batch []result) error {
+	defer s.chunkLock(batch)()
 	if s.uow.DB().Dialect().ChunkSavepoints() {
 		return s.flushSavepoints(ctx, batch)
 	}
 	return s.flushTransactions(ctx, batch)
+}
+
+// chunkLock lets batch's transaction run beside the other writer's only
+// when both add files the catalog has no row of, and returns its unlock. The
+// triggers of an insert lock the summary's rows in key order (contents, then
+// file_totals, migration 0018), so two inserts wait for each other but never
+// deadlock. An update's (a modified file, or one back after a deletion)
+// lock them row by row, in any order: two such transactions side by side
+// deadlocked, each found after the server's deadlock_timeout (a rescan of
+// 6,000 modified files on PostgreSQL: 9 deadlocks in 30 chunks, 11.7 s).
+func (s *scanRun) chunkLock(batch []result) (unlock func()) {
+	for _, b := range batch {
+		if b.known != nil {
+			s.chunks.Lock()
+			return s.chunks.Unlock
+		}
+	}
+	s.chunks.RLock()
+	return s.chunks.RUnlock
 }
 
 // flushSavepoints writes batch in one transaction. The chunk is one write
