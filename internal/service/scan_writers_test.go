@@ -90,8 +90,11 @@ func TestScanChunksSideBySide(t *testing.T) {
 	if err := json.Unmarshal([]byte(metrics), &m); err != nil {
 		t.Fatal(err)
 	}
-	if ch := m.Ops["scan.chunk"]; ch.Count != 12 || ch.BusyRetries != 0 || len(ch.Failures) != 0 {
-		t.Errorf("chunk transactions: %+v, want 12, none retried or failed", ch)
+	// Twelve full chunks, or, when the writers' lanes split the files
+	// unevenly, a last partial chunk each.
+	writers := int64(chunkWriters(c.DB().Dialect()))
+	if ch := m.Ops["scan.chunk"]; ch.Count < 12 || ch.Count > 12+writers-1 || ch.BusyRetries != 0 || len(ch.Failures) != 0 {
+		t.Errorf("chunk transactions: %+v, want 12 to %d, none retried or failed", ch, 12+writers-1)
 	}
 
 	if !summaryCurrent(t, c) {
