@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 		"TestScanIndexesTheEntriesOfEveryFormat", "TestScanArchiveIncremental", "TestScanArchivesOffKeepsOrDropsEntries",
 		"TestScanNestedArchiveDepth", "TestScanStopsAZipBombAndGoesOn", "TestScanTruncatedArchive",
 		"TestScanEncryptedIsASkip", "TestScanEntryNamesAreOnlyText", "TestScanDuplicateEntryNames",
-		"TestVolumeMovesBetweenMounts", "TestScanChunksSideBySide", "TestDirsReadInBatchesAsOneByOne", "TestReadOwnFilesBounded",
+		"TestVolumeMovesBetweenMounts", "TestScanChunksSideBySide", "TestDirsReadInBatchesAsOneByOne", "TestReadOwnFilesBounded", "TestScanModifiedChunksSideBySide",
 	)
 	if big.c != nil {
 		big.c.Close()
