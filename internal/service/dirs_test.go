@@ -411,7 +411,7 @@ func TestDirsReadInBatchesAsOneByOne(t *testing.T) {
 		mustScan(t, c, []string{base}, ScanOptions{})
 		return dumpDirs(t, c, "m1", base)
 	}
-	want := dump(0)      // one directory a query
+	want := dump(0)      // one directory with files a query
 	if len(want) != 29 { // base, e, a, a/b, a/b/c, d00..d11 and their sub
 		t.Fatalf("%d directories, want 29", len(want))
 	}

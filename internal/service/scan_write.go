@@ -52,7 +52,9 @@ func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func(
 	// them in that order. The next scan trusts a stored archive row and
 	// does not read its entries again: were the row committed before a
 	// chunk of its entries, a scan killed between the two would lose those
-	// entries for good.
+	// entries for good. (Lanes measured no slower than one channel both
+	// writers take from: BenchmarkScanTiny on PostgreSQL, 1.55-1.80 s
+	// against 1.88-2.52 s a scan, three runs each, alternated.)
 	seed := maphash.MakeSeed()
 	lanes := make([]chan result, n)
 	var g errgroup.Group
