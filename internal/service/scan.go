@@ -285,6 +285,10 @@ type scanRun struct {
 	rowsAtStart int64
 	deferred    bool
 
+	// chunks: a chunk that updates rows holds it to write alone, the
+	// others share it (flush).
+	chunks sync.RWMutex
+
 	mu          sync.Mutex // guards rep, created and goneEntries while the pipeline runs
 	rep         ScanReport
 	created     int64   // rows this scan created (files the catalog had no row of)

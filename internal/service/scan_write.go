@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -135,6 +136,20 @@ func (t *tally) add(o tally) {
 // flush writes batch, a chunk: one bad row costs one file, never the chunk
 // (see db.Dialect.ChunkSavepoints for the two ways).
 func (s *scanRun) flush(ctx context.Context, batch []result) error {
+	// A chunk that updates rows runs alone among the scan's writers: the
+	// rows it updates are counted in file_totals and contents by a row
+	// trigger, row by row in no key order, and a chunk written beside it
+	// (its inserts count theirs in key order) could hold rows it wants
+	// next while waiting for one it holds: a deadlock, found after the
+	// server's deadlock_timeout and retried. A chunk that inserts only
+	// shares the writers with others like it: a first scan's chunks.
+	if slices.ContainsFunc(batch, func(r result) bool { return r.known != nil }) {
+		s.chunks.Lock()
+		defer s.chunks.Unlock()
+	} else {
+		s.chunks.RLock()
+		defer s.chunks.RUnlock()
+	}
 	if s.uow.DB().Dialect().ChunkSavepoints() {
 		return s.flushSavepoints(ctx, batch)
 	}

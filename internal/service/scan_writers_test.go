@@ -133,30 +133,35 @@ func TestScanChunksSideBySide(t *testing.T) {
 	}
 }
 
-// TestScanModifiedChunksSideBySide: a rescan that finds 2,400 files changed
-// (twelve chunks of updates, over sixty extensions and shared contents),
-// written by chunkWriters(dialect) writers at once, meets no deadlock: an
-// update of files counts each row in file_totals and contents as it goes
-// (a row trigger), in no key order, so two chunks written side by side
-// that way each hold rows the other wants next. Each deadlock costs the
-// server's deadlock_timeout and a retry of a chunk (the scan's metrics), and
-// a chunk that meets one on every try fails the scan.
+// TestScanModifiedChunksSideBySide: a rescan that finds 1,200 files changed
+// and 2,400 new (eighteen chunks over sixty extensions and shared contents),
+// written by chunkWriters(dialect) writers at once, meets no deadlock. An
+// update of files counts each row in file_totals and contents as it goes (a
+// row trigger), in no key order, while an insert counts its rows in key
+// order: two chunks written side by side, one of them updating, each held
+// rows the other wanted next. Each deadlock costs the server's
+// deadlock_timeout (1 s) and a retry of a chunk (the scan's metrics), and a
+// chunk that meets one on every try fails the scan.
 func TestScanModifiedChunksSideBySide(t *testing.T) {
 	c := openTestCatalog(t)
 	root := t.TempDir()
-	write := func(round int) {
-		for i := range 2400 {
-			p := filepath.Join(root, fmt.Sprintf("d%02d", i%30), fmt.Sprintf("f%04d.e%02d", i, (i*7)%60))
-			writeFile(t, p, randomBytes(uint64(round*1000+(i*13)%300), 1+i%97))
-		}
+	path := func(prefix string, i, ext int) string {
+		return filepath.Join(root, fmt.Sprintf("d%02d", i%30), fmt.Sprintf("%s%04d.e%02d", prefix, i, ext))
 	}
-	write(1)
+	for i := range 2400 {
+		writeFile(t, path("f", i, (i*7)%60), randomBytes(uint64((i*13)%300), 1+i%97))
+	}
 	outOfRacyWindow()
 	mustScan(t, c, []string{root}, ScanOptions{Workers: 4})
-	write(2)
+	for i := range 2400 {
+		if i%2 == 0 {
+			writeFile(t, path("f", i, (i*7)%60), randomBytes(uint64(5000+(i*17)%300), 1+i%89))
+		}
+		writeFile(t, path("n", i, (i*11)%60), randomBytes(uint64(5000+(i*19)%300), 1+i%89))
+	}
 	outOfRacyWindow()
 	rep := mustScan(t, c, []string{root}, ScanOptions{Workers: 4})
-	if rep.Status != dto.ScanComplete || rep.Counts.Modified != 2400 {
+	if rep.Status != dto.ScanComplete || rep.Counts.Modified != 1200 || rep.Counts.Added != 2400 {
 		t.Fatalf("rescan %s: %+v", rep.Status, rep.Counts)
 	}
 	var metrics string
