@@ -425,11 +425,11 @@ func (r *Dirs) EachFileUnder(ctx context.Context, machine, root string, fn func(
 }
 
 // ChangedFiles returns the directories of the plain files of machine that
-// the scans ids wrote, each with whether a file written there is present
-// (not DEL), and, for the directories in keep, those files, each with its
-// name in Path and Deleted when it is gone.
-func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64, keep map[string]bool) (map[string]bool, map[string][]dto.DirFile, error) {
-	dirs, out := map[string]bool{}, map[string][]dto.DirFile{}
+// the scans ids wrote, each with how many of the files written there are
+// present (not DEL), and, for the directories in keep, those files, each
+// with its name in Path and Deleted when it is gone.
+func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64, keep map[string]bool) (map[string]int, map[string][]dto.DirFile, error) {
+	dirs, out := map[string]int{}, map[string][]dto.DirFile{}
 	for start := 0; start < len(ids); start += ChunkSize {
 		// machine || '' and is_archived + 0 are no index keys, on either
 		// engine: the rows are found by files_scan alone.
@@ -452,7 +452,11 @@ func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64, ke
 			}
 			f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
 			dir := DirOf(key)
-			dirs[dir] = dirs[dir] || !f.Deleted
+			if f.Deleted {
+				dirs[dir] += 0 // listed, with no present file
+			} else {
+				dirs[dir]++
+			}
 			if keep[dir] {
 				out[dir] = append(out[dir], f)
 			}

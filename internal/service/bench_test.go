@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 		"TestScanIndexesTheEntriesOfEveryFormat", "TestScanArchiveIncremental", "TestScanArchivesOffKeepsOrDropsEntries",
 		"TestScanNestedArchiveDepth", "TestScanStopsAZipBombAndGoesOn", "TestScanTruncatedArchive",
 		"TestScanEncryptedIsASkip", "TestScanEntryNamesAreOnlyText", "TestScanDuplicateEntryNames",
-		"TestVolumeMovesBetweenMounts", "TestScanChunksSideBySide", "TestDirsReadInBatchesAsOneByOne",
+		"TestVolumeMovesBetweenMounts", "TestScanChunksSideBySide", "TestDirsReadInBatchesAsOneByOne", "TestReadOwnFilesBounded",
 	)
 	if big.c != nil {
 		big.c.Close()

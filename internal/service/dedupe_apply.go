@@ -208,7 +208,7 @@ func recordDedupe(ctx context.Context, r *uow.Repos, machine string, changes []r
 	if err := r.Dirs.ClearEntries(ctx, machine, paths); err != nil {
 		return err
 	}
-	return recomputeDirs(ctx, r, machine, dirs, nil, nil)
+	return recomputeDirs(ctx, r, machine, dirs, nil, nil, nil)
 }
 
 func (a *applier) event(e DedupeEvent) {

@@ -514,7 +514,7 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 		return err
 	}
 	for p, present := range dirs {
-		changed[p] = changed[p] || present
+		changed[p] = changed[p] || present > 0
 	}
 	unsettled, err := r.Dirs.Unsettled(ctx, machine)
 	if err != nil {
@@ -523,7 +523,7 @@ func (s *scanRun) updateDirsTx(ctx context.Context, r *uow.Repos, walked bool) e
 	for _, p := range unsettled {
 		changed[p] = changed[p] || false
 	}
-	if err := recomputeDirs(ctx, r, machine, changed, written, heads); err != nil {
+	if err := recomputeDirs(ctx, r, machine, changed, written, dirs, heads); err != nil {
 		return err
 	}
 	return r.Dirs.ScansDone(ctx, scans)
@@ -562,9 +562,10 @@ func (h *dirHeads) mayHaveChildren(path string) bool {
 // directory no scan listed, by a scan that died) makes its nearest held
 // ancestor incomplete: its digests would leave those files out. changed maps
 // each directory to whether it holds present files written by the scans,
-// written to those files (names in Path). heads, when not nil, holds
+// written to those files (names in Path), and present to how many present
+// files the scans wrote in each (nil: none known). heads, when not nil, holds
 // directories as they are in the catalog, which it does not read again.
-func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool, written map[string][]dto.DirFile, heads *dirHeads) error {
+func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed map[string]bool, written map[string][]dto.DirFile, present map[string]int, heads *dirHeads) error {
 	all := map[string]bool{}
 	for p := range changed {
 		for q := p; ; q = filepath.Dir(q) {
@@ -683,7 +684,7 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 			} else {
 				var read bool
 				if files, read = ahead[d.Path]; !read {
-					if ahead, err = readOwnFiles(ctx, r, machine, chunk[i:], stored, written); err != nil {
+					if ahead, err = readOwnFiles(ctx, r, machine, chunk[i:], stored, present); err != nil {
 						return err
 					}
 					files = ahead[d.Path]
@@ -706,8 +707,8 @@ func recomputeDirs(ctx context.Context, r *uow.Repos, machine string, changed ma
 	return nil
 }
 
-// ownFilesBatch bounds the rows one query of readOwnFiles reads, as the
-// files the scans wrote in its directories count them.
+// ownFilesBatch bounds the rows one query of readOwnFiles reads, as
+// ownFilesAtMost counts them.
 var ownFilesBatch = 20000 // a variable for tests
 
 // readOwnFiles reads the rows of the files of the first directories of
@@ -715,19 +716,23 @@ var ownFilesBatch = 20000 // a variable for tests
 // per directory was a round trip per directory of a first scan: 1,011 of
 // them for 100,000 files). It returns their files by path, with every
 // directory it read present, empty or not. It stops at ownFilesBatch files
-// written in them, after the first directory: a directory can be large.
-func readOwnFiles(ctx context.Context, r *uow.Repos, machine string, dirs []dto.Dir, stored map[int64]dto.DirEntries, written map[string][]dto.DirFile) (map[string][]dto.DirFile, error) {
+// in them (by ownFilesAtMost), after the first directory: a directory can be
+// large. present is how many present files the scans wrote in each
+// directory: the files of a directory without stored entries are not kept
+// in memory (updateDirsTx), so their count is all the scan knows of them.
+func readOwnFiles(ctx context.Context, r *uow.Repos, machine string, dirs []dto.Dir, stored map[int64]dto.DirEntries, present map[string]int) (map[string][]dto.DirFile, error) {
 	var paths []string
 	n := 0
 	for _, d := range dirs {
 		if _, ok := stored[d.ID]; ok {
 			continue
 		}
-		if len(paths) > 0 && n+len(written[d.Path]) > ownFilesBatch {
+		m := ownFilesAtMost(d, present)
+		if len(paths) > 0 && n+m > ownFilesBatch {
 			break
 		}
 		paths = append(paths, d.Path)
-		n += len(written[d.Path])
+		n += m
 	}
 	files, err := r.Dirs.FilesIn(ctx, machine, paths)
 	if err != nil {
@@ -739,6 +744,14 @@ func readOwnFiles(ctx context.Context, r *uow.Repos, machine string, dirs []dto.
 		}
 	}
 	return files, nil
+}
+
+// ownFilesAtMost is what readOwnFiles expects d's own files to number: the
+// present files the scans wrote in it, plus the files its last digests
+// counted (its subtree's too: more than its own, never fewer, unless rows
+// changed outside a scan).
+func ownFilesAtMost(d dto.Dir, present map[string]int) int {
+	return present[d.Path] + int(d.Files)
 }
 
 // computeDir computes d's size, file count and digests from its own files

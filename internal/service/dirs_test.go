@@ -411,7 +411,7 @@ func TestDirsReadInBatchesAsOneByOne(t *testing.T) {
 		mustScan(t, c, []string{base}, ScanOptions{})
 		return dumpDirs(t, c, "m1", base)
 	}
-	want := dump(0)      // one directory a query
+	want := dump(0)      // one directory with files a query
 	if len(want) != 29 { // base, e, a, a/b, a/b/c, d00..d11 and their sub
 		t.Fatalf("%d directories, want 29", len(want))
 	}
@@ -425,5 +425,72 @@ func TestDirsReadInBatchesAsOneByOne(t *testing.T) {
 				t.Errorf("batch %d: %s is %+v, want %+v", batch, p, g, w)
 			}
 		}
+	}
+}
+
+// TestReadOwnFilesBounded: when a first scan computes its directories none
+// has stored entries, so the scan keeps none of the files it wrote in them
+// in memory; readOwnFiles must still stop at ownFilesBatch files, after the
+// first directory, rather than read every directory of the chunk at once.
+func TestReadOwnFilesBounded(t *testing.T) {
+	base := t.TempDir()
+	files := map[string]string{}
+	for d := range 3 {
+		for f := range 5 {
+			files[fmt.Sprintf("d%d/f%d", d, f)] = fmt.Sprintf("%d %d", d, f)
+		}
+	}
+	tree(t, base, files)
+	outOfRacyWindow()
+	c := openTestCatalog(t)
+	rep := mustScan(t, c, []string{base}, ScanOptions{})
+	defer func(old int) { ownFilesBatch = old }(ownFilesBatch)
+	ownFilesBatch = 5
+	ctx := context.Background()
+	// Back to the catalog as a first scan finds it when it computes the
+	// directories: no entries stored, no file counts, its changes pending.
+	err := c.DB().WithWrite(func(w *sqlx.DB) error {
+		if _, err := w.ExecContext(ctx, "UPDATE dirs SET entries = NULL, files = 0, size = 0"); err != nil {
+			return err
+		}
+		_, err := w.ExecContext(ctx, "UPDATE scans SET dirs_done = 0")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{filepath.Join(base, "d0"), filepath.Join(base, "d1"), filepath.Join(base, "d2")}
+	err = c.UoW().Read(ctx, func(ctx context.Context, r *uow.Repos) error {
+		withEntries, err := r.Dirs.WithEntries(ctx, "m1")
+		if err != nil {
+			return err
+		}
+		present, _, err := r.Dirs.ChangedFiles(ctx, "m1", []int64{rep.ID}, withEntries)
+		if err != nil {
+			return err
+		}
+		held, err := r.Dirs.Get(ctx, "m1", paths)
+		if err != nil {
+			return err
+		}
+		var dirs []dto.Dir
+		for _, p := range paths {
+			dirs = append(dirs, held[p])
+		}
+		got, err := readOwnFiles(ctx, r, "m1", dirs, nil, present)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || len(got[paths[0]]) != 5 {
+			n := 0
+			for _, fs := range got {
+				n += len(fs)
+			}
+			t.Errorf("read %d directories, %d files at once; want the first alone, 5 files (bound %d)", len(got), n, ownFilesBatch)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -41,7 +41,7 @@ func TestDirsTopComputedAfterItsChildren(t *testing.T) {
 		if err := r.Dirs.Mark(ctx, ds); err != nil {
 			return err
 		}
-		return recomputeDirs(ctx, r, "m", map[string]bool{"/a": true, "/r/a": true}, nil, nil)
+		return recomputeDirs(ctx, r, "m", map[string]bool{"/a": true, "/r/a": true}, nil, nil, nil)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestDirsTopComputedAfterItsChildren(t *testing.T) {
 	// A second update (nothing changed) and a third.
 	for range 2 {
 		if err := c.UoW().Do(ctx, "again", func(ctx context.Context, r *uow.Repos) error {
-			return recomputeDirs(ctx, r, "m", map[string]bool{"/a": true}, nil, nil)
+			return recomputeDirs(ctx, r, "m", map[string]bool{"/a": true}, nil, nil, nil)
 		}); err != nil {
 			t.Fatal(err)
 		}

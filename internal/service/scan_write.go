@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -46,9 +47,26 @@ func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func(
 	if n == 1 {
 		return s.chunkWriter(ctx, results, abort)
 	}
+	// Each writer has a lane of the results, by path: an archive's entries
+	// and its own row, sent after them, share a lane, whose writer commits
+	// them in that order. The next scan trusts a stored archive row and
+	// does not read its entries again: were the row committed before a
+	// chunk of its entries, a scan killed between the two would lose those
+	// entries for good. (Lanes measured no slower than one channel both
+	// writers take from: BenchmarkScanTiny on PostgreSQL, 1.55-1.80 s
+	// against 1.88-2.52 s a scan, three runs each, alternated.)
+	seed := maphash.MakeSeed()
+	lanes := make([]chan result, n)
 	var g errgroup.Group
-	for range n {
-		g.Go(func() error { return s.chunkWriter(ctx, results, abort) })
+	for i := range lanes {
+		lanes[i] = make(chan result, chunkFiles)
+		g.Go(func() error { return s.chunkWriter(ctx, lanes[i], abort) })
+	}
+	for r := range results {
+		lanes[maphash.String(seed, r.path)%uint64(n)] <- r
+	}
+	for _, l := range lanes {
+		close(l)
 	}
 	return g.Wait()
 }
