@@ -2,8 +2,11 @@ package repo_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"testing"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/indexer/indexer/internal/dbtest"
 	"github.com/indexer/indexer/internal/dto"
@@ -43,5 +46,44 @@ func TestRecordAddedLogsExactlyItsIDs(t *testing.T) {
 	}
 	if got != want || rows != len(logged) {
 		t.Errorf("logged %q (%d rows); want %q", got, rows, want)
+	}
+}
+
+// TestInsertAddedLogsEachFileOnce: InsertAdded (one statement on
+// PostgreSQL) stores the files and logs each as added by the scan, once,
+// with its size and sha256, in the order of their rows.
+func TestInsertAddedLogsEachFileOnce(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	var files []dto.FileWithHash
+	for i := range 10 {
+		files = append(files, hashedFile(fmt.Sprintf("/f%d", i), content(fmt.Sprint(i))))
+	}
+	onPool(t, d, func(ctx context.Context, r repos) error { return r.files.InsertAdded(ctx, files, 7) })
+	type logged struct {
+		Path   string `db:"path"`
+		Size   int64  `db:"new_size"`
+		SHA256 []byte `db:"new_sha256"`
+	}
+	var got []logged
+	if err := d.WithRead(func(r *sqlx.DB) error {
+		return r.Select(&got, "SELECT path, new_size, new_sha256 FROM changes WHERE scan_id = 7 AND op = 'ADD' ORDER BY id")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 10 {
+		want = append(want, fmt.Sprintf("/f%d", i))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("logged %d additions, want %d: %+v", len(got), len(want), got)
+	}
+	for i, g := range got {
+		h := content(fmt.Sprint(i))
+		if g.Path != want[i] || g.Size != h.Size || hex.EncodeToString(g.SHA256) != h.SHA256 {
+			t.Errorf("addition %d: %s, %d bytes, %x; want %s, %d bytes, %s", i, g.Path, g.Size, g.SHA256, want[i], h.Size, h.SHA256)
+		}
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM files"); n != 10 {
+		t.Errorf("%d rows, want 10", n)
 	}
 }

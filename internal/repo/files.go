@@ -119,6 +119,25 @@ func (f *Files) InsertMany(ctx context.Context, files []dto.FileWithHash) ([]int
 	return f.writeMany(ctx, files, digestArgs, "")
 }
 
+// InsertAdded inserts files that have no row yet, as InsertMany does, and
+// logs each as added by scan scanID, as Changes.RecordAdded does. On
+// PostgreSQL that is one statement: the rows inserted feed the change log
+// on the server, and no id comes back (a statement and a round trip fewer
+// per chunk, and no 200 rows of paths read back).
+func (f *Files) InsertAdded(ctx context.Context, files []dto.FileWithHash, scanID int64) error {
+	if len(files) == 0 {
+		return nil
+	}
+	if db.DialectOf(f.x).Shared {
+		return f.insertArraysAdded(ctx, files, scanID)
+	}
+	ids, err := f.InsertMany(ctx, files)
+	if err != nil {
+		return err
+	}
+	return NewChanges(f.x).Touching(f.t).RecordAdded(ctx, ids, scanID)
+}
+
 // writeMany writes files and returns the ids of the rows it wrote (those
 // of an upsert that updated a row are not reliable).
 func (f *Files) writeMany(ctx context.Context, files []dto.FileWithHash,

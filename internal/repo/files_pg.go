@@ -22,6 +22,68 @@ func (f *Files) writeArrays(ctx context.Context, files []dto.FileWithHash,
 	digestArgs func(dto.FileHash) (any, any, any, error), onConflict string) ([]int64, error) {
 	all := files
 	files = lastPerKey(files)
+	args, err := arrayArgs(files, digestArgs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := f.x.QueryContext(ctx, f.x.Rebind(insertArrays+onConflict+` RETURNING id, machine, path, archive_path`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("write files: %w", err)
+	}
+	defer rows.Close()
+	type key struct{ machine, path, archive string }
+	byKey := make(map[key]int64, len(files))
+	for rows.Next() {
+		var id int64
+		var machine string
+		var path, archive []byte
+		if err := rows.Scan(&id, &machine, &path, &archive); err != nil {
+			return nil, fmt.Errorf("write files: %w", err)
+		}
+		byKey[key{machine, string(path), string(archive)}] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("write files: %w", err)
+	}
+	ids := make([]int64, len(all))
+	for i, m := range all {
+		ids[i] = byKey[key{m.Machine, m.Path, m.ArchivePath}]
+	}
+	return ids, nil
+}
+
+// insertArraysAdded is InsertAdded on PostgreSQL: insertArrays, whose rows
+// a second INSERT of the same statement logs as added, in id order, as
+// RecordAdded does.
+func (f *Files) insertArraysAdded(ctx context.Context, files []dto.FileWithHash, scanID int64) error {
+	f.t.touchFiles(files)
+	f.t.Add(dto.TagChanges)
+	args, err := arrayArgs(lastPerKey(files), digestArgs)
+	if err != nil {
+		return err
+	}
+	_, err = f.x.ExecContext(ctx, f.x.Rebind(`WITH added AS (`+insertArrays+` RETURNING id, machine, path, archive_path, size, sha256)
+		INSERT INTO changes (scan_id, machine, path, archive_path, op, new_size, new_sha256)
+		SELECT ?, machine, path, archive_path, 'ADD', size, sha256 FROM added ORDER BY id`), append(args, scanID)...)
+	if err != nil {
+		return fmt.Errorf("write files: %w", err)
+	}
+	return nil
+}
+
+// insertArrays is the statement of writeArrays, without its ON CONFLICT
+// and RETURNING clauses: the columns of files as the arrays of arrayArgs.
+const insertArrays = `INSERT INTO files (machine, path, archive_path, name, size,
+			created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived,
+			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink, exec)
+		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bigint[]),
+			CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS text[]),
+			CAST(? AS bigint[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bigint[]), CAST(? AS bigint[]),
+			CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]))`
+
+// arrayArgs returns the arguments of insertArrays for files, one array per
+// column.
+func arrayArgs(files []dto.FileWithHash, digestArgs func(dto.FileHash) (any, any, any, error)) ([]any, error) {
 	n := len(files)
 	machine, op := make([]string, n), make([]string, n)
 	path, archive, name := make([][]byte, n), make([][]byte, n), make([][]byte, n)
@@ -62,39 +124,10 @@ func (f *Files) writeArrays(ctx context.Context, files []dto.FileWithHash,
 		ints[5][i], ints[6][i], ints[7][i] = archived, m.MtimeNS, m.CtimeNS
 		ints[8][i], ints[9][i], ints[10][i] = int64(m.Inode), int64(m.Device), int64(m.Nlink)
 	}
-	rows, err := f.x.QueryContext(ctx, f.x.Rebind(`INSERT INTO files (machine, path, archive_path, name, size,
-			created_sec, created_nsec, modified_sec, modified_nsec, scanned, operation, is_archived,
-			md5, sha1, sha256, scan_id, mtime_ns, ctime_ns, inode, device, nlink, exec)
-		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bigint[]),
-			CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS text[]),
-			CAST(? AS bigint[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bytea[]), CAST(? AS bigint[]), CAST(? AS bigint[]),
-			CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]))`+onConflict+
-		` RETURNING id, machine, path, archive_path`),
+	return []any{
 		machine, path, archive, name, ints[0], createdSec, ints[1], ints[2], ints[3], ints[4], op, ints[5],
-		md5, sha1, sha256, scanID, ints[6], ints[7], ints[8], ints[9], ints[10], exec)
-	if err != nil {
-		return nil, fmt.Errorf("write files: %w", err)
-	}
-	defer rows.Close()
-	type key struct{ machine, path, archive string }
-	byKey := make(map[key]int64, len(files))
-	for rows.Next() {
-		var id int64
-		var machine string
-		var path, archive []byte
-		if err := rows.Scan(&id, &machine, &path, &archive); err != nil {
-			return nil, fmt.Errorf("write files: %w", err)
-		}
-		byKey[key{machine, string(path), string(archive)}] = id
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("write files: %w", err)
-	}
-	ids := make([]int64, len(all))
-	for i, m := range all {
-		ids[i] = byKey[key{m.Machine, m.Path, m.ArchivePath}]
-	}
-	return ids, nil
+		md5, sha1, sha256, scanID, ints[6], ints[7], ints[8], ints[9], ints[10], exec,
+	}, nil
 }
 
 // bytesOrNil is a digest argument as bytea: nil stays NULL.

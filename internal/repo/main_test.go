@@ -15,5 +15,6 @@ func TestMain(m *testing.M) {
 		"TestEachUnder", "TestEachUnderStopsOnError", "TestMarkDeletedCounts", "TestCountsEmpty",
 		"TestScansRoundTrip", "TestUpsertManyStoresDigests", "TestMachinesAndLike", "TestUpsertManyKeyTwiceInOneChunk",
 		"TestDupesHeldEqualsSorted", "TestDupesOrderMachinesBytewise", "TestRawListingIsTheUnitsSnapshot",
+		"TestRecordAddedLogsExactlyItsIDs", "TestInsertAddedLogsEachFileOnce",
 	))
 }

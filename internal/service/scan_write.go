@@ -316,11 +316,7 @@ func (s *scanRun) writeFiles(ctx context.Context, r *uow.Repos, batch []result, 
 		}
 		known = append(known, f)
 	}
-	ids, err := r.Files.InsertMany(ctx, fresh)
-	if err != nil {
-		return err
-	}
-	if err := r.Changes.RecordAdded(ctx, ids, s.rep.ID); err != nil {
+	if err := r.Files.InsertAdded(ctx, fresh, s.rep.ID); err != nil {
 		return err
 	}
 	if err := r.Changes.Record(ctx, changes); err != nil {
