@@ -9,7 +9,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/dto"
 )
 
@@ -76,18 +75,6 @@ func (c *Changes) Record(ctx context.Context, changes []dto.Change) error {
 // up one by one.
 func (c *Changes) RecordAdded(ctx context.Context, ids []int64, scanID int64) error {
 	c.t.Add(dto.TagChanges)
-	if db.DialectOf(c.x).Shared && len(ids) > 0 {
-		// Two chunks written side by side take ids of one sequence in
-		// turn: runs of consecutive ids are short there, and a statement
-		// per run cost a round trip per few files.
-		_, err := c.x.ExecContext(ctx, `INSERT INTO changes (scan_id, machine, path, archive_path, op, new_size, new_sha256)
-			SELECT $1, machine, path, archive_path, 'ADD', size, sha256 FROM files WHERE id = ANY(CAST($2 AS bigint[])) ORDER BY id`,
-			scanID, ids)
-		if err != nil {
-			return fmt.Errorf("record additions: %w", err)
-		}
-		return nil
-	}
 	for len(ids) > 0 {
 		n := 1
 		for n < len(ids) && ids[n] == ids[n-1]+1 {

@@ -325,30 +325,13 @@ func (r *Dirs) ContentSums(ctx context.Context, ids []int64) (map[int64][]byte, 
 // Files returns the present plain files right in the directory path, with
 // their names in Path.
 func (r *Dirs) Files(ctx context.Context, machine, path string) ([]dto.DirFile, error) {
-	rows, err := r.x.QueryContext(ctx, r.x.Rebind(`SELECT name, size, sha256, device, inode, nlink, exec FROM files
-		WHERE machine = ? AND `+r.fileDir()+` = ? AND is_archived = 0 AND operation <> 'DEL'`), machine, DirKey(path))
-	if err != nil {
-		return nil, fmt.Errorf("list files in %s: %w", path, err)
-	}
-	defer rows.Close()
-	var out []dto.DirFile
-	for rows.Next() {
-		var f dto.DirFile
-		var dev, ino, nlink int64
-		var exec sql.NullBool
-		if err := rows.Scan(&f.Path, &f.Size, &f.SHA256, &dev, &ino, &nlink, &exec); err != nil {
-			return nil, err
-		}
-		f.Device, f.Inode, f.Nlink = uint64(dev), uint64(ino), uint64(nlink)
-		f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	files, err := r.FilesIn(ctx, machine, []string{path})
+	return files[path], err
 }
 
 // FilesIn returns, by directory path, the present plain files right in
 // each of the directories paths (at most ChunkSize), with their names in
-// Path: Files for several directories in one query.
+// Path, in one query.
 func (r *Dirs) FilesIn(ctx context.Context, machine string, paths []string) (map[string][]dto.DirFile, error) {
 	out := make(map[string][]dto.DirFile, len(paths))
 	if len(paths) == 0 {
@@ -358,6 +341,10 @@ func (r *Dirs) FilesIn(ctx context.Context, machine string, paths []string) (map
 	for i, p := range paths {
 		keys[i] = DirKey(p)
 	}
+	what := paths[0]
+	if len(paths) > 1 {
+		what = fmt.Sprintf("%d directories", len(paths))
+	}
 	q, args, err := sqlx.In(`SELECT `+r.fileDir()+`, name, size, sha256, device, inode, nlink, exec FROM files
 		WHERE machine = ? AND `+r.fileDir()+` IN (?) AND is_archived = 0 AND operation <> 'DEL'`, machine, keys)
 	if err != nil {
@@ -365,7 +352,7 @@ func (r *Dirs) FilesIn(ctx context.Context, machine string, paths []string) (map
 	}
 	rows, err := r.x.QueryContext(ctx, r.x.Rebind(q), args...)
 	if err != nil {
-		return nil, fmt.Errorf("list files in %d directories: %w", len(paths), err)
+		return nil, fmt.Errorf("list files in %s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -374,7 +361,7 @@ func (r *Dirs) FilesIn(ctx context.Context, machine string, paths []string) (map
 		var dev, ino, nlink int64
 		var exec sql.NullBool
 		if err := rows.Scan(&key, &f.Path, &f.Size, &f.SHA256, &dev, &ino, &nlink, &exec); err != nil {
-			return nil, fmt.Errorf("list files in %d directories: %w", len(paths), err)
+			return nil, fmt.Errorf("list files in %s: %w", what, err)
 		}
 		f.Device, f.Inode, f.Nlink = uint64(dev), uint64(ino), uint64(nlink)
 		f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
@@ -382,7 +369,7 @@ func (r *Dirs) FilesIn(ctx context.Context, machine string, paths []string) (map
 		out[dir] = append(out[dir], f)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list files in %d directories: %w", len(paths), err)
+		return nil, fmt.Errorf("list files in %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -452,11 +439,11 @@ func (r *Dirs) ChangedFiles(ctx context.Context, machine string, ids []int64, ke
 			}
 			f.Exec, f.ExecUnknown = exec.Bool, !exec.Valid
 			dir := DirOf(key)
-			if f.Deleted {
-				dirs[dir] += 0 // listed, with no present file
-			} else {
-				dirs[dir]++
+			n := dirs[dir] // listed even with no present file
+			if !f.Deleted {
+				n++
 			}
+			dirs[dir] = n
 			if keep[dir] {
 				out[dir] = append(out[dir], f)
 			}

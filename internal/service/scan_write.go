@@ -77,8 +77,8 @@ func (s *scanRun) writer(ctx context.Context, results <-chan result, abort func(
 // (100,000 small files on 2 cores: the server busy 7.7 s of an 11.2 s scan,
 // the client 8 s, 1.4 cores used); with two in flight the server's work
 // overlaps itself and the client's (10.7-12.6 s against 8.8-13.6 s at
-// load 2.8; then 8.0-8.5 s once RecordAdded took the ids of both in one
-// statement). Three and four measured slower than two.
+// load 2.8; then 8.0-8.5 s once a chunk's change log took one statement,
+// see Files.InsertAdded). Three and four measured slower than two.
 func chunkWriters(dl db.Dialect) int {
 	if dl.Shared {
 		return 2
