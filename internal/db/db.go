@@ -256,8 +256,7 @@ func dsn(path string, opts Options, readOnly bool) string {
 		// Temporary storage stays in files: building an index, or a
 		// migration, sorts the whole table, and in memory that took 285 MB
 		// for a million files (72 MB with files, no slower). Statement
-		// journals, which once argued for memory, are gone from the write
-		// path since files are written one statement per row.
+		// journals stay in memory up to stmtJournalSpill (stmtjournal.go).
 		q.Add("_pragma", "cache_size(-16384)")
 		q.Add("_pragma", "wal_autocheckpoint(16384)")
 	}
