@@ -77,7 +77,7 @@ var rotationalRoots = anyRotational
 
 // wholeRead is a small file read whole by a reader, for a hash worker.
 type wholeRead struct {
-	st  walk.Stat // the stat after the read (ctime zero when racily clean)
+	st  walk.Stat // the stat after the read (ctime zero when racily clean); with ErrChanged, the stat that told the change
 	buf *[]byte   // pooled; the content is (*buf)[:n]
 	n   int
 	err error // the file could not be read; st and buf are unset
@@ -207,8 +207,10 @@ func willNeed(path string, follow bool, size int64, keep bool) *fd {
 	if err != nil {
 		return nil
 	}
-	_ = unix.Fadvise(f.fd, 0, size, unix.FADV_WILLNEED) // a hint: nothing to do if refused
-	if !keep {
+	// A hint: nothing to do if refused, but a FIFO put in the file's place
+	// since the walk (ESPIPE) is left to its reader, which stats before it
+	// reads (see readPrefetched).
+	if err := unix.Fadvise(f.fd, 0, size, unix.FADV_WILLNEED); err == unix.ESPIPE || !keep {
 		f.Close()
 		return nil
 	}
@@ -256,36 +258,80 @@ func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job)
 	}
 }
 
-// readOnce reads j's file whole, from opened when the prefetcher opened it
-// and it is still the file the walk saw, else by path. It closes opened.
+// readOnce reads j's file whole: through opened, the prefetcher's
+// descriptor, when it is still the file the walk saw, else by path. It
+// closes opened.
 func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, opened *fd) *wholeRead {
-	fail := func(err error) *wholeRead { return &wholeRead{err: err} }
 	if err := ctx.Err(); err != nil {
 		if opened != nil {
 			opened.Close()
 		}
-		return fail(err)
+		return &wholeRead{err: err}
 	}
-	f, before, err := openForRead(j, opened)
+	if opened != nil {
+		if r := s.readPrefetched(ctx, sem, j, opened); r != nil {
+			return r
+		}
+	}
+	f, before, err := openRegular(j.path, j.follow)
 	if err != nil {
-		return fail(err)
+		return &wholeRead{err: err}
 	}
 	defer f.Close()
-	size := before.Size
-	if !wholeSize(size) {
+	if !wholeSize(before.Size) {
 		return &wholeRead{stream: true}
 	}
+	return s.readWhole(ctx, sem, j.path, f, before)
+}
+
+// readPrefetched reads j's file through opened, the prefetcher's descriptor,
+// and closes it. The walk's stat stands for the stat before the read, one
+// fstat(2) a file fewer: if the stat after the read is the walk's, the
+// descriptor is the file the walk saw (same device and inode, a regular
+// file) and nothing changed it from the walk to the end of the read (a write
+// changes its ctime). The prefetcher never hands on a FIFO (see willNeed),
+// whose data a read would take from its writer.
+//
+// It returns nil when the file changed before the read began (the
+// prefetcher opens files up to 256 ahead of the readers): the caller reads
+// it by path with a fresh stat, as if the prefetcher had not opened it, and
+// that change costs none of its attempts. A change is before the read when
+// the file's ctime is more than changeSlack older than the read's start;
+// one nearer may be during the read, and costs an attempt, as it does when
+// read by path. Either way a file is hashed only from a read its stat
+// vouches for.
+func (s *scanRun) readPrefetched(ctx context.Context, sem *semaphore.Weighted, j job, opened *fd) *wholeRead {
+	defer opened.Close()
+	start := time.Now()
+	r := s.readWhole(ctx, sem, j.path, opened, j.st)
+	if r.err == ErrChanged && r.st.CtimeNS < start.Add(-changeSlack).UnixNano() {
+		return nil
+	}
+	return r
+}
+
+// changeSlack covers the coarse clock a file's ctime is taken from (a
+// kernel tick, 1-10 ms): a change during a read may be stamped up to that
+// much before the read's start.
+const changeSlack = 20 * time.Millisecond
+
+// readWhole reads f, of stat before, whole into a buffer of the budget sem.
+// The file is ErrChanged unless its stat after the read is before and the
+// read had its size.
+func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path string, f *fd, before walk.Stat) *wholeRead {
+	fail := func(err error) *wholeRead { return &wholeRead{err: err} }
+	size := before.Size
 	buf := getBuf(int(size))
 	if err := sem.Acquire(ctx, int64(cap(*buf))); err != nil {
 		putBuf(buf)
 		return fail(err)
 	}
 	r := &wholeRead{buf: buf, sem: sem}
-	read := s.opts.Progress.startRead(j.path, size) // scan_progress.go: names a slow read
+	read := s.opts.Progress.startRead(path, size) // scan_progress.go: names a slow read
 	defer s.opts.Progress.endRead(read)
 	var src io.Reader = &progressReader{ctx: ctx, r: f, p: s.opts.Progress, file: read}
 	if testHookReader != nil {
-		src = testHookReader(j.path, src)
+		src = testHookReader(path, src)
 	}
 	// Read up to the size stat gave: a file that grows or shrinks meanwhile
 	// changes its stat, which the check below catches.
@@ -299,9 +345,9 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 		r.release()
 		return fail(describe(err))
 	}
-	if !before.Validators.Same(after.Validators) || int64(n) != after.Size {
+	if !before.Validators.Same(after.Validators) || int64(n) != after.Size || !after.IsRegular() {
 		r.release()
-		return fail(ErrChanged)
+		return &wholeRead{err: ErrChanged, st: after} // st: for readPrefetched
 	}
 	r.st, r.n = after, n
 	return r
@@ -325,22 +371,6 @@ func (s *scanRun) hashJob(ctx context.Context, h *digest.Hasher, j job) (walk.St
 	h.Reset()
 	h.Write((*j.read.buf)[:j.read.n])
 	return j.read.st, h.Sum(), h.Head(), nil
-}
-
-// openForRead returns j's file, open for reading, and its stat before the
-// read: opened, the prefetcher's descriptor, while it is still the file the
-// walk saw, else the file the path names now (opened changed since the
-// walk: it may have been unlinked or replaced). It closes opened when it
-// does not return it.
-func openForRead(j job, opened *fd) (*fd, walk.Stat, error) {
-	if opened != nil {
-		f, st, err := checkRegular(opened)
-		if err != nil || st.Validators.Same(j.st.Validators) {
-			return f, st, err
-		}
-		f.Close()
-	}
-	return openRegular(j.path, j.follow)
 }
 
 // openRegular opens path for reading, as the scan reads files, and stats
