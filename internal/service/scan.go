@@ -246,6 +246,9 @@ type scanRun struct {
 	c    *Catalog
 	opts ScanOptions
 	uow  *uow.UoW
+	// cache: whether the files read are in the page cache already, for the
+	// prefetcher (scan_read.go).
+	cache cacheWarmth
 	// vol is the volume whose files this scan records relative to it (nil:
 	// by absolute path); infos the file systems of the roots.
 	vol   *volume.Volume

@@ -32,6 +32,10 @@ type job struct {
 	// opened is the file as the prefetcher opened it, for its reader, which
 	// closes it; nil: the reader opens it.
 	opened *fd
+	// probe: the prefetcher left the file to its reader, which reads it
+	// from the page cache first, to tell whether the tree is cached (see
+	// cacheWarmth).
+	probe bool
 }
 
 // Test hooks, nil outside tests. testHookBeforeHash runs in a reader just

@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -127,7 +128,7 @@ func (s *scanRun) readAhead(g *errgroup.Group, ctx context.Context, in <-chan jo
 		in = ordered
 	}
 	if prefetchFiles > 0 {
-		in = prefetch(g, ctx, in, prefetchFiles)
+		in = prefetch(g, ctx, in, prefetchFiles, &s.cache)
 	}
 	sem := semaphore.NewWeighted(readBudget)
 	var wg sync.WaitGroup
@@ -171,17 +172,29 @@ func (s *scanRun) readAhead(g *errgroup.Group, ctx context.Context, in <-chan jo
 // waited for a CPU before it could start the next, and reads in flight fell
 // to one or two whatever the number of readers. A file the prefetcher
 // cannot open is left to its reader, which meets and reports the error.
-func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int) <-chan job {
+//
+// While the files are in the page cache already (see cacheWarmth), it asks
+// for nothing and opens nothing: its readers probe and open them.
+func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int, cache *cacheWarmth) <-chan job {
 	out := make(chan job, ahead)
 	keep := keepPrefetched(ahead)
 	g.Go(func() error {
 		defer close(out)
+		small := 0
 		for j := range in {
 			if err := ctx.Err(); err != nil {
 				return err // readers stopping early drain out: stop filling it
 			}
 			if wholeSize(j.st.Size) {
-				j.opened = willNeed(j.path, j.follow, j.st.Size, keep)
+				small++
+				if cache.warm.Load() || small%probeEvery == 0 {
+					j.probe = true
+				} else {
+					if testHookAdvised != nil {
+						testHookAdvised()
+					}
+					j.opened = willNeed(j.path, j.follow, j.st.Size, keep)
+				}
 			}
 			select {
 			case out <- j:
@@ -195,6 +208,45 @@ func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int) 
 		return nil
 	})
 	return out
+}
+
+// testHookAdvised, nil outside tests, is called for each file the
+// prefetcher asks the kernel for.
+var testHookAdvised func()
+
+// cacheWarmth tells the prefetcher whether the files are in the page cache
+// already: a tree scanned again, or just written. Asking the kernel for a
+// cached file costs more than it saves, and more than the stat a reader
+// then makes before it reads (the prefetcher's descriptor saves that one):
+// fadvise took 5.8 µs a call against 1.8 µs for fstat, 0.58 s of the 7 s of
+// CPU of a first scan of 100,000 tiny files (2 cores, warm).
+//
+// So some files are probes: the prefetcher leaves them to their readers,
+// which read them first with RWF_NOWAIT, taking only what the page cache
+// holds (see readCached). While advising, one small file in probeEvery is a
+// probe; warmAfter probes in a row that find their file cached stop the
+// advice, and every file is a probe then; the first probe that finds its
+// file not cached (or a file system that cannot tell) starts it again.
+type cacheWarmth struct {
+	warm atomic.Bool  // the prefetcher advises nothing
+	hits atomic.Int32 // probes in a row that found their file cached
+}
+
+const (
+	probeEvery = 32
+	warmAfter  = 8
+)
+
+// found records a probe's answer.
+func (c *cacheWarmth) found(cached bool) {
+	if !cached {
+		c.hits.Store(0)
+		c.warm.Store(false)
+		return
+	}
+	if c.hits.Add(1) >= warmAfter {
+		c.warm.Store(true)
+	}
 }
 
 // willNeed opens path as openRegular does and asks the kernel to read its
@@ -281,7 +333,7 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 	if !wholeSize(before.Size) {
 		return &wholeRead{stream: true}
 	}
-	return s.readWhole(ctx, sem, j.path, f, before)
+	return s.readWhole(ctx, sem, j.path, f, before, j.probe)
 }
 
 // readPrefetched reads j's file through opened, the prefetcher's descriptor,
@@ -303,7 +355,7 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 func (s *scanRun) readPrefetched(ctx context.Context, sem *semaphore.Weighted, j job, opened *fd) *wholeRead {
 	defer opened.Close()
 	start := time.Now()
-	r := s.readWhole(ctx, sem, j.path, opened, j.st)
+	r := s.readWhole(ctx, sem, j.path, opened, j.st, false)
 	if r.err == ErrChanged && r.st.CtimeNS < start.Add(-changeSlack).UnixNano() {
 		return nil
 	}
@@ -315,10 +367,11 @@ func (s *scanRun) readPrefetched(ctx context.Context, sem *semaphore.Weighted, j
 // much before the read's start.
 const changeSlack = 20 * time.Millisecond
 
-// readWhole reads f, of stat before, whole into a buffer of the budget sem.
-// The file is ErrChanged unless its stat after the read is before and the
-// read had its size.
-func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path string, f *fd, before walk.Stat) *wholeRead {
+// readWhole reads f, of stat before, whole into a buffer of the budget sem;
+// a probe first from the page cache alone (see cacheWarmth). The file is
+// ErrChanged unless its stat after the read is before and the read had its
+// size.
+func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path string, f *fd, before walk.Stat, probe bool) *wholeRead {
 	fail := func(err error) *wholeRead { return &wholeRead{err: err} }
 	size := before.Size
 	buf := getBuf(int(size))
@@ -335,8 +388,15 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 	}
 	// Read up to the size stat gave: a file that grows or shrinks meanwhile
 	// changes its stat, which the check below catches.
-	n, err := io.ReadFull(src, (*buf)[:size])
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	var n int
+	var err error
+	if probe && testHookReader == nil && s.readCached(f, (*buf)[:size]) {
+		n = int(size)
+		s.opts.Progress.Bytes.Add(size)
+		if read != nil {
+			read.done.Add(size)
+		}
+	} else if n, err = io.ReadFull(src, (*buf)[:size]); err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		r.release()
 		return fail(describe(err))
 	}
@@ -351,6 +411,18 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 	}
 	r.st, r.n = after, n
 	return r
+}
+
+// readCached reads b from the start of f if the page cache holds all of it,
+// without waiting for the disk (preadv2 with RWF_NOWAIT), and tells whether
+// it did; s.cache learns the answer. A short read, EAGAIN (not cached), and
+// EOPNOTSUPP (a file system that cannot tell) are all "not cached": the
+// caller reads the file as usual.
+func (s *scanRun) readCached(f *fd, b []byte) bool {
+	n, err := unix.Preadv2(f.fd, [][]byte{b}, 0, unix.RWF_NOWAIT)
+	cached := err == nil && n == len(b)
+	s.cache.found(cached)
+	return cached
 }
 
 // hashJob hashes j's file: from what a reader read, or from the disk. It
