@@ -1,15 +1,21 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sys/unix"
 
 	"github.com/indexer/indexer/internal/dto"
+	"github.com/indexer/indexer/internal/walk"
 )
 
 // TestPrefetchAdvisesColdFilesOnly: on a tree in the page cache the
@@ -45,11 +51,10 @@ func TestPrefetchAdvisesColdFilesOnly(t *testing.T) {
 	}
 	t.Run("cached", func(t *testing.T) {
 		// Written back first: a page under writeback cannot be read
-		// without waiting. The advice stops after warmAfter probes, one in
+		// without waiting. The advice stops after warmAt probes, one in
 		// probeEvery files, by when the prefetcher, up to prefetchAhead
 		// files ahead of the readers, has asked for those too: about 500
-		// files, and a probe that misses now and then starts it again.
-		// Never most of them.
+		// files. Never most of them.
 		unix.Sync()
 		if a := scan(t); a > n/2 {
 			t.Errorf("the prefetcher asked for %d of %d files in the page cache already", a, n)
@@ -79,5 +84,78 @@ func evict(t *testing.T, path string) {
 	}
 	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestProbeLeavesFIFOUnread: a probe (a file the prefetcher left to its
+// reader, read from the page cache first with the walk's stat standing for
+// the stat before) that has become a FIFO another process writes to is not
+// read: pread says ESPIPE, and the read by path refuses it.
+func TestProbeLeavesFIFOUnread(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	writeFile(t, p, []byte("regular!"))
+	st, err := walk.Lstat(p) // the walk's stat
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(p, os.O_RDWR, 0) // O_RDWR: opens without waiting for a reader
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	secret := []byte("message for the pipe's real reader")
+	if _, err := w.Write(secret); err != nil {
+		t.Fatal(err)
+	}
+	s := &scanRun{opts: ScanOptions{Progress: &ScanProgress{}}}
+	r := s.readSmall(context.Background(), semaphore.NewWeighted(readBudget), job{path: p, st: st, probe: true})
+	if !errors.Is(r.err, ErrNotRegular) {
+		t.Errorf("err %v, want ErrNotRegular", r.err)
+	}
+	buf := make([]byte, 100)
+	rd, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	if n, _ := syscall.Read(int(rd.Fd()), buf); n != len(secret) {
+		t.Errorf("the probe consumed the FIFO's data: %d of %d bytes left", max(n, 0), len(secret))
+	}
+}
+
+// TestProbeChangedSinceWalk: a probe whose file was rewritten since the walk
+// (same size) is read as it is now, with its new stat, never with the
+// walk's.
+func TestProbeChangedSinceWalk(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	writeFile(t, p, []byte("version 1"))
+	st, err := walk.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wait := range []time.Duration{0, changeSlack + 10*time.Millisecond} {
+		time.Sleep(10 * time.Millisecond)
+		writeFile(t, p, []byte("version 2"))
+		time.Sleep(wait)
+		s := &scanRun{opts: ScanOptions{Progress: &ScanProgress{}}}
+		r := s.readSmall(context.Background(), semaphore.NewWeighted(readBudget), job{path: p, st: st, probe: true})
+		if r.err != nil {
+			t.Fatalf("changed %v before the read: %v", wait, r.err)
+		}
+		now, err := walk.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now.CtimeNS = 0 // written just now: racily clean, read again next time
+		if got := string((*r.buf)[:r.n]); got != "version 2" || !r.st.Validators.Same(now.Validators) {
+			t.Errorf("changed %v before the read: read %q with stat %+v, want %q with %+v", wait, got, r.st.Validators, "version 2", now.Validators)
+		}
+		r.release()
 	}
 }

@@ -187,7 +187,7 @@ func prefetch(g *errgroup.Group, ctx context.Context, in <-chan job, ahead int, 
 			}
 			if wholeSize(j.st.Size) {
 				small++
-				if cache.warm.Load() || small%probeEvery == 0 {
+				if cache.warm() || small%probeEvery == 0 {
 					j.probe = true
 				} else {
 					if testHookAdvised != nil {
@@ -223,29 +223,39 @@ var testHookAdvised func()
 //
 // So some files are probes: the prefetcher leaves them to their readers,
 // which read them first with RWF_NOWAIT, taking only what the page cache
-// holds (see readCached). While advising, one small file in probeEvery is a
-// probe; warmAfter probes in a row that find their file cached stop the
-// advice, and every file is a probe then; the first probe that finds its
-// file not cached (or a file system that cannot tell) starts it again.
+// holds (see readProbe). While advising, one small file in probeEvery is a
+// probe; every file is one while not. Each probe moves a score: up one when
+// its file was cached, down missPenalty when not (or on a file system that
+// cannot tell); the advice stops while the score is at least warmAt. A
+// cached tree still misses a probe now and then (0.1-1% measured: a page
+// locked for a moment), which must not start the advice again for the next
+// hundreds of files; a cold tree misses every probe, and the advice starts
+// again after a few.
 type cacheWarmth struct {
-	warm atomic.Bool  // the prefetcher advises nothing
-	hits atomic.Int32 // probes in a row that found their file cached
+	score atomic.Int32 // 0 to maxScore
 }
 
+// warm tells whether the prefetcher should advise nothing.
+func (c *cacheWarmth) warm() bool { return c.score.Load() >= warmAt }
+
 const (
-	probeEvery = 32
-	warmAfter  = 8
+	probeEvery  = 32
+	warmAt      = 8
+	maxScore    = 16
+	missPenalty = 4
 )
 
 // found records a probe's answer.
 func (c *cacheWarmth) found(cached bool) {
-	if !cached {
-		c.hits.Store(0)
-		c.warm.Store(false)
-		return
-	}
-	if c.hits.Add(1) >= warmAfter {
-		c.warm.Store(true)
+	for {
+		old := c.score.Load()
+		next := min(old+1, maxScore)
+		if !cached {
+			next = max(old-missPenalty, 0)
+		}
+		if c.score.CompareAndSwap(old, next) {
+			return
+		}
 	}
 }
 
@@ -300,6 +310,7 @@ func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job)
 		opened := j.opened
 		j.opened = nil // the first attempt closes it; a second opens the path again
 		r := s.readOnce(ctx, sem, j, opened)
+		j.probe = false // a second attempt reads by path with a fresh stat, never the walk's
 		if r.err != ErrChanged || attempt == 1 {
 			r.changed = attempt > 0
 			if r.err == nil && !r.stream && r.st.CtimeNS >= time.Now().Add(-racyWindow).UnixNano() {
@@ -320,8 +331,13 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 		}
 		return &wholeRead{err: err}
 	}
-	if opened != nil {
+	switch {
+	case opened != nil:
 		if r := s.readPrefetched(ctx, sem, j, opened); r != nil {
+			return r
+		}
+	case j.probe && testHookReader == nil:
+		if r := s.readProbe(ctx, sem, j); r != nil {
 			return r
 		}
 	}
@@ -333,7 +349,7 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 	if !wholeSize(before.Size) {
 		return &wholeRead{stream: true}
 	}
-	return s.readWhole(ctx, sem, j.path, f, before, j.probe)
+	return s.readWhole(ctx, sem, j.path, f, before)
 }
 
 // readPrefetched reads j's file through opened, the prefetcher's descriptor,
@@ -355,7 +371,7 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 func (s *scanRun) readPrefetched(ctx context.Context, sem *semaphore.Weighted, j job, opened *fd) *wholeRead {
 	defer opened.Close()
 	start := time.Now()
-	r := s.readWhole(ctx, sem, j.path, opened, j.st, false)
+	r := s.readWhole(ctx, sem, j.path, opened, j.st)
 	if r.err == ErrChanged && r.st.CtimeNS < start.Add(-changeSlack).UnixNano() {
 		return nil
 	}
@@ -367,11 +383,10 @@ func (s *scanRun) readPrefetched(ctx context.Context, sem *semaphore.Weighted, j
 // much before the read's start.
 const changeSlack = 20 * time.Millisecond
 
-// readWhole reads f, of stat before, whole into a buffer of the budget sem;
-// a probe first from the page cache alone (see cacheWarmth). The file is
-// ErrChanged unless its stat after the read is before and the read had its
-// size.
-func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path string, f *fd, before walk.Stat, probe bool) *wholeRead {
+// readWhole reads f, of stat before, whole into a buffer of the budget sem.
+// The file is ErrChanged unless its stat after the read is before and the
+// read had its size.
+func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path string, f *fd, before walk.Stat) *wholeRead {
 	fail := func(err error) *wholeRead { return &wholeRead{err: err} }
 	size := before.Size
 	buf := getBuf(int(size))
@@ -388,15 +403,8 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 	}
 	// Read up to the size stat gave: a file that grows or shrinks meanwhile
 	// changes its stat, which the check below catches.
-	var n int
-	var err error
-	if probe && testHookReader == nil && s.readCached(f, (*buf)[:size]) {
-		n = int(size)
-		s.opts.Progress.Bytes.Add(size)
-		if read != nil {
-			read.done.Add(size)
-		}
-	} else if n, err = io.ReadFull(src, (*buf)[:size]); err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	n, err := io.ReadFull(src, (*buf)[:size])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		r.release()
 		return fail(describe(err))
 	}
@@ -410,6 +418,48 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 		return &wholeRead{err: ErrChanged, st: after} // st: for readPrefetched
 	}
 	r.st, r.n = after, n
+	return r
+}
+
+// readProbe reads j's file, a probe (see cacheWarmth), from the page cache
+// alone, and records whether it could. Like readPrefetched, it takes the
+// walk's stat for the stat before the read, and returns nil when the file
+// could not be read so (not cached, not a regular file: a FIFO says ESPIPE
+// and is not read, a directory EISDIR) or changed before the read began:
+// the caller then reads it by path as usual, with a stat before and after.
+// A cached file costs an open, a read, an fstat and a close.
+func (s *scanRun) readProbe(ctx context.Context, sem *semaphore.Weighted, j job) *wholeRead {
+	f, err := openFD(j.path, openFlags(j.follow))
+	if err != nil {
+		return nil // read by path, which meets and reports the error
+	}
+	defer f.Close()
+	size := j.st.Size
+	buf := getBuf(int(size))
+	if err := sem.Acquire(ctx, int64(cap(*buf))); err != nil {
+		putBuf(buf)
+		return &wholeRead{err: err}
+	}
+	r := &wholeRead{buf: buf, sem: sem}
+	start := time.Now()
+	if !s.readCached(f, (*buf)[:size]) {
+		r.release()
+		return nil
+	}
+	s.opts.Progress.Bytes.Add(size)
+	after, err := walk.Fstat(f.fd)
+	if err != nil {
+		r.release()
+		return nil
+	}
+	if !j.st.Validators.Same(after.Validators) || after.Size != size || !after.IsRegular() {
+		r.release()
+		if after.CtimeNS < start.Add(-changeSlack).UnixNano() {
+			return nil // changed before the read: no attempt lost
+		}
+		return &wholeRead{err: ErrChanged, st: after}
+	}
+	r.st, r.n = after, int(size)
 	return r
 }
 
