@@ -8,9 +8,11 @@ package service
 //
 //	walker → jobs → readers (I/O depth) → read jobs → hash workers (CPUs) → writer
 //
-// A reader opens each small file (up to wholeReadMax bytes), reads it whole
-// into a pooled buffer, checks its stat before and after as hashOnce does,
-// and hands it on; the hash workers hash from memory. Larger files, and
+// A reader reads each small file (up to wholeReadMax bytes) whole into a
+// pooled buffer, checks its stat before and after as hashOnce does, and
+// hands it on; the hash workers hash from memory. A file the prefetcher
+// opened, or a probe read from the page cache (see cacheWarmth), takes the
+// walk's stat for the one before (readPrefetched, readProbe). Larger files, and
 // files whose stat says size 0 (pseudo-files), are handed on unread and
 // streamed by the hash worker, as before: read-ahead keeps their reads
 // long. Bytes read and not yet hashed stay below readBudget.
