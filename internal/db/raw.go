@@ -46,6 +46,15 @@ type RawConn struct {
 	db  uintptr
 }
 
+// rawCacheSize is a raw connection's page cache: 256 KiB, against SQLite's
+// 2 MiB. Its statements walk an index once and read each page once, so a
+// larger cache holds nothing they read again; it only takes fresh memory
+// for every page read until it is full, a page fault each (about 15 µs on
+// this project's 2-core VMs). dupes --json on the bench's 100,000-file
+// catalog: 111 ms against 128-131 ms, 3,300 page faults against 4,200; on
+// 1,000,000 rows 0.47-0.49 s against 0.49-0.50 s.
+const rawCacheSize = "-256"
+
 // ErrNoRaw is returned by OpenRaw for a catalog that has no raw connection:
 // a PostgreSQL catalog, or one on a read-only file system.
 var ErrNoRaw = errors.New("catalog has no raw connection")
@@ -79,6 +88,10 @@ func (d *DB) OpenRaw(ctx context.Context) (*RawConn, error) {
 		return nil, fmt.Errorf("open catalog %s: %w", d.path, err)
 	}
 	sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, int32(d.opts.BusyTimeout.Milliseconds()))
+	if err := c.exec(ctx, "PRAGMA cache_size = "+rawCacheSize); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if err := c.exec(ctx, "BEGIN"); err != nil {
 		c.Close()
 		return nil, err

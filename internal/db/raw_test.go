@@ -192,3 +192,23 @@ func TestRawErrorCarriesItsCode(t *testing.T) {
 		t.Errorf("db.IsReadOnly(%v) = false, code %d", err, db.Code(err))
 	}
 }
+
+// TestRawSmallPageCache: a raw connection keeps a small page cache (see
+// rawCacheSize), not SQLite's default.
+func TestRawSmallPageCache(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	if d.Dialect().Shared {
+		t.Skip("a raw connection is SQLite's")
+	}
+	rows, err := openRaw(t, d).Query(t.Context(), "PRAGMA cache_size")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatalf("no row: %v", rows.Err())
+	}
+	if got := rows.Int64(0); got != -256 {
+		t.Errorf("cache_size %d, want -256", got)
+	}
+}
