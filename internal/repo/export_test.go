@@ -15,3 +15,6 @@ func SetRawDupesFiles(n int64) int64 {
 	rawDupesFiles = n
 	return old
 }
+
+// FindQuery is findQuery: Find's statement for q on dialect dl.
+var FindQuery = findQuery
