@@ -50,6 +50,9 @@ func TestPrefetchAdvisesColdFilesOnly(t *testing.T) {
 		return advised.Load()
 	}
 	t.Run("cached", func(t *testing.T) {
+		if f := anyFile(content); !nowaitReads(t, f) {
+			t.Skip("this file system cannot read without waiting (RWF_NOWAIT): the prefetcher advises every file, as before")
+		}
 		// Written back first: a page under writeback cannot be read
 		// without waiting. The advice stops after warmAt probes, one in
 		// probeEvery files, by when the prefetcher, up to prefetchAhead
@@ -63,6 +66,9 @@ func TestPrefetchAdvisesColdFilesOnly(t *testing.T) {
 	t.Run("evicted", func(t *testing.T) {
 		for p := range content {
 			evict(t, p)
+		}
+		if p := anyFile(content); residentPagesOf(t, p) > 0 {
+			t.Skip("this file system keeps pages after FADV_DONTNEED (tmpfs): the tree cannot be made cold here")
 		}
 		if a := scan(t); a < n*3/4 {
 			t.Errorf("the prefetcher asked for %d of %d files not in the page cache", a, n)
@@ -158,4 +164,38 @@ func TestProbeChangedSinceWalk(t *testing.T) {
 		}
 		r.release()
 	}
+}
+
+func anyFile(content map[string][]byte) string {
+	for p := range content {
+		return p
+	}
+	return ""
+}
+
+// nowaitReads tells whether path's file system answers RWF_NOWAIT reads.
+func nowaitReads(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = unix.Preadv2(int(f.Fd()), [][]byte{make([]byte, 1)}, 0, unix.RWF_NOWAIT)
+	return !errors.Is(err, unix.EOPNOTSUPP)
+}
+
+// residentPagesOf counts the pages of path in the page cache.
+func residentPagesOf(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return residentPages(t, f, int(st.Size()))
 }
