@@ -8,11 +8,9 @@ package service
 //
 //	walker → jobs → readers (I/O depth) → read jobs → hash workers (CPUs) → writer
 //
-// A reader reads each small file (up to wholeReadMax bytes) whole into a
-// pooled buffer, checks its stat before and after as hashOnce does, and
-// hands it on; the hash workers hash from memory. A file the prefetcher
-// opened, or a probe read from the page cache (see cacheWarmth), takes the
-// walk's stat for the one before (readPrefetched, readProbe). Larger files, and
+// A reader opens each small file (up to wholeReadMax bytes), reads it whole
+// into a pooled buffer, checks its stat before and after as hashOnce does,
+// and hands it on; the hash workers hash from memory. Larger files, and
 // files whose stat says size 0 (pseudo-files), are handed on unread and
 // streamed by the hash worker, as before: read-ahead keeps their reads
 // long. Bytes read and not yet hashed stay below readBudget.
@@ -80,7 +78,7 @@ var rotationalRoots = anyRotational
 
 // wholeRead is a small file read whole by a reader, for a hash worker.
 type wholeRead struct {
-	st  walk.Stat // the stat after the read (ctime zero when racily clean); with ErrChanged, the stat that told the change
+	st  walk.Stat // the stat after the read (ctime zero when racily clean)
 	buf *[]byte   // pooled; the content is (*buf)[:n]
 	n   int
 	err error // the file could not be read; st and buf are unset
@@ -218,18 +216,17 @@ var testHookAdvised func()
 
 // cacheWarmth tells the prefetcher whether the files are in the page cache
 // already: a tree scanned again, or just written. Asking the kernel for a
-// cached file costs more than it saves, and more than the stat a reader
-// then makes before it reads (the prefetcher's descriptor saves that one):
-// fadvise took 5.8 µs a call against 1.8 µs for fstat, 0.58 s of the 7 s of
-// CPU of a first scan of 100,000 tiny files (2 cores, warm).
+// cached file costs more than it saves: fadvise took 5.8 µs a call on this
+// project's 2-core VMs (an fstat 1.8 µs), 0.58 s of the 7 s of CPU of a
+// first scan of 100,000 tiny files, warm.
 //
 // So some files are probes: the prefetcher leaves them to their readers,
 // which read them first with RWF_NOWAIT, taking only what the page cache
-// holds (see readProbe). While advising, one small file in probeEvery is a
+// holds (see readCached). While advising, one small file in probeEvery is a
 // probe; every file is one while not. Each probe moves a score: up one when
 // its file was cached, down missPenalty when not (or on a file system that
 // cannot tell); the advice stops while the score is at least warmAt. A
-// cached tree still misses a probe now and then (0.1-1% measured: a page
+// cached tree still misses a probe now and then (0.1-2.6% measured: a page
 // locked for a moment), which must not start the advice again for the next
 // hundreds of files; a cold tree misses every probe, and the advice starts
 // again after a few.
@@ -271,10 +268,8 @@ func willNeed(path string, follow bool, size int64, keep bool) *fd {
 	if err != nil {
 		return nil
 	}
-	// A hint: nothing to do if refused, but a FIFO put in the file's place
-	// since the walk (ESPIPE) is left to its reader, which stats before it
-	// reads (see readPrefetched).
-	if err := unix.Fadvise(f.fd, 0, size, unix.FADV_WILLNEED); err == unix.ESPIPE || !keep {
+	_ = unix.Fadvise(f.fd, 0, size, unix.FADV_WILLNEED) // a hint: nothing to do if refused
+	if !keep {
 		f.Close()
 		return nil
 	}
@@ -312,7 +307,6 @@ func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job)
 		opened := j.opened
 		j.opened = nil // the first attempt closes it; a second opens the path again
 		r := s.readOnce(ctx, sem, j, opened)
-		j.probe = false // a second attempt reads by path with a fresh stat, never the walk's
 		if r.err != ErrChanged || attempt == 1 {
 			r.changed = attempt > 0
 			if r.err == nil && !r.stream && r.st.CtimeNS >= time.Now().Add(-racyWindow).UnixNano() {
@@ -323,9 +317,9 @@ func (s *scanRun) readSmall(ctx context.Context, sem *semaphore.Weighted, j job)
 	}
 }
 
-// readOnce reads j's file whole: through opened, the prefetcher's
-// descriptor, when it is still the file the walk saw, else by path. It
-// closes opened.
+// readOnce reads j's file whole, from opened when the prefetcher opened it
+// and it is still the file the walk saw, else by path; a probe first from
+// the page cache alone (see cacheWarmth). It closes opened.
 func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, opened *fd) *wholeRead {
 	if err := ctx.Err(); err != nil {
 		if opened != nil {
@@ -333,17 +327,7 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 		}
 		return &wholeRead{err: err}
 	}
-	switch {
-	case opened != nil:
-		if r := s.readPrefetched(ctx, sem, j, opened); r != nil {
-			return r
-		}
-	case j.probe && testHookReader == nil:
-		if r := s.readProbe(ctx, sem, j); r != nil {
-			return r
-		}
-	}
-	f, before, err := openRegular(j.path, j.follow)
+	f, before, err := openForRead(j, opened)
 	if err != nil {
 		return &wholeRead{err: err}
 	}
@@ -351,44 +335,32 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 	if !wholeSize(before.Size) {
 		return &wholeRead{stream: true}
 	}
-	return s.readWhole(ctx, sem, j.path, f, before)
+	return s.readWhole(ctx, sem, j.path, f, before, j.probe && opened == nil)
 }
 
-// readPrefetched reads j's file through opened, the prefetcher's descriptor,
-// and closes it. The walk's stat stands for the stat before the read, one
-// fstat(2) a file fewer: if the stat after the read is the walk's, the
-// descriptor is the file the walk saw (same device and inode, a regular
-// file) and nothing changed it from the walk to the end of the read (a write
-// changes its ctime). The prefetcher never hands on a FIFO (see willNeed),
-// whose data a read would take from its writer.
-//
-// It returns nil when the file changed before the read began (the
-// prefetcher opens files up to 256 ahead of the readers): the caller reads
-// it by path with a fresh stat, as if the prefetcher had not opened it, and
-// that change costs none of its attempts. A change is before the read when
-// the file's ctime is more than changeSlack older than the read's start;
-// one nearer may be during the read, and costs an attempt, as it does when
-// read by path. Either way a file is hashed only from a read its stat
-// vouches for.
-func (s *scanRun) readPrefetched(ctx context.Context, sem *semaphore.Weighted, j job, opened *fd) *wholeRead {
-	defer opened.Close()
-	start := time.Now()
-	r := s.readWhole(ctx, sem, j.path, opened, j.st)
-	if r.err == ErrChanged && r.st.CtimeNS < start.Add(-changeSlack).UnixNano() {
-		return nil
+// openForRead returns j's file, open for reading, and its stat before the
+// read: opened, the prefetcher's descriptor, while it is still the file the
+// walk saw, else the file the path names now (opened changed since the
+// walk: it may have been unlinked or replaced). It closes opened when it
+// does not return it. Either way the stat is the descriptor's, taken before
+// anything is read from it: a FIFO or device put in a file's place is
+// refused unread (checkRegular).
+func openForRead(j job, opened *fd) (*fd, walk.Stat, error) {
+	if opened != nil {
+		f, st, err := checkRegular(opened)
+		if err != nil || st.Validators.Same(j.st.Validators) {
+			return f, st, err
+		}
+		f.Close()
 	}
-	return r
+	return openRegular(j.path, j.follow)
 }
 
-// changeSlack covers the coarse clock a file's ctime is taken from (a
-// kernel tick, 1-10 ms): a change during a read may be stamped up to that
-// much before the read's start.
-const changeSlack = 20 * time.Millisecond
-
-// readWhole reads f, of stat before, whole into a buffer of the budget sem.
-// The file is ErrChanged unless its stat after the read is before and the
-// read had its size.
-func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path string, f *fd, before walk.Stat) *wholeRead {
+// readWhole reads f, of stat before, whole into a buffer of the budget sem;
+// a probe first from the page cache alone (readCached). The file is
+// ErrChanged unless its stat after the read is before and the read had its
+// size.
+func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path string, f *fd, before walk.Stat, probe bool) *wholeRead {
 	fail := func(err error) *wholeRead { return &wholeRead{err: err} }
 	size := before.Size
 	buf := getBuf(int(size))
@@ -405,8 +377,15 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 	}
 	// Read up to the size stat gave: a file that grows or shrinks meanwhile
 	// changes its stat, which the check below catches.
-	n, err := io.ReadFull(src, (*buf)[:size])
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	var n int
+	var err error
+	if probe && testHookReader == nil && s.readCached(f, (*buf)[:size]) {
+		n = int(size)
+		s.opts.Progress.Bytes.Add(size)
+		if read != nil {
+			read.done.Add(size)
+		}
+	} else if n, err = io.ReadFull(src, (*buf)[:size]); err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		r.release()
 		return fail(describe(err))
 	}
@@ -417,51 +396,9 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 	}
 	if !before.Validators.Same(after.Validators) || int64(n) != after.Size || !after.IsRegular() {
 		r.release()
-		return &wholeRead{err: ErrChanged, st: after} // st: for readPrefetched
+		return fail(ErrChanged)
 	}
 	r.st, r.n = after, n
-	return r
-}
-
-// readProbe reads j's file, a probe (see cacheWarmth), from the page cache
-// alone, and records whether it could. Like readPrefetched, it takes the
-// walk's stat for the stat before the read, and returns nil when the file
-// could not be read so (not cached, not a regular file: a FIFO says ESPIPE
-// and is not read, a directory EISDIR) or changed before the read began:
-// the caller then reads it by path as usual, with a stat before and after.
-// A cached file costs an open, a read, an fstat and a close.
-func (s *scanRun) readProbe(ctx context.Context, sem *semaphore.Weighted, j job) *wholeRead {
-	f, err := openFD(j.path, openFlags(j.follow))
-	if err != nil {
-		return nil // read by path, which meets and reports the error
-	}
-	defer f.Close()
-	size := j.st.Size
-	buf := getBuf(int(size))
-	if err := sem.Acquire(ctx, int64(cap(*buf))); err != nil {
-		putBuf(buf)
-		return &wholeRead{err: err}
-	}
-	r := &wholeRead{buf: buf, sem: sem}
-	start := time.Now()
-	if !s.readCached(f, (*buf)[:size]) {
-		r.release()
-		return nil
-	}
-	s.opts.Progress.Bytes.Add(size)
-	after, err := walk.Fstat(f.fd)
-	if err != nil {
-		r.release()
-		return nil
-	}
-	if !j.st.Validators.Same(after.Validators) || after.Size != size || !after.IsRegular() {
-		r.release()
-		if after.CtimeNS < start.Add(-changeSlack).UnixNano() {
-			return nil // changed before the read: no attempt lost
-		}
-		return &wholeRead{err: ErrChanged, st: after}
-	}
-	r.st, r.n = after, int(size)
 	return r
 }
 
