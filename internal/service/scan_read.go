@@ -335,6 +335,9 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 	if !wholeSize(before.Size) {
 		return &wholeRead{stream: true}
 	}
+	// A probe read again (it changed while read) probes again: its
+	// descriptor's stat is taken before either read, so that is only one
+	// more answer for cacheWarmth.
 	return s.readWhole(ctx, sem, j.path, f, before, j.probe && opened == nil)
 }
 
