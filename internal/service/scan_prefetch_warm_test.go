@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,47 +90,6 @@ func evict(t *testing.T, path string) {
 	}
 	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestProbeLeavesFIFOUnread: a probe (a file the prefetcher left to its
-// reader, read from the page cache first) that has become a FIFO another
-// process writes to is not read: its descriptor is checked before any read.
-func TestProbeLeavesFIFOUnread(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	writeFile(t, p, []byte("regular!"))
-	st, err := walk.Lstat(p) // the walk's stat
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(p, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(p, os.O_RDWR, 0) // O_RDWR: opens without waiting for a reader
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	secret := []byte("message for the pipe's real reader")
-	if _, err := w.Write(secret); err != nil {
-		t.Fatal(err)
-	}
-	s := &scanRun{opts: ScanOptions{Progress: &ScanProgress{}}}
-	r := s.readSmall(context.Background(), semaphore.NewWeighted(readBudget), job{path: p, st: st, probe: true})
-	if !errors.Is(r.err, ErrNotRegular) {
-		t.Errorf("err %v, want ErrNotRegular", r.err)
-	}
-	buf := make([]byte, 100)
-	rd, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	if n, _ := syscall.Read(int(rd.Fd()), buf); n != len(secret) {
-		t.Errorf("the probe consumed the FIFO's data: %d of %d bytes left", max(n, 0), len(secret))
 	}
 }
 
