@@ -196,10 +196,11 @@ func findQuery(dl db.Dialect, q dto.FindFilter) (string, []any, error) {
 // prefixRange returns the range of texts that begin with l's first part,
 // when l must begin with it byte for byte: a pattern that starts with
 // literal ASCII, matched with case (the caller matches the names the
-// database returns exactly, as they are stored). SQLite's LIKE ignores ASCII case and so reads a whole
-// index; the range reads the part of it that can match (find --name
-// IMG_1234.JPG on 1,000,000 rows: one index seek instead of a scan of the
-// name index). On PostgreSQL the trigram index serves LIKE: no range.
+// database returns exactly, as they are stored). SQLite's LIKE ignores
+// ASCII case and so reads a whole index; the range reads the part of it
+// that can match (find --name IMG_1234.JPG on 1,000,000 rows: one index
+// seek instead of a scan of the name index). On PostgreSQL the trigram
+// index serves LIKE: no range.
 func prefixRange(dl db.Dialect, l dto.Like) (lo, hi string, ok bool) {
 	if dl.Shared || l.Lower || !l.Prefix || len(l.Parts) == 0 || l.Parts[0] == "" {
 		return "", "", false

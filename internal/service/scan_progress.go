@@ -157,6 +157,12 @@ func (r *progressReader) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	n, err := r.r.Read(b)
+	r.count(n)
+	return n, err
+}
+
+// count adds n bytes read to the progress.
+func (r *progressReader) count(n int) {
 	r.p.Bytes.Add(int64(n))
 	if r.file != nil {
 		r.file.done.Add(int64(n))
@@ -164,5 +170,4 @@ func (r *progressReader) Read(b []byte) (int, error) {
 	if r.entry {
 		r.p.entryBytes.Add(int64(n))
 	}
-	return n, err
 }

@@ -338,7 +338,7 @@ func (s *scanRun) readOnce(ctx context.Context, sem *semaphore.Weighted, j job, 
 	// A probe read again (it changed while read) probes again: its
 	// descriptor's stat is taken before either read, so that is only one
 	// more answer for cacheWarmth.
-	return s.readWhole(ctx, sem, j.path, f, before, j.probe && opened == nil)
+	return s.readWhole(ctx, sem, j.path, f, before, j.probe)
 }
 
 // openForRead returns j's file, open for reading, and its stat before the
@@ -374,7 +374,8 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 	r := &wholeRead{buf: buf, sem: sem}
 	read := s.opts.Progress.startRead(path, size) // scan_progress.go: names a slow read
 	defer s.opts.Progress.endRead(read)
-	var src io.Reader = &progressReader{ctx: ctx, r: f, p: s.opts.Progress, file: read}
+	progress := &progressReader{ctx: ctx, r: f, p: s.opts.Progress, file: read}
+	var src io.Reader = progress
 	if testHookReader != nil {
 		src = testHookReader(path, src)
 	}
@@ -384,10 +385,7 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 	var err error
 	if probe && testHookReader == nil && s.readCached(f, (*buf)[:size]) {
 		n = int(size)
-		s.opts.Progress.Bytes.Add(size)
-		if read != nil {
-			read.done.Add(size)
-		}
+		progress.count(n)
 	} else if n, err = io.ReadFull(src, (*buf)[:size]); err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		r.release()
 		return fail(describe(err))
@@ -397,7 +395,7 @@ func (s *scanRun) readWhole(ctx context.Context, sem *semaphore.Weighted, path s
 		r.release()
 		return fail(describe(err))
 	}
-	if !before.Validators.Same(after.Validators) || int64(n) != after.Size || !after.IsRegular() {
+	if !before.Validators.Same(after.Validators) || int64(n) != after.Size {
 		r.release()
 		return fail(ErrChanged)
 	}
