@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/jmoiron/sqlx"
@@ -79,7 +80,11 @@ func BuildDeferredIndex(ctx context.Context, x sqlx.ExtContext, name string) err
 		return fmt.Errorf("build index %s: %w", name, err)
 	}
 	if exists == 0 {
-		if _, err := x.ExecContext(ctx, stmt[0]); err != nil {
+		err := withSortThreads(ctx, x, func() error {
+			_, err := x.ExecContext(ctx, stmt[0])
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("build index %s: %w", name, err)
 		}
 	}
@@ -87,6 +92,38 @@ func BuildDeferredIndex(ctx context.Context, x sqlx.ExtContext, name string) err
 		return fmt.Errorf("build index %s: %w", name, err)
 	}
 	return nil
+}
+
+// sortThreads and sortCacheKiB set SQLite's sorter for the sorts of every
+// row of a table that building an index (or the summary's GROUP BYs) makes.
+// The sorter fills a run as large as the page cache, sorts it, writes it out
+// and merges the runs at the end; with worker threads, each full run is
+// sorted and written by a worker while the statement reads on. With the
+// write connection's 16 MiB cache and no worker, one thread does all of it.
+// Measured on a 1,000,000-row catalog on 2 cores, building its six indexes
+// took 8.8-12.4 s so and 6.7-8.3 s with 2 workers and 2 MiB runs (smaller
+// runs are sorted within the CPU's caches; 128 MiB took longer than 16).
+var (
+	sortThreads  = min(runtime.GOMAXPROCS(0), 8) // SQLite's SQLITE_MAX_WORKER_THREADS
+	sortCacheKiB = 2048
+)
+
+// withSortThreads runs fn, a statement that sorts a whole table, on x with
+// the sorter set as above, and sets the connection's cache back after.
+func withSortThreads(ctx context.Context, x sqlx.ExtContext, fn func() error) error {
+	var cache int
+	if err := sqlx.GetContext(ctx, x, &cache, "PRAGMA cache_size"); err != nil {
+		return fmt.Errorf("read the page cache size: %w", err)
+	}
+	if _, err := x.ExecContext(ctx, fmt.Sprintf("PRAGMA threads = %d; PRAGMA cache_size = -%d", sortThreads, sortCacheKiB)); err != nil {
+		return fmt.Errorf("set the sorter: %w", err)
+	}
+	err := fn()
+	// Set back even when fn failed or ctx ended: the connection is reused.
+	if _, rerr := x.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA threads = 0; PRAGMA cache_size = %d", cache)); rerr != nil && err == nil {
+		err = fmt.Errorf("set the page cache back: %w", rerr)
+	}
+	return err
 }
 
 // buildAllDeferred builds every index set aside, in the caller's transaction.

@@ -104,3 +104,62 @@ func TestDeferredIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestWithSortThreads proves that a build sorts with SQLite's worker threads
+// and small runs, and that the connection gets its page cache back after,
+// also when the build failed.
+func TestWithSortThreads(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	type sorter struct{ threads, cache int }
+	read := func(x sqlx.QueryerContext) sorter {
+		t.Helper()
+		var s sorter
+		if err := sqlx.GetContext(ctx, x, &s.threads, "PRAGMA threads"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sqlx.GetContext(ctx, x, &s.cache, "PRAGMA cache_size"); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	err = d.WithWrite(func(w *sqlx.DB) error {
+		tx, err := w.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		before := read(tx)
+		if before.threads != 0 || before.cache == -sortCacheKiB {
+			t.Fatalf("before: %+v; want no worker threads and the write connection's cache", before)
+		}
+		for _, fail := range []bool{false, true} {
+			var during sorter
+			err := withSortThreads(ctx, tx, func() error {
+				during = read(tx)
+				if fail {
+					_, err := tx.ExecContext(ctx, "CREATE INDEX files_nothing ON files (no_such_column)")
+					return err
+				}
+				return nil
+			})
+			if fail != (err != nil) {
+				t.Fatalf("failing %v: err %v", fail, err)
+			}
+			if want := (sorter{sortThreads, -sortCacheKiB}); during != want {
+				t.Fatalf("failing %v: during the build %+v; want %+v", fail, during, want)
+			}
+			if after := read(tx); after != before {
+				t.Fatalf("failing %v: after the build %+v; want %+v as before", fail, after, before)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
