@@ -15,14 +15,20 @@ import (
 // changed, as they were, so that one failing statement can be undone alone.
 // SQLite keeps it in memory up to 64 KiB by default, then in a temporary
 // file until the transaction ends: every page a statement changes from then
-// on costs a write(2). A scan's chunk of 200 files went past 64 KiB and not
-// past 256 KiB, so each chunk wrote some 276 pages to a temporary file:
-// 138,000 write calls in a first scan of 100,000 small files. With 4 MiB
-// there are none, and that scan ran 5-10% faster (measured on 2 cores,
-// three pairs of runs alternated: 5.88-6.15 s against 6.24-6.84 s), with
-// the same peak RSS. The bound still keeps a statement that rewrites a large
-// table (a migration) from holding all its pages in memory.
-const stmtJournalSpill = 4 << 20
+// on costs a write(2). A scan's chunk of 200 files went past 64 KiB, so each
+// chunk wrote some 276 pages to a temporary file: 138,000 write calls in a
+// first scan of 100,000 small files. Under 128 KiB there are none, and that
+// scan ran 5-10% faster (measured on 2 cores, three pairs of runs
+// alternated), with the same peak RSS.
+//
+// It must stay under 128 KiB: SQLite keeps the journal in pieces of this
+// size and, when it spills, writes each piece in one call, which its unix
+// VFS masks to 17 bits (seekAndWriteFd: nBuf & 0x1ffff). At 4 MiB a spill
+// wrote nothing, and every statement with a larger journal failed with
+// "database or disk is full" (TestStmtJournalSpills). The bound keeps a
+// statement that rewrites a large table (a migration) from holding all its
+// pages in memory.
+const stmtJournalSpill = 128<<10 - 1
 
 // SQLite takes this setting only before its first connection is opened,
 // which is why it is made here, as the package starts.

@@ -1,0 +1,74 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// TestStmtJournalSpills proves that a statement whose journal outgrows
+// stmtJournalSpill, and so moves to a temporary file, still succeeds. SQLite
+// writes a spilled journal in pieces of the threshold's size, and its unix
+// VFS writes at most 128 KiB a call (seekAndWriteFd masks the size with
+// 0x1ffff): with 4 MiB, every such statement wrote nothing and failed with
+// "database or disk is full" (a DELETE of a large catalog's contents did).
+func TestStmtJournalSpills(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// Twice the threshold of rows, each changed by one statement: its
+	// journal holds every page of them as they were.
+	pad := strings.Repeat("x", 200)
+	rows := 2 * stmtJournalSpill / len(pad)
+	inTx := func(fn func(tx *sqlx.Tx) error) error {
+		return d.WithWrite(func(w *sqlx.DB) error {
+			tx, err := w.BeginTxx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return tx.Commit()
+		})
+	}
+	err = inTx(func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE spill (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+			INSERT INTO spill (id, v) SELECT i, printf('%08d', i) || ? FROM n`, rows, pad)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = inTx(func(tx *sqlx.Tx) error {
+		// A statement before it, so that the next one needs a journal of
+		// its own to be undone alone; UNIQUE makes it one that may fail.
+		if _, err := tx.ExecContext(ctx, "INSERT INTO spill (id, v) VALUES (0, 'first')"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE spill SET v = v || 'y' WHERE id > 0")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a statement changing %d rows (%d KiB) in a transaction: %v", rows, rows*len(pad)>>10, err)
+	}
+	var changed int
+	if err := d.WithRead(func(r *sqlx.DB) error {
+		return r.GetContext(ctx, &changed, "SELECT COUNT(*) FROM spill WHERE v LIKE '%y'")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if changed != rows {
+		t.Fatalf("%d rows changed; want %d", changed, rows)
+	}
+}
