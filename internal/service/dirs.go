@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/zeebo/blake3"
 
@@ -148,6 +150,14 @@ func (s *lattice) sub(b []byte) {
 	for i := range s {
 		x, y := s[i], binary.LittleEndian.Uint64(b[i*8:])
 		s[i] = ((x | laneTops) - (y &^ laneTops)) ^ ((x ^ ^y) & laneTops)
+	}
+}
+
+// addLattice adds o to s, as add does its bytes.
+func (s *lattice) addLattice(o *lattice) {
+	for i, y := range o {
+		x := s[i]
+		s[i] = ((x &^ laneTops) + (y &^ laneTops)) ^ ((x ^ y) & laneTops)
 	}
 }
 
@@ -845,13 +855,44 @@ func ownRecords(g *digester, d dto.Dir, stored *dto.DirEntries, files []dto.DirF
 		return sum, nil, fmt.Errorf("read the files of directory %s: %w", d.Path, err)
 	}
 	slices.SortFunc(files, func(a, b dto.DirFile) int { return strings.Compare(a.Path, b.Path) })
-	var sum lattice
 	buf := make([]byte, entriesHead, entriesHead+len(files)*48)
 	for _, f := range files {
 		buf = appendRecord(buf, f)
-		if len(f.SHA256) == 32 {
-			sum.add(g.element(f.SHA256))
-		}
 	}
-	return sum, buf, nil
+	return g.sumOf(files), buf, nil
+}
+
+// parallelSumFiles is how many files a directory has at least for sumOf to
+// share them out among the CPUs.
+const parallelSumFiles = 256
+
+// sumOf returns the sum of the content values of those of files that have a
+// sha256. A content value is a 4 KiB keystream: most of the CPU of a first
+// scan's directory digests (1,000,000 files: 1.9 s of 5.5 s), so a large
+// directory's files are shared out among the CPUs, each part summed with a
+// digester of its own, and the parts added (the sum is commutative).
+func (g *digester) sumOf(files []dto.DirFile) lattice {
+	sumPart := func(g *digester, files []dto.DirFile) (sum lattice) {
+		for _, f := range files {
+			if len(f.SHA256) == 32 {
+				sum.add(g.element(f.SHA256))
+			}
+		}
+		return sum
+	}
+	n := min(runtime.GOMAXPROCS(0), len(files)/(parallelSumFiles/2))
+	if n < 2 {
+		return sumPart(g, files)
+	}
+	parts := make([]lattice, n)
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Go(func() { parts[i] = sumPart(newDigester(), files[i*len(files)/n:(i+1)*len(files)/n]) })
+	}
+	sum := sumPart(g, files[:len(files)/n])
+	wg.Wait()
+	for i := 1; i < n; i++ {
+		sum.addLattice(&parts[i])
+	}
+	return sum
 }
