@@ -133,9 +133,14 @@ func TestWithSortThreads(t *testing.T) {
 			return err
 		}
 		defer tx.Rollback()
+		// Not SQLite's default, so that setting back is told from
+		// setting a constant.
+		if _, err := tx.ExecContext(ctx, "PRAGMA threads = 1"); err != nil {
+			return err
+		}
 		before := read(tx)
-		if before.threads != 0 || before.cache == -sortCacheKiB {
-			t.Fatalf("before: %+v; want no worker threads and the write connection's cache", before)
+		if before.threads != 1 || before.cache == -sortCacheKiB {
+			t.Fatalf("before: %+v; want 1 worker thread and the write connection's cache", before)
 		}
 		for _, fail := range []bool{false, true} {
 			var during sorter

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,13 +52,20 @@ func TestStmtJournalSpills(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = inTx(func(tx *sqlx.Tx) error {
-		// A statement before it, so that the next one needs a journal of
-		// its own to be undone alone; UNIQUE makes it one that may fail.
+		// UNIQUE makes the UPDATE a statement that may fail, which needs
+		// a journal to be undone alone; as a scan's chunk does, it follows
+		// another statement of its transaction.
 		if _, err := tx.ExecContext(ctx, "INSERT INTO spill (id, v) VALUES (0, 'first')"); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE spill SET v = v || 'y' WHERE id > 0")
-		return err
+		before := deletedOpen(t)
+		if _, err := tx.ExecContext(ctx, "UPDATE spill SET v = v || 'y' WHERE id > 0"); err != nil {
+			return err
+		}
+		if after := deletedOpen(t); after <= before {
+			t.Errorf("no temporary file opened (%d open, %d before): the journal did not spill, the test proves nothing", after, before)
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("a statement changing %d rows (%d KiB) in a transaction: %v", rows, rows*len(pad)>>10, err)
@@ -71,4 +79,21 @@ func TestStmtJournalSpills(t *testing.T) {
 	if changed != rows {
 		t.Fatalf("%d rows changed; want %d", changed, rows)
 	}
+}
+
+// deletedOpen counts the files this process holds open that have no name
+// any more: SQLite's temporary files.
+func deletedOpen(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasSuffix(target, " (deleted)") {
+			n++
+		}
+	}
+	return n
 }
