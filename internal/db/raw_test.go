@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -210,5 +211,25 @@ func TestRawSmallPageCache(t *testing.T) {
 	}
 	if got := rows.Int64(0); got != -256 {
 		t.Errorf("cache_size %d, want -256", got)
+	}
+}
+
+// TestRawSortThreads: a raw connection sorts a listing too large to hold
+// with worker threads, as an index build does.
+func TestRawSortThreads(t *testing.T) {
+	d := dbtest.MustOpen(t)
+	if d.Dialect().Shared {
+		t.Skip("a raw connection is SQLite's")
+	}
+	rows, err := openRaw(t, d).Query(t.Context(), "PRAGMA threads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatalf("no row: %v", rows.Err())
+	}
+	if got, want := rows.Int64(0), int64(min(runtime.GOMAXPROCS(0), 8)); got != want {
+		t.Errorf("threads %d, want %d", got, want)
 	}
 }

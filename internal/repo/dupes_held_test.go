@@ -22,8 +22,8 @@ import (
 // the listing outgrows what it may hold: with no room at all, with room
 // for part of the listing, and with room for all of it, through the
 // summary and through the rows (a machine, a subtree, archive entries);
-// and, where the summary answers, read through a raw connection (SQLite)
-// or through the transaction.
+// read through a raw connection (SQLite) or through the transaction, and
+// sorted by the database through either.
 func TestDupesHeldEqualsSorted(t *testing.T) {
 	c := catalogtest.MustOpen(t)
 	ctx := context.Background()
@@ -77,7 +77,7 @@ func TestDupesHeldEqualsSorted(t *testing.T) {
 			for _, tc := range []struct {
 				held    int
 				rawFrom int64
-			}{{4 << 10, 0}, {64 << 20, 0}, {64 << 20, 1 << 62}} {
+			}{{4 << 10, 0}, {64 << 20, 0}, {64 << 20, 1 << 62}, {0, 0}} {
 				held := tc.held
 				t.Run(fmt.Sprintf("held %d, raw from %d files", tc.held, tc.rawFrom), func(t *testing.T) {
 					if got := list(t, f.d, tc.held, tc.rawFrom); !reflect.DeepEqual(got, sorted) {
