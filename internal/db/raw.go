@@ -98,7 +98,9 @@ func (d *DB) OpenRaw(ctx context.Context) (*RawConn, error) {
 	// in runs that worker threads sort while the statement reads on, as an
 	// index build does (see sortThreads): on 10,000,000 generated rows,
 	// dupes --json 16.3 s with one thread, 12.9 s with two. The connection
-	// is closed after one listing, so the setting goes with it.
+	// is closed after one listing, so the setting goes with it; what stays
+	// is modernc libc's 216 bytes per worker (see withSortThreads), about
+	// one per MiB sorted, and only a listing too large to hold sorts.
 	if err := c.exec(ctx, fmt.Sprintf("PRAGMA threads = %d", sortThreads)); err != nil {
 		c.Close()
 		return nil, err

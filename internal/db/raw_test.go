@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -229,7 +228,7 @@ func TestRawSortThreads(t *testing.T) {
 	if !rows.Next() {
 		t.Fatalf("no row: %v", rows.Err())
 	}
-	if got, want := rows.Int64(0), int64(min(runtime.GOMAXPROCS(0), 8)); got != want {
+	if got, want := rows.Int64(0), int64(db.SortThreads()); got != want {
 		t.Errorf("threads %d, want %d", got, want)
 	}
 }

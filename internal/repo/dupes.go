@@ -226,7 +226,9 @@ const lastEventQuery = "SELECT COALESCE(MAX(id), 0) FROM events"
 
 // openRaw returns a raw connection for a listing of about files files:
 // nil when the catalog has none, when the unit of work may not use them,
-// or when the listing is too short to repay opening one.
+// when files is 0 (the caller's statement needs what raw connections lack,
+// as indexer_glob for a name pattern), or when the listing is too short to
+// repay opening one.
 //
 // The raw connection's snapshot must be the unit's: uow.Read promises one
 // snapshot to all of its queries, and a caller reads beside the listing
@@ -236,7 +238,7 @@ const lastEventQuery = "SELECT COALESCE(MAX(id), 0) FROM events"
 // connection is closed and nil returned, for the listing to be read
 // through the unit's transaction.
 func (f *Files) openRaw(ctx context.Context, files int64) (*db.RawConn, error) {
-	if !f.mayReadRaw() || files < rawDupesFiles {
+	if !f.mayReadRaw() || files <= 0 || files < rawDupesFiles {
 		return nil, nil
 	}
 	var unit int64
@@ -382,9 +384,14 @@ func (f *Files) sortedDupes(ctx context.Context, d dupeFilter, summary bool, fn 
 	if summary {
 		q, args = summaryDupesQuery(d, binary)
 	}
-	// A listing that outgrew dupesHeldBytes has about as many files as it
-	// holds, or more.
-	rows, err := f.sortedRows(ctx, q, args, int64(dupesHeldBytes/heldFileSize))
+	// A listing that outgrew dupesHeldBytes is long: the most files its
+	// records alone could be (its names left out), as openRaw's bound. Not
+	// raw with a name pattern: raw connections have no indexer_glob.
+	var long int64
+	if d.Name == "" {
+		long = int64(dupesHeldBytes / heldFileSize)
+	}
+	rows, err := f.sortedRows(ctx, q, args, long)
 	if err != nil {
 		return err
 	}

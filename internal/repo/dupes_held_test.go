@@ -21,7 +21,8 @@ import (
 // itself is the listing the database sorts, which it falls back to when
 // the listing outgrows what it may hold: with no room at all, with room
 // for part of the listing, and with room for all of it, through the
-// summary and through the rows (a machine, a subtree, archive entries);
+// summary and through the rows (a machine, a subtree, archive entries, a
+// name pattern);
 // read through a raw connection (SQLite) or through the transaction, and
 // sorted by the database through either.
 func TestDupesHeldEqualsSorted(t *testing.T) {
@@ -43,6 +44,8 @@ func TestDupesHeldEqualsSorted(t *testing.T) {
 		{"machine", dto.DupeFilter{MinSize: 1, MaxSize: -1, Machine: "nas"}},
 		{"under", dto.DupeFilter{MinSize: 1, MaxSize: -1, Under: []string{"/home/alice/Pictures", "/srv/share/alice"}}},
 		{"archive entries", dto.DupeFilter{MinSize: 1, MaxSize: -1, IncludeArchived: true}},
+		// A pattern is matched by indexer_glob, which raw connections lack.
+		{"name", dto.DupeFilter{MinSize: 1, MaxSize: -1, Name: "*"}},
 	}
 	list := func(t *testing.T, d dto.DupeFilter, held int, rawFrom int64) []dto.DupeGroup {
 		defer repo.SetDupesHeldBytes(repo.SetDupesHeldBytes(held))
