@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -17,11 +16,7 @@ import (
 // indexes, also when one of them exists again already.
 func TestDeferredIndexes(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"), DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openTemp(t)
 	indexes := func() (built, deferred []string) {
 		err := d.WithRead(func(r *sqlx.DB) error {
 			if err := r.Select(&built, `SELECT name FROM sqlite_master
@@ -39,18 +34,7 @@ func TestDeferredIndexes(t *testing.T) {
 	}
 	inTx := func(fn func(tx *sqlx.Tx) error) {
 		t.Helper()
-		err := d.WithWrite(func(w *sqlx.DB) error {
-			tx, err := w.BeginTxx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			if err := fn(tx); err != nil {
-				return err
-			}
-			return tx.Commit()
-		})
-		if err != nil {
+		if err := inWriteTx(ctx, d, fn); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,11 +95,7 @@ func TestDeferredIndexes(t *testing.T) {
 // also when the build failed.
 func TestWithSortThreads(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"), DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openTemp(t)
 	type sorter struct{ threads, cache int }
 	read := func(x sqlx.QueryerContext) sorter {
 		t.Helper()
@@ -128,7 +108,7 @@ func TestWithSortThreads(t *testing.T) {
 		}
 		return s
 	}
-	err = d.WithWrite(func(w *sqlx.DB) error {
+	err := d.WithWrite(func(w *sqlx.DB) error {
 		tx, err := w.BeginTxx(ctx, nil)
 		if err != nil {
 			return err

@@ -193,42 +193,29 @@ func TestRawErrorCarriesItsCode(t *testing.T) {
 	}
 }
 
-// TestRawSmallPageCache: a raw connection keeps a small page cache (see
-// rawCacheSize), not SQLite's default.
-func TestRawSmallPageCache(t *testing.T) {
+// TestRawSettings: a raw connection keeps a small page cache (see
+// rawCacheSize), not SQLite's default, and sorts a listing too large to
+// hold with worker threads, as an index build does.
+func TestRawSettings(t *testing.T) {
 	d := dbtest.MustOpen(t)
 	if d.Dialect().Shared {
 		t.Skip("a raw connection is SQLite's")
 	}
-	rows, err := openRaw(t, d).Query(t.Context(), "PRAGMA cache_size")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		t.Fatalf("no row: %v", rows.Err())
-	}
-	if got := rows.Int64(0); got != -256 {
-		t.Errorf("cache_size %d, want -256", got)
-	}
-}
-
-// TestRawSortThreads: a raw connection sorts a listing too large to hold
-// with worker threads, as an index build does.
-func TestRawSortThreads(t *testing.T) {
-	d := dbtest.MustOpen(t)
-	if d.Dialect().Shared {
-		t.Skip("a raw connection is SQLite's")
-	}
-	rows, err := openRaw(t, d).Query(t.Context(), "PRAGMA threads")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		t.Fatalf("no row: %v", rows.Err())
-	}
-	if got, want := rows.Int64(0), int64(db.SortThreads()); got != want {
-		t.Errorf("threads %d, want %d", got, want)
+	c := openRaw(t, d)
+	for _, tc := range []struct {
+		pragma string
+		want   int64
+	}{{"cache_size", -256}, {"threads", int64(db.SortThreads())}} {
+		rows, err := c.Query(t.Context(), "PRAGMA "+tc.pragma)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rows.Next() {
+			t.Fatalf("%s: no row: %v", tc.pragma, rows.Err())
+		}
+		if got := rows.Int64(0); got != tc.want {
+			t.Errorf("%s %d, want %d", tc.pragma, got, tc.want)
+		}
+		rows.Close()
 	}
 }

@@ -18,29 +18,12 @@ import (
 // "database or disk is full" (a DELETE of a large catalog's contents did).
 func TestStmtJournalSpills(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"), DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openTemp(t)
 	// Twice the threshold of rows, each changed by one statement: its
 	// journal holds every page of them as they were.
 	pad := strings.Repeat("x", 200)
 	rows := 2 * stmtJournalSpill / len(pad)
-	inTx := func(fn func(tx *sqlx.Tx) error) error {
-		return d.WithWrite(func(w *sqlx.DB) error {
-			tx, err := w.BeginTxx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			if err := fn(tx); err != nil {
-				return err
-			}
-			return tx.Commit()
-		})
-	}
-	err = inTx(func(tx *sqlx.Tx) error {
+	err := inWriteTx(ctx, d, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE spill (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)"); err != nil {
 			return err
 		}
@@ -51,7 +34,7 @@ func TestStmtJournalSpills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = inTx(func(tx *sqlx.Tx) error {
+	err = inWriteTx(ctx, d, func(tx *sqlx.Tx) error {
 		// UNIQUE makes the UPDATE a statement that may fail, which needs
 		// a journal to be undone alone; as a scan's chunk does, it follows
 		// another statement of its transaction.
