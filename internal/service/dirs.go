@@ -137,11 +137,15 @@ type lattice [latticeLanes / 2]uint64
 // carry (or borrow) from crossing into the next lane.
 const laneTops = 0x8000_0000_8000_0000
 
+// addLanes adds the two lanes of word y to those of word x.
+func addLanes(x, y uint64) uint64 {
+	return ((x &^ laneTops) + (y &^ laneTops)) ^ ((x ^ y) & laneTops)
+}
+
 func (s *lattice) add(b []byte) {
 	b = b[:latticeBytes]
 	for i := range s {
-		x, y := s[i], binary.LittleEndian.Uint64(b[i*8:])
-		s[i] = ((x &^ laneTops) + (y &^ laneTops)) ^ ((x ^ y) & laneTops)
+		s[i] = addLanes(s[i], binary.LittleEndian.Uint64(b[i*8:]))
 	}
 }
 
@@ -156,8 +160,7 @@ func (s *lattice) sub(b []byte) {
 // addLattice adds o to s, as add does its bytes.
 func (s *lattice) addLattice(o *lattice) {
 	for i, y := range o {
-		x := s[i]
-		s[i] = ((x &^ laneTops) + (y &^ laneTops)) ^ ((x ^ y) & laneTops)
+		s[i] = addLanes(s[i], y)
 	}
 }
 
