@@ -692,17 +692,21 @@ func (f *Files) DupeTotals(ctx context.Context, filter dto.DupeFilter) (dto.Dupe
 		COALESCE(SUM((copies - 1) * size), 0) AS reclaimable_total FROM (` + q + `) t`
 	if ok, err := f.summarized(ctx, d); err != nil {
 		return dto.DupeTotals{}, err
-	} else if ok && totalsFilter(d) {
-		t, err := f.contentTotals(ctx)
-		return dto.DupeTotals{Groups: t.Groups, Files: t.Files, Reclaimable: t.Reclaimable}, err
 	} else if ok {
 		return f.summaryTotals(ctx, d)
 	}
 	return f.totals(ctx, q, args)
 }
 
-// summaryTotals is DupeTotals when the summary answers d.
+// summaryTotals is DupeTotals when the summary answers d: for the filter
+// content_totals keeps, its sums (one row), else a pass over the groups of
+// contents_dupes (15,000 of the small corpus: 10 ms, a tenth of its dupes
+// --json).
 func (f *Files) summaryTotals(ctx context.Context, d dupeFilter) (dto.DupeTotals, error) {
+	if totalsFilter(d) {
+		t, err := f.contentTotals(ctx)
+		return dto.DupeTotals{Groups: t.Groups, Files: t.Files, Reclaimable: t.Reclaimable}, err
+	}
 	q, args := summaryTotalsQuery(d)
 	return f.totals(ctx, q, args)
 }
