@@ -175,8 +175,20 @@ func TestSummaryEqualsTheRows(t *testing.T) {
 		// aside, and rebuilds the summary at its end.
 		withDeferAfter(t, 10)
 		roots["m4"] = filepath.Join(base, "m4")
-		mutate(roots["m4"], 200)
-		scan("m4")
+		mutate(roots["m4"], 800)
+		// A content no other file holds, under two names of one inode:
+		// files 2, extra 1, no group. The rebuild counts hard links from
+		// the contents held by two files or more.
+		only := filepath.Join(roots["m4"], "linked", "only")
+		writeFile(t, only, []byte("held once, under two names"))
+		if err := os.Link(only, only+".link"); err != nil {
+			t.Fatal(err)
+		}
+		outOfRacyWindow()
+		rep := mustScan(t, c, []string{roots["m4"]}, ScanOptions{Machine: "m4", Workers: 2, Archives: true})
+		if ops := getScan(t, c, rep.ID).TxMetrics.Ops; rep.Status != dto.ScanComplete || ops["scan.defer_indexes"].Count != 1 {
+			t.Fatalf("scan m4: %s, %d files added; want a complete scan that set the summary aside", rep.Status, rep.Counts.Added)
+		}
 		check("a scan that set the summary aside")
 	}
 
