@@ -11,6 +11,7 @@ import (
 
 	"github.com/indexer/indexer/internal/bytesize"
 	"github.com/indexer/indexer/internal/cache"
+	"github.com/indexer/indexer/internal/db"
 	"github.com/indexer/indexer/internal/service"
 	"github.com/indexer/indexer/internal/web"
 )
@@ -88,6 +89,9 @@ a running scan is stopped as Ctrl-C stops it, and serve exits 0.`,
 			if err != nil {
 				return err
 			}
+			// A server lives long: its sorts must not leave modernc's
+			// libc a record per worker thread each (see the function).
+			db.SingleThreadedSorts()
 			serveOpts := opts
 			serveOpts.UnlockIdle = true
 			cat, err := service.Open(ctx, a.dbPath, serveOpts, a.log)

@@ -1,5 +1,5 @@
 package db
 
-// SortThreads returns the worker threads SQLite's sorter is given (see
-// withSortThreads and OpenRaw).
-func SortThreads() int { return sortThreads }
+// SetSingleThreadedSorts sets whether sorts are single-threaded (see
+// SingleThreadedSorts), for a test, which must not run in parallel.
+func SetSingleThreadedSorts(on bool) { singleThreaded.Store(on) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -107,7 +108,33 @@ func BuildDeferredIndex(ctx context.Context, x sqlx.ExtContext, name string) err
 var (
 	sortThreads  = min(runtime.GOMAXPROCS(0), 8) // SQLite's SQLITE_MAX_WORKER_THREADS
 	sortCacheKiB = 2048
+	// singleThreaded is set by SingleThreadedSorts.
+	singleThreaded atomic.Bool
 )
+
+// SingleThreadedSorts makes every later sort of this process (index builds,
+// the summary's rebuild, listings too large to hold) run on its statement's
+// own thread, with the connection's usual page cache, as before worker
+// threads were used. A process that lives long calls it (serve): each
+// worker thread leaves 216 bytes behind in modernc's libc, whose
+// pthread_create frees none, about one a MiB sorted, so that a server
+// listing the duplicates of a catalog of 10,000,000 rows anew after each
+// write would grow by some 100 KB a listing. A command's process ends
+// before they count.
+func SingleThreadedSorts() { singleThreaded.Store(true) }
+
+// SortWorkers returns how many worker threads a sort of this process is
+// given: 0 after SingleThreadedSorts (its statement's own thread only).
+func SortWorkers() int { return sorterThreads() }
+
+// sorterThreads returns the worker threads a sort is given: 0 after
+// SingleThreadedSorts.
+func sorterThreads() int {
+	if singleThreaded.Load() {
+		return 0
+	}
+	return sortThreads
+}
 
 // withSortThreads runs fn, a statement that sorts a whole table, in the
 // write transaction x with the sorter set as above, and sets the
@@ -121,6 +148,9 @@ var (
 // Each worker leaves a 216-byte record behind in modernc's libc, whose
 // pthread_create frees none: one a run, 54 for an index of 400,000 rows.
 func withSortThreads(ctx context.Context, x sqlx.ExtContext, fn func() error) (err error) {
+	if sorterThreads() == 0 {
+		return fn() // SingleThreadedSorts: the connection as it is
+	}
 	var threads, cache int
 	if err := sqlx.GetContext(ctx, x, &threads, "PRAGMA threads"); err != nil {
 		return fmt.Errorf("read the sorter's threads: %w", err)
@@ -130,11 +160,22 @@ func withSortThreads(ctx context.Context, x sqlx.ExtContext, fn func() error) (e
 	}
 	defer func() {
 		_, rerr := x.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA threads = %d; PRAGMA cache_size = %d", threads, cache))
-		if rerr != nil && err == nil {
-			err = fmt.Errorf("set the sorter back: %w", rerr)
+		switch {
+		case rerr == nil:
+		case ctx.Err() != nil: // why x is over, more than what it says of it
+			rerr = fmt.Errorf("set the sorter back: %w: %w", ctx.Err(), rerr)
+		default:
+			rerr = fmt.Errorf("set the sorter back: %w", rerr)
+		}
+		switch {
+		case rerr == nil:
+		case err == nil:
+			err = rerr
+		default: // both: the second says that the connection kept the settings
+			err = fmt.Errorf("%w; %w", err, rerr)
 		}
 	}()
-	if _, err := x.ExecContext(ctx, fmt.Sprintf("PRAGMA threads = %d; PRAGMA cache_size = -%d", sortThreads, sortCacheKiB)); err != nil {
+	if _, err := x.ExecContext(ctx, fmt.Sprintf("PRAGMA threads = %d; PRAGMA cache_size = -%d", sorterThreads(), sortCacheKiB)); err != nil {
 		return fmt.Errorf("set the sorter: %w", err)
 	}
 	return fn()

@@ -147,6 +147,16 @@ func TestWithSortThreads(t *testing.T) {
 				t.Fatalf("failing %v: after the build %+v; want %+v as before", fail, after, before)
 			}
 		}
+		// A server's sorts leave the connection as it is (SingleThreadedSorts).
+		SetSingleThreadedSorts(true)
+		defer SetSingleThreadedSorts(false)
+		var during sorter
+		if err := withSortThreads(ctx, tx, func() error { during = read(tx); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if during != before {
+			t.Fatalf("single-threaded: during the build %+v; want %+v as before", during, before)
+		}
 		return nil
 	})
 	if err != nil {

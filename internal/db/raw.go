@@ -100,8 +100,9 @@ func (d *DB) OpenRaw(ctx context.Context) (*RawConn, error) {
 	// dupes --json 16.3 s with one thread, 12.9 s with two. The connection
 	// is closed after one listing, so the setting goes with it; what stays
 	// is modernc libc's 216 bytes per worker (see withSortThreads), about
-	// one per MiB sorted, and only a listing too large to hold sorts.
-	if err := c.exec(ctx, fmt.Sprintf("PRAGMA threads = %d", sortThreads)); err != nil {
+	// one per MiB sorted, and only a listing too large to hold sorts; a
+	// server gives none (SingleThreadedSorts).
+	if err := c.exec(ctx, fmt.Sprintf("PRAGMA threads = %d", sorterThreads())); err != nil {
 		c.Close()
 		return nil, err
 	}

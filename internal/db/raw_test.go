@@ -201,21 +201,34 @@ func TestRawSettings(t *testing.T) {
 	if d.Dialect().Shared {
 		t.Skip("a raw connection is SQLite's")
 	}
-	c := openRaw(t, d)
-	for _, tc := range []struct {
-		pragma string
-		want   int64
-	}{{"cache_size", -256}, {"threads", int64(db.SortThreads())}} {
-		rows, err := c.Query(t.Context(), "PRAGMA "+tc.pragma)
-		if err != nil {
-			t.Fatal(err)
+	threads := int64(db.SortWorkers())
+	if threads == 0 {
+		t.Fatal("sorts are single-threaded before any test asked")
+	}
+	// A server's raw connections sort on one thread (SingleThreadedSorts).
+	for _, single := range []bool{false, true} {
+		db.SetSingleThreadedSorts(single)
+		c := openRaw(t, d)
+		db.SetSingleThreadedSorts(false)
+		want := threads
+		if single {
+			want = 0
 		}
-		if !rows.Next() {
-			t.Fatalf("%s: no row: %v", tc.pragma, rows.Err())
+		for _, tc := range []struct {
+			pragma string
+			want   int64
+		}{{"cache_size", -256}, {"threads", want}} {
+			rows, err := c.Query(t.Context(), "PRAGMA "+tc.pragma)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rows.Next() {
+				t.Fatalf("%s: no row: %v", tc.pragma, rows.Err())
+			}
+			if got := rows.Int64(0); got != tc.want {
+				t.Errorf("single-threaded %v: %s %d, want %d", single, tc.pragma, got, tc.want)
+			}
+			rows.Close()
 		}
-		if got := rows.Int64(0); got != tc.want {
-			t.Errorf("%s %d, want %d", tc.pragma, got, tc.want)
-		}
-		rows.Close()
 	}
 }

@@ -311,8 +311,9 @@ func (f *Files) holdRowsDupes(ctx context.Context, d dupeFilter) (*heldDupes, er
 	if d.Name == "" && f.mayReadRaw() {
 		// The duplicates of the whole catalog, from the summary: a bound
 		// (when it is current) that the listing of a machine or a subtree
-		// is a part of. Zero while it is set aside. Not a size to make
-		// room for: growing past it copied more than it saved.
+		// is a part of; while a scan has it set aside, what it held then.
+		// Only whether to read raw depends on it: not a size to make room
+		// for, as growing past it copied more than it saved.
 		t, err := f.summaryTotals(ctx, dupeFilter{DupeFilter: dto.DupeFilter{MinSize: d.MinSize, MaxSize: d.MaxSize}})
 		if err != nil {
 			return nil, err
