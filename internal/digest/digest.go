@@ -33,6 +33,7 @@ type Hasher struct {
 	sha1, sha256 hash.Hash
 	n            int64
 	head         []byte
+	whole        bool // WriteWhole wrote the stream: only Sum may follow
 }
 
 // New returns a ready Hasher.
@@ -53,11 +54,15 @@ func (h *Hasher) Reset() {
 	h.sha256.Reset()
 	h.n = 0
 	h.head = h.head[:0]
+	h.whole = false
 }
 
 // Write feeds p to all three hashes. It never fails. Writing after Sum
 // without a Reset panics.
 func (h *Hasher) Write(p []byte) (int, error) {
+	if h.whole {
+		panic("digest: Write after WriteWhole")
+	}
 	h.md5.write(p)
 	h.sha1.Write(p)
 	h.sha256.Write(p)
@@ -66,6 +71,22 @@ func (h *Hasher) Write(p []byte) (int, error) {
 		h.head = append(h.head, p[:min(len(p), HeadSize-len(h.head))]...)
 	}
 	return len(p), nil
+}
+
+// WriteWhole feeds p, the whole stream, to all three hashes: the first
+// write since the last Reset, which only Sum may follow (a Write panics).
+// It is Write for a content held whole, whose length picks the cheaper md5
+// for it (see simdMinWhole).
+func (h *Hasher) WriteWhole(p []byte) {
+	if h.n != 0 || h.whole {
+		panic("digest: WriteWhole after a write")
+	}
+	h.whole = true
+	h.md5.writeWhole(p)
+	h.sha1.Write(p)
+	h.sha256.Write(p)
+	h.n = int64(len(p))
+	h.head = append(h.head[:0], p[:min(len(p), HeadSize)]...)
 }
 
 // Head returns the first HeadSize bytes written since the last Reset (all of

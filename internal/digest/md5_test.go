@@ -50,6 +50,7 @@ func randomBytes(rng *rand.Rand, n int) []byte {
 func TestMD5MatchesStdlib(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	sizes := append([]int(nil), md5Sizes...)
+	sizes = append(sizes, simdMinWhole-1, simdMinWhole, simdMinWhole+1)
 	for range 40 {
 		sizes = append(sizes, rng.IntN(200<<10))
 	}
@@ -62,6 +63,7 @@ func TestMD5MatchesStdlib(t *testing.T) {
 			// that split md5 blocks.
 			for mode, write := range map[string]func(){
 				"whole":  func() { h.Write(data) },
+				"held":   func() { h.WriteWhole(data) },
 				"reader": func() { h.ReadFrom(bytes.NewReader(data)) },
 				"short":  func() { h.ReadFrom(iotest.HalfReader(bytes.NewReader(data))) },
 			} {
@@ -107,6 +109,46 @@ func TestMD5ManyStreams(t *testing.T) {
 		close(errs)
 		for err := range errs {
 			t.Error(err)
+		}
+	}
+}
+
+// TestWriteWhole checks that a content written whole hashes as written in
+// pieces (all three digests and the head), that only a content of
+// simdMinWhole bytes or more takes one of md5-simd's lanes, and that
+// WriteWhole is the stream's only write.
+func TestWriteWhole(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, eng := range engines(t) {
+		h, pieces := newHasher(eng), newHasher(eng)
+		for _, size := range []int{0, 1, 700, simdMinWhole - 1, simdMinWhole, 64 << 10} {
+			data := randomBytes(rng, size)
+			h.Reset()
+			h.WriteWhole(data)
+			lane := h.md5.simd != nil
+			pieces.Reset()
+			pieces.Write(data[:size/2])
+			pieces.Write(data[size/2:])
+			if got, want := h.Sum(), pieces.Sum(); got != want || !bytes.Equal(h.Head(), pieces.Head()) {
+				t.Errorf("%s, %d bytes: whole %+v, head %d bytes; in pieces %+v, head %d bytes", eng.name, size, got, len(h.Head()), want, len(pieces.Head()))
+			}
+			if wantLane := eng.server != nil && size >= simdMinWhole; lane != wantLane {
+				t.Errorf("%s, %d bytes: an md5-simd lane taken %v, want %v", eng.name, size, lane, wantLane)
+			}
+		}
+		for name, misuse := range map[string]func(){
+			"Write after WriteWhole": func() { h.Reset(); h.WriteWhole([]byte("a")); h.Write([]byte("b")) },
+			"WriteWhole after Write": func() { h.Reset(); h.Write([]byte("a")); h.WriteWhole([]byte("b")) },
+			"WriteWhole after Sum":   func() { h.Reset(); h.Write([]byte("a")); h.Sum(); h.n = 0; h.WriteWhole([]byte("b")) },
+		} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: %s did not panic", eng.name, name)
+					}
+				}()
+				misuse()
+			}()
 		}
 	}
 }

@@ -431,7 +431,7 @@ func (s *scanRun) hashJob(ctx context.Context, h *digest.Hasher, j job) (walk.St
 		return walk.Stat{}, dto.FileHash{}, nil, j.read.err
 	}
 	h.Reset()
-	h.Write((*j.read.buf)[:j.read.n])
+	h.WriteWhole((*j.read.buf)[:j.read.n])
 	return j.read.st, h.Sum(), h.Head(), nil
 }
 
