@@ -91,7 +91,7 @@ a running scan is stopped as Ctrl-C stops it, and serve exits 0.`,
 			}
 			// A server lives long: its sorts must not leave modernc's
 			// libc a record per worker thread each (see the function).
-			db.SingleThreadedSorts()
+			singleThreadedSorts()
 			serveOpts := opts
 			serveOpts.UnlockIdle = true
 			cat, err := service.Open(ctx, a.dbPath, serveOpts, a.log)
@@ -136,3 +136,8 @@ func loopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// singleThreadedSorts is db.SingleThreadedSorts, which serve calls before it
+// opens the catalog; a variable for tests, which must not switch their own
+// process's sorts.
+var singleThreadedSorts = db.SingleThreadedSorts
