@@ -123,10 +123,6 @@ var (
 // before they count.
 func SingleThreadedSorts() { singleThreaded.Store(true) }
 
-// SortWorkers returns how many worker threads a sort of this process is
-// given: 0 after SingleThreadedSorts (its statement's own thread only).
-func SortWorkers() int { return sorterThreads() }
-
 // sorterThreads returns the worker threads a sort is given: 0 after
 // SingleThreadedSorts.
 func sorterThreads() int {
@@ -160,18 +156,16 @@ func withSortThreads(ctx context.Context, x sqlx.ExtContext, fn func() error) (e
 	}
 	defer func() {
 		_, rerr := x.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA threads = %d; PRAGMA cache_size = %d", threads, cache))
-		switch {
-		case rerr == nil:
-		case ctx.Err() != nil: // why x is over, more than what it says of it
-			rerr = fmt.Errorf("set the sorter back: %w: %w", ctx.Err(), rerr)
-		default:
-			rerr = fmt.Errorf("set the sorter back: %w", rerr)
+		if rerr == nil {
+			return
 		}
-		switch {
-		case rerr == nil:
-		case err == nil:
+		if ctx.Err() != nil { // why x is over, more than what it says of it
+			rerr = fmt.Errorf("%w: %w", ctx.Err(), rerr)
+		}
+		rerr = fmt.Errorf("set the sorter back: %w", rerr)
+		if err == nil {
 			err = rerr
-		default: // both: the second says that the connection kept the settings
+		} else { // both: the second says that the connection kept the settings
 			err = fmt.Errorf("%w; %w", err, rerr)
 		}
 	}()

@@ -64,13 +64,18 @@ func (h *Hasher) Write(p []byte) (int, error) {
 		panic("digest: Write after WriteWhole")
 	}
 	h.md5.write(p)
+	h.writeRest(p)
+	return len(p), nil
+}
+
+// writeRest feeds p to sha1 and sha256 and counts it, after md5.
+func (h *Hasher) writeRest(p []byte) {
 	h.sha1.Write(p)
 	h.sha256.Write(p)
 	h.n += int64(len(p))
 	if len(h.head) < HeadSize {
 		h.head = append(h.head, p[:min(len(p), HeadSize-len(h.head))]...)
 	}
-	return len(p), nil
 }
 
 // WriteWhole feeds p, the whole stream, to all three hashes: the first
@@ -83,10 +88,7 @@ func (h *Hasher) WriteWhole(p []byte) {
 	}
 	h.whole = true
 	h.md5.writeWhole(p)
-	h.sha1.Write(p)
-	h.sha256.Write(p)
-	h.n = int64(len(p))
-	h.head = append(h.head[:0], p[:min(len(p), HeadSize)]...)
+	h.writeRest(p)
 }
 
 // Head returns the first HeadSize bytes written since the last Reset (all of
